@@ -1,0 +1,471 @@
+//! Twilio access tokens: minting (as twilio-node's `AccessToken` does) and verification (as
+//! Twilio's signaling edge does, with its error codes).
+//!
+//! A token is an HS256 JWT signed with an API key secret. Its header is
+//! `{"alg":"HS256","typ":"JWT","cty":"twilio-fpa;v=1"}` (plus `"twr"` when a region is set),
+//! its claims `{jti, grants: {identity, video: {room}}, [nbf], iat, exp, iss, sub}` where `iss`
+//! is the API key SID and `sub` the account SID, in that order, as twilio-node writes them.
+//!
+//! Time is always an argument (`now`, in Unix seconds): this module reads no clock.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+use crate::sid::{AccountSid, ApiKeySid};
+
+/// twilio-node's default lifetime of a token, in seconds.
+pub const DEFAULT_TTL_SECS: u64 = 3600;
+/// The longest lifetime Twilio accepts (24 hours); longer tokens are refused with 20104.
+pub const MAX_TTL_SECS: u64 = 86_400;
+/// The content type that marks a Twilio "first-party auth" token.
+pub const TWILIO_CTY: &str = "twilio-fpa;v=1";
+
+/// An API key: its SID, its secret, and the account it belongs to.
+#[derive(Clone)]
+pub struct ApiKey {
+    pub account_sid: AccountSid,
+    pub sid: ApiKeySid,
+    pub secret: SecretString,
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("account_sid", &self.account_sid)
+            .field("sid", &self.sid)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A token setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenConfigError {
+    #[error("token TTL must be between 1 and {MAX_TTL_SECS} seconds (got {0}); Twilio refuses longer tokens")]
+    TtlOutOfRange(u64),
+    #[error("the API key secret must not be empty")]
+    EmptySecret,
+}
+
+/// Mints access tokens for one API key.
+#[derive(Clone, Debug)]
+pub struct TokenSigner {
+    key: ApiKey,
+    ttl_secs: u64,
+    region: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    cty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    twr: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    jti: String,
+    grants: Grants<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    iat: i64,
+    exp: i64,
+    iss: &'a str,
+    sub: &'a str,
+}
+
+#[derive(Serialize)]
+struct Grants<'a> {
+    identity: &'a str,
+    video: VideoGrant<'a>,
+}
+
+#[derive(Serialize)]
+struct VideoGrant<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a str>,
+}
+
+impl TokenSigner {
+    /// A signer for `key` whose tokens live `ttl_secs` (1 to 86400) and carry `region` as `twr`.
+    pub fn new(
+        key: ApiKey,
+        ttl_secs: u64,
+        region: Option<String>,
+    ) -> Result<Self, TokenConfigError> {
+        if ttl_secs == 0 || ttl_secs > MAX_TTL_SECS {
+            return Err(TokenConfigError::TtlOutOfRange(ttl_secs));
+        }
+        if key.secret.expose_secret().is_empty() {
+            return Err(TokenConfigError::EmptySecret);
+        }
+        Ok(Self {
+            key,
+            ttl_secs,
+            region,
+        })
+    }
+
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    pub fn api_key(&self) -> &ApiKey {
+        &self.key
+    }
+
+    /// Mints a token for `identity`, granting `room` (any room when `None`), issued at `now`.
+    pub fn mint(&self, identity: &Identity, room: Option<&str>, now: i64) -> String {
+        self.mint_with(identity, room, now, None)
+    }
+
+    /// Like [`mint`](Self::mint), with an explicit not-before time.
+    pub fn mint_with(
+        &self,
+        identity: &Identity,
+        room: Option<&str>,
+        now: i64,
+        nbf: Option<i64>,
+    ) -> String {
+        let header = Header {
+            alg: "HS256",
+            typ: "JWT",
+            cty: TWILIO_CTY,
+            twr: self.region.as_deref(),
+        };
+        let claims = Claims {
+            jti: format!("{}-{}", self.key.sid, now),
+            grants: Grants {
+                identity: identity.as_str(),
+                video: VideoGrant { room },
+            },
+            nbf,
+            iat: now,
+            exp: now.saturating_add(self.ttl_secs as i64),
+            iss: self.key.sid.as_str(),
+            sub: self.key.account_sid.as_str(),
+        };
+        sign_parts(&header, &claims, self.key.secret.expose_secret())
+    }
+}
+
+/// Serializes and signs (HS256) any header and claims. Exposed so tests can build tokens that
+/// differ from a good one in exactly one way.
+pub fn sign_parts<H: Serialize, C: Serialize>(header: &H, claims: &C, secret: &str) -> String {
+    // Serializing these plain structs to JSON cannot fail (no maps with non-string keys).
+    let header = serde_json::to_vec(header).unwrap_or_default();
+    let claims = serde_json::to_vec(claims).unwrap_or_default();
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    // HMAC signing with a byte key cannot fail; an empty signature would fail verification.
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256)
+        .unwrap_or_default();
+    format!("{message}.{signature}")
+}
+
+/// Why a token was refused, with Twilio's code for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenErrorKind {
+    /// 20101: not a JWT at all (shape, base64 or JSON).
+    Invalid,
+    /// 20102: header is not `HS256` / `JWT` / `twilio-fpa;v=1`.
+    InvalidHeader,
+    /// 20103: `iss` is not a known API key of the `sub` account.
+    InvalidIssuerOrSubject,
+    /// 20104: expired, no `exp`, or a lifetime over 24 hours.
+    Expired,
+    /// 20105: `nbf` is in the future.
+    NotYetValid,
+    /// 20106: no identity, an invalid identity, or no video grant.
+    InvalidGrants,
+    /// 20107: the signature does not match the key's secret.
+    InvalidSignature,
+}
+
+impl TokenErrorKind {
+    pub fn code(self) -> u32 {
+        match self {
+            TokenErrorKind::Invalid => 20101,
+            TokenErrorKind::InvalidHeader => 20102,
+            TokenErrorKind::InvalidIssuerOrSubject => 20103,
+            TokenErrorKind::Expired => 20104,
+            TokenErrorKind::NotYetValid => 20105,
+            TokenErrorKind::InvalidGrants => 20106,
+            TokenErrorKind::InvalidSignature => 20107,
+        }
+    }
+
+    /// Twilio's message for the code (twilio-video.js error table).
+    pub fn message(self) -> &'static str {
+        match self {
+            TokenErrorKind::Invalid => "Invalid Access Token",
+            TokenErrorKind::InvalidHeader => "Invalid Access Token header",
+            TokenErrorKind::InvalidIssuerOrSubject => "Invalid Access Token issuer/subject",
+            TokenErrorKind::Expired => "Access Token expired or expiration date invalid",
+            TokenErrorKind::NotYetValid => "Access Token not yet valid",
+            TokenErrorKind::InvalidGrants => "Invalid Access Token grants",
+            TokenErrorKind::InvalidSignature => "Invalid Access Token signature",
+        }
+    }
+}
+
+/// A refused token: the kind (and so the code) plus a detail for logs and developers.
+/// The detail never contains the token or any secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} ({}): {detail}", kind.message(), kind.code())]
+pub struct TokenError {
+    pub kind: TokenErrorKind,
+    pub detail: String,
+}
+
+impl TokenError {
+    fn new(kind: TokenErrorKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn code(&self) -> u32 {
+        self.kind.code()
+    }
+}
+
+/// What a verified token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub identity: Identity,
+    /// The room the video grant names, if any (a unique name or an RM SID).
+    pub room: Option<String>,
+    pub account_sid: AccountSid,
+    pub api_key_sid: ApiKeySid,
+    pub issued_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+/// A token split into its decoded header and claims, signature unchecked: what a JWT debugger
+/// shows. Useful offline, where jwt.io cannot be reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedToken {
+    pub header: serde_json::Value,
+    pub claims: serde_json::Value,
+    pub signature: String,
+}
+
+/// Decodes a token without verifying it.
+pub fn decode_unverified(token: &str) -> Result<DecodedToken, TokenError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::new(
+            TokenErrorKind::Invalid,
+            "a JWT has three dot-separated parts",
+        ));
+    };
+    let decode = |part: &str, what: &str| -> Result<serde_json::Value, TokenError> {
+        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| {
+            TokenError::new(TokenErrorKind::Invalid, format!("{what} is not base64url"))
+        })?;
+        serde_json::from_slice(&bytes).map_err(|_| {
+            TokenError::new(TokenErrorKind::Invalid, format!("{what} is not JSON"))
+        })
+    };
+    Ok(DecodedToken {
+        header: decode(h, "header")?,
+        claims: decode(c, "payload")?,
+        signature: s.to_owned(),
+    })
+}
+
+#[derive(Deserialize)]
+struct IncomingClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    iat: Option<i64>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    grants: Option<IncomingGrants>,
+}
+
+#[derive(Deserialize)]
+struct IncomingGrants {
+    identity: Option<serde_json::Value>,
+    video: Option<IncomingVideoGrant>,
+}
+
+#[derive(Deserialize)]
+struct IncomingVideoGrant {
+    room: Option<String>,
+}
+
+/// Verifies tokens against a set of API keys, as Twilio's edge does.
+#[derive(Clone, Debug, Default)]
+pub struct TokenVerifier {
+    keys: Vec<ApiKey>,
+    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    leeway: i64,
+}
+
+impl TokenVerifier {
+    pub fn new(keys: Vec<ApiKey>) -> Self {
+        Self { keys, leeway: 0 }
+    }
+
+    /// Tolerates `secs` of clock difference on `exp` and `nbf`.
+    pub fn with_leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// Checks `token` at time `now` (Unix seconds).
+    ///
+    /// Order of checks: shape (20101), header (20102), issuer/subject (20103), signature
+    /// (20107), expiry (20104), not-before (20105), grants (20106). The signature is checked
+    /// before any claim is trusted.
+    pub fn verify(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+        let decoded = decode_unverified(token)?;
+        let header = &decoded.header;
+        let alg = header.get("alg").and_then(|v| v.as_str());
+        if alg != Some("HS256") {
+            return Err(TokenError::new(
+                TokenErrorKind::InvalidHeader,
+                format!("alg must be HS256 (got {})", shown(alg)),
+            ));
+        }
+        let typ = header.get("typ").and_then(|v| v.as_str());
+        if typ != Some("JWT") {
+            return Err(TokenError::new(
+                TokenErrorKind::InvalidHeader,
+                format!("typ must be JWT (got {})", shown(typ)),
+            ));
+        }
+        let cty = header.get("cty").and_then(|v| v.as_str());
+        if cty != Some(TWILIO_CTY) {
+            return Err(TokenError::new(
+                TokenErrorKind::InvalidHeader,
+                format!("cty must be {TWILIO_CTY} (got {})", shown(cty)),
+            ));
+        }
+        let claims: IncomingClaims = serde_json::from_value(decoded.claims).map_err(|_| {
+            TokenError::new(
+                TokenErrorKind::Invalid,
+                "payload claims have the wrong types",
+            )
+        })?;
+
+        let iss = claims.iss.as_deref().unwrap_or_default();
+        let sub = claims.sub.as_deref().unwrap_or_default();
+        let api_key_sid = ApiKeySid::parse(iss).map_err(|e| {
+            TokenError::new(TokenErrorKind::InvalidIssuerOrSubject, format!("iss: {e}"))
+        })?;
+        let account_sid = AccountSid::parse(sub).map_err(|e| {
+            TokenError::new(TokenErrorKind::InvalidIssuerOrSubject, format!("sub: {e}"))
+        })?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.sid == api_key_sid)
+            .ok_or_else(|| {
+                TokenError::new(
+                    TokenErrorKind::InvalidIssuerOrSubject,
+                    format!("iss {api_key_sid} is not a known API key"),
+                )
+            })?;
+        if key.account_sid != account_sid {
+            return Err(TokenError::new(
+                TokenErrorKind::InvalidIssuerOrSubject,
+                format!("API key {api_key_sid} does not belong to account {account_sid}"),
+            ));
+        }
+
+        let (message, signature) = token
+            .rsplit_once('.')
+            .unwrap_or((token, decoded.signature.as_str()));
+        let decoding = DecodingKey::from_secret(key.secret.expose_secret().as_bytes());
+        let valid = jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            &decoding,
+            Algorithm::HS256,
+        )
+        .unwrap_or(false);
+        if !valid {
+            return Err(TokenError::new(
+                TokenErrorKind::InvalidSignature,
+                "signature does not match the API key secret",
+            ));
+        }
+
+        let exp = claims
+            .exp
+            .ok_or_else(|| TokenError::new(TokenErrorKind::Expired, "exp is missing"))?;
+        if exp + self.leeway <= now {
+            return Err(TokenError::new(
+                TokenErrorKind::Expired,
+                format!("expired {} s ago", now - exp),
+            ));
+        }
+        // Twilio refuses tokens that live longer than 24 hours, counted from issue (or from
+        // now, for a token without `iat`).
+        if exp - claims.iat.unwrap_or(now).min(now) > MAX_TTL_SECS as i64 + self.leeway {
+            return Err(TokenError::new(
+                TokenErrorKind::Expired,
+                "exp is more than 24 hours after iat",
+            ));
+        }
+        if let Some(nbf) = claims.nbf {
+            if nbf > now + self.leeway {
+                return Err(TokenError::new(
+                    TokenErrorKind::NotYetValid,
+                    format!("valid only in {} s", nbf - now),
+                ));
+            }
+        }
+
+        let grants = claims
+            .grants
+            .ok_or_else(|| TokenError::new(TokenErrorKind::InvalidGrants, "grants are missing"))?;
+        let identity = match grants.identity {
+            Some(serde_json::Value::String(s)) => Identity::parse(&s).map_err(|e| {
+                TokenError::new(TokenErrorKind::InvalidGrants, format!("grants.identity: {e}"))
+            })?,
+            _ => {
+                return Err(TokenError::new(
+                    TokenErrorKind::InvalidGrants,
+                    "grants.identity is missing",
+                ))
+            }
+        };
+        let video = grants.video.ok_or_else(|| {
+            TokenError::new(TokenErrorKind::InvalidGrants, "grants.video is missing")
+        })?;
+
+        Ok(VerifiedToken {
+            identity,
+            room: video.room,
+            account_sid,
+            api_key_sid,
+            issued_at: claims.iat,
+            expires_at: exp,
+        })
+    }
+}
+
+fn shown(v: Option<&str>) -> String {
+    match v {
+        Some(s) => format!("'{}'", s.chars().take(40).collect::<String>()),
+        None => "nothing".to_owned(),
+    }
+}

@@ -1,0 +1,5 @@
+//! Standalone emulator binary (placeholder).
+
+fn main() {
+    println!("videoroom-emulator: not built yet");
+}
