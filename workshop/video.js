@@ -1,0 +1,141 @@
+// ビデオチャット ハンズオンのページ用スクリプト (手順 2〜5)
+// The hands-on page script (steps 2-5).
+//
+// Twilio Video SDK の公開 API だけを使います。本物の Twilio でもエミュレーターでも同じように動きます。
+// It uses the public twilio-video.js API only, so it runs unchanged against real Twilio and the emulator.
+'use strict';
+
+const form = document.getElementById('login-form');
+const leaveButton = document.getElementById('leave');
+const statusEl = document.getElementById('status');
+const participantsEl = document.getElementById('participants');
+let room = null;
+
+// 状態を日本語と英語で表示します。 / Show the state in Japanese and English.
+function showStatus(state, ja, en) {
+  statusEl.dataset.state = state;
+  delete statusEl.dataset.code;
+  statusEl.replaceChildren(ja + ' ', span('en', en));
+}
+
+// エラーのコードと意味を表示します (意味は index.html の表から読みます)。
+// Show an error's code and meaning (meanings come from the table in index.html).
+function showError(error) {
+  console.error(error);
+  // カメラのエラー (DOMException) は名前で表示します。 / Camera errors (DOMException) show their name.
+  const code = error instanceof DOMException || !error.code ? error.name || 'Error' : String(error.code);
+  const row = document.querySelector(`#error-codes tr[data-code="${code}"]`);
+  document.querySelectorAll('#error-codes tr.hit').forEach((tr) => tr.classList.remove('hit'));
+  let meaning = error.message;
+  if (row) {
+    row.classList.add('hit');
+    row.closest('details').open = true;
+    meaning = row.cells[1].textContent;
+  }
+  statusEl.dataset.state = 'error';
+  statusEl.dataset.code = code;
+  statusEl.replaceChildren(`エラー ${code}: `, span('en', `Error ${code}: `), meaning);
+}
+
+function span(className, text) {
+  const el = document.createElement('span');
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+// 手順 2: サーバーからアクセストークンをもらう
+// Step 2: get an access token from our server.
+async function fetchToken(identity) {
+  const body = { identity };
+  // ?room=NAME で別のルームを選べます。 / ?room=NAME picks another room.
+  const roomParam = new URLSearchParams(location.search).get('room');
+  if (roomParam) body.room = roomParam;
+
+  const response = await fetch('/video-token', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const failure = answer.error || {};
+    const error = new Error(failure.message || `HTTP ${response.status}`);
+    error.code = failure.code || `HTTP ${response.status}`;
+    throw error;
+  }
+  return answer; // { token, identity, room, roomSid }
+}
+
+// 手順 4: ルームに参加する (音声なし、映像あり)
+// Step 4: join the room (video only, no audio).
+async function join(identity) {
+  showStatus('connecting', '接続中…', 'Connecting…');
+  const { token, room: roomName } = await fetchToken(identity);
+  room = await Twilio.Video.connect(token, { room: roomName, audio: false, video: true });
+  showStatus('connected', `接続しました: ${room.name}`, `Connected to ${room.name}`);
+  form.hidden = true;
+  leaveButton.hidden = false;
+
+  // 手順 5: 自分、すでにいる参加者、あとから来る参加者を表示する
+  // Step 5: show yourself, the participants already here, and those who arrive later.
+  participantConnected(room.localParticipant);
+  room.participants.forEach(participantConnected);
+  room.on('participantConnected', participantConnected);
+  room.on('participantDisconnected', participantDisconnected);
+  room.on('disconnected', roomDisconnected);
+}
+
+// 参加者ごとに要素を 1 つ作り、トラックを表示する
+// One element per participant, holding its tracks.
+function participantConnected(participant) {
+  const el = document.createElement('div');
+  el.className = 'participant';
+  el.dataset.identity = participant.identity;
+  el.append(span('name', participant.identity));
+  participantsEl.append(el);
+
+  participant.tracks.forEach((publication) => trackPublished(publication, el));
+  participant.on('trackPublished', (publication) => trackPublished(publication, el));
+}
+
+// 購読できたトラックを track.attach() で <video> にして追加する
+// Attach each subscribed track with track.attach(), which makes a <video> element.
+function trackPublished(publication, el) {
+  if (publication.track) el.append(publication.track.attach());
+  publication.on('subscribed', (track) => el.append(track.attach()));
+  publication.on('unsubscribed', (track) => track.detach().forEach((media) => media.remove()));
+}
+
+// 退出した参加者の要素を消す / Remove the element of a participant who left.
+function participantDisconnected(participant) {
+  participant.removeAllListeners();
+  const el = participantsEl.querySelector(`[data-identity="${CSS.escape(participant.identity)}"]`);
+  if (el) el.remove();
+}
+
+// ルームから切断された (自分で退出、ルーム終了、エラー) / Disconnected: we left, the room ended, or an error.
+function roomDisconnected(disconnectedRoom, error) {
+  disconnectedRoom.localParticipant.tracks.forEach((publication) => publication.track.stop());
+  disconnectedRoom.participants.forEach((participant) => participant.removeAllListeners());
+  participantsEl.replaceChildren();
+  room = null;
+  form.hidden = false;
+  leaveButton.hidden = true;
+  if (error) showError(error);
+  else showStatus('disconnected', '切断しました', 'Disconnected');
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (room) return;
+  if (typeof Twilio === 'undefined') return; // SDK がない理由は #status に表示済み / #status already says why.
+  const identity = new FormData(form).get('identity').trim();
+  join(identity).catch(showError);
+});
+
+leaveButton.addEventListener('click', () => room && room.disconnect());
+
+// ページを閉じたら退出する / Leave the room when the page goes away.
+window.addEventListener('pagehide', () => room && room.disconnect());
+window.addEventListener('beforeunload', () => room && room.disconnect());
