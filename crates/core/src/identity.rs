@@ -104,14 +104,20 @@ mod tests {
         assert!(Identity::parse(&"あ".repeat(128)).is_ok());
         let err = Identity::parse(&"a".repeat(129)).unwrap_err();
         assert_eq!(err, IdentityError::TooLong(129));
-        assert_eq!(err.to_string(), "identity must be at most 128 characters (got 129)");
+        assert_eq!(
+            err.to_string(),
+            "identity must be at most 128 characters (got 129)"
+        );
     }
 
     #[test]
     fn control_characters_are_refused_and_named() {
         for bad in ["a\nb", "\u{0}", "tab\there", "esc\u{1b}[31m", "del\u{7f}"] {
             assert!(
-                matches!(Identity::parse(bad), Err(IdentityError::ControlCharacter(_))),
+                matches!(
+                    Identity::parse(bad),
+                    Err(IdentityError::ControlCharacter(_))
+                ),
                 "{bad:?} should be refused"
             );
         }

@@ -111,7 +111,9 @@ pub struct UnknownValue {
 
 /// Twilio's room types. `group` is current; the others are legacy but still served to
 /// existing accounts (and used by the workshop text: `go`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoomType {
     #[default]
@@ -262,7 +264,13 @@ mod tests {
 
     #[test]
     fn workshop_names_are_room_names() {
-        for ok in ["myroom", "DailyStandup", "会議室", "a-b_c.d~e", "with space"] {
+        for ok in [
+            "myroom",
+            "DailyStandup",
+            "会議室",
+            "a-b_c.d~e",
+            "with space",
+        ] {
             assert_eq!(RoomName::parse(ok).unwrap().as_str(), ok);
         }
     }
@@ -280,7 +288,10 @@ mod tests {
     fn empty_long_and_control_names_are_refused_with_their_codes() {
         assert_eq!(RoomName::parse("").unwrap_err().twilio_code(), 53100);
         assert!(RoomName::parse(&"r".repeat(128)).is_ok());
-        assert_eq!(RoomName::parse(&"r".repeat(129)).unwrap_err(), RoomNameError::TooLong(129));
+        assert_eq!(
+            RoomName::parse(&"r".repeat(129)).unwrap_err(),
+            RoomNameError::TooLong(129)
+        );
         assert_eq!(RoomName::parse("a\tb").unwrap_err().twilio_code(), 53102);
     }
 
@@ -303,7 +314,11 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for s in [RoomStatus::InProgress, RoomStatus::Completed, RoomStatus::Failed] {
+        for s in [
+            RoomStatus::InProgress,
+            RoomStatus::Completed,
+            RoomStatus::Failed,
+        ] {
             assert_eq!(s.as_str().parse::<RoomStatus>(), Ok(s));
         }
         assert!("done".parse::<RoomStatus>().is_err());

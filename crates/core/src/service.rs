@@ -53,7 +53,10 @@ impl RoomService {
     /// get its result instead of starting their own.
     pub async fn find_or_create(&self, name: &RoomName) -> Result<Room, BackendError> {
         let (flight, leader) = {
-            let mut map = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut map = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             match map.get(name) {
                 Some(flight) => (flight.clone(), false),
                 None => {
@@ -157,7 +160,11 @@ mod tests {
         async fn create_room(&self, spec: &RoomSpec) -> Result<Room, BackendError> {
             tokio::task::yield_now().await;
             let n = self.creates.fetch_add(1, Ordering::SeqCst) as u128 + 1;
-            let name = spec.unique_name.as_ref().map(|n| n.to_string()).unwrap_or_default();
+            let name = spec
+                .unique_name
+                .as_ref()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
             let mut lose = self.lose_race_once.lock().unwrap();
             if *lose {
                 *lose = false;
@@ -213,7 +220,11 @@ mod tests {
             sids.insert(task.await.unwrap().unwrap().sid);
         }
         assert_eq!(backend.creates.load(Ordering::SeqCst), 1);
-        assert_eq!(sids.len(), 1, "every request answers with the one room's SID");
+        assert_eq!(
+            sids.len(),
+            1,
+            "every request answers with the one room's SID"
+        );
     }
 
     #[tokio::test]

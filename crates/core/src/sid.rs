@@ -133,12 +133,18 @@ mod tests {
     #[test]
     fn a_sid_of_another_kind_is_refused_with_the_expected_prefix_named() {
         let err = ApiKeySid::parse("ACca86eeac00a04e28a40e99ed26e7d406").unwrap_err();
-        assert_eq!(err.to_string(), "API key SID must start with SK (got 'ACca86…')");
+        assert_eq!(
+            err.to_string(),
+            "API key SID must start with SK (got 'ACca86…')"
+        );
     }
 
     #[test]
     fn a_sid_with_the_wrong_length_or_non_hex_digits_is_refused() {
-        assert!(matches!(RoomSid::parse("RM1234"), Err(SidError::WrongShape { .. })));
+        assert!(matches!(
+            RoomSid::parse("RM1234"),
+            Err(SidError::WrongShape { .. })
+        ));
         assert!(RoomSid::parse("RMzz86eeac00a04e28a40e99ed26e7d406").is_err());
         assert!(RoomSid::parse("RMca86eeac00a04e28a40e99ed26e7d4066").is_err());
         assert!(RoomSid::parse("").is_err());
