@@ -170,8 +170,8 @@ pub fn sign_parts<H: Serialize, C: Serialize>(header: &H, claims: &C, secret: &s
     );
     let key = EncodingKey::from_secret(secret.as_bytes());
     // HMAC signing with a byte key cannot fail; an empty signature would fail verification.
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256)
-        .unwrap_or_default();
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap_or_default();
     format!("{message}.{signature}")
 }
 
@@ -267,7 +267,8 @@ pub struct DecodedToken {
 /// Decodes a token without verifying it.
 pub fn decode_unverified(token: &str) -> Result<DecodedToken, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(TokenError::new(
             TokenErrorKind::Invalid,
@@ -278,9 +279,8 @@ pub fn decode_unverified(token: &str) -> Result<DecodedToken, TokenError> {
         let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| {
             TokenError::new(TokenErrorKind::Invalid, format!("{what} is not base64url"))
         })?;
-        serde_json::from_slice(&bytes).map_err(|_| {
-            TokenError::new(TokenErrorKind::Invalid, format!("{what} is not JSON"))
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|_| TokenError::new(TokenErrorKind::Invalid, format!("{what} is not JSON")))
     };
     Ok(DecodedToken {
         header: decode(h, "header")?,
@@ -408,28 +408,37 @@ impl TokenVerifier {
             ));
         }
 
-        let exp = claims
+        let expires_at = claims
             .exp
             .ok_or_else(|| TokenError::new(TokenErrorKind::Expired, "exp is missing"))?;
-        if exp + self.leeway <= now {
+        // The times are whatever the signer wrote, so the arithmetic is done in i128, where
+        // no pair of i64 values can overflow (a panic here would be a crash on a bad token).
+        let (exp, now_wide, leeway) = (
+            i128::from(expires_at),
+            i128::from(now),
+            i128::from(self.leeway),
+        );
+        if exp + leeway <= now_wide {
             return Err(TokenError::new(
                 TokenErrorKind::Expired,
-                format!("expired {} s ago", now - exp),
+                format!("expired {} s ago", now_wide - exp),
             ));
         }
         // Twilio refuses tokens that live longer than 24 hours, counted from issue (or from
         // now, for a token without `iat`).
-        if exp - claims.iat.unwrap_or(now).min(now) > MAX_TTL_SECS as i64 + self.leeway {
+        let issued = i128::from(claims.iat.unwrap_or(now).min(now));
+        if exp - issued > i128::from(MAX_TTL_SECS) + leeway {
             return Err(TokenError::new(
                 TokenErrorKind::Expired,
                 "exp is more than 24 hours after iat",
             ));
         }
         if let Some(nbf) = claims.nbf {
-            if nbf > now + self.leeway {
+            let nbf = i128::from(nbf);
+            if nbf > now_wide + leeway {
                 return Err(TokenError::new(
                     TokenErrorKind::NotYetValid,
-                    format!("valid only in {} s", nbf - now),
+                    format!("valid only in {} s", nbf - now_wide),
                 ));
             }
         }
@@ -439,9 +448,18 @@ impl TokenVerifier {
             .ok_or_else(|| TokenError::new(TokenErrorKind::InvalidGrants, "grants are missing"))?;
         let identity = match grants.identity {
             Some(serde_json::Value::String(s)) => Identity::parse(&s).map_err(|e| {
-                TokenError::new(TokenErrorKind::InvalidGrants, format!("grants.identity: {e}"))
+                TokenError::new(
+                    TokenErrorKind::InvalidGrants,
+                    format!("grants.identity: {e}"),
+                )
             })?,
-            _ => {
+            Some(_) => {
+                return Err(TokenError::new(
+                    TokenErrorKind::InvalidGrants,
+                    "grants.identity must be a string",
+                ))
+            }
+            None => {
                 return Err(TokenError::new(
                     TokenErrorKind::InvalidGrants,
                     "grants.identity is missing",
@@ -458,14 +476,16 @@ impl TokenVerifier {
             account_sid,
             api_key_sid,
             issued_at: claims.iat,
-            expires_at: exp,
+            expires_at,
         })
     }
 }
 
 fn shown(v: Option<&str>) -> String {
     match v {
-        Some(s) => format!("'{}'", s.chars().take(40).collect::<String>()),
+        // Debug formatting escapes control characters, so a hostile header cannot forge
+        // log lines through the detail.
+        Some(s) => format!("{:?}", s.chars().take(40).collect::<String>()),
         None => "nothing".to_owned(),
     }
 }
