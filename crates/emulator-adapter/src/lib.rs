@@ -1,1 +1,60 @@
-//! An in-memory room store with Twilio Video's semantics (placeholder, built in issue 2).
+//! An in-memory store of Twilio Video rooms, participants and published tracks, with Twilio's
+//! semantics, and the backend port implemented over it.
+//!
+//! [`Store`] is the single source of truth of the emulator: its REST face (`/v1/Rooms…`), its
+//! signaling (the twilio-video.js SDK's connections) and the token service's
+//! [`EmulatorBackend`] all read and change the same store. It reproduces what a Twilio Video
+//! user can observe: RM/PA/MT SIDs, unique names unique among in-progress rooms (53113), the
+//! room types and their participant caps, every room parameter with its default and its error
+//! code, whole-second UTC timestamps, completion (participants disconnected, name freed,
+//! `end_time` and `duration`), the unused-room and empty-room timeouts, ad-hoc rooms, the
+//! 24-hour cap, duplicate identities, published and subscribed tracks, and cursor paging.
+//! Changes are published, in one total order, as [`StoreEvent`]s for status callbacks and
+//! signaling; time comes from a [`Clock`] that tests and the emulator's control routes move.
+//!
+//! It deliberately does no I/O: no HTTP, no sockets, no timers, no background tasks. The
+//! emulator calls [`Store::tick`] every second (and after moving the clock); every other call
+//! also applies the transitions that are due, so nothing depends on the ticker's punctuality.
+//! Account SIDs, URLs and callback delivery belong to the emulator, not to the store.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use videoroom_core::{Identity, RoomName, RoomStatus};
+//! use videoroom_emulator_adapter::{CreateRoom, ManualClock, Store};
+//!
+//! let clock = Arc::new(ManualClock::fixed());
+//! let store = Store::new(clock.clone());
+//! let room = store.create_room(&CreateRoom {
+//!     unique_name: Some(RoomName::parse("myroom").unwrap()),
+//!     ..CreateRoom::default()
+//! }).unwrap();
+//! let alice = Identity::parse("alice").unwrap();
+//! store.connect_participant("myroom", &alice, None).unwrap();
+//! store.disconnect_participant("myroom", "alice", videoroom_emulator_adapter::DisconnectReason::Left).unwrap();
+//!
+//! // Five minutes after the last participant left, the room ends on its own.
+//! clock.advance(Duration::from_secs(300));
+//! store.tick();
+//! assert_eq!(store.fetch_room(room.sid.as_str()).unwrap().status, RoomStatus::Completed);
+//! ```
+
+pub mod backend;
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod model;
+pub mod paging;
+pub mod store;
+
+pub use backend::EmulatorBackend;
+pub use clock::{seconds_between, whole_seconds, Clock, ManualClock, OffsetClock, SystemClock};
+pub use error::{codes, StoreError};
+pub use event::{StoreEvent, StoreEventKind};
+pub use model::{
+    CreateRoom, DisconnectReason, Joined, ParticipantQuery, ParticipantRecord, ParticipantStatus,
+    PublishTrack, PublishedTrack, RoomEndReason, RoomRecord, SubscribedTrack, TrackKind,
+    MEDIA_REGIONS, VIDEO_CODECS,
+};
+pub use paging::{paginate, Page, SortKey, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use store::{Store, TickReport};
