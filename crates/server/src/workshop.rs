@@ -1,0 +1,635 @@
+//! The attendees' workshop page and the twilio-video.js SDK it loads.
+//!
+//! The page's files (`index.html`, `video.js`, `style.css`, anything else at the top of the
+//! workshop folder) are read from disk on every request, with `Cache-Control: no-cache`, so an
+//! attendee who edits `video.js` sees the change on reload. Only plain file names at the top of
+//! the folder are served: the route accepts no `/`, no leading dot and no `..`, and the resolved
+//! file must still lie inside the folder, so path traversal (symlinks included) is impossible.
+//!
+//! The page loads the SDK from one URL in both modes, `/sdk/twilio-video.js`:
+//! - emulator mode answers the pinned SDK served from the local cache (see [`sdk`]) followed by
+//!   our `emulator-shim.js`, which adds `wsServer` (this server's `/signaling`) and
+//!   `insights: false` to `Twilio.Video.connect`. Nothing leaves the machine. While the SDK is
+//!   being fetched, or when it cannot be, the same URL answers a small script that explains the
+//!   situation (and the fix) in the page's `#status`.
+//! - twilio mode redirects to the same version on Twilio's CDN and adds nothing.
+//!
+//! `/sdk/twilio-video.min.js` (the SDK alone), `/sdk/emulator-shim.js` (the shim alone) and
+//! `/sdk/status` (JSON) are there for people who build their own page, and for tests.
+
+pub mod sdk;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_files::NamedFile;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{guard, HttpRequest, HttpResponse, Responder};
+use serde_json::json;
+
+use crate::settings::{BackendKind, Settings};
+use sdk::{LocalSdk, SdkOptions, SdkState, SDK_VERSION};
+
+/// Our script that points the SDK at this server; see the file's comments.
+const EMULATOR_SHIM: &str = include_str!("workshop/emulator-shim.js");
+/// Our script served instead of the SDK while it is missing; `/*INFO*/` is replaced with JSON.
+const SDK_MISSING: &str = include_str!("workshop/sdk-missing.js");
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// The page's folder and where its SDK comes from. Cheap to clone (shared inside), so every
+/// actix worker serves the same state.
+#[derive(Clone, Debug)]
+pub struct Workshop {
+    dir: Arc<PathBuf>,
+    sdk: Sdk,
+}
+
+#[derive(Clone, Debug)]
+enum Sdk {
+    /// Emulator mode: served from the local cache.
+    Local(Arc<LocalSdk>),
+    /// Twilio mode: Twilio's CDN.
+    Cdn,
+}
+
+impl Workshop {
+    /// The workshop for the configured folder and backend, with the SDK found from the
+    /// environment (`VIDEOROOM_SDK_PATH`, the cache). Call [`Workshop::start`] once, after
+    /// logging is set up.
+    pub fn from_settings(settings: &Settings) -> Self {
+        match settings.backend {
+            BackendKind::Emulator => Self {
+                dir: Arc::new(settings.workshop_dir.clone()),
+                sdk: Sdk::Local(LocalSdk::shared(SdkOptions::from_env())),
+            },
+            BackendKind::Twilio => Self::twilio(settings.workshop_dir.clone()),
+        }
+    }
+
+    /// Emulator mode: the SDK is served locally from `sdk_options`.
+    pub fn emulator(dir: PathBuf, sdk_options: SdkOptions) -> Self {
+        Self {
+            dir: Arc::new(dir),
+            sdk: Sdk::Local(LocalSdk::new(sdk_options)),
+        }
+    }
+
+    /// Twilio mode: the page loads the SDK from Twilio's CDN.
+    pub fn twilio(dir: PathBuf) -> Self {
+        Self {
+            dir: Arc::new(dir),
+            sdk: Sdk::Cdn,
+        }
+    }
+
+    /// Says in the log where the page and the SDK come from and, in emulator mode, starts
+    /// fetching a missing SDK in the background (start-up does not wait for it).
+    pub fn start(&self) {
+        if !self.dir.join("index.html").is_file() {
+            tracing::warn!(
+                "the workshop folder {} has no index.html; set VIDEOROOM_WORKSHOP_DIR or \
+                 --workshop-dir to the folder of the page",
+                self.dir.display()
+            );
+        }
+        match &self.sdk {
+            Sdk::Local(local) => local.start(),
+            Sdk::Cdn => {
+                tracing::info!(url = %sdk::cdn_url(), "the page loads twilio-video.js from Twilio's CDN");
+            }
+        }
+    }
+
+    /// Mounts the page and the SDK routes. Its file route only takes names with an extension
+    /// at the top level, so it never shadows the API routes, wherever it is mounted.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(web::Data::new(self.clone()))
+            .service(read_only("/sdk/twilio-video.js", sdk_bundle))
+            .service(read_only("/sdk/twilio-video.min.js", sdk_file))
+            .service(read_only("/sdk/emulator-shim.js", shim))
+            .service(read_only("/sdk/status", sdk_status))
+            .service(read_only("/", index))
+            .service(read_only(
+                r"/{file:[A-Za-z0-9_][A-Za-z0-9_.\-]*\.[A-Za-z0-9]+}",
+                file,
+            ));
+    }
+
+    /// Serves one file of the workshop folder, fresh from disk.
+    async fn file(&self, req: &HttpRequest, name: &str) -> HttpResponse {
+        let Some(path) = self.resolve(name).await else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "there is no file '{name}' in the workshop folder {}",
+                    self.dir.display()
+                ),
+            );
+        };
+        match NamedFile::open_async(&path).await {
+            Ok(file) => {
+                let mut response = file
+                    .use_etag(true)
+                    .use_last_modified(true)
+                    .prefer_utf8(true)
+                    .disable_content_disposition()
+                    .into_response(req);
+                // Revalidate on every load, so an edited file shows up on reload (an unchanged
+                // one still gets a cheap 304).
+                let headers = response.headers_mut();
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                // The page's scripts carry Japanese text: say they are UTF-8 rather than
+                // leave it to the browser's guess.
+                let is_script = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok())
+                    .is_some_and(|value| value.ends_with("javascript"));
+                if is_script {
+                    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JAVASCRIPT));
+                }
+                response
+            }
+            Err(cause) => {
+                tracing::warn!(path = %path.display(), %cause, "could not open a workshop file");
+                error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("the workshop file '{name}' could not be read"),
+                )
+            }
+        }
+    }
+
+    /// The file's real path if it is a regular file inside the workshop folder. The route
+    /// already refuses separators and leading dots; resolving symlinks and checking the prefix
+    /// makes sure nothing outside the folder is reachable even through a link.
+    async fn resolve(&self, name: &str) -> Option<PathBuf> {
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return None;
+        }
+        let dir = tokio::fs::canonicalize(self.dir.as_path()).await.ok()?;
+        let path = tokio::fs::canonicalize(dir.join(name)).await.ok()?;
+        let is_file = tokio::fs::metadata(&path).await.ok()?.is_file();
+        (is_file && path.starts_with(&dir) && path.parent() == Some(dir.as_path())).then_some(path)
+    }
+
+    /// `/sdk/twilio-video.js`: what the page loads, in either mode.
+    fn sdk_bundle(&self) -> HttpResponse {
+        match &self.sdk {
+            Sdk::Cdn => to_cdn(),
+            Sdk::Local(local) => match local.state() {
+                SdkState::Ready { file, .. } => {
+                    let mut bundle = Vec::with_capacity(file.len() + EMULATOR_SHIM.len() + 64);
+                    bundle.extend_from_slice(&file);
+                    bundle.extend_from_slice(b"\n;\n/* videoroom: emulator-shim.js */\n");
+                    bundle.extend_from_slice(EMULATOR_SHIM.as_bytes());
+                    script(Bytes::from(bundle))
+                }
+                state => script(Bytes::from(missing_script(local, &state))),
+            },
+        }
+    }
+
+    /// `/sdk/twilio-video.min.js`: the SDK alone.
+    fn sdk_file(&self) -> HttpResponse {
+        match &self.sdk {
+            Sdk::Cdn => to_cdn(),
+            Sdk::Local(local) => match local.state() {
+                SdkState::Ready { file, .. } => script(file),
+                state => {
+                    let (_, en) = messages(local, &state);
+                    error(StatusCode::SERVICE_UNAVAILABLE, "sdk_unavailable", en)
+                }
+            },
+        }
+    }
+
+    /// `/sdk/emulator-shim.js`: the shim alone (empty of effect in twilio mode).
+    fn shim(&self) -> HttpResponse {
+        match &self.sdk {
+            Sdk::Local(_) => script(Bytes::from_static(EMULATOR_SHIM.as_bytes())),
+            Sdk::Cdn => script(Bytes::from_static(
+                b"// videoroom (twilio mode): the SDK talks to Twilio itself; nothing to adjust.\n",
+            )),
+        }
+    }
+
+    /// `/sdk/status`: where the SDK comes from and whether it is ready.
+    fn sdk_status(&self) -> HttpResponse {
+        let body = match &self.sdk {
+            Sdk::Cdn => json!({
+                "mode": "twilio",
+                "version": SDK_VERSION,
+                "state": "cdn",
+                "url": sdk::cdn_url(),
+            }),
+            Sdk::Local(local) => match local.state() {
+                SdkState::Ready { source, .. } => json!({
+                    "mode": "emulator",
+                    "version": SDK_VERSION,
+                    "state": "ready",
+                    "source": source,
+                }),
+                state => {
+                    let (ja, en) = messages(local, &state);
+                    json!({
+                        "mode": "emulator",
+                        "version": SDK_VERSION,
+                        "state": state_name(&state),
+                        "message": en,
+                        "message_ja": ja,
+                    })
+                }
+            },
+        };
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .json(body)
+    }
+}
+
+type Data = web::Data<Workshop>;
+
+async fn sdk_bundle(workshop: Data) -> HttpResponse {
+    workshop.sdk_bundle()
+}
+
+async fn sdk_file(workshop: Data) -> HttpResponse {
+    workshop.sdk_file()
+}
+
+async fn shim(workshop: Data) -> HttpResponse {
+    workshop.shim()
+}
+
+async fn sdk_status(workshop: Data) -> HttpResponse {
+    workshop.sdk_status()
+}
+
+async fn index(workshop: Data, req: HttpRequest) -> HttpResponse {
+    workshop.file(&req, "index.html").await
+}
+
+async fn file(workshop: Data, req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    workshop.file(&req, &name).await
+}
+
+/// Accepts GET and HEAD; any other method gets a 405 in our error format.
+fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(handler),
+        )
+        .default_service(web::to(|| async {
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the workshop page is read-only: use GET".to_owned(),
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+        }))
+}
+
+fn state_name(state: &SdkState) -> &'static str {
+    match state {
+        SdkState::Fetching => "fetching",
+        SdkState::Ready { .. } => "ready",
+        SdkState::Unavailable { .. } => "unavailable",
+    }
+}
+
+/// What the page says while the SDK is not there, in Japanese and English.
+fn messages(local: &LocalSdk, state: &SdkState) -> (String, String) {
+    let dir = local.options().cache_dir.display();
+    match state {
+        SdkState::Fetching => (
+            format!(
+                "twilio-video.js {SDK_VERSION} を npm で取得中です。準備ができるとこのページは自動で再読み込みされます。"
+            ),
+            format!(
+                "Fetching twilio-video.js {SDK_VERSION} with npm; this page reloads by itself when it is ready."
+            ),
+        ),
+        SdkState::Unavailable { reason } => (
+            format!(
+                "twilio-video.js {SDK_VERSION} がありません。{dir} で `npm pack twilio-video@{SDK_VERSION}` を実行してから再読み込みするか、VIDEOROOM_SDK_PATH に twilio-video.min.js のパスを設定して再起動してください。"
+            ),
+            reason.clone(),
+        ),
+        SdkState::Ready { .. } => (String::new(), String::new()),
+    }
+}
+
+fn missing_script(local: &LocalSdk, state: &SdkState) -> String {
+    let (ja, en) = messages(local, state);
+    let info = json!({ "state": state_name(state), "ja": ja, "en": en });
+    // JSON is a JavaScript expression; escaping `<` keeps it inert even if it ever lands
+    // inside an inline <script>.
+    let info = info.to_string().replace('<', "\\u003c");
+    SDK_MISSING.replace("/*INFO*/", &info)
+}
+
+fn to_cdn() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, sdk::cdn_url()))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .finish()
+}
+
+fn script(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(JAVASCRIPT)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body)
+}
+
+/// Our error format: `{"error": {"code", "message"}}`.
+fn error(status: StatusCode, code: &str, message: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(json!({ "error": { "code": code, "message": message } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test as actix_test;
+    use actix_web::App;
+    use std::fs;
+    use std::path::Path;
+
+    /// A scratch folder removed when dropped (the workspace has no tempfile crate).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "videoroom-workshop-{name}-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            fs::create_dir_all(&dir).expect("create scratch dir");
+            Self(dir)
+        }
+
+        fn write(&self, name: &str, contents: &str) -> PathBuf {
+            let path = self.0.join(name);
+            fs::write(&path, contents).expect("write scratch file");
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn offline_sdk(cache_dir: &Path) -> SdkOptions {
+        SdkOptions {
+            cache_dir: cache_dir.to_owned(),
+            override_path: None,
+            fetch: false,
+            npm: PathBuf::from("npm"),
+        }
+    }
+
+    async fn get(
+        workshop: &Workshop,
+        uri: &str,
+    ) -> (StatusCode, actix_web::http::header::HeaderMap, String) {
+        let app =
+            actix_test::init_service(App::new().configure(|cfg| workshop.configure(cfg))).await;
+        let response =
+            actix_test::call_service(&app, actix_test::TestRequest::get().uri(uri).to_request())
+                .await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = actix_test::read_body(response).await;
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[actix_web::test]
+    async fn an_edited_page_file_is_served_fresh_on_the_next_request() {
+        let page = Scratch::new("page");
+        page.write("index.html", "<p>first</p>");
+        page.write("video.js", "console.log('v1');");
+        let workshop = Workshop::twilio(page.0.clone());
+
+        let (status, headers, body) = get(&workshop, "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "<p>first</p>");
+        assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-cache");
+
+        page.write("video.js", "console.log('v2, edited by an attendee');");
+        let (status, headers, body) = get(&workshop, "/video.js").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "console.log('v2, edited by an attendee');");
+        assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), JAVASCRIPT);
+    }
+
+    #[actix_web::test]
+    async fn files_outside_the_workshop_folder_are_never_served() {
+        let outside = Scratch::new("outside");
+        let secret = outside.write("secret.txt", "not for the page");
+        let page = Scratch::new("traversal");
+        page.write("index.html", "page");
+        fs::create_dir(page.0.join("sub")).unwrap();
+        page.write("sub/inner.js", "inner");
+        page.write(".env", "API_SECRET=x");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&secret, page.0.join("link.txt")).unwrap();
+        let workshop = Workshop::twilio(page.0.clone());
+
+        for uri in [
+            "/../secret.txt",
+            "/..%2Fsecret.txt",
+            "/%2e%2e%2fsecret.txt",
+            "/sub/inner.js",
+            "/sub%2Finner.js",
+            "/.env",
+            "/link.txt",
+        ] {
+            let (status, _, body) = get(&workshop, uri).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri} must not be served");
+            assert!(
+                !body.contains("not for the page") && !body.contains("API_SECRET"),
+                "{uri} leaked: {body}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_missing_page_file_gets_a_json_404_naming_the_folder() {
+        let page = Scratch::new("missing");
+        let workshop = Workshop::twilio(page.0.clone());
+        let (status, _, body) = get(&workshop, "/index.html").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("index.html") && message.contains(&page.0.display().to_string()));
+    }
+
+    #[actix_web::test]
+    async fn writing_to_the_page_is_refused_with_405() {
+        let page = Scratch::new("methods");
+        page.write("index.html", "page");
+        let workshop = Workshop::twilio(page.0.clone());
+        let app =
+            actix_test::init_service(App::new().configure(|cfg| workshop.configure(cfg))).await;
+        let request = actix_test::TestRequest::post()
+            .uri("/index.html")
+            .to_request();
+        let response = actix_test::call_service(&app, request).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+    }
+
+    #[actix_web::test]
+    async fn twilio_mode_sends_the_page_to_the_pinned_sdk_on_twilios_cdn() {
+        let page = Scratch::new("cdn");
+        let workshop = Workshop::twilio(page.0.clone());
+        let (status, headers, _) = get(&workshop, "/sdk/twilio-video.js").await;
+        assert_eq!(status, StatusCode::FOUND);
+        assert_eq!(
+            headers.get(header::LOCATION).unwrap(),
+            "https://sdk.twilio.com/js/video/releases/2.36.0/twilio-video.min.js"
+        );
+        let (_, _, shim) = get(&workshop, "/sdk/emulator-shim.js").await;
+        assert!(
+            !shim.contains("wsServer"),
+            "twilio mode must not redirect signaling"
+        );
+    }
+
+    #[actix_web::test]
+    async fn emulator_mode_serves_the_sdk_followed_by_the_shim_that_points_at_our_signaling() {
+        let page = Scratch::new("bundle");
+        let sdk_file = page.write("my-sdk.js", "window.Twilio = { Video: { connect() {} } };");
+        let mut options = offline_sdk(&page.0.join("cache"));
+        options.override_path = Some(sdk_file);
+        let workshop = Workshop::emulator(page.0.clone(), options);
+
+        let (status, headers, body) = get(&workshop, "/sdk/twilio-video.js").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), JAVASCRIPT);
+        assert!(body.starts_with("window.Twilio = { Video: { connect() {} } };"));
+        let shim_at = body
+            .find("Twilio.Video.connect = function")
+            .expect("the shim follows the SDK");
+        assert!(body[shim_at..].contains("insights: false"));
+        assert!(body.contains("'/signaling'"));
+
+        let (_, _, status_json) = get(&workshop, "/sdk/status").await;
+        let status_json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
+        assert_eq!(status_json["state"], "ready");
+        assert_eq!(status_json["mode"], "emulator");
+    }
+
+    #[actix_web::test]
+    async fn without_the_sdk_the_page_explains_exactly_what_to_run() {
+        let page = Scratch::new("nosdk");
+        let cache = page.0.join("cache");
+        let workshop = Workshop::emulator(page.0.clone(), offline_sdk(&cache));
+
+        let (status, _, script) = get(&workshop, "/sdk/twilio-video.js").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the page still loads and shows the explanation"
+        );
+        assert!(script.contains("getElementById('status')"));
+        assert!(script.contains("npm pack twilio-video@2.36.0"));
+        assert!(script.contains("VIDEOROOM_SDK_PATH"));
+        assert!(script.contains(&cache.display().to_string()));
+        assert!(!script.contains("/*INFO*/"));
+
+        let (status, _, body) = get(&workshop, "/sdk/twilio-video.min.js").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("sdk_unavailable"));
+        let (_, _, status_json) = get(&workshop, "/sdk/status").await;
+        let status_json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
+        assert_eq!(status_json["state"], "unavailable");
+        assert!(status_json["message_ja"]
+            .as_str()
+            .unwrap()
+            .contains("npm pack"));
+    }
+
+    #[actix_web::test]
+    async fn a_corrupted_cached_sdk_is_discarded_not_served() {
+        let page = Scratch::new("corrupt");
+        let cache = page.0.join("cache");
+        fs::create_dir_all(&cache).unwrap();
+        let cached = cache.join(sdk::CACHED_FILE_NAME);
+        fs::write(&cached, "alert('not the SDK')").unwrap();
+        let workshop = Workshop::emulator(page.0.clone(), offline_sdk(&cache));
+
+        let (_, _, script) = get(&workshop, "/sdk/twilio-video.js").await;
+        assert!(!script.contains("not the SDK"));
+        assert!(
+            !cached.exists(),
+            "the bad copy is removed so the next fetch replaces it"
+        );
+    }
+
+    #[test]
+    fn a_missing_npm_client_leads_to_an_explanation_rather_than_a_hang() {
+        let page = Scratch::new("nonpm");
+        let mut options = offline_sdk(&page.0.join("cache"));
+        options.fetch = true;
+        options.npm = page.0.join("no-such-npm");
+        let local = LocalSdk::new(options);
+        assert!(matches!(local.state(), SdkState::Fetching));
+        local.fetch_now();
+        match local.state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains("npm client was not found"), "{reason}");
+                assert!(reason.contains("npm pack twilio-video@2.36.0"), "{reason}");
+            }
+            other => panic!("expected an explanation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tarball_that_is_not_the_published_one_is_refused() {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        let contents = b"alert('a look-alike')";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                "package/dist/twilio-video.min.js",
+                &contents[..],
+            )
+            .unwrap();
+        let tarball = builder.into_inner().unwrap().finish().unwrap();
+        match sdk::extract(&tarball, "look-alike.tgz") {
+            Err(sdk::SdkError::Integrity { expected, .. }) => {
+                assert_eq!(expected, sdk::TARBALL_INTEGRITY)
+            }
+            other => panic!("expected an integrity error, got {other:?}"),
+        }
+    }
+}
