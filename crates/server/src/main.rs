@@ -1,5 +1,95 @@
-//! `videoroom`: the workshop's token service (placeholder until issue 2's server lands).
+//! `videoroom`: the binary. It parses the command line, reads the settings and hands over to
+//! the library; it holds no logic of its own.
 
-fn main() {
-    println!("videoroom: not built yet");
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use videoroom_server::cli::{self, Cli, Command};
+use videoroom_server::settings::Sources;
+use videoroom_server::{banner, telemetry, Application, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let sources = Sources::from_process(cli.settings.config.clone(), cli.settings.overrides());
+    let settings = match sources.load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("videoroom: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Token { identity } => match cli::token(&settings, &identity) {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("videoroom token: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Config => {
+            print!("{}", settings.describe());
+            ExitCode::SUCCESS
+        }
+        Command::Decode { token } => match cli::decode(&settings, token.as_deref()) {
+            Ok(decoded) => {
+                print!("{}", decoded.text);
+                if decoded.verified {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("videoroom decode: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Check => check(settings),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    telemetry::init(settings.log_format);
+    let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
+        rt.block_on(async {
+            let app = Application::build(settings.clone()).await?;
+            println!("{}", banner::banner(&settings, app.port()));
+            app.run_until_stopped().await?;
+            Ok::<_, anyhow::Error>(())
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("videoroom: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn check(settings: Settings) -> ExitCode {
+    match settings.backend {
+        videoroom_server::settings::BackendKind::Emulator => {
+            println!(
+                "backend: emulator — nothing to check: the built-in emulator accepts the configured credentials ({}).",
+                if settings.credentials.seeded { "the seeded test values" } else { "yours" }
+            );
+            ExitCode::SUCCESS
+        }
+        videoroom_server::settings::BackendKind::Twilio => {
+            eprintln!("videoroom check: the twilio backend is not available in this build yet");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,94 @@
+//! The start-up banner: what is running and the URLs a person needs, printed once listening.
+//!
+//! Its last line is exactly `listening on http://127.0.0.1:<port>` (the real port, also after
+//! `--port 0`), which test harnesses parse.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use secrecy::ExposeSecret;
+
+use crate::settings::{BackendKind, Settings};
+
+/// The banner for `settings` served on `port`.
+pub fn banner(settings: &Settings, port: u16) -> String {
+    let base = format!("http://localhost:{port}");
+    let mut out = String::new();
+    let mode = match settings.backend {
+        BackendKind::Emulator => "emulator (offline, built in: no Twilio account needed)",
+        BackendKind::Twilio => "twilio (real Twilio Video)",
+    };
+    let _ = writeln!(
+        out,
+        "videoroom {} — backend: {mode}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  Workshop page    {base}/index.html");
+    let _ = writeln!(out, "  Access token     {base}/video-token?identity=alice");
+    let room = &settings.room;
+    let choice = if room.allow_param {
+        "; ?room=NAME picks another"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "  Room             {} (type {}){choice}",
+        room.name, room.room_type
+    );
+    match settings.backend {
+        BackendKind::Emulator => {
+            let _ = writeln!(
+                out,
+                "  Emulator REST    {base}/v1  (point Twilio's client libraries here)"
+            );
+            let _ = writeln!(out, "  Inspector        {base}/emulator");
+        }
+        BackendKind::Twilio => {
+            let _ = writeln!(out, "  Twilio REST      {}", settings.twilio.base_url);
+        }
+    }
+    let _ = writeln!(out, "  Health           {base}/healthz");
+    let _ = writeln!(out, "  Decode a token   videoroom decode <TOKEN>");
+    let _ = writeln!(out);
+    let creds = &settings.credentials;
+    if creds.seeded {
+        // The seeded values are public test credentials, printed so that a person can point
+        // an official client library at the emulator; real secrets are never printed.
+        let _ = writeln!(out, "  Seeded test credentials (public, emulator only):");
+        let _ = writeln!(out, "    ACCOUNT_SID={}", creds.account_sid);
+        if let Some(token) = &creds.auth_token {
+            let _ = writeln!(out, "    AUTH_TOKEN={}", token.expose_secret());
+        }
+        let _ = writeln!(out, "    API_KEY={}", creds.api_key_sid);
+        let _ = writeln!(
+            out,
+            "    API_SECRET={}",
+            creds.api_key_secret.expose_secret()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  Credentials      account {}, API key {} (secrets not shown)",
+            creds.account_sid, creds.api_key_sid
+        );
+    }
+    let _ = writeln!(out);
+    let shown_host = match settings.host {
+        // 0.0.0.0 includes the loopback interface, so the usual address is the one to show.
+        IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_owned(),
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    if settings.host.is_unspecified() {
+        let _ = writeln!(
+            out,
+            "  Bound to {}: other computers on the network can connect too.",
+            settings.host
+        );
+    }
+    let _ = write!(out, "listening on http://{shown_host}:{port}");
+    out
+}

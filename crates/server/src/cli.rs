@@ -1,0 +1,197 @@
+//! The command line: `videoroom [serve] | token | config | decode | check`, and the flags that
+//! form the top layer of the configuration.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use videoroom_core::token::{decode_unverified, TokenErrorKind, TokenVerifier};
+use videoroom_core::Identity;
+
+use crate::settings::{Overrides, Settings};
+
+/// videoroom: a Twilio Video token service that runs against real Twilio or, offline, against
+/// a built-in emulator of Twilio Video.
+#[derive(Debug, Parser)]
+#[command(name = "videoroom", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags that override every other configuration layer (see docs/configuration.md).
+#[derive(Debug, Default, Args)]
+pub struct SettingsArgs {
+    /// TOML configuration file [default: videoroom.toml, if present]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where rooms live
+    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["emulator", "twilio"]))]
+    pub backend: Option<String>,
+    /// IP address to bind [default: 127.0.0.1]
+    #[arg(long, global = true, value_name = "IP")]
+    pub host: Option<String>,
+    /// TCP port; 0 picks a free one [default: 3000]
+    #[arg(long, global = true)]
+    pub port: Option<String>,
+    /// Room joined when a request names none [default: myroom]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub room: Option<String>,
+    /// Type of rooms created [default: group]
+    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["group", "go", "peer-to-peer", "group-small"]))]
+    pub room_type: Option<String>,
+    /// Whether a request's room parameter may choose another room [default: true]
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub allow_room_param: Option<String>,
+    /// Token lifetime in seconds, 1 to 86400 [default: 3600]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub token_ttl: Option<String>,
+    /// Twilio region written into tokens as `twr` (e.g. jp1)
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Video REST API base URL of the twilio backend [default: https://video.twilio.com]
+    #[arg(long, global = true, value_name = "URL")]
+    pub twilio_base_url: Option<String>,
+    /// Directory of the workshop page [default: workshop]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub workshop_dir: Option<String>,
+    /// Log line format on standard error [default: pretty]
+    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["pretty", "json"]))]
+    pub log_format: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The flags as the top configuration layer.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            backend: self.backend.clone(),
+            host: self.host.clone(),
+            port: self.port.clone(),
+            room: self.room.clone(),
+            room_type: self.room_type.clone(),
+            allow_room_param: self.allow_room_param.clone(),
+            token_ttl: self.token_ttl.clone(),
+            region: self.region.clone(),
+            twilio_base_url: self.twilio_base_url.clone(),
+            workshop_dir: self.workshop_dir.clone(),
+            log_format: self.log_format.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the token service (the default when no command is given)
+    Serve,
+    /// Print an access token, and nothing else, on standard output (no backend is contacted)
+    Token {
+        /// The participant's identity (grants.identity)
+        #[arg(long)]
+        identity: String,
+    },
+    /// Print the effective configuration and where each value came from (secrets redacted)
+    Config,
+    /// Show a token's header and claims and check its signature with the configured API key
+    /// (the offline replacement for jwt.io)
+    Decode {
+        /// The token; read from standard input when absent or `-`
+        token: Option<String>,
+    },
+    /// Check the configured Twilio credentials with one cheap request
+    Check,
+}
+
+/// `videoroom token`: the token for `identity` in the configured room.
+pub fn token(settings: &Settings, identity: &str) -> Result<String, String> {
+    let identity = Identity::parse(identity).map_err(|e| format!("--identity: {e}"))?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    Ok(settings
+        .token_signer()
+        .mint(&identity, Some(settings.room.name.as_str()), now))
+}
+
+/// The outcome of `videoroom decode`: the text to print and whether the token verified.
+pub struct Decoded {
+    pub text: String,
+    pub verified: bool,
+}
+
+/// `videoroom decode`: header, claims, signature check, validity, as a person reads them.
+pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, String> {
+    let token = match token {
+        Some(t) if t != "-" => t.trim().to_owned(),
+        _ => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| format!("could not read the token from standard input: {e}"))?;
+            input.trim().to_owned()
+        }
+    };
+    // Accept a whole /video-token answer too, as people paste what they have.
+    let token = serde_json::from_str::<serde_json::Value>(&token)
+        .ok()
+        .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or(token);
+    let decoded = decode_unverified(&token).map_err(|e| format!("not a token: {e}"))?;
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let mut text = format!(
+        "Header:\n{}\n\nPayload:\n{}\n\n",
+        pretty(&decoded.header),
+        pretty(&decoded.claims)
+    );
+    for (name, label) in [("iat", "issued"), ("nbf", "not before"), ("exp", "expires")] {
+        if let Some(at) = decoded.claims.get(name).and_then(|v| v.as_i64()) {
+            let shown = OffsetDateTime::from_unix_timestamp(at)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok());
+            if let Some(shown) = shown {
+                text.push_str(&format!("{label:<11} {shown} ({name} {at})\n"));
+            }
+        }
+    }
+    let key = settings.credentials.api_key();
+    let key_sid = key.sid.to_string();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let verified = match TokenVerifier::new(vec![key]).verify(&token, now) {
+        Ok(v) => {
+            text.push_str(&format!(
+                "\nSignature: valid (HS256 with the secret of API key {key_sid})\nValid now: yes, for {} more seconds; grants identity '{}', room {}\n",
+                v.expires_at - now,
+                v.identity,
+                v.room.as_deref().map(|r| format!("'{r}'")).unwrap_or_else(|| "(any)".into())
+            ));
+            true
+        }
+        Err(e) => {
+            // The verifier checks the signature before expiry, not-before and grants, so
+            // those three failures mean the signature itself is good.
+            let signature_ok = matches!(
+                e.kind,
+                TokenErrorKind::Expired
+                    | TokenErrorKind::NotYetValid
+                    | TokenErrorKind::InvalidGrants
+            );
+            if signature_ok {
+                text.push_str(&format!(
+                    "\nSignature: valid (HS256 with the secret of API key {key_sid})\n"
+                ));
+            } else {
+                text.push_str("\nSignature: NOT verified\n");
+            }
+            text.push_str(&format!(
+                "Refused:   {} {} — {}\n",
+                e.code(),
+                e.kind.message(),
+                e.detail
+            ));
+            false
+        }
+    };
+    Ok(Decoded { text, verified })
+}

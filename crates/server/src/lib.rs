@@ -1,0 +1,24 @@
+//! `videoroom-server`: the token service of the Twilio Video workshop, as a library that the
+//! `videoroom` binary wires up.
+//!
+//! It answers `GET`/`POST /video-token` (find or create the room, mint the access token),
+//! `GET /healthz`, serves the workshop page, and in emulator mode mounts the emulator's REST,
+//! signaling and inspector routes on its own port, so one `cargo run` serves a whole workshop.
+//! It reads its [`settings::Settings`] once, from layered sources, and refuses to start on an
+//! invalid value.
+//!
+//! It deliberately holds no room logic of its own: rooms are found or created by
+//! `videoroom_core::RoomService` through the backend port, and tokens are minted by core's
+//! `TokenSigner`. No input produces a 500 or a panic; no token or secret is ever logged.
+
+pub mod banner;
+pub mod cli;
+pub mod error;
+pub mod params;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod video_token;
+
+pub use settings::Settings;
+pub use startup::{Application, Backend};

@@ -1,0 +1,303 @@
+//! Reading `identity` and `room` from a token request, whatever form it takes.
+//!
+//! Three forms are accepted, as the workshop's pages have used all of them: the query string
+//! (`GET /video-token?identity=alice`), a JSON body (`{"identity": "alice"}`) and a form body
+//! (`identity=alice`); `user` is an alias of `identity`. Parsing is strict where leniency would
+//! hide a mistake: percent-decoded bytes must be UTF-8 (a lossy decoder would silently turn
+//! them into U+FFFD), a parameter given twice with different values is refused, and the body
+//! is capped at [`MAX_BODY_BYTES`] while it is read, not after.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use futures::StreamExt as _;
+
+use crate::error::{ApiError, MAX_BODY_BYTES};
+
+/// The raw parameters of a token request, before validation.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TokenParams {
+    pub identity: Option<String>,
+    pub room: Option<String>,
+}
+
+impl TokenParams {
+    /// Parameters from the query string only (GET).
+    pub fn from_query(req: &HttpRequest) -> Result<Self, ApiError> {
+        let pairs = decode_urlencoded(req.query_string().as_bytes(), "query string")?;
+        Self::from_pairs(pairs)
+    }
+
+    /// Parameters from the body (JSON or form); the query string fills in what the body
+    /// leaves out, so `POST /video-token?identity=alice` with no body also works.
+    pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<Self, ApiError> {
+        let body = read_body(req, payload).await?;
+        let query = Self::from_query(req)?;
+        if body.is_empty() {
+            return Ok(query);
+        }
+        let from_body = match media_type(req)? {
+            MediaType::Json => Self::from_json(&body)?,
+            MediaType::Form => {
+                let pairs = decode_urlencoded(&body, "form body")?;
+                Self::from_pairs(pairs)?
+            }
+        };
+        Ok(Self {
+            identity: from_body.identity.or(query.identity),
+            room: from_body.room.or(query.room),
+        })
+    }
+
+    fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let mut params = Self::default();
+        for (name, value) in pairs {
+            let slot = match name.as_str() {
+                "identity" | "user" => &mut params.identity,
+                "room" => &mut params.room,
+                // Unknown parameters are ignored, as Twilio Functions did.
+                _ => continue,
+            };
+            set_once(slot, value, &name)?;
+        }
+        Ok(params)
+    }
+
+    fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            ApiError::InvalidEncoding(format!(
+                "the JSON body is not valid UTF-8 (bad byte at offset {}); send UTF-8 text",
+                e.valid_up_to()
+            ))
+        })?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            ApiError::MalformedBody(format!(
+                "the body is not valid JSON ({e}); send an object such as {{\"identity\": \"alice\"}}"
+            ))
+        })?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(ApiError::MalformedBody(
+                "the JSON body must be an object such as {\"identity\": \"alice\"}".to_owned(),
+            ));
+        };
+        let mut params = Self::default();
+        for (name, value) in object {
+            let (slot, invalid): (_, fn(String) -> ApiError) = match name.as_str() {
+                "identity" | "user" => (&mut params.identity, ApiError::InvalidIdentity),
+                "room" => (&mut params.room, ApiError::InvalidRoom),
+                _ => continue,
+            };
+            match value {
+                // `null` means "not given", as a JSON client leaving a field empty means.
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => set_once(slot, s, &name)?,
+                other => {
+                    return Err(invalid(format!(
+                        "{name} must be a string (got {})",
+                        json_kind(&other)
+                    )))
+                }
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn set_once(slot: &mut Option<String>, value: String, name: &str) -> Result<(), ApiError> {
+    match slot {
+        Some(existing) if *existing != value => {
+            let canonical = if name == "user" { "identity" } else { name };
+            Err(ApiError::AmbiguousParameter(canonical.to_owned()))
+        }
+        _ => {
+            *slot = Some(value);
+            Ok(())
+        }
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+enum MediaType {
+    Json,
+    Form,
+}
+
+fn media_type(req: &HttpRequest) -> Result<MediaType, ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType("(none given)".to_owned()));
+    };
+    let Ok(value) = value.to_str() else {
+        return Err(ApiError::UnsupportedMediaType("(not readable)".to_owned()));
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    for param in parts {
+        let Some((name, charset)) = param.split_once('=') else {
+            continue;
+        };
+        let charset = charset.trim().trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset") && !charset.eq_ignore_ascii_case("utf-8") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "{essence} with charset {charset} (only UTF-8 is accepted)"
+            )));
+        }
+    }
+    match essence.as_str() {
+        "application/json" => Ok(MediaType::Json),
+        "application/x-www-form-urlencoded" => Ok(MediaType::Form),
+        _ => Err(ApiError::UnsupportedMediaType(shorten(&essence))),
+    }
+}
+
+fn shorten(s: &str) -> String {
+    let cleaned: String = s.chars().filter(|c| !c.is_control()).take(60).collect();
+    if s.chars().count() > 60 {
+        format!("'{cleaned}…'")
+    } else {
+        format!("'{cleaned}'")
+    }
+}
+
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    // A declared length over the cap is refused before a byte is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::MalformedBody(format!("the request body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs (also the query string's format),
+/// refusing bytes that are not UTF-8 once percent-decoded.
+pub fn decode_urlencoded(input: &[u8], what: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs = Vec::new();
+    for piece in input.split(|&b| b == b'&') {
+        if piece.is_empty() {
+            continue;
+        }
+        let (name, value) = match piece.iter().position(|&b| b == b'=') {
+            Some(i) => (&piece[..i], &piece[i + 1..]),
+            None => (piece, &[][..]),
+        };
+        let name = decode_component(name, what, None)?;
+        let value = decode_component(value, what, Some(&name))?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+fn decode_component(raw: &[u8], what: &str, name: Option<&str>) -> Result<String, ApiError> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                match (hex(raw.get(i + 1)), hex(raw.get(i + 2))) {
+                    (Some(h), Some(l)) => {
+                        bytes.push(h << 4 | l);
+                        i += 2;
+                    }
+                    // A '%' that starts no escape stays a literal '%', as browsers read it.
+                    _ => bytes.push(b'%'),
+                }
+            }
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        let which = match name {
+            Some(name) => format!("the value of '{}'", shorten_plain(name)),
+            None => "a parameter name".to_owned(),
+        };
+        ApiError::InvalidEncoding(format!(
+            "{which} in the {what} is not valid UTF-8 once percent-decoded; encode text as UTF-8 (e.g. encodeURIComponent)"
+        ))
+    })
+}
+
+fn shorten_plain(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(40).collect()
+}
+
+fn hex(b: Option<&u8>) -> Option<u8> {
+    let b = *b?;
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(s: &str) -> Vec<(String, String)> {
+        decode_urlencoded(s.as_bytes(), "query string").unwrap()
+    }
+
+    #[test]
+    fn plus_and_percent_escapes_decode_to_utf8_text() {
+        assert_eq!(
+            pairs("identity=%E5%B1%B1%E7%94%B0+%E5%A4%AA%E9%83%8E&room=a%2Bb"),
+            vec![
+                ("identity".into(), "山田 太郎".into()),
+                ("room".into(), "a+b".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stray_percent_is_kept_literally() {
+        assert_eq!(
+            pairs("identity=100%&x=%zz%4"),
+            vec![
+                ("identity".into(), "100%".into()),
+                ("x".into(), "%zz%4".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn percent_encoded_bytes_that_are_not_utf8_are_refused() {
+        let err = decode_urlencoded(b"identity=%FF%FE", "query string").unwrap_err();
+        assert_eq!(err.code(), "invalid_encoding");
+        assert!(err.to_string().contains("'identity'"));
+    }
+
+    #[test]
+    fn user_is_an_alias_and_conflicting_values_are_ambiguous() {
+        let p = TokenParams::from_pairs(pairs("user=bob")).unwrap();
+        assert_eq!(p.identity.as_deref(), Some("bob"));
+        let same = TokenParams::from_pairs(pairs("user=bob&identity=bob")).unwrap();
+        assert_eq!(same.identity.as_deref(), Some("bob"));
+        let err = TokenParams::from_pairs(pairs("user=bob&identity=eve")).unwrap_err();
+        assert_eq!(err, ApiError::AmbiguousParameter("identity".into()));
+    }
+}

@@ -1,0 +1,259 @@
+//! Building and running the HTTP application.
+//!
+//! [`Application::build`] picks the backend from the settings, binds the listener (port 0 picks
+//! a free one; [`Application::port`] tells which) and assembles the routes. Nothing here reads
+//! the environment: everything comes from [`Settings`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use videoroom_core::{RoomBackend, RoomService};
+
+use crate::error::ApiError;
+use crate::settings::{BackendKind, Settings};
+use crate::telemetry;
+use crate::video_token::{self, TokenState};
+
+/// How long a stopping server waits for in-flight requests before closing them. Short, so a
+/// Ctrl-C in a workshop is not held up by an open WebSocket.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where rooms live.
+#[derive(Clone)]
+pub enum Backend {
+    /// Any implementation of the port: the Twilio adapter, or a test double.
+    Port(Arc<dyn RoomBackend>),
+}
+
+impl Backend {
+    /// The backend the settings ask for.
+    pub fn for_settings(settings: &Settings) -> anyhow::Result<Self> {
+        match settings.backend {
+            BackendKind::Emulator => anyhow::bail!(
+                "the emulator backend is not available in this build yet; use --backend twilio"
+            ),
+            BackendKind::Twilio => anyhow::bail!(
+                "the twilio backend is not available in this build yet; use --backend emulator"
+            ),
+        }
+    }
+
+    fn port(&self) -> Arc<dyn RoomBackend> {
+        match self {
+            Backend::Port(port) => Arc::clone(port),
+        }
+    }
+}
+
+/// A bound, ready-to-run HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds the application with the backend the settings name.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let backend = Backend::for_settings(&settings)?;
+        Self::build_with_backend(settings, backend).await
+    }
+
+    /// Builds the application over a given backend (tests pass doubles here).
+    pub async fn build_with_backend(settings: Settings, backend: Backend) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.host, settings.port)).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{}: {e}; choose another port with --port or PORT (0 picks a free one)",
+                settings.host,
+                settings.port
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+
+        let tokens = web::Data::new(TokenState {
+            rooms: RoomService::new(backend.port(), settings.room.room_type),
+            signer: settings.token_signer(),
+            room: settings.room.clone(),
+        });
+        let health = web::Data::new(Health {
+            backend: settings.backend,
+        });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(telemetry::request_span))
+                .app_data(tokens.clone())
+                .app_data(health.clone())
+                .app_data(extractor_errors::json())
+                .app_data(extractor_errors::form())
+                .app_data(extractor_errors::query())
+                .app_data(extractor_errors::path())
+                .service(
+                    web::resource("/video-token")
+                        .route(web::get().to(video_token::get))
+                        .route(web::post().to(video_token::post))
+                        .default_service(web::to(token_method_not_allowed)),
+                )
+                .service(
+                    web::resource("/healthz")
+                        .route(web::get().to(healthz))
+                        .default_service(web::to(health_method_not_allowed)),
+                )
+                // The workshop page (`workshop.rs`) and, in emulator mode, the emulator's REST,
+                // signaling and inspector routes are mounted here, before the JSON 404.
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+        .shutdown_signal(shutdown_signal())
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound (useful when the settings asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (gracefully or not) from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped by SIGINT/SIGTERM or a [`ServerHandle`]; in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+struct Health {
+    backend: BackendKind,
+}
+
+async fn healthz(health: web::Data<Health>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "backend": health.backend.as_str(),
+    }))
+}
+
+async fn token_method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: shown_method(&req),
+        allow: "GET, POST",
+    })
+}
+
+async fn health_method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: shown_method(&req),
+        allow: "GET",
+    })
+}
+
+fn shown_method(req: &HttpRequest) -> String {
+    req.method().as_str().chars().take(20).collect()
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path: String = req
+        .path()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    Err(ApiError::NotFound(path))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. actix's own handling stops abruptly on SIGINT;
+/// here both signals start a graceful stop, so in-flight requests finish.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                tracing::info!("stopping: finishing in-flight requests");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("stopping: finishing in-flight requests");
+}
+
+/// Error handlers for actix's own extractors, so any route that uses them (now or later)
+/// answers malformed input with our JSON error instead of actix's plain-text 400.
+mod extractor_errors {
+    use actix_web::error::{
+        Error, JsonPayloadError, PathError, QueryPayloadError, UrlencodedError,
+    };
+    use actix_web::{web, HttpRequest};
+
+    use crate::error::ApiError;
+
+    pub fn json() -> web::JsonConfig {
+        web::JsonConfig::default()
+            .limit(crate::error::MAX_BODY_BYTES)
+            .error_handler(|e: JsonPayloadError, _: &HttpRequest| -> Error {
+                match e {
+                    JsonPayloadError::OverflowKnownLength { .. }
+                    | JsonPayloadError::Overflow { .. } => ApiError::PayloadTooLarge.into(),
+                    JsonPayloadError::ContentType => {
+                        ApiError::UnsupportedMediaType("(expected application/json)".into()).into()
+                    }
+                    other => {
+                        ApiError::MalformedBody(format!("the JSON body is invalid: {other}")).into()
+                    }
+                }
+            })
+    }
+
+    pub fn form() -> web::FormConfig {
+        web::FormConfig::default()
+            .limit(crate::error::MAX_BODY_BYTES)
+            .error_handler(|e: UrlencodedError, _: &HttpRequest| -> Error {
+                match e {
+                    UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => {
+                        ApiError::PayloadTooLarge.into()
+                    }
+                    UrlencodedError::ContentType => ApiError::UnsupportedMediaType(
+                        "(expected application/x-www-form-urlencoded)".into(),
+                    )
+                    .into(),
+                    other => {
+                        ApiError::MalformedBody(format!("the form body is invalid: {other}")).into()
+                    }
+                }
+            })
+    }
+
+    pub fn query() -> web::QueryConfig {
+        web::QueryConfig::default().error_handler(
+            |e: QueryPayloadError, _: &HttpRequest| -> Error {
+                ApiError::MalformedBody(format!("the query string is invalid: {e}")).into()
+            },
+        )
+    }
+
+    pub fn path() -> web::PathConfig {
+        web::PathConfig::default().error_handler(|e: PathError, _: &HttpRequest| -> Error {
+            ApiError::MalformedBody(format!("the path is invalid: {e}")).into()
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! `/video-token`: ハンズオンの中心となるハンドラ / the hands-on's central handler.
+//!
+//! アクセストークンを発行し、参加する Room を用意します。
+//! It hands out an access token and makes sure the room exists.
+//!
+//! - `GET  /video-token?identity=alice[&room=myroom]`
+//! - `POST /video-token` with `{"identity": "alice"}` (JSON) or `identity=alice` (form);
+//!   `user` is accepted in place of `identity`.
+//!
+//! Answer: `200 {"token": "...", "identity": "alice", "room": "myroom", "roomSid": "RM..."}`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use time::OffsetDateTime;
+use videoroom_core::token::TokenSigner;
+use videoroom_core::{Identity, RoomName, RoomService};
+
+use crate::error::ApiError;
+use crate::params::TokenParams;
+use crate::settings::RoomSettings;
+
+/// What every token request needs, shared by all workers.
+pub struct TokenState {
+    /// Finds or creates rooms (one backend lookup per room at a time).
+    pub rooms: RoomService,
+    /// Signs tokens with the configured API key.
+    pub signer: TokenSigner,
+    pub room: RoomSettings,
+}
+
+/// The answer to a token request.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub token: String,
+    pub identity: Identity,
+    pub room: String,
+    #[serde(rename = "roomSid")]
+    pub room_sid: String,
+}
+
+/// `GET /video-token?identity=NAME[&room=ROOM]`
+pub async fn get(req: HttpRequest, state: web::Data<TokenState>) -> Result<HttpResponse, ApiError> {
+    let params = TokenParams::from_query(&req)?;
+    issue(params, &state).await
+}
+
+/// `POST /video-token` with a JSON or form body.
+pub async fn post(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<TokenState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = TokenParams::from_body(&req, body).await?;
+    issue(params, &state).await
+}
+
+async fn issue(params: TokenParams, state: &TokenState) -> Result<HttpResponse, ApiError> {
+    // 手順1: ユーザー名（identity）を確認 / Step 1: check the user's name (identity)
+    let identity = match params.identity {
+        Some(name) => Identity::parse(&name).map_err(|e| ApiError::invalid_identity(&e))?,
+        None => return Err(ApiError::MissingIdentity),
+    };
+
+    // 手順2: 参加する Room の名前を決める / Step 2: decide which room to join
+    let room_name = choose_room(params.room.as_deref(), &state.room)?;
+
+    // 手順3: Room を検索し、なければ作成 / Step 3: find the room, create it if absent
+    let room = state.rooms.find_or_create(&room_name).await?;
+
+    // 手順4: その Room に入れるアクセストークンを作成 / Step 4: mint a token for that room
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let token = state.signer.mint(&identity, Some(&room.unique_name), now);
+    tracing::info!(identity = %identity, room = %room.unique_name, room_sid = %room.sid, "token issued");
+
+    // 手順5: トークンと Room の情報を返す / Step 5: answer with the token and the room
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(TokenResponse {
+            token,
+            identity,
+            room: room.unique_name,
+            room_sid: room.sid.to_string(),
+        }))
+}
+
+/// The configured room, or the one the request names when configuration allows it.
+fn choose_room(requested: Option<&str>, settings: &RoomSettings) -> Result<RoomName, ApiError> {
+    // An empty `room` (a blank form field) means "not given".
+    let Some(requested) = requested.filter(|r| !r.is_empty()) else {
+        return Ok(settings.name.clone());
+    };
+    let name = RoomName::parse(requested).map_err(|e| ApiError::invalid_room(&e))?;
+    if name != settings.name && !settings.allow_param {
+        return Err(ApiError::RoomChoiceDisabled {
+            configured: settings.name.to_string(),
+        });
+    }
+    Ok(name)
+}
