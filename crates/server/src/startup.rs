@@ -12,6 +12,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use videoroom_core::{RoomBackend, RoomService};
+use videoroom_emulator_adapter::{EmulatorBackend, Store, SystemClock};
 
 use crate::error::ApiError;
 use crate::settings::{BackendKind, Settings};
@@ -33,9 +34,10 @@ impl Backend {
     /// The backend the settings ask for.
     pub fn for_settings(settings: &Settings) -> anyhow::Result<Self> {
         match settings.backend {
-            BackendKind::Emulator => anyhow::bail!(
-                "the emulator backend is not available in this build yet; use --backend twilio"
-            ),
+            BackendKind::Emulator => {
+                let store = Arc::new(Store::new(Arc::new(SystemClock)));
+                Ok(Backend::Port(Arc::new(EmulatorBackend::new(store))))
+            }
             BackendKind::Twilio => anyhow::bail!(
                 "the twilio backend is not available in this build yet; use --backend emulator"
             ),

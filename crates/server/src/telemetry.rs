@@ -53,11 +53,11 @@ pub async fn request_span(
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = format!("{:.1}ms", started.elapsed().as_secs_f64() * 1000.0);
             if status >= 500 {
-                tracing::warn!(status, elapsed_ms, "request failed");
+                tracing::warn!(status, %elapsed, "request failed");
             } else {
-                tracing::info!(status, elapsed_ms, "request done");
+                tracing::info!(status, %elapsed, "request done");
             }
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response
