@@ -19,6 +19,7 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod video_token;
+pub mod workshop;
 
 pub use settings::Settings;
 pub use startup::{Application, Backend};
