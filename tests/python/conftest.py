@@ -111,6 +111,8 @@ def start_emulator():
 
 
 def start_videoroom(args, env):
+    # It runs in an empty directory, so it is pointed at the project's workshop page explicitly.
+    env = {"VIDEOROOM_WORKSHOP_DIR": str(PROJECT_ROOT / "workshop"), **env}
     return Server([binary("VIDEOROOM_BIN", "videoroom"), "--port", "0", *args], env=env)
 
 

@@ -298,7 +298,7 @@ fn run_with_deadline(command: &mut Command, deadline: Option<Duration>) -> Resul
             child.wait().ok();
             return Ok(Outcome::Failed(format!(
                 "`{}` did not finish within {}",
-                describe(command),
+                short(command),
                 seconds(deadline.unwrap_or_default())
             )));
         }
@@ -307,8 +307,17 @@ fn run_with_deadline(command: &mut Command, deadline: Option<Duration>) -> Resul
     Ok(if status.success() {
         Outcome::Passed
     } else {
-        Outcome::Failed(format!("`{}` exited with {status}", describe(command)))
+        Outcome::Failed(format!("`{}` exited with {status}", short(command)))
     })
+}
+
+/// The program and its first argument (`cargo clippy`, `node --test`), for the summary table.
+fn short(command: &Command) -> String {
+    describe(command)
+        .split(' ')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn describe(command: &Command) -> String {
@@ -640,6 +649,9 @@ fn run_node_tests(files: &[PathBuf], binaries: &Binaries) -> Result<Outcome> {
         .arg("--test")
         // A single test that hangs (a server that never answers) fails after two minutes.
         .arg("--test-timeout=120000")
+        // The spec reporter repeats every failure at the end, where a person reading CI's
+        // output looks first (the TAP default buries them among the passing tests).
+        .arg("--test-reporter=spec")
         .args(files.iter().map(|f| f.strip_prefix(&dir).unwrap_or(f)))
         .env("VIDEOROOM_BIN", &binaries.videoroom)
         .env("VIDEOROOM_EMULATOR_BIN", &binaries.emulator)

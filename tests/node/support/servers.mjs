@@ -106,9 +106,14 @@ export function startEmulator(env = {}) {
   return startBinary(emulatorBinary(), ['--port', '0'], { env });
 }
 
-/** The token service (`videoroom serve`) on a free loopback port. */
+/**
+ * The token service (`videoroom serve`) on a free loopback port. It runs in an empty directory,
+ * so it is pointed at the project's workshop page explicitly (`env` may override that).
+ */
 export function startVideoroom(args = [], env = {}) {
-  return startBinary(videoroomBinary(), ['--port', '0', ...args], { env });
+  return startBinary(videoroomBinary(), ['--port', '0', ...args], {
+    env: { VIDEOROOM_WORKSHOP_DIR: join(projectRoot, 'workshop'), ...env },
+  });
 }
 
 /** HTTP Basic authorization header for the seeded account. */
