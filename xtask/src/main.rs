@@ -439,32 +439,13 @@ fn snapshots(context: &Run) -> Result<Outcome> {
             "cargo test failed, so the set of referenced snapshots is incomplete".into(),
         ));
     }
-    let referenced: BTreeSet<PathBuf> = fs::read_to_string(references)
-        .unwrap_or_default()
-        .lines()
-        .filter(|line| !line.is_empty())
-        .map(|line| canonical(Path::new(line)))
-        .collect();
-    let mut on_disk = Vec::new();
-    let mut pending = Vec::new();
-    walk(&project_root(), &mut |path| {
-        let name = path.file_name().and_then(OsStr::to_str).unwrap_or_default();
-        if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
-            pending.push(path.to_path_buf());
-        } else if name.ends_with(".snap")
-            && path.parent().and_then(Path::file_name) == Some(OsStr::new("snapshots"))
-        {
-            on_disk.push(path.to_path_buf());
-        }
-    })?;
-    let unreferenced: Vec<&PathBuf> = on_disk
-        .iter()
-        .filter(|path| !referenced.contains(&canonical(path)))
-        .collect();
+    let referenced = fs::read_to_string(references).unwrap_or_default();
+    let audit = audit_snapshots(&project_root(), &referenced)?;
+    let (on_disk, unreferenced, pending) = (audit.on_disk, audit.unreferenced, audit.pending);
     println!(
-        "{} snapshot files on disk, {} referenced by the tests",
-        on_disk.len(),
-        referenced.len()
+        "{} snapshot files on disk, {} of them referenced by the tests",
+        on_disk,
+        on_disk - unreferenced.len()
     );
     let root = project_root();
     let relative = |path: &Path| {
@@ -488,6 +469,44 @@ fn snapshots(context: &Run) -> Result<Outcome> {
     Ok(match (unreferenced.len(), pending.len()) {
         (0, 0) => Outcome::Passed,
         (u, p) => Outcome::Failed(format!("{u} unreferenced and {p} pending snapshot files")),
+    })
+}
+
+struct SnapshotAudit {
+    on_disk: usize,
+    unreferenced: Vec<PathBuf>,
+    pending: Vec<PathBuf>,
+}
+
+/// Compares the `.snap` files in `snapshots/` folders under `root` with the paths insta wrote to
+/// the references file (one per line), and finds `.snap.new`/`.pending-snap` files left over.
+fn audit_snapshots(root: &Path, references: &str) -> Result<SnapshotAudit> {
+    let referenced: BTreeSet<PathBuf> = references
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| canonical(Path::new(line)))
+        .collect();
+    let mut on_disk = Vec::new();
+    let mut pending = Vec::new();
+    walk(root, &mut |path| {
+        let name = path.file_name().and_then(OsStr::to_str).unwrap_or_default();
+        if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
+            pending.push(path.to_path_buf());
+        } else if name.ends_with(".snap")
+            && path.parent().and_then(Path::file_name) == Some(OsStr::new("snapshots"))
+        {
+            on_disk.push(path.to_path_buf());
+        }
+    })?;
+    on_disk.sort();
+    pending.sort();
+    Ok(SnapshotAudit {
+        on_disk: on_disk.len(),
+        unreferenced: on_disk
+            .into_iter()
+            .filter(|path| !referenced.contains(&canonical(path)))
+            .collect(),
+        pending,
     })
 }
 
@@ -962,6 +981,35 @@ mod tests {
             Some("videoroom-emulator")
         );
         assert_eq!(package_name("[dependencies]\nname = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn unreferenced_and_pending_snapshots_are_reported_and_build_output_is_ignored() {
+        let dir = env::temp_dir().join(format!("xtask-snapshots-{}", std::process::id()));
+        let snapshots = dir.join("crate/tests/snapshots");
+        fs::create_dir_all(&snapshots).unwrap();
+        fs::create_dir_all(dir.join("target/snapshots")).unwrap();
+        for file in [
+            "used.snap",
+            "stale.snap",
+            "changed.snap.new",
+            "inline.pending-snap",
+        ] {
+            fs::write(snapshots.join(file), "").unwrap();
+        }
+        fs::write(dir.join("target/snapshots/built.snap"), "").unwrap();
+        let references = format!("{}\n", snapshots.join("used.snap").display());
+        let audit = audit_snapshots(&dir, &references).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(audit.on_disk, 2);
+        assert_eq!(audit.unreferenced, vec![snapshots.join("stale.snap")]);
+        assert_eq!(
+            audit.pending,
+            vec![
+                snapshots.join("changed.snap.new"),
+                snapshots.join("inline.pending-snap")
+            ]
+        );
     }
 
     #[test]
