@@ -211,6 +211,7 @@ impl Store {
     /// - `room` is a SID or unique name. When no in-progress room has that name and `ad_hoc`
     ///   is `Some(template)`, a room is created ad hoc from the template (its name replaced by
     ///   `room`, both timeouts 0, `room-created` emitted); with `None` the join is refused.
+    ///   (When nothing names a room at all, use [`Store::connect_participant_to_new_room`].)
     /// - A connected participant with the same identity is disconnected first (reason
     ///   [`DisconnectReason::DuplicateIdentity`]; its client should get 53205) and returned in
     ///   [`Joined::replaced`]. It does not count against the cap.
@@ -243,64 +244,38 @@ impl Store {
             },
         };
 
-        let entry = state.room(&sid);
-        let same_identity = entry
-            .participants
-            .iter()
-            .find(|p| {
-                let p = &state.participants[*p].record;
-                p.is_connected() && &p.identity == identity
-            })
-            .cloned();
-        let others = state.connected_count(&sid) - usize::from(same_identity.is_some());
-        let cap = entry.record.max_participants as usize;
-        if others >= cap {
-            return Err(StoreError::bad_request(
-                codes::ROOM_FULL,
-                format!("Room contains too many Participants (the room holds at most {cap})"),
-            ));
-        }
-
-        let replaced = same_identity
-            .map(|old| state.disconnect(&old, DisconnectReason::DuplicateIdentity, now));
-
-        let psid = state.new_participant_sid();
-        let record = ParticipantRecord {
-            sid: psid.clone(),
-            room_sid: sid.clone(),
-            status: ParticipantStatus::Connected,
-            identity: identity.clone(),
-            date_created: now,
-            date_updated: now,
-            start_time: now,
-            end_time: None,
-            duration: None,
-            disconnect_reason: None,
-        };
-        state.participants.insert(
-            psid.clone(),
-            ParticipantEntry {
-                record: record.clone(),
-                tracks: Vec::new(),
-            },
-        );
-        let entry = state.room_mut(&sid);
-        entry.participants.push(psid);
-        entry.ever_joined = true;
-        entry.emptied_at = None;
-        state.emit(
-            StoreEventKind::ParticipantConnected,
-            &sid,
-            Some(record.clone()),
-            None,
-            now,
-        );
-        state.note_deadline(&sid);
+        let (participant, replaced) = state.join(&sid, identity, now)?;
         Ok(Joined {
             room: state.room(&sid).record.clone(),
-            participant: record,
+            participant,
             replaced,
             room_created,
+        })
+    }
+
+    /// Creates an ad-hoc room with no unique name (its SID stands for the name, as on Twilio
+    /// when neither `connect()` nor the token's grant names a room) and connects `identity` to
+    /// it, in one step: the room is created from `template` with both timeouts 0, and ends as
+    /// soon as its last participant leaves. Emits `room-created` then `participant-connected`.
+    ///
+    /// Errors: the template's creation errors (see [`Store::create_room`]).
+    pub fn connect_participant_to_new_room(
+        &self,
+        identity: &Identity,
+        template: &CreateRoom,
+    ) -> Result<Joined, StoreError> {
+        let (mut state, now) = self.settled();
+        let mut request = template.clone();
+        request.unique_name = None;
+        let sid = state.new_room_sid();
+        let record = build_room(&request, sid.clone(), now, true)?;
+        state.insert_room(record, now)?;
+        let (participant, replaced) = state.join(&sid, identity, now)?;
+        Ok(Joined {
+            room: state.room(&sid).record.clone(),
+            participant,
+            replaced,
+            room_created: true,
         })
     }
 
@@ -835,6 +810,71 @@ impl State {
                 client_id: t.client_id.clone(),
             })
             .collect()
+    }
+
+    /// Connects `identity` to the in-progress room `rsid` at `now`: the cap is checked (a
+    /// connected participant with the same identity does not count, since it is replaced),
+    /// the older connection of that identity is disconnected, then `participant-connected`.
+    fn join(
+        &mut self,
+        rsid: &RoomSid,
+        identity: &Identity,
+        now: OffsetDateTime,
+    ) -> Result<(ParticipantRecord, Option<ParticipantRecord>), StoreError> {
+        let entry = self.room(rsid);
+        let same_identity = entry
+            .participants
+            .iter()
+            .find(|p| {
+                let p = &self.participants[*p].record;
+                p.is_connected() && &p.identity == identity
+            })
+            .cloned();
+        let others = self.connected_count(rsid) - usize::from(same_identity.is_some());
+        let cap = entry.record.max_participants as usize;
+        if others >= cap {
+            return Err(StoreError::bad_request(
+                codes::ROOM_FULL,
+                format!("Room contains too many Participants (the room holds at most {cap})"),
+            ));
+        }
+
+        let replaced = same_identity
+            .map(|old| self.disconnect(&old, DisconnectReason::DuplicateIdentity, now));
+
+        let psid = self.new_participant_sid();
+        let record = ParticipantRecord {
+            sid: psid.clone(),
+            room_sid: rsid.clone(),
+            status: ParticipantStatus::Connected,
+            identity: identity.clone(),
+            date_created: now,
+            date_updated: now,
+            start_time: now,
+            end_time: None,
+            duration: None,
+            disconnect_reason: None,
+        };
+        self.participants.insert(
+            psid.clone(),
+            ParticipantEntry {
+                record: record.clone(),
+                tracks: Vec::new(),
+            },
+        );
+        let entry = self.room_mut(rsid);
+        entry.participants.push(psid);
+        entry.ever_joined = true;
+        entry.emptied_at = None;
+        self.emit(
+            StoreEventKind::ParticipantConnected,
+            rsid,
+            Some(record.clone()),
+            None,
+            now,
+        );
+        self.note_deadline(rsid);
+        Ok((record, replaced))
     }
 
     fn insert_room(

@@ -700,6 +700,55 @@ fn an_ad_hoc_room_is_created_by_a_join_and_ends_when_the_last_participant_leaves
 }
 
 #[test]
+fn a_join_naming_no_room_creates_an_unnamed_ad_hoc_room_for_itself() {
+    let (_, store) = setup();
+    let mut events = store.subscribe();
+    let template = typed("ignored", RoomType::PeerToPeer);
+    let joined = store
+        .connect_participant_to_new_room(&id("alice"), &template)
+        .unwrap();
+    assert!(joined.room_created && joined.room.ad_hoc);
+    assert_eq!(
+        joined.room.unique_name,
+        joined.room.sid.as_str(),
+        "its SID stands for the name"
+    );
+    assert_eq!(joined.room.room_type, RoomType::PeerToPeer);
+    let other = store
+        .connect_participant_to_new_room(&id("alice"), &template)
+        .unwrap();
+    assert_ne!(
+        other.room.sid, joined.room.sid,
+        "every such join gets its own room"
+    );
+    store
+        .disconnect_participant(joined.room.sid.as_str(), "alice", DisconnectReason::Left)
+        .unwrap();
+    let ended = store.fetch_room(joined.room.sid.as_str()).unwrap();
+    assert_eq!(ended.end_reason, Some(RoomEndReason::LastParticipantLeft));
+    assert_eq!(
+        kinds(&drain(&mut events))[..2],
+        [
+            StoreEventKind::RoomCreated,
+            StoreEventKind::ParticipantConnected
+        ]
+    );
+    let err = store
+        .connect_participant_to_new_room(
+            &id("bob"),
+            &CreateRoom {
+                max_participants: Some(0),
+                ..CreateRoom::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.code, 53107,
+        "the template is validated like a REST creation"
+    );
+}
+
+#[test]
 fn joining_a_missing_or_ended_room_without_ad_hoc_creation_is_refused_with_53106() {
     let (_, store) = setup();
     let err = store
