@@ -1,1 +1,187 @@
-//! The emulator's network faces (placeholder; grows in issues 3 and 4).
+//! A local emulator of Twilio Video's network faces, over the in-memory store of
+//! `videoroom-emulator-adapter`.
+//!
+//! [`Emulator`] serves Twilio's Video REST API under `/v1` (Rooms, Participants, PublishedTracks,
+//! SubscribedTracks: form-encoded PascalCase requests, Twilio's JSON, paging envelope, error
+//! bodies and HTTP Basic authentication), delivers signed status callbacks, offers control routes
+//! under `/emulator/...` for tests and demos (reset, clock, simulated participants, delivered
+//! callbacks) and a live inspector page at `/emulator`. The official Twilio client libraries work
+//! against it unchanged once their Video base URL points here.
+//!
+//! It deliberately does not emulate the rest of Twilio (recordings, compositions, other
+//! products), keeps nothing on disk, and holds exactly one account: the one in its
+//! [`EmulatorSettings`]. Rules about rooms live in the store; this crate only translates HTTP.
+//!
+//! ```no_run
+//! use videoroom_emulator::{Emulator, EmulatorSettings};
+//! # async fn run() -> std::io::Result<()> {
+//! let emulator = Emulator::new(EmulatorSettings::seeded());
+//! emulator.start();
+//! let app = emulator.clone();
+//! actix_web::HttpServer::new(move || {
+//!     let app = app.clone();
+//!     actix_web::App::new().configure(move |cfg| app.configure(cfg))
+//! })
+//! .bind(("127.0.0.1", 3001))?
+//! .run()
+//! .await
+//! # }
+//! ```
+
+pub mod auth;
+pub mod callbacks;
+mod control;
+pub mod error;
+mod inspector;
+pub mod params;
+pub mod paging;
+pub mod resources;
+mod rest;
+pub mod settings;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use parking_lot::Mutex;
+use tokio::sync::mpsc::UnboundedReceiver;
+use videoroom_core::RoomBackend;
+use videoroom_emulator_adapter::{EmulatorBackend, OffsetClock, Store, StoreEvent};
+
+pub use callbacks::{Delivery, DeliveryState};
+pub use error::ApiError;
+pub use settings::{CallbackSettings, EmulatorSettings, SettingsError};
+
+/// How often the lifecycle ticker applies due timeouts. The store also applies them lazily on
+/// every call, so this only decides how soon `room-ended` callbacks go out for idle rooms.
+const TICK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One emulated Twilio account: its store, its HTTP routes and its background tasks.
+/// Cloning is cheap and every clone is the same emulator.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: EmulatorSettings,
+    store: Arc<Store>,
+    clock: Arc<OffsetClock>,
+    callbacks: Arc<callbacks::Callbacks>,
+    /// The store's events, subscribed at creation so that nothing that happens before
+    /// [`Emulator::start`] is lost; taken by the first `start`.
+    events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
+    started: AtomicBool,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("settings", &self.inner.settings)
+            .field("store", &self.inner.store)
+            .finish()
+    }
+}
+
+impl Emulator {
+    /// An emulator with an empty store on the system clock (movable forward with
+    /// `POST /emulator/clock/advance`). Nothing runs until [`Emulator::start`].
+    pub fn new(settings: EmulatorSettings) -> Self {
+        let clock = Arc::new(OffsetClock::new());
+        let store = Arc::new(Store::new(clock.clone()));
+        let events = store.subscribe();
+        let callbacks = Arc::new(callbacks::Callbacks::new(
+            settings.callbacks.clone(),
+            settings.account_sid.as_str().to_owned(),
+            settings.auth_token.clone(),
+        ));
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                clock,
+                callbacks,
+                events: Mutex::new(Some(events)),
+                started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The settings the emulator runs with.
+    pub fn settings(&self) -> &EmulatorSettings {
+        &self.inner.settings
+    }
+
+    /// The store: the single source of truth for rooms, participants and tracks.
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.inner.store)
+    }
+
+    /// The emulator's clock (the system clock plus what the control route advanced).
+    pub fn clock(&self) -> Arc<OffsetClock> {
+        Arc::clone(&self.inner.clock)
+    }
+
+    /// The token service's port over this emulator's store.
+    pub fn backend(&self) -> Arc<dyn RoomBackend> {
+        Arc::new(EmulatorBackend::new(self.store()))
+    }
+
+    /// Every status callback delivery remembered, oldest first, with its outcome.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.callbacks.deliveries()
+    }
+
+    /// Mounts the emulator's routes: `/v1/...` (Twilio's REST API), `/emulator/...` (control
+    /// routes and the inspector). Each face is one `configure_*` call below, so adding one
+    /// (signaling) is one more line.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        rest::configure(self, cfg);
+        control::configure(self, cfg);
+    }
+
+    /// Spawns the background tasks on the current tokio (or actix) runtime: the lifecycle
+    /// ticker (every second, applies timeouts) and status callback delivery. Later calls do
+    /// nothing. Called outside a runtime, it logs an error and starts nothing.
+    pub fn start(&self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::error!("Emulator::start must be called inside a tokio runtime; nothing started");
+            return;
+        }
+        if self.inner.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let store = self.store();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(TICK_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                store.tick();
+            }
+        });
+
+        self.inner.callbacks.spawn_worker();
+        if let Some(mut events) = self.inner.events.lock().take() {
+            let callbacks = Arc::clone(&self.inner.callbacks);
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    callbacks.enqueue(&event);
+                }
+            });
+        }
+    }
+
+    /// Resets the emulator: every room, participant and track, and the callback log.
+    pub fn reset(&self) {
+        self.inner.store.reset();
+        self.inner.callbacks.clear();
+    }
+
+    /// Moves the emulator's clock forward and applies whatever became due.
+    pub fn advance_clock(&self, by: Duration) -> videoroom_emulator_adapter::TickReport {
+        self.inner.clock.advance(by);
+        self.inner.store.tick()
+    }
+}

@@ -1,0 +1,383 @@
+//! Status callbacks: Twilio's room events, form-encoded and signed, delivered in the background.
+//!
+//! The store's event stream is turned into deliveries for rooms that have a `StatusCallback`.
+//! Each delivery is queued (bounded: when the queue is full the delivery is recorded as
+//! dropped) and sent by a worker with a per-attempt timeout and a few retries with doubling
+//! backoff. Deliveries run concurrently up to a limit, so one receiver that hangs holds one
+//! slot for at most its timeouts and never delays the REST API, which only ever enqueues.
+//! Every delivery and its outcome is recorded for `GET /emulator/callbacks`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha1::Sha1;
+use tokio::sync::{mpsc, Semaphore};
+use videoroom_emulator_adapter::{StoreEvent, StoreEventKind};
+
+use crate::params::format_time;
+use crate::settings::CallbackSettings;
+
+/// The `X-Twilio-Signature` of a request: base64 of HMAC-SHA1, keyed with the auth token, over
+/// the full URL followed by each parameter's name and value, names sorted by byte (values of a
+/// repeated name sorted too), with no separators. A GET callback is signed over its URL (query
+/// included) with no parameters.
+pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut data = String::from(url);
+    for (name, value) in sorted {
+        data.push_str(name);
+        data.push_str(value);
+    }
+    // HMAC accepts keys of any length, so this cannot fail; the fallback keeps it panic-free.
+    match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(data.as_bytes());
+            STANDARD.encode(mac.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Queued or being attempted.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed, or the receiver answered 4xx (not retried).
+    Failed,
+    /// The queue was full; never attempted.
+    Dropped,
+}
+
+/// One status callback and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    /// Increasing in the order events happened.
+    pub id: u64,
+    /// `StatusCallbackEvent`, e.g. `participant-connected`.
+    pub event: String,
+    pub room_sid: String,
+    pub url: String,
+    /// `POST` or `GET`.
+    pub method: String,
+    /// The form fields sent (Twilio's names).
+    pub params: BTreeMap<String, String>,
+    pub state: DeliveryState,
+    /// HTTP status of the last answer, if any.
+    pub status_code: Option<u16>,
+    /// Why the last attempt failed, if it did without an answer (timeout, refused, …).
+    pub error: Option<String>,
+    pub attempts: u32,
+    /// When the event happened (Twilio's `Timestamp`).
+    pub timestamp: String,
+}
+
+/// A delivery waiting for a worker.
+#[derive(Debug, Clone)]
+struct Job {
+    id: u64,
+    url: String,
+    method: String,
+    params: Vec<(String, String)>,
+}
+
+/// The form fields Twilio sends for `event`, or `None` when nothing is sent (no
+/// `StatusCallback`, or an event Twilio has no callback for).
+pub fn callback_params(event: &StoreEvent, account_sid: &str) -> Option<Vec<(String, String)>> {
+    let name = event.callback_event()?;
+    event.room.status_callback.as_ref()?;
+    let room = &event.room;
+    let mut p: Vec<(String, String)> = vec![
+        ("AccountSid".into(), account_sid.to_owned()),
+        ("RoomName".into(), room.unique_name.clone()),
+        ("RoomSid".into(), room.sid.as_str().to_owned()),
+        ("RoomStatus".into(), room.status.as_str().to_owned()),
+        ("RoomType".into(), room.room_type.as_str().to_owned()),
+        ("StatusCallbackEvent".into(), name.to_owned()),
+        ("Timestamp".into(), format_time(event.timestamp)),
+        ("SequenceNumber".into(), event.sequence_number.to_string()),
+    ];
+    if let Some(participant) = &event.participant {
+        p.push(("ParticipantSid".into(), participant.sid.as_str().to_owned()));
+        p.push(("ParticipantStatus".into(), participant.status.as_str().to_owned()));
+        p.push((
+            "ParticipantIdentity".into(),
+            participant.identity.as_str().to_owned(),
+        ));
+        if matches!(event.kind, StoreEventKind::ParticipantDisconnected(_)) {
+            let duration = participant.duration.unwrap_or(0);
+            p.push(("ParticipantDuration".into(), duration.to_string()));
+        }
+    }
+    if matches!(event.kind, StoreEventKind::RoomEnded(_)) {
+        p.push(("RoomDuration".into(), room.duration.unwrap_or(0).to_string()));
+    }
+    if let Some(track) = &event.track {
+        p.push(("TrackSid".into(), track.sid.as_str().to_owned()));
+        p.push(("TrackKind".into(), track.kind.as_str().to_owned()));
+    }
+    Some(p)
+}
+
+/// The delivery machinery: log, queue and workers.
+pub struct Callbacks {
+    settings: CallbackSettings,
+    account_sid: String,
+    auth_token: SecretString,
+    log: Mutex<Log>,
+    queue: mpsc::Sender<Job>,
+    receiver: Mutex<Option<mpsc::Receiver<Job>>>,
+}
+
+#[derive(Default)]
+struct Log {
+    next_id: u64,
+    entries: VecDeque<Delivery>,
+}
+
+impl Callbacks {
+    pub fn new(settings: CallbackSettings, account_sid: String, auth_token: SecretString) -> Self {
+        let (queue, receiver) = mpsc::channel(settings.queue_capacity.max(1));
+        Self {
+            settings,
+            account_sid,
+            auth_token,
+            log: Mutex::new(Log::default()),
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+
+    /// Records and enqueues the callback for `event`, if there is one. Never waits.
+    pub fn enqueue(&self, event: &StoreEvent) {
+        let Some(params) = callback_params(event, &self.account_sid) else {
+            return;
+        };
+        let Some(url) = event.room.status_callback.clone() else {
+            return;
+        };
+        let method = event.room.status_callback_method.to_ascii_uppercase();
+        let mut log = self.log.lock();
+        let id = log.next_id;
+        log.next_id += 1;
+        let delivery = Delivery {
+            id,
+            event: event.kind.as_str().to_owned(),
+            room_sid: event.room.sid.as_str().to_owned(),
+            url: url.clone(),
+            method: method.clone(),
+            params: params.iter().cloned().collect(),
+            state: DeliveryState::Pending,
+            status_code: None,
+            error: None,
+            attempts: 0,
+            timestamp: format_time(event.timestamp),
+        };
+        let job = Job {
+            id,
+            url,
+            method,
+            params,
+        };
+        let accepted = self.queue.try_send(job).is_ok();
+        log.entries.push_back(Delivery {
+            state: if accepted {
+                DeliveryState::Pending
+            } else {
+                DeliveryState::Dropped
+            },
+            error: (!accepted).then(|| "dropped: the callback queue is full".to_owned()),
+            ..delivery
+        });
+        while log.entries.len() > self.settings.log_capacity.max(1) {
+            log.entries.pop_front();
+        }
+        if !accepted {
+            tracing::warn!(id, "status callback dropped: the delivery queue is full");
+        }
+    }
+
+    /// Every remembered delivery, oldest first.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.log.lock().entries.iter().cloned().collect()
+    }
+
+    /// Forgets every delivery (the control route's reset). Deliveries in flight still finish,
+    /// but their outcome is no longer recorded.
+    pub fn clear(&self) {
+        self.log.lock().entries.clear();
+    }
+
+    fn update(&self, id: u64, f: impl FnOnce(&mut Delivery)) {
+        let mut log = self.log.lock();
+        if let Some(entry) = log.entries.iter_mut().rev().find(|d| d.id == id) {
+            f(entry);
+        }
+    }
+
+    /// Spawns the worker that sends queued deliveries, on the current tokio runtime. Only the
+    /// first call starts one.
+    pub fn spawn_worker(self: &Arc<Self>) {
+        let Some(mut receiver) = self.receiver.lock().take() else {
+            return;
+        };
+        let this = Arc::clone(self);
+        let client = reqwest::Client::builder()
+            .user_agent("TwilioProxy/1.1 (videoroom-emulator)")
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let slots = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
+        tokio::spawn(async move {
+            while let Some(job) = receiver.recv().await {
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
+                let this = Arc::clone(&this);
+                let client = client.clone();
+                tokio::spawn(async move {
+                    this.deliver(&client, job).await;
+                    drop(permit);
+                });
+            }
+        });
+    }
+
+    async fn deliver(&self, client: &reqwest::Client, job: Job) {
+        let token = self.auth_token.expose_secret();
+        let max_attempts = self.settings.max_attempts.max(1);
+        let mut backoff = self.settings.first_backoff;
+        for attempt in 1..=max_attempts {
+            let request = if job.method == "GET" {
+                let url = with_query(&job.url, &job.params);
+                client
+                    .get(&url)
+                    .header("X-Twilio-Signature", signature(token, &url, &[]))
+            } else {
+                client
+                    .post(&job.url)
+                    .header("X-Twilio-Signature", signature(token, &job.url, &job.params))
+                    .form(&job.params)
+            };
+            let outcome = request.timeout(self.settings.attempt_timeout).send().await;
+            let retry = match &outcome {
+                Ok(res) => {
+                    let status = res.status();
+                    let state = if status.is_success() {
+                        DeliveryState::Delivered
+                    } else if status.is_server_error() && attempt < max_attempts {
+                        DeliveryState::Pending
+                    } else {
+                        DeliveryState::Failed
+                    };
+                    self.update(job.id, |d| {
+                        d.attempts = attempt;
+                        d.status_code = Some(status.as_u16());
+                        d.error = None;
+                        d.state = state;
+                    });
+                    state == DeliveryState::Pending
+                }
+                Err(err) => {
+                    let reason = describe(err, self.settings.attempt_timeout);
+                    let last = attempt >= max_attempts;
+                    self.update(job.id, |d| {
+                        d.attempts = attempt;
+                        d.status_code = None;
+                        d.error = Some(reason);
+                        d.state = if last {
+                            DeliveryState::Failed
+                        } else {
+                            DeliveryState::Pending
+                        };
+                    });
+                    !last
+                }
+            };
+            if !retry {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2);
+        }
+    }
+}
+
+/// A transport failure in words a user acts on; never the URL's query (it may hold secrets).
+fn describe(err: &reqwest::Error, timeout: std::time::Duration) -> String {
+    if err.is_timeout() {
+        format!("timed out after {} ms", timeout.as_millis())
+    } else if err.is_connect() {
+        "connection failed (is the receiver running?)".to_owned()
+    } else if err.is_builder() {
+        "the StatusCallback URL cannot be requested".to_owned()
+    } else {
+        "the request failed before an answer arrived".to_owned()
+    }
+}
+
+/// `url` with `params` appended to its query string.
+fn with_query(url: &str, params: &[(String, String)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        query.append_pair(k, v);
+    }
+    let query = query.finish();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_signature_matches_twilios_published_test_vector() {
+        let params = pairs(&[
+            ("Digits", "1234"),
+            ("CallSid", "CA1234567890ABCDE"),
+            ("To", "+18005551212"),
+            ("Caller", "+14158675309"),
+            ("From", "+14158675309"),
+        ]);
+        let sig = signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params);
+        assert_eq!(sig, "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+    }
+
+    #[test]
+    fn the_signature_depends_on_the_token_the_url_and_every_value() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let params = pairs(&[("CallSid", "CA1234567890ABCDE")]);
+        let base = signature("12345", url, &params);
+        assert_ne!(base, signature("12346", url, &params));
+        assert_ne!(base, signature("12345", "https://mycompany.com/myapp.php", &params));
+        assert_ne!(base, signature("12345", url, &pairs(&[("CallSid", "CA1")])));
+    }
+
+    #[test]
+    fn get_callbacks_carry_the_parameters_in_the_query() {
+        assert_eq!(
+            with_query("http://h/cb?x=1", &pairs(&[("RoomName", "a b"), ("T", "2017-01-01T00:00:01Z")])),
+            "http://h/cb?x=1&RoomName=a+b&T=2017-01-01T00%3A00%3A01Z"
+        );
+        assert_eq!(with_query("http://h/cb", &pairs(&[("A", "1")])), "http://h/cb?A=1");
+    }
+}

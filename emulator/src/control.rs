@@ -1,0 +1,202 @@
+//! Control routes under `/emulator/...` (same authentication as `/v1`): reset, clock, simulated
+//! participants, the delivered callbacks; and the inspector page with its JSON feed (no
+//! authentication: it shows no secret).
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use videoroom_core::Identity;
+use videoroom_emulator_adapter::{DisconnectReason, StoreError};
+
+use crate::auth::authenticate;
+use crate::error::{extractor_error, twilio_shaped, ApiError};
+use crate::paging::base_url;
+use crate::params::{format_time, path_segment, read_form};
+use crate::resources::ParticipantJson;
+use crate::{inspector, Emulator};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The longest single clock advance, in seconds (a year): far beyond every Twilio timeout,
+/// small enough that no timestamp arithmetic can overflow.
+const MAX_ADVANCE_SECONDS: u64 = 366 * 24 * 3600;
+
+pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/emulator")
+            .app_data(web::Data::new(emulator.clone()))
+            .app_data(web::FormConfig::default().error_handler(extractor_error))
+            .app_data(web::JsonConfig::default().error_handler(extractor_error))
+            .app_data(web::QueryConfig::default().error_handler(extractor_error))
+            .app_data(web::PathConfig::default().error_handler(extractor_error))
+            .wrap(twilio_shaped())
+            .service(
+                web::resource(["", "/"])
+                    .route(web::get().to(inspector::page))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/state")
+                    .route(web::get().to(inspector::state))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/reset")
+                    .route(web::post().to(reset))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/clock/advance")
+                    .route(web::post().to(advance_clock))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/rooms/{room}/participants")
+                    .route(web::post().to(add_participant))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/rooms/{room}/participants/{participant}")
+                    .route(web::delete().to(remove_participant))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/rooms/{room}/participants/{participant}/disconnect")
+                    .route(web::post().to(remove_participant))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/callbacks")
+                    .route(web::get().to(callbacks))
+                    .default_service(web::to(wrong_method)),
+            )
+            .default_service(web::to(unknown_route)),
+    );
+}
+
+async fn wrong_method(req: HttpRequest) -> Result<HttpResponse> {
+    Err(ApiError::method_not_allowed(req.method().as_str(), req.path()))
+}
+
+async fn unknown_route(req: HttpRequest) -> Result<HttpResponse> {
+    Err(ApiError::not_found(req.path()))
+}
+
+#[derive(Serialize)]
+struct ResetDone {
+    reset: bool,
+}
+
+/// `POST /emulator/reset`: every room, participant, track and recorded callback is forgotten.
+async fn reset(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    emulator.reset();
+    Ok(HttpResponse::Ok().json(ResetDone { reset: true }))
+}
+
+#[derive(Serialize)]
+struct Advanced {
+    advanced_seconds: u64,
+    /// How far the emulator's clock is now ahead of the real one.
+    offset_seconds: u64,
+    now: String,
+    rooms_ended: Vec<String>,
+    participants_removed: Vec<String>,
+}
+
+/// `POST /emulator/clock/advance` with `Seconds=N`: moves the clock and applies at once
+/// whatever became due (timeouts end rooms, their callbacks go out).
+async fn advance_clock(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let raw = params
+        .get("Seconds")
+        .ok_or_else(|| ApiError::missing_parameter("Seconds"))?;
+    let seconds = raw
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=MAX_ADVANCE_SECONDS).contains(s))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid Seconds: expected a whole number from 1 to {MAX_ADVANCE_SECONDS} (got '{raw}')"
+            ))
+        })?;
+    let report = emulator.advance_clock(Duration::from_secs(seconds));
+    Ok(HttpResponse::Ok().json(Advanced {
+        advanced_seconds: seconds,
+        offset_seconds: emulator.clock().offset().as_secs(),
+        now: format_time(emulator.store().now()),
+        rooms_ended: report.rooms_ended.iter().map(|s| s.to_string()).collect(),
+        participants_removed: report
+            .participants_removed
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }))
+}
+
+/// `POST /emulator/rooms/{room}/participants` with `Identity=alice`: a simulated participant
+/// joins (as if an SDK client connected), so Participants and callbacks can be exercised
+/// without a browser. It never creates a room.
+async fn add_participant(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    let room = path_segment(&req, "room")?;
+    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let raw = params
+        .get("Identity")
+        .ok_or_else(|| ApiError::missing_parameter("Identity"))?;
+    let identity = Identity::parse(raw).map_err(StoreError::from)?;
+    let joined = emulator
+        .store()
+        .connect_participant(&room, &identity, None)?;
+    let settings = emulator.settings();
+    Ok(HttpResponse::build(StatusCode::CREATED).json(ParticipantJson::new(
+        &joined.participant,
+        &base_url(&req),
+        settings.account_sid.as_str(),
+    )))
+}
+
+/// `DELETE /emulator/rooms/{room}/participants/{sid or identity}` (or `POST …/disconnect`):
+/// the simulated participant leaves, as a client that hangs up.
+async fn remove_participant(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let record =
+        emulator
+            .store()
+            .disconnect_participant(&room, &participant, DisconnectReason::Left)?;
+    Ok(HttpResponse::Ok().json(ParticipantJson::new(
+        &record,
+        &base_url(&req),
+        emulator.settings().account_sid.as_str(),
+    )))
+}
+
+#[derive(Serialize)]
+struct CallbackList {
+    callbacks: Vec<crate::Delivery>,
+}
+
+/// `GET /emulator/callbacks`: every status callback remembered, oldest first, with its outcome.
+async fn callbacks(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    Ok(HttpResponse::Ok().json(CallbackList {
+        callbacks: emulator.deliveries(),
+    }))
+}

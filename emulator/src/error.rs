@@ -1,0 +1,214 @@
+//! Twilio's error body, and the handlers that make every failure of the emulator's HTTP face
+//! look like one.
+//!
+//! Twilio answers every failure with `{"code","message","more_info","status"}` and the official
+//! client libraries read exactly those fields, so a framework error page (plain text from an
+//! extractor, an HTML 404, a 500) would surface in a student's program as an unreadable
+//! exception. Everything under `/v1` and `/emulator` therefore goes through [`ApiError`], and
+//! [`twilio_shaped`] rewrites whatever slipped past it (actix's own extractor and payload
+//! errors) into the same shape.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use videoroom_emulator_adapter::StoreError;
+
+/// Twilio codes the REST face itself produces (the store has its own, see
+/// [`videoroom_emulator_adapter::codes`]).
+pub mod codes {
+    /// Missing or invalid parameter (Twilio's generic 400).
+    pub const INVALID_PARAMETER: u32 = 20001;
+    /// Bad or missing credentials.
+    pub const AUTHENTICATE: u32 = 20003;
+    /// The HTTP method is not allowed on this resource.
+    pub const METHOD_NOT_ALLOWED: u32 = 20004;
+    /// No such resource.
+    pub const NOT_FOUND: u32 = 20404;
+    /// Something failed on the emulator's side.
+    pub const INTERNAL: u32 = 20500;
+    /// A `PageToken` the emulator did not issue.
+    pub const INVALID_PAGE_TOKEN: u32 = 21481;
+}
+
+/// A failure as Twilio reports it. Serializes to Twilio's body, fields in Twilio's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message} ({code})")]
+pub struct ApiError {
+    pub code: u32,
+    pub message: String,
+    pub more_info: String,
+    pub status: u16,
+}
+
+impl ApiError {
+    pub fn new(code: u32, status: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            more_info: format!("https://www.twilio.com/docs/errors/{code}"),
+            status,
+        }
+    }
+
+    /// 401 "Authenticate" (20003), exactly as Twilio sends it.
+    pub fn authenticate() -> Self {
+        Self::new(codes::AUTHENTICATE, 401, "Authenticate")
+    }
+
+    /// A 400 with code 20001 and the given message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_PARAMETER, 400, message)
+    }
+
+    /// 20001 "Missing required parameter X in the post body", Twilio's exact words.
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::invalid(format!("Missing required parameter {name} in the post body"))
+    }
+
+    /// 20404 for a path as the client sent it; the message names it without `/v1`, as
+    /// Twilio's does.
+    pub fn not_found(path: &str) -> Self {
+        let shown = path.strip_prefix("/v1").unwrap_or(path);
+        let shown = if shown.is_empty() { "/" } else { shown };
+        Self::new(
+            codes::NOT_FOUND,
+            404,
+            format!("The requested resource {shown} was not found"),
+        )
+    }
+
+    /// 405 (20004) for a method the resource does not support.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            codes::METHOD_NOT_ALLOWED,
+            405,
+            format!("Method not allowed: {method} is not supported on {path}"),
+        )
+    }
+
+    /// The error Twilio-shaped for a status code only (used for framework errors).
+    fn for_status(status: StatusCode, path: &str, detail: &str) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(path),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                codes::METHOD_NOT_ALLOWED,
+                405,
+                format!("Method not allowed on {path}"),
+            ),
+            StatusCode::UNAUTHORIZED => Self::authenticate(),
+            s if s.is_client_error() => {
+                let message = if detail.trim().is_empty() {
+                    s.canonical_reason().unwrap_or("Bad request").to_owned()
+                } else {
+                    format!("Invalid request: {}", detail.trim())
+                };
+                Self::new(codes::INVALID_PARAMETER, s.as_u16(), message)
+            }
+            s => Self::new(
+                codes::INTERNAL,
+                s.as_u16(),
+                "The emulator failed to process the request",
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::new(err.code, err.status, err.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        HttpResponse::build(self.status_code()).json(self)
+    }
+}
+
+/// actix's extractor errors (JSON, form, query, path), turned into Twilio's 400.
+pub fn extractor_error(err: impl std::fmt::Display, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::invalid(format!("Invalid request: {err}")).into()
+}
+
+/// Middleware for the emulator's scopes: every 4xx/5xx response that is not already Twilio's
+/// JSON (actix's payload errors, a handler's plain-text error) gets Twilio's body, with the
+/// status kept. Responses the handlers produced through [`ApiError`] pass untouched.
+pub fn twilio_shaped<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let path = res.request().path().to_owned();
+        // The framework's own message (e.g. "Payload reached size limit.") helps the user; it
+        // never carries request data beyond what the user sent.
+        let detail = res
+            .response()
+            .error()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let body = ApiError::for_status(status, &path, &detail);
+        let (req, mut res) = res.into_parts();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let json = serde_json::to_string(&body).unwrap_or_default();
+        let res = res.set_body(json);
+        let res = ServiceResponse::new(req, res)
+            .map_into_boxed_body()
+            .map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}
+
+/// The body type [`twilio_shaped`] produces.
+pub type ShapedBody<B> = EitherBody<B, BoxBody>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authenticate_is_exactly_twilios_body() {
+        let json = serde_json::to_string(&ApiError::authenticate()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}"#
+        );
+    }
+
+    #[test]
+    fn not_found_names_the_path_without_the_version() {
+        let err = ApiError::not_found("/v1/Rooms/nope");
+        assert_eq!(err.message, "The requested resource /Rooms/nope was not found");
+        assert_eq!((err.code, err.status), (20404, 404));
+    }
+
+    #[test]
+    fn store_errors_keep_code_status_and_message() {
+        let err = ApiError::from(StoreError::bad_request(53113, "Room exists"));
+        assert_eq!((err.code, err.status), (53113, 400));
+        assert_eq!(err.more_info, "https://www.twilio.com/docs/errors/53113");
+    }
+
+    #[test]
+    fn a_framework_server_error_keeps_its_status_but_gets_twilios_shape() {
+        let err = ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR, "/v1/Rooms", "boom");
+        assert_eq!((err.code, err.status), (20500, 500));
+        assert!(!err.message.contains("boom"), "internal causes are not sent");
+    }
+}

@@ -1,0 +1,261 @@
+//! Request parameters as Twilio's clients send them: form-encoded PascalCase names in the body
+//! (POST) or the query string (GET), arrays as repeated keys, booleans as `"true"`/`"false"`,
+//! dates as `YYYY-MM-DD` or `YYYY-MM-DDTHH:mm:ssZ`. Unknown names are ignored, as Twilio does.
+
+use actix_web::http::header;
+use futures::StreamExt as _;
+use actix_web::{web, HttpRequest};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+use crate::error::ApiError;
+
+/// Decoded parameters, in the order they came, repeated keys kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Parameters of a query string. Invalid UTF-8 in a query value is replaced (a GET has no
+    /// body to refuse, and a filter with a broken value then simply matches nothing).
+    pub fn from_query(query: &str) -> Self {
+        Self {
+            pairs: url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    /// Parameters of a form body; invalid UTF-8 (raw or percent-encoded) is refused with 400.
+    pub fn from_body(body: &[u8]) -> Result<Self, ApiError> {
+        let text = std::str::from_utf8(body).map_err(|_| {
+            ApiError::invalid("Invalid request body: it is not valid UTF-8 form data")
+        })?;
+        let mut pairs = Vec::new();
+        for piece in text.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+            pairs.push((decode_form(k)?, decode_form(v)?));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// The last value of `name` (Twilio reads one value of a scalar parameter).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order (array parameters such as `VideoCodecs`).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Whether `name` was sent at all.
+    pub fn has(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == name)
+    }
+
+    /// An integer parameter; 20001 naming it when it is not one.
+    pub fn u32(&self, name: &str) -> Result<Option<u32>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                v.trim().parse::<u32>().map_err(|_| {
+                    ApiError::invalid(format!(
+                        "Invalid {name}: expected a non-negative whole number (got '{v}')"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// A boolean parameter (`true`/`false`, any case); 20001 naming it otherwise.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.get(name)
+            .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::invalid(format!(
+                    "Invalid {name}: expected true or false (got '{v}')"
+                ))),
+            })
+            .transpose()
+    }
+
+    /// A date filter in either of Twilio's formats; 20001 naming it otherwise.
+    pub fn date(&self, name: &str) -> Result<Option<OffsetDateTime>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                parse_date(v).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "Invalid {name}: expected YYYY-MM-DD or YYYY-MM-DDTHH:mm:ssZ (got '{v}')"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 date-time such as `2017-01-01T00:00:01Z`.
+pub fn parse_date(value: &str) -> Option<OffsetDateTime> {
+    let value = value.trim();
+    if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
+        return Some(t.to_offset(time::UtcOffset::UTC));
+    }
+    Date::parse(value, format_description!("[year]-[month]-[day]"))
+        .ok()
+        .map(|d| d.midnight().assume_utc())
+}
+
+/// Twilio's timestamp format: whole seconds, UTC, `Z` (`2017-04-03T22:21:49Z`).
+pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_default()
+}
+
+/// Reads a request body of at most `limit` bytes. A larger one is refused with 413 before it
+/// is read whole (by its `Content-Length`, or as soon as it grows past the limit).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            crate::error::codes::INVALID_PARAMETER,
+            413,
+            format!("Request body too large: the emulator accepts at most {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads and parses a form body.
+pub async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Params, ApiError> {
+    let body = read_body(req, payload, limit).await?;
+    Params::from_body(&body)
+}
+
+/// A path segment as the client meant it. actix decodes a path except `%2F`, `%25` and `%2B`
+/// (so that they cannot change the route); a room name may contain those, so they are decoded
+/// here. Invalid UTF-8 gives 404, as no room can have such a name.
+pub fn path_segment(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    String::from_utf8(percent_decode(raw, false)).map_err(|_| ApiError::not_found(req.path()))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one key or value, strict about UTF-8.
+fn decode_form(s: &str) -> Result<String, ApiError> {
+    String::from_utf8(percent_decode(s, true))
+        .map_err(|_| ApiError::invalid("Invalid request body: it is not valid UTF-8 form data"))
+}
+
+/// Percent-decoding; `plus_is_space` for form data. A `%` not followed by two hex digits is
+/// kept literally, as browsers and `url` do.
+fn percent_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keys_make_arrays_and_the_last_scalar_wins() {
+        let p = Params::from_body(b"VideoCodecs=VP8&VideoCodecs=H264&Type=go&Type=group").unwrap();
+        assert_eq!(p.all("VideoCodecs"), vec!["VP8", "H264"]);
+        assert_eq!(p.get("Type"), Some("group"));
+        assert_eq!(p.get("Nope"), None);
+    }
+
+    #[test]
+    fn form_values_are_percent_and_plus_decoded() {
+        let p = Params::from_body(b"UniqueName=my+room%2Fx%25&StatusCallback=http%3A%2F%2Fa").unwrap();
+        assert_eq!(p.get("UniqueName"), Some("my room/x%"));
+        assert_eq!(p.get("StatusCallback"), Some("http://a"));
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_body_is_refused_raw_or_encoded() {
+        assert_eq!(Params::from_body(b"UniqueName=\xff").unwrap_err().code, 20001);
+        assert_eq!(Params::from_body(b"UniqueName=%FF").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn booleans_and_integers_name_the_parameter_when_wrong() {
+        let p = Params::from_body(b"AudioOnly=TRUE&LargeRoom=yes&MaxParticipants=x").unwrap();
+        assert_eq!(p.bool("AudioOnly").unwrap(), Some(true));
+        assert!(p.bool("LargeRoom").unwrap_err().message.contains("LargeRoom"));
+        assert!(p.u32("MaxParticipants").unwrap_err().message.contains("MaxParticipants"));
+        assert_eq!(p.u32("EmptyRoomTimeout").unwrap(), None);
+    }
+
+    #[test]
+    fn dates_are_accepted_in_both_of_twilios_formats() {
+        let day = parse_date("2017-01-01").unwrap();
+        assert_eq!(format_time(day), "2017-01-01T00:00:00Z");
+        let at = parse_date("2017-01-01T00:00:01Z").unwrap();
+        assert_eq!(format_time(at), "2017-01-01T00:00:01Z");
+        let shifted = parse_date("2017-01-01T09:00:01+09:00").unwrap();
+        assert_eq!(format_time(shifted), "2017-01-01T00:00:01Z");
+        assert_eq!(parse_date("01/01/2017"), None);
+    }
+
+    #[test]
+    fn a_lone_percent_is_kept_literally() {
+        assert_eq!(percent_decode("100%", false), b"100%");
+        assert_eq!(percent_decode("a%2Fb%zz", false), b"a/b%zz");
+    }
+}

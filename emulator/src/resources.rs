@@ -1,0 +1,214 @@
+//! The JSON of Twilio's Video resources: every field of the OpenAPI schema, snake_case, in the
+//! schema's order, with whole-second UTC timestamps and absolute URLs.
+
+use serde::Serialize;
+use videoroom_emulator_adapter::{
+    ParticipantRecord, PublishedTrack, RoomRecord, SubscribedTrack,
+};
+
+use crate::params::format_time;
+
+/// `video.v1.room`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomJson {
+    pub sid: String,
+    pub status: &'static str,
+    pub date_created: String,
+    pub date_updated: String,
+    pub account_sid: String,
+    pub enable_turn: bool,
+    pub unique_name: String,
+    pub status_callback: Option<String>,
+    pub status_callback_method: String,
+    pub end_time: Option<String>,
+    pub duration: Option<u64>,
+    #[serde(rename = "type")]
+    pub room_type: &'static str,
+    pub max_participants: u32,
+    pub max_participant_duration: u32,
+    pub max_concurrent_published_tracks: u32,
+    pub record_participants_on_connect: bool,
+    pub video_codecs: Vec<String>,
+    pub media_region: String,
+    pub audio_only: bool,
+    pub empty_room_timeout: u32,
+    pub unused_room_timeout: u32,
+    pub large_room: bool,
+    pub url: String,
+    pub links: RoomLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomLinks {
+    pub participants: String,
+    pub recordings: String,
+    pub transcriptions: String,
+    pub recording_rules: String,
+}
+
+/// The absolute URL of a room, `{base}/v1/Rooms/{RM…}`.
+pub fn room_url(base: &str, sid: &str) -> String {
+    format!("{base}/v1/Rooms/{sid}")
+}
+
+/// The absolute URL of a participant.
+pub fn participant_url(base: &str, room_sid: &str, sid: &str) -> String {
+    format!("{}/Participants/{sid}", room_url(base, room_sid))
+}
+
+impl RoomJson {
+    pub fn new(room: &RoomRecord, base: &str, account_sid: &str) -> Self {
+        let url = room_url(base, room.sid.as_str());
+        Self {
+            sid: room.sid.as_str().to_owned(),
+            status: room.status.as_str(),
+            date_created: format_time(room.date_created),
+            date_updated: format_time(room.date_updated),
+            account_sid: account_sid.to_owned(),
+            enable_turn: room.enable_turn,
+            unique_name: room.unique_name.clone(),
+            status_callback: room.status_callback.clone(),
+            status_callback_method: room.status_callback_method.clone(),
+            end_time: room.end_time.map(format_time),
+            duration: room.duration,
+            room_type: room.room_type.as_str(),
+            max_participants: room.max_participants,
+            max_participant_duration: room.max_participant_duration,
+            max_concurrent_published_tracks: room.max_concurrent_published_tracks,
+            record_participants_on_connect: room.record_participants_on_connect,
+            video_codecs: room.video_codecs.clone(),
+            media_region: room.media_region.clone(),
+            audio_only: room.audio_only,
+            empty_room_timeout: room.empty_room_timeout,
+            unused_room_timeout: room.unused_room_timeout,
+            large_room: room.large_room,
+            links: RoomLinks {
+                participants: format!("{url}/Participants"),
+                recordings: format!("{url}/Recordings"),
+                transcriptions: format!("{url}/Transcriptions"),
+                recording_rules: format!("{url}/RecordingRules"),
+            },
+            url,
+        }
+    }
+}
+
+/// `video.v1.room.room_participant`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantJson {
+    pub sid: String,
+    pub room_sid: String,
+    pub account_sid: String,
+    pub status: &'static str,
+    pub identity: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration: Option<u64>,
+    pub url: String,
+    pub links: ParticipantLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantLinks {
+    pub published_tracks: String,
+    pub subscribed_tracks: String,
+    pub subscribe_rules: String,
+    pub anonymize: String,
+}
+
+impl ParticipantJson {
+    pub fn new(p: &ParticipantRecord, base: &str, account_sid: &str) -> Self {
+        let url = participant_url(base, p.room_sid.as_str(), p.sid.as_str());
+        Self {
+            sid: p.sid.as_str().to_owned(),
+            room_sid: p.room_sid.as_str().to_owned(),
+            account_sid: account_sid.to_owned(),
+            status: p.status.as_str(),
+            identity: p.identity.as_str().to_owned(),
+            date_created: format_time(p.date_created),
+            date_updated: format_time(p.date_updated),
+            start_time: format_time(p.start_time),
+            end_time: p.end_time.map(format_time),
+            duration: p.duration,
+            links: ParticipantLinks {
+                published_tracks: format!("{url}/PublishedTracks"),
+                subscribed_tracks: format!("{url}/SubscribedTracks"),
+                subscribe_rules: format!("{url}/SubscribeRules"),
+                anonymize: format!("{url}/Anonymize"),
+            },
+            url,
+        }
+    }
+}
+
+/// `video.v1.room.room_participant.room_participant_published_track`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedTrackJson {
+    pub sid: String,
+    pub participant_sid: String,
+    pub room_sid: String,
+    pub name: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub enabled: bool,
+    pub kind: &'static str,
+    pub url: String,
+}
+
+impl PublishedTrackJson {
+    pub fn new(t: &PublishedTrack, base: &str) -> Self {
+        Self {
+            sid: t.sid.as_str().to_owned(),
+            participant_sid: t.participant_sid.as_str().to_owned(),
+            room_sid: t.room_sid.as_str().to_owned(),
+            name: t.name.clone(),
+            date_created: format_time(t.date_created),
+            date_updated: format_time(t.date_updated),
+            enabled: t.enabled,
+            kind: t.kind.as_str(),
+            url: format!(
+                "{}/PublishedTracks/{}",
+                participant_url(base, t.room_sid.as_str(), t.participant_sid.as_str()),
+                t.sid
+            ),
+        }
+    }
+}
+
+/// `video.v1.room.room_participant.room_participant_subscribed_track`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribedTrackJson {
+    pub sid: String,
+    pub participant_sid: String,
+    pub publisher_sid: String,
+    pub room_sid: String,
+    pub name: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub enabled: bool,
+    pub kind: &'static str,
+    pub url: String,
+}
+
+impl SubscribedTrackJson {
+    pub fn new(t: &SubscribedTrack, base: &str) -> Self {
+        Self {
+            sid: t.sid.as_str().to_owned(),
+            participant_sid: t.participant_sid.as_str().to_owned(),
+            publisher_sid: t.publisher_sid.as_str().to_owned(),
+            room_sid: t.room_sid.as_str().to_owned(),
+            name: t.name.clone(),
+            date_created: format_time(t.date_created),
+            date_updated: format_time(t.date_updated),
+            enabled: t.enabled,
+            kind: t.kind.as_str(),
+            url: format!(
+                "{}/SubscribedTracks/{}",
+                participant_url(base, t.room_sid.as_str(), t.participant_sid.as_str()),
+                t.sid
+            ),
+        }
+    }
+}

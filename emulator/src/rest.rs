@@ -1,0 +1,413 @@
+//! Twilio's Video REST API under `/v1`: Rooms, Participants, PublishedTracks, SubscribedTracks.
+
+use std::str::FromStr;
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use videoroom_core::{RoomName, RoomQuery, RoomStatus, RoomType};
+use videoroom_emulator_adapter::{
+    paginate, CreateRoom, ParticipantQuery, ParticipantStatus, SortKey, StoreError,
+};
+
+use crate::auth::authenticate;
+use crate::error::{extractor_error, twilio_shaped, ApiError};
+use crate::paging::{base_url, envelope, Paging};
+use crate::params::{path_segment, read_form, Params};
+use crate::resources::{
+    participant_url, room_url, ParticipantJson, PublishedTrackJson, RoomJson,
+    SubscribedTrackJson,
+};
+use crate::Emulator;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The CORS headers Twilio documents on its Video API responses, so that a browser page may
+/// call the emulator directly (as it could call Twilio with credentials it should not hold).
+pub fn cors_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Access-Control-Allow-Origin", "*"))
+        .add(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .add(("Access-Control-Allow-Headers", "Content-Type, Authorization"))
+        .add(("Access-Control-Allow-Credentials", "false"))
+        .add(("Access-Control-Expose-Headers", "Content-Type"))
+}
+
+pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
+    let room = "/Rooms/{room}";
+    let participant = "/Rooms/{room}/Participants/{participant}";
+    cfg.service(
+        web::scope("/v1")
+            .app_data(web::Data::new(emulator.clone()))
+            .app_data(web::FormConfig::default().error_handler(extractor_error))
+            .app_data(web::JsonConfig::default().error_handler(extractor_error))
+            .app_data(web::QueryConfig::default().error_handler(extractor_error))
+            .app_data(web::PathConfig::default().error_handler(extractor_error))
+            .wrap(twilio_shaped())
+            .wrap(cors_headers())
+            .service(resource("/Rooms").get(list_rooms).post(create_room))
+            .service(resource(room).get(fetch_room).post(update_room))
+            .service(resource(&format!("{room}/Participants")).get(list_participants))
+            .service(
+                resource(participant)
+                    .get(fetch_participant)
+                    .post(update_participant),
+            )
+            .service(resource(&format!("{participant}/PublishedTracks")).get(list_published))
+            .service(
+                resource(&format!("{participant}/PublishedTracks/{{track}}")).get(fetch_published),
+            )
+            .service(resource(&format!("{participant}/SubscribedTracks")).get(list_subscribed))
+            .service(
+                resource(&format!("{participant}/SubscribedTracks/{{track}}"))
+                    .get(fetch_subscribed),
+            )
+            .default_service(web::to(unknown_route)),
+    );
+}
+
+/// A resource builder whose unsupported methods get Twilio's 405 (and OPTIONS a preflight
+/// answer) instead of actix's empty 405.
+struct Resource(actix_web::Resource);
+
+fn resource(path: &str) -> Resource {
+    Resource(web::resource(path).default_service(web::to(wrong_method)))
+}
+
+impl Resource {
+    fn get<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        Self(self.0.route(web::get().to(handler)))
+    }
+
+    fn post<F, Args>(self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        Self(self.0.route(web::post().to(handler)))
+    }
+}
+
+impl actix_web::dev::HttpServiceFactory for Resource {
+    fn register(self, config: &mut actix_web::dev::AppService) {
+        self.0.register(config)
+    }
+}
+
+async fn wrong_method(req: HttpRequest) -> Result<HttpResponse> {
+    if req.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Err(ApiError::method_not_allowed(req.method().as_str(), req.path()))
+}
+
+async fn unknown_route(req: HttpRequest) -> Result<HttpResponse> {
+    if req.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Err(ApiError::not_found(req.path()))
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status).json(body)
+}
+
+/// The per-request context every handler starts with: authenticated, with the base URL.
+struct Ctx {
+    base: String,
+    account_sid: String,
+}
+
+fn ctx(req: &HttpRequest, emulator: &Emulator) -> Result<Ctx> {
+    authenticate(req, emulator.settings())?;
+    Ok(Ctx {
+        base: base_url(req),
+        account_sid: emulator.settings().account_sid.as_str().to_owned(),
+    })
+}
+
+// ----- Rooms ---------------------------------------------------------------------------------
+
+async fn create_room(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let request = create_request(&params)?;
+    let room = emulator.store().create_room(&request)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &RoomJson::new(&room, &ctx.base, &ctx.account_sid),
+    ))
+}
+
+/// `POST /v1/Rooms` parameters; the store checks ranges and combinations.
+fn create_request(p: &Params) -> Result<CreateRoom> {
+    let unique_name = p
+        .get("UniqueName")
+        .map(RoomName::parse)
+        .transpose()
+        .map_err(StoreError::from)?;
+    let room_type = p
+        .get("Type")
+        .map(RoomType::from_str)
+        .transpose()
+        .map_err(|e| StoreError::invalid_room_type(&e))?;
+    let video_codecs = p.has("VideoCodecs").then(|| {
+        p.all("VideoCodecs")
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect()
+    });
+    Ok(CreateRoom {
+        unique_name,
+        room_type,
+        max_participants: p.u32("MaxParticipants")?,
+        empty_room_timeout: p.u32("EmptyRoomTimeout")?,
+        unused_room_timeout: p.u32("UnusedRoomTimeout")?,
+        status_callback: p.get("StatusCallback").map(str::to_owned),
+        status_callback_method: p.get("StatusCallbackMethod").map(str::to_owned),
+        record_participants_on_connect: p.bool("RecordParticipantsOnConnect")?,
+        video_codecs,
+        media_region: p.get("MediaRegion").map(str::to_owned),
+        max_participant_duration: p.u32("MaxParticipantDuration")?,
+        audio_only: p.bool("AudioOnly")?,
+        large_room: p.bool("LargeRoom")?,
+        enable_turn: p.bool("EnableTurn")?,
+    })
+}
+
+async fn list_rooms(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let p = Params::from_query(req.query_string());
+    let status = p
+        .get("Status")
+        .map(|s| {
+            RoomStatus::from_str(s).map_err(|_| {
+                ApiError::invalid(format!(
+                    "Invalid Status: expected in-progress, completed or failed (got '{s}')"
+                ))
+            })
+        })
+        .transpose()?;
+    let paging = Paging::from_params(&p)?;
+    let query = RoomQuery {
+        status,
+        unique_name: p.get("UniqueName").map(str::to_owned),
+        created_after: p.date("DateCreatedAfter")?,
+        created_before: p.date("DateCreatedBefore")?,
+        page_size: paging.page_size,
+        page_token: paging.page_token.clone(),
+    };
+    let page = emulator.store().list_rooms(&query)?;
+    let filters = echoed(&p, &["Status", "UniqueName", "DateCreatedAfter", "DateCreatedBefore"]);
+    let body = envelope(
+        "rooms",
+        &format!("{}/v1/Rooms", ctx.base),
+        &filters,
+        &paging,
+        &page,
+        |r| RoomJson::new(r, &ctx.base, &ctx.account_sid),
+    );
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// The filters the client sent, in the given order, values as sent (for the meta URLs).
+fn echoed<'a>(p: &Params, names: &[&'a str]) -> Vec<(&'a str, String)> {
+    names
+        .iter()
+        .filter_map(|n| p.get(n).map(|v| (*n, v.to_owned())))
+        .collect()
+}
+
+async fn fetch_room(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let record = emulator.store().fetch_room(&room)?;
+    Ok(json(
+        StatusCode::OK,
+        &RoomJson::new(&record, &ctx.base, &ctx.account_sid),
+    ))
+}
+
+async fn update_room(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let status = params
+        .get("Status")
+        .ok_or_else(|| ApiError::missing_parameter("Status"))?;
+    let record = emulator.store().update_room_status(&room, status)?;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &RoomJson::new(&record, &ctx.base, &ctx.account_sid),
+    ))
+}
+
+// ----- Participants --------------------------------------------------------------------------
+
+async fn list_participants(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let p = Params::from_query(req.query_string());
+    let status = p
+        .get("Status")
+        .map(|s| {
+            ParticipantStatus::from_str(s).map_err(|_| {
+                ApiError::invalid(format!(
+                    "Invalid Status: expected connected or disconnected (got '{s}')"
+                ))
+            })
+        })
+        .transpose()?;
+    let paging = Paging::from_params(&p)?;
+    let store = emulator.store();
+    let room_sid = store.fetch_room(&room)?.sid;
+    let query = ParticipantQuery {
+        status,
+        identity: p.get("Identity").map(str::to_owned),
+        created_after: p.date("DateCreatedAfter")?,
+        created_before: p.date("DateCreatedBefore")?,
+        page_size: paging.page_size,
+        page_token: paging.page_token.clone(),
+    };
+    let page = store.list_participants(room_sid.as_str(), &query)?;
+    let filters = echoed(
+        &p,
+        &["Status", "DateCreatedAfter", "DateCreatedBefore", "Identity"],
+    );
+    let body = envelope(
+        "participants",
+        &format!("{}/Participants", room_url(&ctx.base, room_sid.as_str())),
+        &filters,
+        &paging,
+        &page,
+        |x| ParticipantJson::new(x, &ctx.base, &ctx.account_sid),
+    );
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn fetch_participant(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let record = emulator.store().fetch_participant(&room, &participant)?;
+    Ok(json(
+        StatusCode::OK,
+        &ParticipantJson::new(&record, &ctx.base, &ctx.account_sid),
+    ))
+}
+
+async fn update_participant(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let status = params
+        .get("Status")
+        .ok_or_else(|| ApiError::missing_parameter("Status"))?;
+    let record = emulator
+        .store()
+        .update_participant_status(&room, &participant, status)?;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &ParticipantJson::new(&record, &ctx.base, &ctx.account_sid),
+    ))
+}
+
+// ----- Tracks --------------------------------------------------------------------------------
+
+async fn list_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let store = emulator.store();
+    let who = store.fetch_participant(&room, &participant)?;
+    let tracks = store.published_tracks(who.room_sid.as_str(), who.sid.as_str())?;
+    let p = Params::from_query(req.query_string());
+    let paging = Paging::from_params(&p)?;
+    let page = paginate(
+        &tracks,
+        |t| SortKey::new(t.date_created, t.sid.as_str()),
+        paging.page_size,
+        paging.page_token.as_deref(),
+    )?;
+    let path = format!(
+        "{}/PublishedTracks",
+        participant_url(&ctx.base, who.room_sid.as_str(), who.sid.as_str())
+    );
+    let body = envelope("published_tracks", &path, &[], &paging, &page, |t| {
+        PublishedTrackJson::new(t, &ctx.base)
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn fetch_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let track = path_segment(&req, "track")?;
+    let record = emulator
+        .store()
+        .fetch_published_track(&room, &participant, &track)?;
+    Ok(json(StatusCode::OK, &PublishedTrackJson::new(&record, &ctx.base)))
+}
+
+async fn list_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let store = emulator.store();
+    let who = store.fetch_participant(&room, &participant)?;
+    let tracks = store.subscribed_tracks(who.room_sid.as_str(), who.sid.as_str())?;
+    let p = Params::from_query(req.query_string());
+    let paging = Paging::from_params(&p)?;
+    let page = paginate(
+        &tracks,
+        |t| SortKey::new(t.date_created, t.sid.as_str()),
+        paging.page_size,
+        paging.page_token.as_deref(),
+    )?;
+    let path = format!(
+        "{}/SubscribedTracks",
+        participant_url(&ctx.base, who.room_sid.as_str(), who.sid.as_str())
+    );
+    let body = envelope("subscribed_tracks", &path, &[], &paging, &page, |t| {
+        SubscribedTrackJson::new(t, &ctx.base)
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn fetch_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let track = path_segment(&req, "track")?;
+    let record = emulator
+        .store()
+        .fetch_subscribed_track(&room, &participant, &track)?;
+    Ok(json(StatusCode::OK, &SubscribedTrackJson::new(&record, &ctx.base)))
+}
