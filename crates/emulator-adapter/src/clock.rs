@@ -97,7 +97,9 @@ impl Clock for OffsetClock {
 
 /// `t` in UTC with the fraction of a second dropped, as Twilio prints every timestamp.
 pub fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
-    let utc = t.to_offset(time::UtcOffset::UTC);
+    // Near the ends of the representable range a conversion can fail; the time is then kept
+    // in its own offset rather than panicking.
+    let utc = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     utc.replace_nanosecond(0).unwrap_or(utc)
 }
 

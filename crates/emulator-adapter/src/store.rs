@@ -1005,7 +1005,9 @@ impl State {
         }
         let minutes = |m: u32| time::Duration::minutes(i64::from(m));
         let mut best: Option<(OffsetDateTime, Due)> = Some((
-            record.date_created + time::Duration::seconds(MAX_ROOM_DURATION_SECONDS),
+            record
+                .date_created
+                .saturating_add(time::Duration::seconds(MAX_ROOM_DURATION_SECONDS)),
             Due::MaxRoomDuration,
         ));
         let mut consider = |at: OffsetDateTime, due: Due| {
@@ -1020,7 +1022,7 @@ impl State {
                 connected += 1;
                 let limit = time::Duration::seconds(i64::from(record.max_participant_duration));
                 consider(
-                    p.start_time + limit,
+                    p.start_time.saturating_add(limit),
                     Due::MaxParticipantDuration(psid.clone()),
                 );
             }
@@ -1028,11 +1030,16 @@ impl State {
         if connected == 0 {
             match entry.emptied_at {
                 Some(emptied) if entry.ever_joined => {
-                    consider(emptied + minutes(record.empty_room_timeout), Due::Empty);
+                    consider(
+                        emptied.saturating_add(minutes(record.empty_room_timeout)),
+                        Due::Empty,
+                    );
                 }
                 _ if !entry.ever_joined => {
                     consider(
-                        record.date_created + minutes(record.unused_room_timeout),
+                        record
+                            .date_created
+                            .saturating_add(minutes(record.unused_room_timeout)),
                         Due::Unused,
                     );
                 }

@@ -1535,3 +1535,44 @@ async fn a_name_key_never_finds_an_ended_room_even_when_the_name_is_its_sid() {
     let by_sid = backend.fetch_room(&RoomKey::Sid(room.sid.clone())).await;
     assert_eq!(by_sid.unwrap().status, RoomStatus::Completed);
 }
+
+// ----- Hostile clocks --------------------------------------------------------------------------
+
+#[test]
+fn a_clock_at_the_end_of_time_or_going_backwards_never_panics() {
+    let (clock, store) = setup();
+    let room = create(&store, "r");
+    store.connect_participant("r", &id("alice"), None).unwrap();
+    clock.set(t0_plus(-86_400));
+    let gone = store
+        .disconnect_participant("r", "alice", DisconnectReason::Left)
+        .unwrap();
+    assert_eq!(
+        gone.duration,
+        Some(0),
+        "a clock that went back gives 0, not a panic"
+    );
+    let done = store.complete_room(room.sid.as_str()).unwrap();
+    assert_eq!(done.duration, Some(0));
+
+    clock.set(time::PrimitiveDateTime::MAX.assume_utc());
+    create(&store, "late");
+    store.connect_participant("late", &id("bob"), None).unwrap();
+    store.tick();
+    clock.advance(Duration::MAX);
+    store.tick();
+    assert_eq!(
+        store.fetch_room("late").unwrap().status,
+        RoomStatus::InProgress
+    );
+}
+
+#[test]
+fn the_emulator_clock_saturates_instead_of_overflowing() {
+    let clock = videoroom_emulator_adapter::OffsetClock::new();
+    clock.advance(Duration::MAX);
+    clock.advance(Duration::MAX);
+    let store = Store::new(Arc::new(clock));
+    create(&store, "r");
+    store.tick();
+}
