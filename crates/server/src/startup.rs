@@ -170,33 +170,44 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound(path))
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM. actix's own handling stops abruptly on SIGINT;
-/// here both signals start a graceful stop, so in-flight requests finish.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// A future that resolves on SIGINT (Ctrl-C) or SIGTERM. actix's own handling stops abruptly
+/// on SIGINT; here both signals start a graceful stop, so in-flight requests finish.
+///
+/// The handlers are installed when this function is called, not when the future is first
+/// polled, so a signal that arrives right after the banner is printed is not lost (nor fatal).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
-                tracing::info!("stopping: finishing in-flight requests");
-                return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                (interrupt, terminate) => {
+                    tracing::warn!(
+                        interrupt = interrupt.is_ok(),
+                        terminate = terminate.is_ok(),
+                        "cannot listen for both SIGINT and SIGTERM; falling back to Ctrl-C only"
+                    );
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+            tracing::info!("stopping: finishing in-flight requests");
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("stopping: finishing in-flight requests");
+        }
     }
-    tracing::info!("stopping: finishing in-flight requests");
 }
 
 /// Error handlers for actix's own extractors, so any route that uses them (now or later)

@@ -1,0 +1,371 @@
+//! Configuration layering (defaults < videoroom.toml < .env < environment < flags), start-up
+//! errors that name the key, and secrets that never show.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use secrecy::ExposeSecret;
+use videoroom_server::settings::{
+    BackendKind, ConfigFile, Origin, Overrides, Settings, SettingsError, Sources,
+};
+
+/// A scratch directory that is removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("videoroom-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).expect("a temp dir");
+        Self(path)
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).expect("write a temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Layers {
+    dir: TempDir,
+    toml: Option<&'static str>,
+    dotenv: Option<&'static str>,
+    env: Vec<(&'static str, &'static str)>,
+    overrides: Overrides,
+}
+
+impl Layers {
+    fn new() -> Self {
+        Self {
+            dir: TempDir::new(),
+            toml: None,
+            dotenv: None,
+            env: Vec::new(),
+            overrides: Overrides::default(),
+        }
+    }
+
+    fn sources(&self) -> Sources {
+        let config_path = match self.toml {
+            Some(text) => self.dir.write("videoroom.toml", text),
+            None => self.dir.0.join("videoroom.toml"),
+        };
+        let dotenv_path = match self.dotenv {
+            Some(text) => self.dir.write(".env", text),
+            None => self.dir.0.join(".env"),
+        };
+        Sources {
+            config_file: Some(ConfigFile {
+                path: config_path,
+                required: false,
+            }),
+            dotenv_file: Some(dotenv_path),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            overrides: self.overrides.clone(),
+        }
+    }
+
+    fn load(&self) -> Result<Settings, SettingsError> {
+        self.sources().load()
+    }
+
+    fn settings(&self) -> Settings {
+        self.load().expect("valid settings")
+    }
+
+    fn problems(&self) -> String {
+        match self.load() {
+            Ok(s) => panic!("expected a configuration error, got {s:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+#[test]
+fn without_any_source_the_defaults_apply() {
+    let s = Layers::new().settings();
+    assert_eq!(s.backend, BackendKind::Emulator);
+    assert_eq!(s.host.to_string(), "127.0.0.1");
+    assert_eq!(s.port, 3000);
+    assert_eq!(s.room.name.as_str(), "myroom");
+    assert_eq!(s.room.room_type.as_str(), "group");
+    assert!(s.room.allow_param);
+    assert_eq!(s.token.ttl_secs, 3600);
+    assert_eq!(s.token.region, None);
+    assert_eq!(s.twilio.base_url, "https://video.twilio.com");
+    assert!(s.credentials.seeded);
+    assert_eq!(
+        s.credentials.api_key_sid.as_str(),
+        videoroom_core::credentials::TEST_API_KEY_SID
+    );
+    assert_eq!(
+        s.origins.get("room.name"),
+        None,
+        "a default has no recorded origin"
+    );
+}
+
+#[test]
+fn each_layer_overrides_the_ones_below_it() {
+    let mut layers = Layers::new();
+    layers.toml = Some("port = 4000\n[room]\nname = \"fromtoml\"\ntype = \"go\"\n");
+    assert_eq!(layers.settings().room.name.as_str(), "fromtoml");
+    assert_eq!(layers.settings().port, 4000);
+
+    layers.dotenv = Some("VIDEOROOM_ROOM=fromdotenv\n");
+    let s = layers.settings();
+    assert_eq!(s.room.name.as_str(), "fromdotenv");
+    assert_eq!(
+        s.room.room_type.as_str(),
+        "go",
+        "keys a higher layer lacks stay from the lower"
+    );
+
+    layers.env.push(("VIDEOROOM_ROOM", "fromenv"));
+    assert_eq!(layers.settings().room.name.as_str(), "fromenv");
+
+    layers.overrides.room = Some("fromflag".into());
+    let s = layers.settings();
+    assert_eq!(s.room.name.as_str(), "fromflag");
+    assert_eq!(s.origins.get("room.name"), Some(&Origin::Flag("--room")));
+    assert!(matches!(s.origins.get("room.type"), Some(Origin::File(_))));
+    assert_eq!(s.port, 4000);
+}
+
+#[test]
+fn the_origin_of_each_value_is_recorded_and_described() {
+    let mut layers = Layers::new();
+    layers.toml = Some("[token]\nttl = 600\n");
+    layers.dotenv =
+        Some("API_KEY=SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nAPI_SECRET=s3cr3t-from-dotenv\n");
+    layers.env.push(("PORT", "3100"));
+    layers.overrides.backend = Some("emulator".into());
+    let s = layers.settings();
+    assert_eq!(s.origins.get("port"), Some(&Origin::Env("PORT")));
+    assert_eq!(
+        s.origins.get("credentials.api_key"),
+        Some(&Origin::DotEnv("API_KEY"))
+    );
+    let described = s.describe();
+    assert!(described.contains("(flag --backend)"), "{described}");
+    assert!(described.contains("(env PORT)"), "{described}");
+    assert!(described.contains("(.env API_KEY)"), "{described}");
+    assert!(described.contains("videoroom.toml"), "{described}");
+    assert!(!described.contains("s3cr3t-from-dotenv"), "{described}");
+}
+
+#[test]
+fn the_dotenv_file_does_not_change_the_process_environment() {
+    let mut layers = Layers::new();
+    layers.dotenv = Some("VIDEOROOM_TEST_ONLY_MARKER=1\nVIDEOROOM_ROOM=fromdotenv\n");
+    assert_eq!(layers.settings().room.name.as_str(), "fromdotenv");
+    assert!(std::env::var_os("VIDEOROOM_TEST_ONLY_MARKER").is_none());
+}
+
+#[test]
+fn the_workshop_credential_names_win_over_the_twilio_names() {
+    let mut layers = Layers::new();
+    layers.env = vec![
+        ("API_KEY", "SK11111111111111111111111111111111"),
+        ("TWILIO_API_KEY_SID", "SK22222222222222222222222222222222"),
+        ("TWILIO_ACCOUNT_SID", "AC33333333333333333333333333333333"),
+    ];
+    let s = layers.settings();
+    assert_eq!(
+        s.credentials.api_key_sid.as_str(),
+        "SK11111111111111111111111111111111"
+    );
+    assert_eq!(
+        s.credentials.account_sid.as_str(),
+        "AC33333333333333333333333333333333"
+    );
+    assert!(!s.credentials.seeded);
+}
+
+#[test]
+fn an_empty_value_counts_as_unset() {
+    let mut layers = Layers::new();
+    layers.dotenv = Some("API_KEY=\nVIDEOROOM_ROOM=\n");
+    let s = layers.settings();
+    assert_eq!(s.room.name.as_str(), "myroom");
+    assert!(s.credentials.seeded);
+}
+
+#[test]
+fn a_misspelt_backend_stops_start_up_naming_the_variable_and_the_choices() {
+    let mut layers = Layers::new();
+    layers.env.push(("VIDEOROOM_BACKEND", "twilo"));
+    let problems = layers.problems();
+    assert!(
+        problems.contains("VIDEOROOM_BACKEND: unknown variant `twilo`"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("`emulator`") && problems.contains("`twilio`"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn an_account_sid_given_as_the_api_key_is_refused_with_the_fix() {
+    let mut layers = Layers::new();
+    layers.dotenv = Some("API_KEY=AC7e570000000000000000000000000000\n");
+    let problems = layers.problems();
+    assert!(
+        problems.contains("API_KEY (in .env): API key SID must start with SK (got 'AC7e57…')"),
+        "{problems}"
+    );
+    assert!(problems.contains("create an API key"), "{problems}");
+}
+
+#[test]
+fn every_invalid_value_is_reported_at_once_with_its_name() {
+    let mut layers = Layers::new();
+    layers.toml = Some("[room]\ntype = \"huge\"\n");
+    layers.env = vec![
+        ("PORT", "70000"),
+        ("VIDEOROOM_TOKEN_TTL", "86401"),
+        ("TWILIO_ACCOUNT_SID", "AC123"),
+        ("VIDEOROOM_HOST", "my-laptop"),
+    ];
+    layers.overrides.room = Some("a/b".into());
+    layers.overrides.allow_room_param = Some("perhaps".into());
+    let problems = layers.problems();
+    for expected in [
+        "PORT: must be a port number from 0 to 65535 (got '70000')",
+        "VIDEOROOM_TOKEN_TTL: must be between 1 and 86400 seconds (got 86401)",
+        "TWILIO_ACCOUNT_SID: Account SID must be AC followed by 32 hexadecimal digits",
+        "VIDEOROOM_HOST: must be an IP address",
+        "--room: room name must not contain the URL-reserved character '/'",
+        "--allow-room-param: must be true or false (got 'perhaps')",
+        "room.type (in ",
+        "room type must be one of group, go, peer-to-peer, group-small (got 'huge')",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
+    }
+}
+
+#[test]
+fn a_ttl_of_exactly_24_hours_is_accepted() {
+    let mut layers = Layers::new();
+    layers.overrides.token_ttl = Some("86400".into());
+    assert_eq!(layers.settings().token.ttl_secs, 86_400);
+}
+
+#[test]
+fn the_twilio_backend_without_credentials_names_the_missing_variables() {
+    let mut layers = Layers::new();
+    layers.overrides.backend = Some("twilio".into());
+    layers
+        .env
+        .push(("ACCOUNT_SID", "AC33333333333333333333333333333333"));
+    let problems = layers.problems();
+    assert!(
+        problems.contains("API_KEY (or TWILIO_API_KEY_SID)"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("API_SECRET (or TWILIO_API_KEY_SECRET)"),
+        "{problems}"
+    );
+    assert!(!problems.contains("ACCOUNT_SID (or"), "{problems}");
+}
+
+#[test]
+fn the_twilio_backend_with_credentials_uses_them_and_no_seeded_auth_token() {
+    let mut layers = Layers::new();
+    layers.overrides.backend = Some("twilio".into());
+    layers.env = vec![
+        ("TWILIO_ACCOUNT_SID", "AC33333333333333333333333333333333"),
+        ("TWILIO_API_KEY_SID", "SK44444444444444444444444444444444"),
+        ("TWILIO_API_KEY_SECRET", "real-secret"),
+        ("TWILIO_VIDEO_BASE_URL", "http://127.0.0.1:9/"),
+    ];
+    let s = layers.settings();
+    assert_eq!(s.backend, BackendKind::Twilio);
+    assert_eq!(s.credentials.api_key_secret.expose_secret(), "real-secret");
+    assert!(s.credentials.auth_token.is_none());
+    assert_eq!(
+        s.twilio.base_url, "http://127.0.0.1:9",
+        "the trailing slash is dropped"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_the_toml_file_is_refused_by_name() {
+    let mut layers = Layers::new();
+    layers.toml = Some("[room]\nnmae = \"typo\"\n");
+    let problems = layers.problems();
+    assert!(problems.contains("unknown key(s) room.nmae"), "{problems}");
+}
+
+#[test]
+fn a_toml_file_that_does_not_parse_is_refused_with_its_path() {
+    let mut layers = Layers::new();
+    layers.toml = Some("port = = 3\n");
+    let problems = layers.problems();
+    assert!(
+        problems.contains("videoroom.toml is not valid TOML"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn an_explicit_config_file_that_does_not_exist_is_an_error() {
+    let dir = TempDir::new();
+    let sources = Sources {
+        config_file: Some(ConfigFile {
+            path: dir.0.join("missing.toml"),
+            required: true,
+        }),
+        ..Sources::default()
+    };
+    let err = sources
+        .load()
+        .expect_err("a missing --config file is an error");
+    assert!(
+        err.to_string().contains("missing.toml does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let mut layers = Layers::new();
+    layers.env = vec![
+        ("API_SECRET", "very-secret-api-secret"),
+        ("AUTH_TOKEN", "very-secret-auth-token"),
+    ];
+    let s = layers.settings();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("very-secret"), "{debug}");
+    assert!(debug.contains("[redacted]"));
+    let described = s.describe();
+    assert!(!described.contains("very-secret"), "{described}");
+}
+
+#[test]
+fn the_workshop_folder_defaults_to_the_projects_workshop_directory() {
+    let s = Layers::new().settings();
+    assert!(
+        s.workshop_dir.ends_with("workshop"),
+        "{}",
+        s.workshop_dir.display()
+    );
+    let mut layers = Layers::new();
+    layers.overrides.workshop_dir = Some(layers.dir.0.display().to_string());
+    assert_eq!(layers.settings().workshop_dir, layers.dir.0);
+}

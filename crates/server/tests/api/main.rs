@@ -1,0 +1,11 @@
+//! Integration tests of `videoroom`: the real application on a free loopback port, spoken to
+//! over HTTP, and the real binary for the CLI, the banner and signals.
+
+mod backend_failures;
+mod bad_requests;
+mod cli;
+mod config;
+mod helpers;
+mod shutdown;
+mod stampede;
+mod token_requests;
