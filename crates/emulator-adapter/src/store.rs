@@ -43,7 +43,13 @@ use crate::paging::{paginate, Page, SortKey};
 ///
 /// # Concurrency
 /// One `parking_lot::Mutex` guards the state; no call holds it across an `.await` (there are
-/// none), and no input makes a call panic.
+/// none), and no input makes a call panic. Calls are short (a listing copies the matching
+/// records and pages them after the lock is released).
+///
+/// # Memory
+/// Ended rooms and disconnected participants are kept, as Twilio keeps them, until
+/// [`Store::reset`]; a published track is dropped when it is unpublished or its participant
+/// leaves.
 pub struct Store {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
@@ -112,9 +118,12 @@ impl Store {
     }
 
     /// Locks the state after applying every lifecycle transition due at `now`.
+    ///
+    /// The clock is read under the lock, so calls see time in the order they take the lock
+    /// and no event can be stamped earlier than one emitted before it.
     fn settled(&self) -> (parking_lot::MutexGuard<'_, State>, OffsetDateTime) {
-        let now = self.now();
         let mut state = self.state.lock();
+        let now = self.now();
         if state.next_due.is_some_and(|due| due <= now) {
             state.settle_all(now);
         }
@@ -590,8 +599,8 @@ impl Store {
     /// moment it was due (a room whose 5-minute unused timeout passed during a 10-minute clock
     /// advance ends with `duration` 300), so one tick after any advance is enough.
     pub fn tick(&self) -> TickReport {
-        let now = self.now();
         let mut state = self.state.lock();
+        let now = self.now();
         state.settle_all(now)
     }
 
@@ -603,8 +612,8 @@ impl Store {
     /// [`StoreEvent::caused_by_reset`] set and [`StoreEvent::callback_event`] `None`, so no
     /// status callback is sent for them. Subscribers stay subscribed.
     pub fn reset(&self) {
-        let now = self.now();
         let mut state = self.state.lock();
+        let now = self.now();
         let mut in_progress: Vec<RoomSid> = state
             .rooms
             .values()
@@ -993,6 +1002,7 @@ impl State {
         if self.names.get(&name) == Some(rsid) {
             self.names.remove(&name);
         }
+        tracing::debug!(room = %rsid, reason = %reason, "room ended");
         self.emit(StoreEventKind::RoomEnded(reason), rsid, None, None, at);
     }
 
