@@ -38,6 +38,7 @@ pub mod paging;
 pub mod resources;
 mod rest;
 pub mod settings;
+pub mod signaling;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

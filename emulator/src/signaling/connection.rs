@@ -1,0 +1,329 @@
+//! One WebSocket connection: the handshake, heartbeats both ways, the room messages, and the
+//! limits that keep a hostile or broken client from hurting anyone else.
+//!
+//! Each connection is one task that owns its socket. Frames for the client come from two places,
+//! its own replies and the hub (other participants' updates), and leave through one bounded
+//! queue, in order. Whatever ends the task (bye, error, kick, timeout, vanished socket), the
+//! participant is then disconnected in the store and the others are told, exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use serde_json::Value;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::{sleep_until, Instant};
+
+use super::hub::{ConnHandle, Hub, Outgoing, Seat};
+use super::protocol::{self, ClientFrame, ConnectMessage, UpdateMessage};
+use super::SignalingOptions;
+
+/// Twilio's code for "Client sent an invalid signaling message".
+const OUTGOING_MESSAGE_INVALID: u32 = 53004;
+/// Twilio's code for "Signaling connection disconnected".
+const SIGNALING_DISCONNECTED: u32 = 53001;
+
+/// Close codes the emulator uses, so a developer reading a browser's console knows why.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    /// The same code the SDK uses when it misses the server's heartbeats.
+    pub const HEARTBEATS_MISSED: u16 = 3001;
+}
+
+enum Phase {
+    /// The socket is open; the client has not said hello.
+    AwaitHello,
+    /// Welcomed; no room yet.
+    Open,
+    /// In a room.
+    Joined(Seat),
+    /// Left the room (`disconnect`); waiting for `bye` or the socket to close.
+    Left,
+}
+
+enum Step {
+    Continue,
+    Close(u16, String),
+}
+
+/// A token bucket over incoming frames.
+struct Bucket {
+    tokens: f64,
+    burst: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(burst: u32, per_second: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            burst: f64::from(burst),
+            per_second: f64::from(per_second),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Connection {
+    hub: Arc<Hub>,
+    options: SignalingOptions,
+    handle: ConnHandle,
+    phase: Phase,
+    /// Negotiated heartbeat timeout, once welcomed.
+    negotiated: Option<Duration>,
+    /// Frames to send before anything else happens.
+    replies: Vec<String>,
+}
+
+/// Runs one connection to its end.
+pub async fn run(
+    hub: Arc<Hub>,
+    options: SignalingOptions,
+    id: u64,
+    mut session: Session,
+    stream: actix_ws::MessageStream,
+) {
+    let (tx, mut rx) = mpsc::channel(options.outgoing_queue.max(1));
+    let kill = Arc::new(Notify::new());
+    let mut stream = stream
+        .max_frame_size(options.max_frame_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(options.max_frame_bytes);
+    let mut conn = Connection {
+        hub,
+        handle: ConnHandle::new(id, tx, kill.clone()),
+        phase: Phase::AwaitHello,
+        negotiated: None,
+        replies: Vec::new(),
+        options,
+    };
+    let mut bucket = Bucket::new(conn.options.flood_burst, conn.options.flood_per_second);
+    let mut silence_deadline = Instant::now() + conn.options.hello_timeout;
+    let mut next_heartbeat: Option<Instant> = None;
+    let far_future = Instant::now() + Duration::from_secs(86_400 * 365);
+
+    let ending: Option<(u16, String)> = loop {
+        tokio::select! {
+            biased;
+            () = kill.notified() => {
+                break Some((close::POLICY, "the client does not read its messages".into()));
+            }
+            outgoing = rx.recv() => match outgoing {
+                Some(Outgoing::Text(text)) => {
+                    if !send(&mut session, text, conn.options.send_timeout).await {
+                        break None;
+                    }
+                }
+                Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
+                None => break None,
+            },
+            () = sleep_until(silence_deadline) => {
+                break Some(match conn.negotiated {
+                    None => (close::POLICY, "no hello in time".into()),
+                    Some(_) => (close::HEARTBEATS_MISSED, "missed heartbeats".into()),
+                });
+            }
+            () = sleep_until(next_heartbeat.unwrap_or(far_future)) => {
+                if !send(&mut session, protocol::heartbeat(), conn.options.send_timeout).await {
+                    break None;
+                }
+                next_heartbeat = conn.negotiated.map(|t| Instant::now() + t / 2);
+            }
+            item = stream.recv() => {
+                let message = match item {
+                    None => break None,
+                    Some(Err(ProtocolError::Overflow)) => {
+                        break Some((close::TOO_BIG, format!("frames are limited to {} bytes", conn.options.max_frame_bytes)));
+                    }
+                    Some(Err(err)) => {
+                        tracing::debug!(error = %err, "signaling: WebSocket protocol error");
+                        break Some((close::POLICY, "WebSocket protocol error".into()));
+                    }
+                    Some(Ok(message)) => message,
+                };
+                match message {
+                    AggregatedMessage::Text(text) => {
+                        if !bucket.take() {
+                            break Some((close::POLICY, "too many messages".into()));
+                        }
+                        let step = conn.on_text(&text);
+                        if let Some(timeout) = conn.negotiated {
+                            silence_deadline = Instant::now() + timeout * 3 + timeout / 2;
+                            if next_heartbeat.is_none() {
+                                next_heartbeat = Some(Instant::now() + timeout / 2);
+                            }
+                        }
+                        let mut gone = false;
+                        for reply in std::mem::take(&mut conn.replies) {
+                            if !send(&mut session, reply, conn.options.send_timeout).await {
+                                gone = true;
+                                break;
+                            }
+                        }
+                        if gone {
+                            break None;
+                        }
+                        if let Step::Close(code, reason) = step {
+                            break Some((code, reason));
+                        }
+                    }
+                    AggregatedMessage::Binary(_) => {
+                        break Some((close::UNSUPPORTED_DATA, "binary frames are not supported".into()));
+                    }
+                    AggregatedMessage::Ping(bytes) => {
+                        if session.pong(&bytes).await.is_err() {
+                            break None;
+                        }
+                    }
+                    AggregatedMessage::Pong(_) => {}
+                    AggregatedMessage::Close(_) => break Some((close::NORMAL, String::new())),
+                }
+            }
+        }
+    };
+
+    if let Phase::Joined(seat) = &conn.phase {
+        conn.hub.leave(seat, conn.handle.id);
+    }
+    let reason = ending.map(|(code, description)| CloseReason {
+        code: CloseCode::from(code),
+        description: (!description.is_empty()).then_some(description),
+    });
+    // The peer may already be gone; there is nothing left to do if the close frame fails.
+    let _ = session.close(reason).await;
+}
+
+/// Sends one text frame; `false` when the socket is gone or too slow to take it.
+async fn send(session: &mut Session, text: String, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, session.text(text)).await,
+        Ok(Ok(()))
+    )
+}
+
+impl Connection {
+    fn on_text(&mut self, text: &str) -> Step {
+        let frame = match protocol::parse_frame(text) {
+            Ok(frame) => frame,
+            Err(err) => return Step::Close(err.close_code(), err.reason()),
+        };
+        match (&self.phase, frame) {
+            (Phase::AwaitHello, ClientFrame::Hello { timeout_ms, body }) => {
+                let requested = Duration::from_millis(timeout_ms.unwrap_or(u64::MAX));
+                let negotiated = requested
+                    .min(self.options.max_heartbeat)
+                    .max(self.options.min_heartbeat);
+                self.negotiated = Some(negotiated);
+                self.replies.push(protocol::welcome(
+                    u64::try_from(negotiated.as_millis()).unwrap_or(u64::MAX),
+                ));
+                self.phase = Phase::Open;
+                match body {
+                    Some(body) => self.on_message(body),
+                    None => Step::Continue,
+                }
+            }
+            (Phase::AwaitHello, _) => Step::Close(close::POLICY, "expected hello first".into()),
+            // A repeated hello means the client missed the welcome: welcome it again.
+            (_, ClientFrame::Hello { body, .. }) => {
+                let negotiated = self.negotiated.unwrap_or(self.options.max_heartbeat);
+                self.replies.push(protocol::welcome(
+                    u64::try_from(negotiated.as_millis()).unwrap_or(u64::MAX),
+                ));
+                match (body, &self.phase) {
+                    (Some(body), Phase::Open) => self.on_message(body),
+                    _ => Step::Continue,
+                }
+            }
+            (_, ClientFrame::Heartbeat) => Step::Continue,
+            (_, ClientFrame::Bye) => Step::Close(close::NORMAL, "bye".into()),
+            (_, ClientFrame::Msg(body)) => self.on_message(body),
+        }
+    }
+
+    fn on_message(&mut self, body: Value) -> Step {
+        let kind = protocol::body_type(&body).unwrap_or_default().to_owned();
+        match (kind.as_str(), &self.phase) {
+            ("ice", Phase::Open) => {
+                self.replies.push(protocol::iced());
+                Step::Continue
+            }
+            ("connect", Phase::Open) => {
+                let connect: ConnectMessage = match serde_json::from_value(body) {
+                    Ok(connect) => connect,
+                    Err(err) => {
+                        return self.refuse(
+                            OUTGOING_MESSAGE_INVALID,
+                            &format!("Client sent an invalid signaling message: connect: {err}"),
+                        )
+                    }
+                };
+                match self.hub.join(&self.handle, &connect) {
+                    Ok(seat) => {
+                        self.phase = Phase::Joined(seat);
+                        Step::Continue
+                    }
+                    Err(err) => {
+                        tracing::info!(code = err.code, message = %err.message, "signaling: connect refused");
+                        self.refuse(err.code, &err.message)
+                    }
+                }
+            }
+            ("update", Phase::Joined(seat)) => {
+                match serde_json::from_value::<UpdateMessage>(body) {
+                    Ok(update) => {
+                        self.hub.update(seat, self.handle.id, &update);
+                        Step::Continue
+                    }
+                    Err(err) => self.refuse(
+                        OUTGOING_MESSAGE_INVALID,
+                        &format!("Client sent an invalid signaling message: update: {err}"),
+                    ),
+                }
+            }
+            ("disconnect", Phase::Joined(seat)) => {
+                self.hub.leave(seat, self.handle.id);
+                self.phase = Phase::Left;
+                Step::Continue
+            }
+            ("disconnect", _) => Step::Close(close::NORMAL, "disconnected".into()),
+            // The emulator drops a participant as soon as its socket closes, so there is no
+            // session left to resume: the SDK reports the signaling connection as lost.
+            ("sync", _) => self.refuse(
+                SIGNALING_DISCONNECTED,
+                "Signaling connection disconnected: the emulator does not resume sessions; \
+                 connect again",
+            ),
+            // Updates the SDK sent before `connected` arrived, messages after leaving, and
+            // message types of newer SDKs carry nothing the emulator must act on.
+            _ => {
+                tracing::debug!(kind = %kind.chars().take(32).collect::<String>(), "signaling: message ignored");
+                Step::Continue
+            }
+        }
+    }
+
+    /// Sends an SDK error and ends the connection.
+    fn refuse(&mut self, code: u32, message: &str) -> Step {
+        self.replies.push(protocol::error(code, message));
+        Step::Close(close::NORMAL, format!("error {code}"))
+    }
+}

@@ -1,0 +1,675 @@
+//! The room hub: who is connected to which room over signaling, what each of them publishes and
+//! receives, and which peer connection joins which pair of participants.
+//!
+//! The [`Store`] stays the source of truth for rooms, participants and tracks (so the REST API and
+//! the status callbacks see every change); the hub keeps only what the SDK needs beyond it: the
+//! sockets, the revisions the SDK compares, the client's track ids and priorities, and the map
+//! from peer-connection id to the pair it connects.
+//!
+//! Every operation takes one lock and never awaits while holding it. Messages to other
+//! participants are queued with `try_send` on their bounded outgoing queues: a participant whose
+//! queue is full is told to close (its own task then cleans up), so one slow reader never blocks
+//! a room or grows memory.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, Notify};
+use videoroom_core::token::{TokenVerifier, VerifiedToken};
+use videoroom_core::{ParticipantSid, RoomSid, TrackSid};
+use videoroom_emulator_adapter::{
+    codes, CreateRoom, DisconnectReason, PublishTrack, Store, StoreError, StoreEvent,
+    StoreEventKind, TrackKind,
+};
+
+use super::protocol::{self, ConnectMessage, ParticipantState, TrackState, UpdateMessage};
+
+/// The most tracks one participant may publish; more is refused per track with 53203.
+const MAX_TRACKS_PER_PARTICIPANT: usize = 32;
+/// The most peer-connection states one `update` may carry; the rest are dropped.
+const MAX_PEER_CONNECTIONS_PER_UPDATE: usize = 64;
+
+/// What a connection's task is asked to send.
+#[derive(Debug)]
+pub enum Outgoing {
+    Text(String),
+    /// Close the socket with this code and reason, after the frames queued before it.
+    Close(u16, String),
+}
+
+/// The hub's handle on one connection: its bounded outgoing queue and a kill switch used when
+/// that queue is full.
+#[derive(Clone, Debug)]
+pub struct ConnHandle {
+    pub id: u64,
+    tx: mpsc::Sender<Outgoing>,
+    kill: Arc<Notify>,
+}
+
+impl ConnHandle {
+    pub fn new(id: u64, tx: mpsc::Sender<Outgoing>, kill: Arc<Notify>) -> Self {
+        Self { id, tx, kill }
+    }
+
+    /// Queues a frame. A full queue means the client does not read: it is killed instead.
+    fn send(&self, text: String) {
+        match self.tx.try_send(Outgoing::Text(text)) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => self.kill.notify_one(),
+        }
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(Outgoing::Close(code, reason.into())) {
+            self.kill.notify_one();
+        }
+    }
+}
+
+/// An error the SDK understands: it disconnects with the TwilioError of this code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkError {
+    pub code: u32,
+    pub message: String,
+}
+
+impl SdkError {
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for SdkError {
+    fn from(err: StoreError) -> Self {
+        Self::new(err.code, err.message)
+    }
+}
+
+/// Where a joined connection sits: what it needs to address the hub afterwards.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    pub room: RoomSid,
+    pub participant: ParticipantSid,
+}
+
+#[derive(Debug, Clone)]
+struct TrackInfo {
+    sid: TrackSid,
+    id: String,
+    kind: String,
+    name: String,
+    enabled: bool,
+    priority: String,
+}
+
+impl TrackInfo {
+    fn remote_state(&self) -> Value {
+        json!({
+            "sid": self.sid.as_str(),
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "enabled": self.enabled,
+            "priority": self.priority,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    conn: ConnHandle,
+    participant: ParticipantSid,
+    identity: String,
+    /// The participant's revision as other clients see it; it only goes up.
+    revision: u64,
+    tracks: Vec<TrackInfo>,
+    /// Revision of the `published` list this client last received.
+    published_revision: u64,
+    /// Revision of the `subscribed` list this client last received.
+    subscribed_revision: u64,
+}
+
+impl Member {
+    fn remote_state(&self, state: &str, revision: u64) -> Value {
+        json!({
+            "sid": self.participant.as_str(),
+            "identity": self.identity,
+            "revision": revision,
+            "state": state,
+            "tracks": self.tracks.iter().map(TrackInfo::remote_state).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PeerPair {
+    offerer: ParticipantSid,
+    answerer: ParticipantSid,
+    /// The highest description or ICE revision relayed, so `close` can go above it.
+    revision: u64,
+}
+
+#[derive(Debug, Default)]
+struct RoomHub {
+    /// In join order.
+    members: Vec<Member>,
+    peer_connections: HashMap<String, PeerPair>,
+}
+
+impl RoomHub {
+    fn position(&self, participant: &ParticipantSid) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| &m.participant == participant)
+    }
+
+    /// The tracks `subscriber` receives: every track of every other member, as `{sid, id}`.
+    fn subscribed_tracks(&self, subscriber: &ParticipantSid) -> Vec<Value> {
+        self.members
+            .iter()
+            .filter(|m| &m.participant != subscriber)
+            .flat_map(|m| m.tracks.iter())
+            .map(|t| json!({"sid": t.sid.as_str(), "id": t.id}))
+            .collect()
+    }
+
+    /// Tells every remaining member that `gone` left: its state `disconnected` at a higher
+    /// revision, their `subscribed` lists without its tracks, and `close` for each peer
+    /// connection of the pair.
+    fn announce_departure(&mut self, gone: &Member) {
+        let departed = gone.remote_state("disconnected", gone.revision + 1);
+        let closing: Vec<(String, PeerPair)> = {
+            let ids: Vec<String> = self
+                .peer_connections
+                .iter()
+                .filter(|(_, p)| p.offerer == gone.participant || p.answerer == gone.participant)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| self.peer_connections.remove(&id).map(|p| (id, p)))
+                .collect()
+        };
+        for index in 0..self.members.len() {
+            let subscribed = self.subscribed_tracks(&self.members[index].participant);
+            let member = &mut self.members[index];
+            member.subscribed_revision += 1;
+            let closes: Vec<Value> = closing
+                .iter()
+                .filter(|(_, p)| p.offerer == member.participant || p.answerer == member.participant)
+                .map(|(id, p)| json!({"id": id, "description": {"type": "close", "revision": p.revision + 1}}))
+                .collect();
+            member.conn.send(protocol::msg(json!({
+                "type": "update",
+                "participants": [departed.clone()],
+                "subscribed": {"revision": member.subscribed_revision, "tracks": subscribed},
+                "peer_connections": closes,
+            })));
+        }
+    }
+}
+
+/// Settings the hub applies to joins.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// The template of rooms created when a client connects to a name that has none; `None`
+    /// refuses such joins with 53106.
+    pub ad_hoc_template: Option<CreateRoom>,
+    /// `options.session_timeout` sent in `connected`, seconds.
+    pub session_timeout_secs: u64,
+}
+
+/// The room hub. Share it as `Arc<Hub>`.
+#[derive(Debug)]
+pub struct Hub {
+    store: Arc<Store>,
+    verifier: TokenVerifier,
+    settings: HubSettings,
+    rooms: Mutex<HashMap<RoomSid, RoomHub>>,
+}
+
+impl Hub {
+    pub fn new(store: Arc<Store>, verifier: TokenVerifier, settings: HubSettings) -> Self {
+        Self {
+            store,
+            verifier,
+            settings,
+            rooms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many participants are connected over signaling, all rooms together.
+    pub fn connected_count(&self) -> usize {
+        self.rooms.lock().values().map(|r| r.members.len()).sum()
+    }
+
+    /// Handles `connect`: verifies the token, resolves (or creates) the room, connects the
+    /// participant in the store, publishes its tracks, queues `connected` to it and tells every
+    /// other member, each with a `create-offer` for a new peer connection of the pair.
+    pub fn join(&self, conn: &ConnHandle, connect: &ConnectMessage) -> Result<Seat, SdkError> {
+        let token = connect.token.as_deref().unwrap_or_default();
+        let now = self.store.now().unix_timestamp();
+        let verified = self
+            .verifier
+            .verify(token, now)
+            .map_err(|e| SdkError::new(e.code(), e.kind.message()))?;
+
+        let mut rooms = self.rooms.lock();
+        let room_key = self.room_key(connect, &verified)?;
+        let template = self.settings.ad_hoc_template.as_ref();
+        let joined = match (room_key, template) {
+            (Some(key), _) => self
+                .store
+                .connect_participant(&key, &verified.identity, template)?,
+            (None, Some(template)) => self
+                .store
+                .connect_participant_to_new_room(&verified.identity, template)?,
+            (None, None) => {
+                return Err(SdkError::new(
+                    codes::ROOM_NOT_FOUND,
+                    "Room not found: neither connect() nor the token names a room, and ad-hoc \
+                     rooms are off",
+                ))
+            }
+        };
+        let room_sid = joined.room.sid.clone();
+        let room = rooms.entry(room_sid.clone()).or_default();
+
+        if let Some(old) = &joined.replaced {
+            if let Some(index) = room.position(&old.sid) {
+                let gone = room.members.remove(index);
+                gone.conn.send(protocol::error(
+                    codes::DUPLICATE_IDENTITY,
+                    "Participant disconnected because of duplicate identity",
+                ));
+                gone.conn.close(1000, "duplicate identity");
+                room.announce_departure(&gone);
+            }
+        }
+
+        let participant = joined.participant.sid.clone();
+        let state = connect.participant.clone().unwrap_or(ParticipantState {
+            revision: 1,
+            tracks: Vec::new(),
+        });
+        let (tracks, published) = self.publish_all(&room_sid, &participant, &[], &state.tracks);
+        let session = format!("{:016x}", rand::random::<u64>());
+        let member = Member {
+            conn: conn.clone(),
+            participant: participant.clone(),
+            identity: verified.identity.as_str().to_owned(),
+            revision: state.revision,
+            tracks,
+            published_revision: 1,
+            subscribed_revision: 1,
+        };
+
+        let others: Vec<Value> = room
+            .members
+            .iter()
+            .map(|m| m.remote_state("connected", m.revision))
+            .collect();
+        let subscribed: Vec<Value> = room
+            .members
+            .iter()
+            .flat_map(|m| m.tracks.iter())
+            .map(|t| json!({"sid": t.sid.as_str(), "id": t.id}))
+            .collect();
+        conn.send(protocol::msg(json!({
+            "type": "connected",
+            "version": 2,
+            "session": session,
+            "sid": room_sid.as_str(),
+            "name": joined.room.unique_name,
+            "participant": {"sid": participant.as_str(), "identity": member.identity},
+            "participants": others,
+            "published": {"revision": member.published_revision, "tracks": published},
+            "subscribed": {"revision": member.subscribed_revision, "tracks": subscribed},
+            "peer_connections": [],
+            "options": {"session_timeout": self.settings.session_timeout_secs},
+        })));
+
+        let arrived = member.remote_state("connected", member.revision);
+        room.members.push(member);
+        for index in 0..room.members.len() - 1 {
+            let id = uuid::Uuid::new_v4().to_string();
+            room.peer_connections.insert(
+                id.clone(),
+                PeerPair {
+                    offerer: room.members[index].participant.clone(),
+                    answerer: participant.clone(),
+                    revision: 1,
+                },
+            );
+            let subscribed = room.subscribed_tracks(&room.members[index].participant);
+            let other = &mut room.members[index];
+            other.subscribed_revision += 1;
+            other.conn.send(protocol::msg(json!({
+                "type": "update",
+                "participants": [arrived.clone()],
+                "subscribed": {"revision": other.subscribed_revision, "tracks": subscribed},
+                "peer_connections": [{"id": id, "description": {"type": "create-offer", "revision": 1}}],
+            })));
+        }
+        tracing::info!(room = %room_sid, participant = %participant, identity = %verified.identity.as_str(), "signaling: participant connected");
+        Ok(Seat {
+            room: room_sid,
+            participant,
+        })
+    }
+
+    /// The room a `connect` asks for: the message's `name`, else the token's video grant (`None`
+    /// when neither names one). A grant that names a room restricts the token to it.
+    fn room_key(
+        &self,
+        connect: &ConnectMessage,
+        verified: &VerifiedToken,
+    ) -> Result<Option<String>, SdkError> {
+        let requested = connect.name.as_deref().filter(|s| !s.is_empty());
+        let granted = verified.room.as_deref().filter(|s| !s.is_empty());
+        match (requested, granted) {
+            (Some(requested), Some(granted)) => {
+                let same = requested == granted
+                    || matches!(
+                        (self.store.fetch_room(requested), self.store.fetch_room(granted)),
+                        (Ok(a), Ok(b)) if a.sid == b.sid
+                    );
+                if same {
+                    Ok(Some(requested.to_owned()))
+                } else {
+                    Err(SdkError::new(
+                        20106,
+                        format!(
+                            "Invalid Access Token grants: the token's video grant is for room \
+                             '{granted}', not '{requested}'"
+                        ),
+                    ))
+                }
+            }
+            (Some(room), None) | (None, Some(room)) => Ok(Some(room.to_owned())),
+            // Neither the application nor the token names a room: Twilio creates one with no
+            // unique name (its SID stands for the name).
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Brings the store's published tracks of a participant from `current` to `wanted`:
+    /// publishes new track ids, unpublishes vanished ones, and applies `enabled` changes.
+    /// Returns the tracks now published and the `published.tracks` list for the client
+    /// (`ready` with a SID, or `failed` with the error).
+    fn publish_all(
+        &self,
+        room: &RoomSid,
+        participant: &ParticipantSid,
+        current: &[TrackInfo],
+        wanted: &[TrackState],
+    ) -> (Vec<TrackInfo>, Vec<Value>) {
+        let (room_key, participant_key) = (room.as_str(), participant.as_str());
+        for old in current {
+            if !wanted.iter().any(|w| w.id == old.id) {
+                let _ = self
+                    .store
+                    .unpublish_track(room_key, participant_key, old.sid.as_str());
+            }
+        }
+        let mut tracks: Vec<TrackInfo> = Vec::new();
+        let mut published = Vec::new();
+        for want in wanted {
+            if tracks.iter().any(|t| t.id == want.id) {
+                continue;
+            }
+            let result = if tracks.len() >= MAX_TRACKS_PER_PARTICIPANT {
+                Err(SdkError::new(
+                    codes::ROOM_TRACK_LIMIT_REACHED,
+                    format!(
+                        "Participant has too many Tracks (at most {MAX_TRACKS_PER_PARTICIPANT})"
+                    ),
+                ))
+            } else {
+                self.publish_one(room_key, participant_key, current, want)
+            };
+            match result {
+                Ok(track) => {
+                    published
+                        .push(json!({"id": track.id, "sid": track.sid.as_str(), "state": "ready"}));
+                    tracks.push(track);
+                }
+                Err(err) => published.push(json!({
+                    "id": want.id,
+                    "state": "failed",
+                    "error": {"code": err.code, "message": err.message},
+                })),
+            }
+        }
+        (tracks, published)
+    }
+
+    fn publish_one(
+        &self,
+        room: &str,
+        participant: &str,
+        current: &[TrackInfo],
+        want: &TrackState,
+    ) -> Result<TrackInfo, SdkError> {
+        let kind = TrackKind::from_str(&want.kind)
+            .map_err(|e| SdkError::new(codes::TRACK_INVALID, format!("Track is invalid: {e}")))?;
+        let priority = want
+            .priority
+            .clone()
+            .unwrap_or_else(|| "standard".to_owned());
+        if let Some(old) = current.iter().find(|t| t.id == want.id) {
+            if old.enabled != want.enabled {
+                self.store
+                    .set_track_enabled(room, participant, old.sid.as_str(), want.enabled)?;
+            }
+            return Ok(TrackInfo {
+                enabled: want.enabled,
+                priority,
+                ..old.clone()
+            });
+        }
+        let track = self.store.publish_track(
+            room,
+            participant,
+            PublishTrack {
+                client_id: want.id.clone(),
+                kind,
+                name: want.name.clone().unwrap_or_default(),
+                enabled: want.enabled,
+            },
+        )?;
+        Ok(TrackInfo {
+            sid: track.sid,
+            id: track.client_id,
+            kind: kind.as_str().to_owned(),
+            name: track.name,
+            enabled: track.enabled,
+            priority,
+        })
+    }
+
+    /// Handles `update` from a joined client: a newer participant state (tracks published,
+    /// unpublished, enabled or disabled) and peer-connection states to relay by id.
+    pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) {
+        let mut rooms = self.rooms.lock();
+        let Some(room) = rooms.get_mut(&seat.room) else {
+            return;
+        };
+        let Some(index) = room
+            .members
+            .iter()
+            .position(|m| m.conn.id == conn_id && m.participant == seat.participant)
+        else {
+            return;
+        };
+
+        if let Some(state) = &update.participant {
+            if state.revision > room.members[index].revision {
+                self.apply_participant_state(&seat.room, room, index, state);
+            }
+        }
+
+        if let Some(states) = &update.peer_connections {
+            let sender = room.members[index].participant.clone();
+            let mut outbox: HashMap<ParticipantSid, Vec<Value>> = HashMap::new();
+            for state in states.iter().take(MAX_PEER_CONNECTIONS_PER_UPDATE) {
+                let Some(id) = protocol::peer_connection_id(state) else {
+                    continue;
+                };
+                // Ids the server never announced (the offer sent with `connect`, or anything a
+                // client makes up) have no peer: they are dropped, never answered.
+                let Some(pair) = room.peer_connections.get_mut(id) else {
+                    continue;
+                };
+                let target = if pair.offerer == sender {
+                    pair.answerer.clone()
+                } else if pair.answerer == sender {
+                    pair.offerer.clone()
+                } else {
+                    continue;
+                };
+                pair.revision = pair.revision.max(protocol::peer_connection_revision(state));
+                outbox.entry(target).or_default().push(state.clone());
+            }
+            for (target, states) in outbox {
+                if let Some(member) = room.members.iter().find(|m| m.participant == target) {
+                    member.conn.send(protocol::msg(json!({
+                        "type": "update",
+                        "peer_connections": states,
+                    })));
+                }
+            }
+        }
+    }
+
+    fn apply_participant_state(
+        &self,
+        room_sid: &RoomSid,
+        room: &mut RoomHub,
+        index: usize,
+        state: &ParticipantState,
+    ) {
+        let participant = room.members[index].participant.clone();
+        let current = room.members[index].tracks.clone();
+        let (tracks, published) = self.publish_all(room_sid, &participant, &current, &state.tracks);
+        let changed = tracks.len() != current.len()
+            || tracks
+                .iter()
+                .zip(current.iter())
+                .any(|(a, b)| a.sid != b.sid || a.enabled != b.enabled || a.priority != b.priority);
+        let member = &mut room.members[index];
+        member.revision = state.revision;
+        member.tracks = tracks;
+        if changed {
+            member.published_revision += 1;
+            member.conn.send(protocol::msg(json!({
+                "type": "update",
+                "published": {"revision": member.published_revision, "tracks": published},
+            })));
+        }
+        let arrived = room.members[index].remote_state("connected", room.members[index].revision);
+        for other in 0..room.members.len() {
+            if other == index {
+                continue;
+            }
+            let subscribed = room.subscribed_tracks(&room.members[other].participant);
+            let member = &mut room.members[other];
+            let mut update = json!({"type": "update", "participants": [arrived.clone()]});
+            if changed {
+                member.subscribed_revision += 1;
+                update["subscribed"] =
+                    json!({"revision": member.subscribed_revision, "tracks": subscribed});
+            }
+            member.conn.send(protocol::msg(update));
+        }
+    }
+
+    /// The client left (`disconnect`, `bye`, or its socket closed): disconnects it in the store
+    /// and tells the others. Does nothing when the hub already removed it (kicked, replaced,
+    /// room completed).
+    pub fn leave(&self, seat: &Seat, conn_id: u64) {
+        let mut rooms = self.rooms.lock();
+        let Some(room) = rooms.get_mut(&seat.room) else {
+            return;
+        };
+        let Some(index) = room
+            .members
+            .iter()
+            .position(|m| m.conn.id == conn_id && m.participant == seat.participant)
+        else {
+            return;
+        };
+        let gone = room.members.remove(index);
+        if let Err(err) = self.store.disconnect_participant(
+            seat.room.as_str(),
+            seat.participant.as_str(),
+            DisconnectReason::Left,
+        ) {
+            tracing::warn!(room = %seat.room, participant = %seat.participant, error = %err, "signaling: store refused the disconnect");
+        }
+        room.announce_departure(&gone);
+        if room.members.is_empty() {
+            rooms.remove(&seat.room);
+        }
+        tracing::info!(room = %seat.room, participant = %seat.participant, "signaling: participant left");
+    }
+
+    /// Applies a store event that did not come from signaling: a room completed (REST, timeout,
+    /// reset) or a participant disconnected over REST.
+    pub fn on_store_event(&self, event: &StoreEvent) {
+        let mut rooms = self.rooms.lock();
+        match event.kind {
+            StoreEventKind::RoomEnded(_) => {
+                if let Some(room) = rooms.remove(&event.room.sid) {
+                    for member in room.members {
+                        member.conn.send(protocol::disconnected(true));
+                        member.conn.close(1000, "room completed");
+                    }
+                }
+            }
+            StoreEventKind::ParticipantDisconnected(reason) => {
+                let Some(participant) = &event.participant else {
+                    return;
+                };
+                let Some(room) = rooms.get_mut(&event.room.sid) else {
+                    return;
+                };
+                let Some(index) = room.position(&participant.sid) else {
+                    return;
+                };
+                let gone = room.members.remove(index);
+                match reason {
+                    DisconnectReason::DuplicateIdentity => {
+                        gone.conn.send(protocol::error(
+                            codes::DUPLICATE_IDENTITY,
+                            "Participant disconnected because of duplicate identity",
+                        ));
+                        room.announce_departure(&gone);
+                    }
+                    // The room is completing: everyone gets `disconnected` in turn, so telling
+                    // the others about each departure first would only be noise.
+                    DisconnectReason::RoomCompleted | DisconnectReason::Reset => {
+                        gone.conn.send(protocol::disconnected(true));
+                    }
+                    DisconnectReason::Kicked
+                    | DisconnectReason::MaxParticipantDuration
+                    | DisconnectReason::Left => {
+                        gone.conn.send(protocol::disconnected(false));
+                        room.announce_departure(&gone);
+                    }
+                }
+                gone.conn.close(1000, reason.as_str());
+                if room.members.is_empty() {
+                    rooms.remove(&event.room.sid);
+                }
+            }
+            _ => {}
+        }
+    }
+}

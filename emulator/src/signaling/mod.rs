@@ -1,0 +1,172 @@
+//! The signaling endpoint `/signaling`: the WebSocket server that the real, unmodified
+//! twilio-video.js 2.x SDK connects to when `Twilio.Video.connect` is given
+//! `wsServer: "ws://<emulator>/signaling"`.
+//!
+//! It speaks the transport handshake (hello/welcome, heartbeats both ways, bye) and the room
+//! messages of peer-to-peer rooms: `ice`/`iced` (an empty ICE server list), `connect`/`connected`,
+//! `update` (participants, published and subscribed tracks, peer-connection descriptions and ICE
+//! relayed by id, `create-offer` so that every pair of participants gets one peer connection: a
+//! full mesh), `disconnect`, `error` and `disconnected`. Tokens are verified with the emulator's
+//! API keys; rooms, participants and tracks live in the [`Store`], so they show in the REST API
+//! and fire status callbacks, and changes made over REST (completing a room, removing a
+//! participant) reach the clients through the store's event stream.
+//!
+//! It deliberately never looks inside SDP or ICE, relays no media (browsers talk to each other
+//! directly), and does not resume sessions (`sync`): a client whose socket drops is disconnected
+//! at once and told so if it tries to resume. Group rooms are served as a mesh too.
+
+mod connection;
+mod hub;
+pub mod protocol;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use parking_lot::Mutex;
+use tokio::sync::mpsc::UnboundedReceiver;
+use videoroom_core::token::TokenVerifier;
+use videoroom_emulator_adapter::{CreateRoom, Store, StoreEvent};
+
+pub use connection::close as close_codes;
+use hub::{Hub, HubSettings};
+
+/// How the signaling endpoint behaves. [`Default`] is what a Twilio account does, with limits
+/// generous for real clients and tight for broken ones.
+#[derive(Debug, Clone)]
+pub struct SignalingOptions {
+    /// Whether connecting to a room name that has no in-progress room creates it (Twilio's
+    /// "client-side room creation"). Off: such a connect fails with 53106.
+    pub ad_hoc_rooms: bool,
+    /// Template of rooms created ad hoc (type, caps…); its unique name is replaced.
+    pub ad_hoc_template: CreateRoom,
+    /// Upper bound of the negotiated heartbeat timeout (the SDK asks for 5 s).
+    pub max_heartbeat: Duration,
+    /// Lower bound of the negotiated heartbeat timeout, so a client cannot make the server
+    /// send heartbeats in a tight loop.
+    pub min_heartbeat: Duration,
+    /// How long a new socket may stay silent before its hello.
+    pub hello_timeout: Duration,
+    /// Largest frame accepted, bytes (an SDP offer is about 10 KB).
+    pub max_frame_bytes: usize,
+    /// Frames queued for one client before it counts as not reading and is disconnected.
+    pub outgoing_queue: usize,
+    /// How long one frame may take to hand to the socket before the client counts as gone.
+    pub send_timeout: Duration,
+    /// Frames a client may send at once…
+    pub flood_burst: u32,
+    /// …and per second after that, before it is disconnected for flooding.
+    pub flood_per_second: u32,
+    /// `options.session_timeout` in `connected`, seconds.
+    pub session_timeout_secs: u64,
+}
+
+impl Default for SignalingOptions {
+    fn default() -> Self {
+        Self {
+            ad_hoc_rooms: true,
+            ad_hoc_template: CreateRoom::default(),
+            max_heartbeat: Duration::from_secs(5),
+            min_heartbeat: Duration::from_secs(1),
+            hello_timeout: Duration::from_secs(10),
+            max_frame_bytes: 256 * 1024,
+            outgoing_queue: 256,
+            send_timeout: Duration::from_secs(5),
+            flood_burst: 300,
+            flood_per_second: 100,
+            session_timeout_secs: 30,
+        }
+    }
+}
+
+/// The signaling endpoint. Cheap to clone; all clones share one hub.
+#[derive(Clone, Debug)]
+pub struct Signaling {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    hub: Arc<Hub>,
+    options: SignalingOptions,
+    /// Subscribed at construction so that no store event is missed before [`Signaling::start`].
+    events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
+    started: AtomicBool,
+    next_connection: AtomicU64,
+}
+
+impl Signaling {
+    /// A signaling endpoint over `store`, accepting tokens that `verifier` accepts.
+    pub fn new(store: Arc<Store>, verifier: TokenVerifier, options: SignalingOptions) -> Self {
+        let events = store.subscribe();
+        let settings = HubSettings {
+            ad_hoc_template: options
+                .ad_hoc_rooms
+                .then(|| options.ad_hoc_template.clone()),
+            session_timeout_secs: options.session_timeout_secs,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                hub: Arc::new(Hub::new(store, verifier, settings)),
+                options,
+                events: Mutex::new(Some(events)),
+                started: AtomicBool::new(false),
+                next_connection: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// Mounts `GET /signaling`.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let signaling = self.clone();
+        cfg.route(
+            "/signaling",
+            web::get().to(move |req: HttpRequest, body: web::Payload| {
+                let signaling = signaling.clone();
+                async move { signaling.upgrade(&req, body) }
+            }),
+        );
+    }
+
+    /// Starts the task that applies REST-side changes (room completed, participant removed) to
+    /// the connected clients. Idempotent; must run inside a tokio runtime. The first WebSocket
+    /// connection starts it too, so forgetting to call it loses nothing.
+    pub fn start(&self) {
+        if self.inner.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(mut events) = self.inner.events.lock().take() else {
+            return;
+        };
+        let hub = self.inner.hub.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                hub.on_store_event(&event);
+            }
+        });
+    }
+
+    /// Participants connected over signaling right now, all rooms together.
+    pub fn connected_count(&self) -> usize {
+        self.inner.hub.connected_count()
+    }
+
+    fn upgrade(
+        &self,
+        req: &HttpRequest,
+        body: web::Payload,
+    ) -> Result<HttpResponse, actix_web::Error> {
+        self.start();
+        let (response, session, stream) = actix_ws::handle(req, body)?;
+        let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
+        actix_web::rt::spawn(connection::run(
+            self.inner.hub.clone(),
+            self.inner.options.clone(),
+            id,
+            session,
+            stream,
+        ));
+        Ok(response)
+    }
+}
