@@ -70,6 +70,8 @@ struct Inner {
     store: Arc<Store>,
     clock: Arc<OffsetClock>,
     callbacks: Arc<callbacks::Callbacks>,
+    /// The `/signaling` endpoint, one per emulator so that every HTTP worker shares its rooms.
+    signaling: signaling::Signaling,
     /// The store's events, subscribed at creation so that nothing that happens before
     /// [`Emulator::start`] is lost; taken by the first `start`.
     events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
@@ -97,12 +99,21 @@ impl Emulator {
             settings.account_sid.as_str().to_owned(),
             settings.auth_token.clone(),
         ));
+        let signaling = signaling::Signaling::new(
+            Arc::clone(&store),
+            videoroom_core::token::TokenVerifier::new(settings.api_keys.clone()),
+            signaling::SignalingOptions {
+                ad_hoc_rooms: settings.ad_hoc_rooms,
+                ..signaling::SignalingOptions::default()
+            },
+        );
         Self {
             inner: Arc::new(Inner {
                 settings,
                 store,
                 clock,
                 callbacks,
+                signaling,
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
             }),
@@ -140,6 +151,7 @@ impl Emulator {
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         rest::configure(self, cfg);
         control::configure(self, cfg);
+        self.inner.signaling.configure(cfg);
     }
 
     /// Spawns the background tasks on the current tokio (or actix) runtime: the lifecycle
@@ -164,6 +176,7 @@ impl Emulator {
         });
 
         self.inner.callbacks.spawn_worker();
+        self.inner.signaling.start();
         if let Some(mut events) = self.inner.events.lock().take() {
             let callbacks = Arc::clone(&self.inner.callbacks);
             tokio::spawn(async move {
