@@ -58,3 +58,16 @@ pub use model::{
 };
 pub use paging::{paginate, Page, SortKey, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use store::{Store, TickReport};
+
+#[cfg(test)]
+mod tests {
+    /// The store is shared between actix workers and tokio tasks as `Arc<Store>`.
+    #[test]
+    fn the_store_and_its_values_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<super::Store>();
+        shared::<super::StoreEvent>();
+        shared::<super::StoreError>();
+        shared::<super::EmulatorBackend>();
+    }
+}
