@@ -137,6 +137,36 @@ pub async fn find_or_create_returns_the_same_room_on_the_second_call(
     complete(backend, CASE, &sid_key(&first)).await;
 }
 
+/// Two token-service instances (two [`RoomService`]s on one backend) asked for the same new
+/// room at the same moment, ten times each, all end up in one room: the loser of the creation
+/// race gets 53113 and fetches the winner's room.
+pub async fn two_services_racing_for_one_name_end_up_in_the_same_room(
+    backend: &Arc<dyn RoomBackend>,
+) {
+    const CASE: &str = "racing-services";
+    let mut names = Names::new(backend, CASE).await;
+    let name = names.fresh();
+    let first = RoomService::new(Arc::clone(backend), RoomType::Group);
+    let second = RoomService::new(Arc::clone(backend), RoomType::Group);
+    let requests = (0..20).map(|i| {
+        let service = if i % 2 == 0 { &first } else { &second };
+        service.find_or_create(&name)
+    });
+    let results = futures::future::join_all(requests).await;
+    let mut sids: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("[{CASE}] a racing find-or-create failed: {e:?}")))
+        .map(|room| room.sid)
+        .collect();
+    sids.dedup();
+    assert_eq!(
+        sids.len(),
+        1,
+        "[{CASE}] every request for {name} must get the same room, got {sids:?}"
+    );
+    complete(backend, CASE, &RoomKey::Sid(sids.remove(0))).await;
+}
+
 /// A new room carries Twilio's defaults: in progress, the type's participant cap, 5-minute
 /// timeouts, whole-second timestamps, no end time or duration yet; it can be fetched by SID
 /// and by name.
@@ -627,6 +657,7 @@ pub async fn timeouts_out_of_range_are_refused_with_53109(backend: &Arc<dyn Room
 pub async fn run_all(backend: Arc<dyn RoomBackend>) {
     let b = &backend;
     find_or_create_returns_the_same_room_on_the_second_call(b).await;
+    two_services_racing_for_one_name_end_up_in_the_same_room(b).await;
     a_new_room_has_twilio_defaults_and_is_found_by_sid_and_name(b).await;
     a_duplicate_in_progress_name_is_refused_with_room_exists(b).await;
     a_completed_room_is_found_by_sid_but_not_by_name(b).await;
@@ -654,6 +685,7 @@ macro_rules! contract_tests {
     ($make:path) => {
         $crate::contract_tests!(@cases $make;
             find_or_create_returns_the_same_room_on_the_second_call,
+            two_services_racing_for_one_name_end_up_in_the_same_room,
             a_new_room_has_twilio_defaults_and_is_found_by_sid_and_name,
             a_duplicate_in_progress_name_is_refused_with_room_exists,
             a_completed_room_is_found_by_sid_but_not_by_name,
