@@ -860,6 +860,25 @@ impl Validator {
             }
         }
 
+        // An API key is a pair: a SID with another key's secret would mint tokens that
+        // nothing accepts, so a half-configured key is refused rather than completed with a
+        // seeded value.
+        let half_key = match (&api_key, &api_secret) {
+            (Some(_), None) => Some((
+                self.name("credentials.api_key"),
+                "API_SECRET (or TWILIO_API_KEY_SECRET)",
+            )),
+            (None, Some(_)) => Some((
+                self.name("credentials.api_secret"),
+                "API_KEY (or TWILIO_API_KEY_SID)",
+            )),
+            _ => None,
+        };
+        if let Some((set, missing)) = &half_key {
+            self.problems.push(format!(
+                "{set} is set but {missing} is not: an API key needs both its SID and its secret"
+            ));
+        }
         let seeded = account.is_none() && api_key.is_none() && api_secret.is_none();
         let account_sid =
             self.parse_sid("credentials.account_sid", account, TEST_ACCOUNT_SID, |s| {
@@ -889,6 +908,9 @@ impl Validator {
         };
         let api_key_secret =
             SecretString::from(api_secret.unwrap_or_else(|| TEST_API_KEY_SECRET.to_owned()));
+        if half_key.is_some() {
+            return None;
+        }
         Some(Credentials {
             account_sid: account_sid?,
             auth_token,

@@ -12,12 +12,13 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use videoroom_core::{RoomBackend, RoomService};
-use videoroom_emulator_adapter::{EmulatorBackend, Store, SystemClock};
+use videoroom_emulator::{Emulator, EmulatorSettings};
 
 use crate::error::ApiError;
 use crate::settings::{BackendKind, Settings};
 use crate::telemetry;
 use crate::video_token::{self, TokenState};
+use crate::workshop::Workshop;
 
 /// How long a stopping server waits for in-flight requests before closing them. Short, so a
 /// Ctrl-C in a workshop is not held up by an open WebSocket.
@@ -26,6 +27,9 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where rooms live.
 #[derive(Clone)]
 pub enum Backend {
+    /// The built-in emulator: its store holds the rooms, and its REST, control and signaling
+    /// routes are served on this server's port.
+    Emulator(Emulator),
     /// Any implementation of the port: the Twilio adapter, or a test double.
     Port(Arc<dyn RoomBackend>),
 }
@@ -34,10 +38,9 @@ impl Backend {
     /// The backend the settings ask for.
     pub fn for_settings(settings: &Settings) -> anyhow::Result<Self> {
         match settings.backend {
-            BackendKind::Emulator => {
-                let store = Arc::new(Store::new(Arc::new(SystemClock)));
-                Ok(Backend::Port(Arc::new(EmulatorBackend::new(store))))
-            }
+            BackendKind::Emulator => Ok(Backend::Emulator(Emulator::new(emulator_settings(
+                settings,
+            )))),
             BackendKind::Twilio => anyhow::bail!(
                 "the twilio backend is not available in this build yet; use --backend emulator"
             ),
@@ -46,8 +49,32 @@ impl Backend {
 
     fn port(&self) -> Arc<dyn RoomBackend> {
         match self {
+            Backend::Emulator(emulator) => emulator.backend(),
             Backend::Port(port) => Arc::clone(port),
         }
+    }
+
+    fn emulator(&self) -> Option<Emulator> {
+        match self {
+            Backend::Emulator(emulator) => Some(emulator.clone()),
+            Backend::Port(_) => None,
+        }
+    }
+}
+
+/// The emulator's account is this server's: tokens minted here verify there, and official
+/// client libraries authenticate with the same values.
+pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
+    let seeded = EmulatorSettings::seeded();
+    let credentials = &settings.credentials;
+    EmulatorSettings {
+        account_sid: credentials.account_sid.clone(),
+        auth_token: credentials
+            .auth_token
+            .clone()
+            .unwrap_or_else(|| seeded.auth_token.clone()),
+        api_keys: vec![credentials.api_key()],
+        ..seeded
     }
 }
 
@@ -83,6 +110,14 @@ impl Application {
         let health = web::Data::new(Health {
             backend: settings.backend,
         });
+        let emulator = backend.emulator();
+        if let Some(emulator) = &emulator {
+            emulator.start();
+        }
+        // The attendees' page and the twilio-video.js it loads: served locally with the
+        // emulator, from Twilio's CDN otherwise (see `workshop.rs`).
+        let workshop = Workshop::new(settings.workshop_dir.clone(), emulator.is_some());
+        workshop.start();
 
         let server = HttpServer::new(move || {
             App::new()
@@ -104,8 +139,14 @@ impl Application {
                         .route(web::get().to(healthz))
                         .default_service(web::to(health_method_not_allowed)),
                 )
-                // The workshop page (`workshop.rs`) and, in emulator mode, the emulator's REST,
-                // signaling and inspector routes are mounted here, before the JSON 404.
+                // In emulator mode, the emulator's REST (/v1), control and inspector
+                // (/emulator) and signaling (/signaling) routes share this port.
+                .configure(|cfg| {
+                    if let Some(emulator) = &emulator {
+                        emulator.configure(cfg);
+                    }
+                })
+                .configure(|cfg| workshop.configure(cfg))
                 .default_service(web::to(not_found))
         })
         .listen(listener)?

@@ -79,7 +79,7 @@ fn config_prints_the_effective_values_and_their_origins_without_secrets() {
     let dir = TempDir::new();
     dir.write(
         ".env",
-        "API_SECRET=dotenv-secret-value\nVIDEOROOM_ROOM=fromdotenv\n",
+        "API_KEY=SK44444444444444444444444444444444\nAPI_SECRET=dotenv-secret-value\nVIDEOROOM_ROOM=fromdotenv\n",
     );
     let output = videoroom(
         &dir,
@@ -131,7 +131,10 @@ fn decode_shows_header_and_claims_and_confirms_the_signature() {
 fn decode_reports_a_token_signed_with_another_secret_as_not_verified() {
     let token = stdout(&run(
         &["token", "--identity", "alice"],
-        &[("API_SECRET", "some-other-secret")],
+        &[
+            ("API_KEY", videoroom_core::credentials::TEST_API_KEY_SID),
+            ("API_SECRET", "some-other-secret"),
+        ],
     ));
     let output = run(&["decode", token.trim()], &[]);
     assert_eq!(output.status.code(), Some(1));

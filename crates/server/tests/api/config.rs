@@ -178,6 +178,7 @@ fn the_workshop_credential_names_win_over_the_twilio_names() {
     layers.env = vec![
         ("API_KEY", "SK11111111111111111111111111111111"),
         ("TWILIO_API_KEY_SID", "SK22222222222222222222222222222222"),
+        ("TWILIO_API_KEY_SECRET", "a-secret"),
         ("TWILIO_ACCOUNT_SID", "AC33333333333333333333333333333333"),
     ];
     let s = layers.settings();
@@ -256,6 +257,30 @@ fn every_invalid_value_is_reported_at_once_with_its_name() {
             "missing {expected:?} in:\n{problems}"
         );
     }
+}
+
+#[test]
+fn half_an_api_key_is_refused_naming_the_missing_half() {
+    let mut layers = Layers::new();
+    layers.dotenv = Some("TWILIO_API_KEY_SID=SK11111111111111111111111111111111\n");
+    let problems = layers.problems();
+    assert!(
+        problems.contains(
+            "TWILIO_API_KEY_SID (in .env) is set but API_SECRET (or TWILIO_API_KEY_SECRET) is not"
+        ),
+        "{problems}"
+    );
+    let mut layers = Layers::new();
+    layers.env.push(("API_SECRET", "lonely-secret"));
+    let problems = layers.problems();
+    assert!(
+        problems.contains("API_SECRET is set but API_KEY (or TWILIO_API_KEY_SID) is not"),
+        "{problems}"
+    );
+    assert!(
+        !problems.contains("lonely-secret"),
+        "the secret is never echoed: {problems}"
+    );
 }
 
 #[test]
@@ -346,6 +371,7 @@ fn an_explicit_config_file_that_does_not_exist_is_an_error() {
 fn secrets_never_appear_in_debug_output() {
     let mut layers = Layers::new();
     layers.env = vec![
+        ("API_KEY", "SK11111111111111111111111111111111"),
         ("API_SECRET", "very-secret-api-secret"),
         ("AUTH_TOKEN", "very-secret-auth-token"),
     ];

@@ -69,6 +69,20 @@ impl TestApp {
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
     }
+
+    /// Runs a built application in the background and returns a client for it.
+    pub fn from_application(app: Application) -> Self {
+        let port = app.port();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: client(),
+            backend: None,
+            handle,
+        }
+    }
 }
 
 /// A client that never uses a proxy: tests talk to loopback only.
@@ -117,16 +131,7 @@ pub async fn spawn_app_over(overrides: Overrides, backend: Arc<dyn RoomBackend>)
     let app = Application::build_with_backend(settings(overrides), Backend::Port(backend))
         .await
         .expect("the application builds");
-    let port = app.port();
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        client: client(),
-        backend: None,
-        handle,
-    }
+    TestApp::from_application(app)
 }
 
 /// A backend decorator that counts calls and can add latency.

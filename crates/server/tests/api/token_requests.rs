@@ -274,3 +274,82 @@ async fn every_response_carries_a_distinct_request_id() {
     assert_ne!(id(&a), id(&b));
     assert_eq!(id(&a).len(), 32);
 }
+
+/// The real emulator mode: `Application::build` with the default settings.
+async fn spawn_emulator_app(env: &[(&str, &str)]) -> crate::helpers::TestApp {
+    let sources = videoroom_server::settings::Sources {
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        overrides: Overrides {
+            port: Some("0".into()),
+            ..Overrides::default()
+        },
+        ..videoroom_server::settings::Sources::default()
+    };
+    let settings = sources.load().expect("valid settings");
+    let app = videoroom_server::Application::build(settings)
+        .await
+        .expect("the application builds");
+    crate::helpers::TestApp::from_application(app)
+}
+
+#[tokio::test]
+async fn in_emulator_mode_the_rest_api_on_the_same_port_shows_the_room_of_the_token() {
+    use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+    let app = spawn_emulator_app(&[]).await;
+    let body = ok_body(app.get("/video-token?identity=alice").await).await;
+    let rest = app
+        .client
+        .get(app.url(&format!("/v1/Rooms/{}", body["roomSid"].as_str().unwrap())))
+        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status().as_u16(), 200);
+    let room: Value = rest.json().await.unwrap();
+    assert_eq!(room["unique_name"], "myroom");
+    assert_eq!(room["status"], "in-progress");
+    assert_eq!(room["type"], "group");
+    let unauthenticated = app.get("/v1/Rooms").await;
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn in_emulator_mode_the_emulator_accepts_the_configured_api_key() {
+    let key = "SK44444444444444444444444444444444";
+    let app = spawn_emulator_app(&[
+        ("ACCOUNT_SID", "AC33333333333333333333333333333333"),
+        ("API_KEY", key),
+        ("API_SECRET", "workshop-secret"),
+    ])
+    .await;
+    let body = ok_body(app.get("/video-token?identity=alice").await).await;
+    let decoded =
+        videoroom_core::token::decode_unverified(body["token"].as_str().unwrap()).unwrap();
+    assert_eq!(decoded.claims["iss"], key);
+    let rest = app
+        .client
+        .get(app.url("/v1/Rooms/myroom"))
+        .basic_auth(key, Some("workshop-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status().as_u16(), 200);
+    let seeded = app
+        .client
+        .get(app.url("/v1/Rooms/myroom"))
+        .basic_auth(
+            videoroom_core::credentials::TEST_API_KEY_SID,
+            Some(videoroom_core::credentials::TEST_API_KEY_SECRET),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        seeded.status().as_u16(),
+        401,
+        "the seeded key is not accepted once a real one is configured"
+    );
+}
