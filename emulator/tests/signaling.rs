@@ -1,0 +1,1175 @@
+//! Protocol tests of `/signaling` with a scripted WebSocket client, against a real actix server
+//! on a loopback port, speaking exactly what twilio-video.js 2.x sends (see
+//! `shared/reference/captures/signaling-two-participants.jsonl`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer};
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
+use videoroom_core::token::{sign_parts, ApiKey, TokenSigner, TokenVerifier};
+use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomName, RoomType};
+use videoroom_emulator::signaling::{Signaling, SignalingOptions};
+use videoroom_emulator_adapter::{
+    CreateRoom, ManualClock, ParticipantQuery, ParticipantStatus, Store,
+};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn seeded_key() -> ApiKey {
+    ApiKey {
+        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
+        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded key SID"),
+        secret: TEST_API_KEY_SECRET.to_owned().into(),
+    }
+}
+
+struct TestServer {
+    url: String,
+    store: Arc<Store>,
+    signaling: Signaling,
+}
+
+impl TestServer {
+    async fn start() -> Self {
+        Self::start_with(SignalingOptions::default()).await
+    }
+
+    async fn start_with(options: SignalingOptions) -> Self {
+        let store = Arc::new(Store::new(Arc::new(ManualClock::fixed())));
+        let signaling = Signaling::new(
+            store.clone(),
+            TokenVerifier::new(vec![seeded_key()]),
+            options,
+        );
+        signaling.start();
+        let mounted = signaling.clone();
+        let server = HttpServer::new(move || {
+            let mounted = mounted.clone();
+            App::new().configure(move |cfg| mounted.configure(cfg))
+        })
+        .workers(2)
+        .bind(("127.0.0.1", 0))
+        .expect("bind a loopback port");
+        let port = server.addrs()[0].port();
+        actix_web::rt::spawn(server.run());
+        Self {
+            url: format!("ws://127.0.0.1:{port}/signaling"),
+            store,
+            signaling,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.store.now().unix_timestamp()
+    }
+
+    /// A good token for `identity`, granting `room` (any room when `None`).
+    fn token(&self, identity: &str, room: Option<&str>) -> String {
+        TokenSigner::new(seeded_key(), 3600, None)
+            .expect("signer")
+            .mint(
+                &Identity::parse(identity).expect("identity"),
+                room,
+                self.now(),
+            )
+    }
+
+    fn create_room(&self, name: &str, room_type: RoomType) {
+        self.store
+            .create_room(&CreateRoom {
+                unique_name: Some(RoomName::parse(name).expect("room name")),
+                room_type: Some(room_type),
+                ..CreateRoom::default()
+            })
+            .expect("room created");
+    }
+
+    fn connected_identities(&self, room: &str) -> Vec<String> {
+        let mut identities: Vec<String> = self
+            .store
+            .connected_participants(room)
+            .expect("room exists")
+            .into_iter()
+            .map(|p| p.identity.as_str().to_owned())
+            .collect();
+        identities.sort();
+        identities
+    }
+
+    /// Connects `identity` to `room` (named in the token's grant, `name: null` in `connect`, as
+    /// the workshop page does) publishing one video track, and returns the client and its
+    /// `connected` message.
+    async fn join(&self, identity: &str, room: &str) -> (Client, Value) {
+        let mut client = Client::open(self).await;
+        let connected = client
+            .handshake_and_connect(
+                &self.token(identity, Some(room)),
+                None,
+                &[video_track(identity)],
+            )
+            .await;
+        (client, connected)
+    }
+}
+
+fn video_track(owner: &str) -> Value {
+    json!({
+        "enabled": true,
+        "id": format!("track-{owner}"),
+        "kind": "video",
+        "name": format!("camera-{owner}"),
+        "priority": "standard",
+    })
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Client {
+    ws: Socket,
+    session: Option<String>,
+}
+
+/// What the server did next, as a scripted client sees it.
+#[derive(Debug)]
+enum Seen {
+    Frame(Value),
+    Closed(Option<u16>),
+}
+
+impl Client {
+    async fn open(server: &TestServer) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
+            .await
+            .expect("WebSocket upgrade");
+        Self { ws, session: None }
+    }
+
+    async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_owned()))
+            .await
+            .expect("send a frame");
+    }
+
+    async fn send_msg(&mut self, mut body: Value) {
+        if let (Some(session), Some(object)) = (&self.session, body.as_object_mut()) {
+            object
+                .entry("session")
+                .or_insert_with(|| json!(session.clone()));
+            object.entry("version").or_insert(json!(2));
+        }
+        self.send(json!({"type": "msg", "body": body})).await;
+    }
+
+    /// The next text frame or close, skipping the server's heartbeats.
+    async fn next(&mut self) -> Seen {
+        loop {
+            let item = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("the server said something within 5 s");
+            match item {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).expect("server frames are JSON");
+                    if frame["type"] != "heartbeat" {
+                        return Seen::Frame(frame);
+                    }
+                }
+                Some(Ok(Message::Close(close))) => {
+                    return Seen::Closed(close.map(|c| u16::from(c.code)))
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Seen::Closed(None),
+            }
+        }
+    }
+
+    async fn frame(&mut self) -> Value {
+        match self.next().await {
+            Seen::Frame(frame) => frame,
+            Seen::Closed(code) => panic!("expected a frame, the server closed ({code:?})"),
+        }
+    }
+
+    /// The body of the next `msg` frame.
+    async fn msg(&mut self) -> Value {
+        let frame = self.frame().await;
+        assert_eq!(frame["type"], "msg", "expected a msg frame: {frame}");
+        frame["body"].clone()
+    }
+
+    /// Waits for the close frame, skipping whatever comes before; returns its code.
+    async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Seen::Closed(code) = self.next().await {
+                return code;
+            }
+        }
+    }
+
+    /// Asserts that nothing but heartbeats arrives for `quiet`.
+    async fn silent_for(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let frame: Value = serde_json::from_str(&text).expect("JSON");
+                    assert_eq!(frame["type"], "heartbeat", "unexpected frame {frame}");
+                }
+                Ok(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    async fn hello(&mut self, body: Option<Value>) -> Value {
+        let mut hello = json!({
+            "id": "f52eb845-722a-4270-b48b-f283735816ae",
+            "timeout": 5000,
+            "type": "hello",
+            "version": 2,
+        });
+        if let Some(body) = body {
+            hello["body"] = body;
+        }
+        self.send(hello).await;
+        self.frame().await
+    }
+
+    /// Sends `connect` as the SDK does and returns the server's answer (`connected` or `error`).
+    async fn connect(&mut self, token: &str, name: Option<&str>, tracks: &[Value]) -> Value {
+        self.send(json!({"type": "msg", "body": {
+            "name": name,
+            "participant": {"revision": 2, "tracks": tracks},
+            "peer_connections": [{"description": {"type": "offer", "revision": 1, "sdp": "v=0 initial"}, "id": "initial-offer"}],
+            "type": "connect",
+            "version": 2,
+            "ice_servers": "acquire",
+            "publisher": {"name": "twilio-video.js", "sdk_version": "2.36.0", "user_agent": "scripted"},
+            "media_signaling": {},
+            "subscribe": {"rules": [{"type": "include", "all": true}], "revision": 1},
+            "format": "unified",
+            "token": token,
+        }}))
+        .await;
+        let answer = self.msg().await;
+        if answer["type"] == "connected" {
+            self.session = answer["session"].as_str().map(str::to_owned);
+        }
+        answer
+    }
+
+    async fn handshake_and_connect(
+        &mut self,
+        token: &str,
+        name: Option<&str>,
+        tracks: &[Value],
+    ) -> Value {
+        let welcome = self
+            .hello(Some(
+                json!({"edge": "roaming", "token": token, "type": "ice", "version": 1}),
+            ))
+            .await;
+        assert_eq!(welcome["type"], "welcome");
+        let iced = self.msg().await;
+        assert_eq!(iced, json!({"type": "iced", "ice_servers": []}));
+        let connected = self.connect(token, name, tracks).await;
+        assert_eq!(
+            connected["type"], "connected",
+            "connect failed: {connected}"
+        );
+        connected
+    }
+
+    async fn leave(mut self) {
+        self.send_msg(json!({"type": "disconnect"})).await;
+        self.send(json!({"type": "bye"})).await;
+        let _ = self.ws.close(None).await;
+    }
+}
+
+fn is_sid(value: &Value, prefix: &str) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.len() == 34 && s.starts_with(prefix))
+}
+
+// ----- Join and leave ----------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn joining_answers_welcome_iced_and_connected_in_the_shape_the_sdk_checks() {
+    let server = TestServer::start().await;
+    let mut client = Client::open(&server).await;
+    let token = server.token("alice", Some("workshop"));
+
+    let welcome = client
+        .hello(Some(
+            json!({"edge": "roaming", "token": token, "type": "ice", "version": 1}),
+        ))
+        .await;
+    assert_eq!(
+        welcome,
+        json!({"type": "welcome", "negotiatedTimeout": 5000})
+    );
+    assert_eq!(
+        client.msg().await,
+        json!({"type": "iced", "ice_servers": []})
+    );
+
+    let connected = client.connect(&token, None, &[video_track("alice")]).await;
+    assert_eq!(connected["type"], "connected");
+    assert_eq!(connected["version"], 2);
+    assert_eq!(connected["session"].as_str().map(str::len), Some(16));
+    assert!(is_sid(&connected["sid"], "RM"), "{connected}");
+    assert_eq!(connected["name"], "workshop");
+    assert!(is_sid(&connected["participant"]["sid"], "PA"));
+    assert_eq!(connected["participant"]["identity"], "alice");
+    assert_eq!(connected["participants"], json!([]));
+    assert_eq!(connected["published"]["revision"], 1);
+    let published = &connected["published"]["tracks"][0];
+    assert_eq!(published["id"], "track-alice");
+    assert_eq!(published["state"], "ready");
+    assert!(is_sid(&published["sid"], "MT"));
+    assert_eq!(
+        connected["subscribed"],
+        json!({"revision": 1, "tracks": []})
+    );
+    assert_eq!(connected["peer_connections"], json!([]));
+    assert_eq!(connected["options"], json!({"session_timeout": 30}));
+
+    // The participant and its track are in the store, so the REST API shows them.
+    let participant_sid = connected["participant"]["sid"].as_str().expect("sid");
+    let record = server
+        .store
+        .fetch_participant("workshop", participant_sid)
+        .expect("participant in the store");
+    assert_eq!(record.status, ParticipantStatus::Connected);
+    assert_eq!(record.identity.as_str(), "alice");
+    let tracks = server
+        .store
+        .published_tracks("workshop", participant_sid)
+        .expect("tracks");
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(
+        tracks[0].sid.as_str(),
+        published["sid"].as_str().expect("sid")
+    );
+    assert_eq!(tracks[0].client_id, "track-alice");
+    assert_eq!(tracks[0].name, "camera-alice");
+}
+
+#[actix_web::test]
+async fn a_hello_carrying_connect_directly_is_welcomed_and_connected() {
+    let server = TestServer::start().await;
+    let mut client = Client::open(&server).await;
+    let token = server.token("alice", None);
+    // With `iceServers` given, the SDK skips `ice` and puts `connect` in the hello.
+    client
+        .send(
+            json!({"type": "hello", "id": "x", "timeout": 5000, "version": 2, "body": {
+                "type": "connect", "version": 2, "name": "direct", "token": token,
+                "participant": {"revision": 1, "tracks": []}, "peer_connections": [],
+            }}),
+        )
+        .await;
+    assert_eq!(client.frame().await["type"], "welcome");
+    let connected = client.msg().await;
+    assert_eq!(connected["type"], "connected");
+    assert_eq!(connected["name"], "direct");
+}
+
+#[actix_web::test]
+async fn the_second_participant_sees_the_first_and_the_first_is_asked_to_offer() {
+    let server = TestServer::start().await;
+    let (mut alice, alice_connected) = server.join("alice", "workshop").await;
+    let (_bob, bob_connected) = server.join("bob", "workshop").await;
+
+    let alice_sid = alice_connected["participant"]["sid"].clone();
+    let alice_track_sid = alice_connected["published"]["tracks"][0]["sid"].clone();
+    assert_eq!(
+        bob_connected["participants"],
+        json!([{
+            "sid": alice_sid,
+            "identity": "alice",
+            "revision": 2,
+            "state": "connected",
+            "tracks": [{
+                "sid": alice_track_sid, "id": "track-alice", "kind": "video",
+                "name": "camera-alice", "enabled": true, "priority": "standard",
+            }],
+        }])
+    );
+    assert_eq!(
+        bob_connected["subscribed"],
+        json!({"revision": 1, "tracks": [{"sid": alice_track_sid, "id": "track-alice"}]})
+    );
+    assert_eq!(bob_connected["sid"], alice_connected["sid"]);
+
+    let update = alice.msg().await;
+    assert_eq!(update["type"], "update");
+    assert_eq!(update["participants"][0]["identity"], "bob");
+    assert_eq!(update["participants"][0]["state"], "connected");
+    assert_eq!(update["participants"][0]["revision"], 2);
+    let bob_track_sid = bob_connected["published"]["tracks"][0]["sid"].clone();
+    assert_eq!(
+        update["subscribed"],
+        json!({"revision": 2, "tracks": [{"sid": bob_track_sid, "id": "track-bob"}]})
+    );
+    let offers = update["peer_connections"]
+        .as_array()
+        .expect("peer_connections");
+    assert_eq!(offers.len(), 1);
+    assert_eq!(
+        offers[0]["description"],
+        json!({"type": "create-offer", "revision": 1})
+    );
+
+    // The store derives what each one receives from what the other publishes.
+    let subscribed = server
+        .store
+        .subscribed_tracks("workshop", "alice")
+        .expect("alice's subscribed tracks");
+    assert_eq!(subscribed.len(), 1);
+    assert_eq!(subscribed[0].client_id, "track-bob");
+    assert_eq!(server.connected_identities("workshop"), ["alice", "bob"]);
+}
+
+/// Joins alice then bob and returns them with the id of their peer connection.
+async fn pair(server: &TestServer, room: &str) -> (Client, Client, String) {
+    let (mut alice, _) = server.join("alice", room).await;
+    let (bob, _) = server.join("bob", room).await;
+    let update = alice.msg().await;
+    let id = update["peer_connections"][0]["id"]
+        .as_str()
+        .expect("peer connection id")
+        .to_owned();
+    (alice, bob, id)
+}
+
+#[actix_web::test]
+async fn offers_answers_and_ice_reach_the_other_peer_unchanged() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = pair(&server, "workshop").await;
+
+    let offer = json!({"description": {"type": "offer", "revision": 2, "sdp": "v=0 offer from alice"}, "id": id});
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [offer],
+                         "participant": {"revision": 2, "tracks": [video_track("alice")]}}))
+        .await;
+    assert_eq!(
+        bob.msg().await,
+        json!({"type": "update", "peer_connections": [offer]})
+    );
+
+    let answer = json!({"description": {"type": "answer", "revision": 2, "sdp": "v=0 answer from bob"}, "id": id});
+    bob.send_msg(json!({"type": "update", "peer_connections": [answer]}))
+        .await;
+    assert_eq!(
+        alice.msg().await,
+        json!({"type": "update", "peer_connections": [answer]})
+    );
+
+    let ice = json!({"ice": {"candidates": [{"candidate": "candidate:1 1 udp 2122194687 127.0.0.1 45948 typ host", "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "j2Qy"}], "ufrag": "j2Qy", "complete": true, "revision": 3}, "id": id});
+    bob.send_msg(json!({"type": "update", "peer_connections": [ice]}))
+        .await;
+    assert_eq!(
+        alice.msg().await,
+        json!({"type": "update", "peer_connections": [ice]})
+    );
+}
+
+#[actix_web::test]
+async fn states_for_peer_connections_the_server_never_announced_are_dropped() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = pair(&server, "workshop").await;
+
+    // The offer that came with `connect`, and an id nobody knows, have no peer.
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": 3, "sdp": "x"}, "id": "initial-offer"},
+            {"description": {"type": "offer", "revision": 1, "sdp": "x"}, "id": "made-up"},
+        ]}))
+        .await;
+    let known = json!({"ice": {"candidates": [], "ufrag": "a", "revision": 1}, "id": id});
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [known]}))
+        .await;
+    assert_eq!(
+        bob.msg().await,
+        json!({"type": "update", "peer_connections": [known]})
+    );
+    alice.silent_for(Duration::from_millis(200)).await;
+}
+
+#[actix_web::test]
+async fn three_participants_get_one_peer_connection_per_pair() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, alice_bob) = pair(&server, "mesh").await;
+    let (mut carol, carol_connected) = server.join("carol", "mesh").await;
+    assert_eq!(
+        carol_connected["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .map(|p| p["identity"].clone())
+            .collect::<Vec<_>>(),
+        [json!("alice"), json!("bob")]
+    );
+    assert_eq!(
+        carol_connected["subscribed"]["tracks"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let to_alice = alice.msg().await;
+    let to_bob = bob.msg().await;
+    let alice_carol = to_alice["peer_connections"][0]["id"].clone();
+    let bob_carol = to_bob["peer_connections"][0]["id"].clone();
+    assert_eq!(
+        to_alice["peer_connections"][0]["description"]["type"],
+        "create-offer"
+    );
+    assert_eq!(
+        to_bob["peer_connections"][0]["description"]["type"],
+        "create-offer"
+    );
+    let ids = [json!(alice_bob), alice_carol.clone(), bob_carol.clone()];
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "{ids:?}"
+    );
+    assert_eq!(to_alice["subscribed"]["revision"], 3);
+    assert_eq!(
+        to_alice["subscribed"]["tracks"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Each id reaches exactly the other member of its pair.
+    let offer = json!({"description": {"type": "offer", "revision": 2, "sdp": "alice to carol"}, "id": alice_carol});
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [offer]}))
+        .await;
+    assert_eq!(carol.msg().await["peer_connections"], json!([offer]));
+    let offer = json!({"description": {"type": "offer", "revision": 2, "sdp": "bob to carol"}, "id": bob_carol});
+    bob.send_msg(json!({"type": "update", "peer_connections": [offer]}))
+        .await;
+    assert_eq!(carol.msg().await["peer_connections"], json!([offer]));
+    alice.silent_for(Duration::from_millis(200)).await;
+}
+
+#[actix_web::test]
+async fn leaving_tells_the_others_with_a_higher_revision_and_closes_the_pair() {
+    let server = TestServer::start().await;
+    server.create_room("lasting", RoomType::Group);
+    let (mut alice, bob, id) = pair(&server, "lasting").await;
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": 5, "sdp": "x"}, "id": id}]}))
+        .await;
+
+    bob.leave().await;
+    let update = alice.msg().await;
+    assert_eq!(update["type"], "update");
+    let gone = &update["participants"][0];
+    assert_eq!(gone["identity"], "bob");
+    assert_eq!(gone["state"], "disconnected");
+    assert_eq!(gone["revision"], 3, "above the revision bob joined with");
+    assert!(gone["tracks"].is_array());
+    assert_eq!(update["subscribed"], json!({"revision": 3, "tracks": []}));
+    let close = &update["peer_connections"][0];
+    assert_eq!(close["id"], json!(id));
+    assert_eq!(close["description"]["type"], "close");
+    assert!(
+        close["description"]["revision"].as_u64() > Some(5),
+        "close must outrank the last offer: {close}"
+    );
+
+    assert_eq!(server.connected_identities("lasting"), ["alice"]);
+    let bob_record = server
+        .store
+        .list_participants(
+            "lasting",
+            &ParticipantQuery {
+                status: Some(ParticipantStatus::Disconnected),
+                ..ParticipantQuery::default()
+            },
+        )
+        .expect("participants");
+    assert_eq!(bob_record.items.len(), 1);
+    assert_eq!(bob_record.items[0].identity.as_str(), "bob");
+}
+
+#[actix_web::test]
+async fn an_ad_hoc_room_ends_when_its_last_participant_leaves() {
+    let server = TestServer::start().await;
+    let (alice, connected) = server.join("alice", "adhoc").await;
+    let sid = connected["sid"].as_str().expect("room sid").to_owned();
+    assert!(server.store.fetch_room(&sid).expect("room").ad_hoc);
+    alice.leave().await;
+    wait_until(|| {
+        !server
+            .store
+            .fetch_room(&sid)
+            .expect("room")
+            .is_in_progress()
+    })
+    .await;
+    assert_eq!(server.signaling.connected_count(), 0);
+}
+
+#[actix_web::test]
+async fn connect_without_any_room_name_creates_a_room_named_by_its_sid() {
+    let server = TestServer::start().await;
+    let mut client = Client::open(&server).await;
+    let connected = client
+        .handshake_and_connect(&server.token("alice", None), None, &[])
+        .await;
+    assert_eq!(connected["name"], connected["sid"]);
+}
+
+async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ----- Revisions and tracks ----------------------------------------------------------------------
+
+#[actix_web::test]
+async fn publishing_a_track_later_raises_published_subscribed_and_participant_revisions() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "workshop").await;
+
+    let audio = json!({"enabled": true, "id": "mic-alice", "kind": "audio", "name": "mic", "priority": "standard"});
+    alice
+        .send_msg(json!({"type": "update", "participant": {"revision": 3, "tracks": [video_track("alice"), audio]}}))
+        .await;
+    let published = alice.msg().await;
+    assert_eq!(published["published"]["revision"], 2);
+    let tracks = published["published"]["tracks"].as_array().expect("tracks");
+    assert_eq!(tracks.len(), 2);
+    assert!(tracks
+        .iter()
+        .all(|t| t["state"] == "ready" && is_sid(&t["sid"], "MT")));
+
+    let update = bob.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "alice");
+    assert_eq!(update["participants"][0]["revision"], 3);
+    assert_eq!(
+        update["participants"][0]["tracks"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(update["subscribed"]["revision"], 2);
+    assert_eq!(
+        update["subscribed"]["tracks"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        server
+            .store
+            .published_tracks("workshop", "alice")
+            .expect("tracks")
+            .len(),
+        2
+    );
+
+    // A stale participant state (lower revision) changes nothing and is not broadcast.
+    alice
+        .send_msg(json!({"type": "update", "participant": {"revision": 2, "tracks": []}}))
+        .await;
+    bob.silent_for(Duration::from_millis(200)).await;
+    assert_eq!(
+        server
+            .store
+            .published_tracks("workshop", "alice")
+            .expect("tracks")
+            .len(),
+        2
+    );
+
+    // Unpublishing removes the track from the store and from bob's subscriptions.
+    alice
+        .send_msg(json!({"type": "update", "participant": {"revision": 4, "tracks": [video_track("alice")]}}))
+        .await;
+    assert_eq!(alice.msg().await["published"]["revision"], 3);
+    let update = bob.msg().await;
+    assert_eq!(update["participants"][0]["revision"], 4);
+    assert_eq!(update["subscribed"]["revision"], 3);
+    assert_eq!(
+        update["subscribed"]["tracks"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        server
+            .store
+            .subscribed_tracks("workshop", "bob")
+            .expect("tracks")
+            .len(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn every_revision_a_client_receives_only_goes_up() {
+    let server = TestServer::start().await;
+    let (mut alice, _) = server.join("alice", "revisions").await;
+    let mut subscribed_revisions = vec![1];
+    let mut others = Vec::new();
+    for name in ["bob", "carol", "dave"] {
+        let (client, _) = server.join(name, "revisions").await;
+        let update = alice.msg().await;
+        subscribed_revisions.push(update["subscribed"]["revision"].as_u64().expect("revision"));
+        others.push(client);
+    }
+    for client in others {
+        client.leave().await;
+        let update = alice.msg().await;
+        subscribed_revisions.push(update["subscribed"]["revision"].as_u64().expect("revision"));
+    }
+    assert!(
+        subscribed_revisions.windows(2).all(|w| w[0] < w[1]),
+        "{subscribed_revisions:?}"
+    );
+}
+
+// ----- Room rules --------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn a_third_participant_in_a_go_room_is_refused_with_53105() {
+    let server = TestServer::start().await;
+    server.create_room("tiny", RoomType::Go);
+    let (_alice, _) = server.join("alice", "tiny").await;
+    let (_bob, _) = server.join("bob", "tiny").await;
+
+    let mut carol = Client::open(&server).await;
+    carol.hello(None).await;
+    let answer = carol
+        .connect(&server.token("carol", Some("tiny")), None, &[])
+        .await;
+    assert_eq!(answer["type"], "error");
+    assert_eq!(answer["code"], 53105);
+    assert_eq!(carol.closed().await, Some(1000));
+    assert_eq!(server.connected_identities("tiny"), ["alice", "bob"]);
+}
+
+#[actix_web::test]
+async fn the_same_identity_joining_again_disconnects_the_older_connection_with_53205() {
+    let server = TestServer::start().await;
+    let (mut first, first_connected) = server.join("alice", "workshop").await;
+    let (mut bob, _) = server.join("bob", "workshop").await;
+    first.msg().await; // bob arrived
+
+    let (_second, second_connected) = server.join("alice", "workshop").await;
+    let error = first.msg().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], 53205);
+    assert_eq!(first.closed().await, Some(1000));
+
+    // bob sees the old alice leave, then the new one arrive.
+    let left = bob.msg().await;
+    assert_eq!(
+        left["participants"][0]["sid"],
+        first_connected["participant"]["sid"]
+    );
+    assert_eq!(left["participants"][0]["state"], "disconnected");
+    let arrived = bob.msg().await;
+    assert_eq!(
+        arrived["participants"][0]["sid"],
+        second_connected["participant"]["sid"]
+    );
+    assert_eq!(arrived["participants"][0]["state"], "connected");
+    // The newcomer does not see its own older self.
+    assert_eq!(
+        second_connected["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .map(|p| p["identity"].clone())
+            .collect::<Vec<_>>(),
+        [json!("bob")]
+    );
+    assert_eq!(server.connected_identities("workshop"), ["alice", "bob"]);
+}
+
+#[actix_web::test]
+async fn completing_the_room_over_rest_disconnects_everyone_with_status_completed() {
+    let server = TestServer::start().await;
+    server.create_room("ending", RoomType::Group);
+    let (mut alice, mut bob, _) = pair(&server, "ending").await;
+
+    server.store.complete_room("ending").expect("completed");
+    for client in [&mut alice, &mut bob] {
+        assert_eq!(
+            client.msg().await,
+            json!({"type": "disconnected", "status": "completed"})
+        );
+        assert_eq!(client.closed().await, Some(1000));
+    }
+    assert_eq!(server.signaling.connected_count(), 0);
+}
+
+#[actix_web::test]
+async fn removing_a_participant_over_rest_disconnects_that_client_and_tells_the_others() {
+    let server = TestServer::start().await;
+    server.create_room("kick", RoomType::Group);
+    let (mut alice, mut bob, id) = pair(&server, "kick").await;
+
+    server
+        .store
+        .update_participant_status("kick", "bob", "disconnected")
+        .expect("kicked");
+    assert_eq!(bob.msg().await, json!({"type": "disconnected"}));
+    assert_eq!(bob.closed().await, Some(1000));
+
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "bob");
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    assert_eq!(update["peer_connections"][0]["id"], json!(id));
+    assert_eq!(
+        update["peer_connections"][0]["description"]["type"],
+        "close"
+    );
+    assert_eq!(server.connected_identities("kick"), ["alice"]);
+}
+
+#[actix_web::test]
+async fn without_ad_hoc_rooms_an_unknown_room_is_refused_with_53106() {
+    let server = TestServer::start_with(SignalingOptions {
+        ad_hoc_rooms: false,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let mut client = Client::open(&server).await;
+    client.hello(None).await;
+    let answer = client
+        .connect(&server.token("alice", Some("nowhere")), None, &[])
+        .await;
+    assert_eq!(answer["type"], "error");
+    assert_eq!(answer["code"], 53106);
+}
+
+// ----- Tokens ------------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn every_kind_of_bad_token_is_refused_with_its_twilio_code() {
+    let server = TestServer::start().await;
+    let now = server.now();
+    let header = json!({"alg": "HS256", "typ": "JWT", "cty": "twilio-fpa;v=1"});
+    let claims = |change: &dyn Fn(&mut Value)| {
+        let mut claims = json!({
+            "jti": "SK-1", "grants": {"identity": "alice", "video": {"room": "workshop"}},
+            "iat": now, "exp": now + 3600, "iss": TEST_API_KEY_SID, "sub": TEST_ACCOUNT_SID,
+        });
+        change(&mut claims);
+        claims
+    };
+    let good = |claims: Value| sign_parts(&header, &claims, TEST_API_KEY_SECRET);
+    let cases: Vec<(&str, String, u32)> = vec![
+        ("not a JWT", "not-a-token".to_owned(), 20101),
+        (
+            "wrong header",
+            sign_parts(
+                &json!({"alg": "HS256", "typ": "JWT"}),
+                &claims(&|_| {}),
+                TEST_API_KEY_SECRET,
+            ),
+            20102,
+        ),
+        (
+            "unknown API key",
+            good(claims(&|c| {
+                c["iss"] = json!("SK00000000000000000000000000000000")
+            })),
+            20103,
+        ),
+        (
+            "expired",
+            good(claims(&|c| c["exp"] = json!(now - 10))),
+            20104,
+        ),
+        (
+            "not yet valid",
+            good(claims(&|c| c["nbf"] = json!(now + 600))),
+            20105,
+        ),
+        (
+            "no identity",
+            good(claims(&|c| c["grants"] = json!({"video": {}}))),
+            20106,
+        ),
+        (
+            "signed with another secret",
+            sign_parts(&header, &claims(&|_| {}), "some-other-secret"),
+            20107,
+        ),
+    ];
+    for (what, token, code) in cases {
+        let mut client = Client::open(&server).await;
+        client.hello(None).await;
+        let answer = client.connect(&token, None, &[]).await;
+        assert_eq!(answer["type"], "error", "{what}: {answer}");
+        assert_eq!(answer["code"], code, "{what}: {answer}");
+        assert!(answer["message"].is_string(), "{what}");
+        assert_eq!(client.closed().await, Some(1000), "{what}");
+    }
+    assert_eq!(server.signaling.connected_count(), 0);
+}
+
+#[actix_web::test]
+async fn a_token_granting_another_room_is_refused_with_20106() {
+    let server = TestServer::start().await;
+    let mut client = Client::open(&server).await;
+    client.hello(None).await;
+    let answer = client
+        .connect(&server.token("alice", Some("granted")), Some("other"), &[])
+        .await;
+    assert_eq!(answer["type"], "error");
+    assert_eq!(answer["code"], 20106);
+}
+
+// ----- Hostile and broken clients ----------------------------------------------------------------
+
+/// alice and bob in a room, to check that nothing a hostile client does reaches them.
+async fn bystanders(server: &TestServer) -> (Client, Client, String) {
+    pair(server, "bystanders").await
+}
+
+async fn bystanders_still_relay(alice: &mut Client, bob: &mut Client, id: &str) {
+    let ice = json!({"ice": {"candidates": [], "ufrag": "z", "revision": 9}, "id": id});
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [ice]}))
+        .await;
+    assert_eq!(bob.msg().await["peer_connections"], json!([ice]));
+}
+
+#[actix_web::test]
+async fn malformed_frames_close_the_socket_with_a_code_and_hurt_nobody_else() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = bystanders(&server).await;
+    let huge = format!(
+        "{{\"type\":\"heartbeat\",\"pad\":\"{}\"}}",
+        "x".repeat(300 * 1024)
+    );
+
+    let cases: Vec<(&str, bool, String, u16)> = vec![
+        ("invalid JSON", true, "{not json".to_owned(), 1007),
+        ("a JSON array", true, "[1,2,3]".to_owned(), 1007),
+        (
+            "an unknown frame type",
+            true,
+            json!({"type": "gossip"}).to_string(),
+            1008,
+        ),
+        (
+            "a msg before hello",
+            false,
+            json!({"type": "msg", "body": {"type": "ice"}}).to_string(),
+            1008,
+        ),
+        ("a frame over 256 KiB", true, huge, 1009),
+    ];
+    for (what, say_hello, text, code) in cases {
+        let mut hostile = Client::open(&server).await;
+        if say_hello {
+            hostile.hello(None).await;
+        }
+        hostile.send_text(&text).await;
+        assert_eq!(hostile.closed().await, Some(code), "{what}");
+    }
+
+    let mut binary = Client::open(&server).await;
+    binary
+        .ws
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .await
+        .expect("send");
+    assert_eq!(binary.closed().await, Some(1003));
+
+    alice.silent_for(Duration::from_millis(100)).await;
+    bystanders_still_relay(&mut alice, &mut bob, &id).await;
+    assert_eq!(server.connected_identities("bystanders"), ["alice", "bob"]);
+}
+
+#[actix_web::test]
+async fn a_participant_that_turns_hostile_is_removed_and_the_others_are_told() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = bystanders(&server).await;
+    let (mut mallory, _) = server.join("mallory", "bystanders").await;
+    alice.msg().await;
+    bob.msg().await;
+
+    mallory.send_text("{\"type\": ").await;
+    assert_eq!(mallory.closed().await, Some(1007));
+    for client in [&mut alice, &mut bob] {
+        let update = client.msg().await;
+        assert_eq!(update["participants"][0]["identity"], "mallory");
+        assert_eq!(update["participants"][0]["state"], "disconnected");
+    }
+    assert_eq!(server.connected_identities("bystanders"), ["alice", "bob"]);
+}
+
+#[actix_web::test]
+async fn a_flood_of_updates_is_cut_off() {
+    let server = TestServer::start_with(SignalingOptions {
+        flood_burst: 20,
+        flood_per_second: 5,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, mut bob, _) = pair(&server, "flood").await;
+    let (mut mallory, _) = server.join("mallory", "flood").await;
+    alice.msg().await;
+    bob.msg().await;
+
+    for revision in 0..100 {
+        let frame = json!({"type": "msg", "body": {"type": "update", "peer_connections": [
+            {"ice": {"candidates": [], "ufrag": "f", "revision": revision}, "id": "nobody"}]}});
+        if mallory
+            .ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    assert_eq!(mallory.closed().await, Some(1008));
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "mallory");
+    assert_eq!(server.connected_identities("flood"), ["alice", "bob"]);
+}
+
+#[actix_web::test]
+async fn a_socket_that_vanishes_mid_negotiation_is_cleaned_up_and_the_other_side_is_told() {
+    let server = TestServer::start().await;
+    server.create_room("vanish", RoomType::Group);
+    let (mut alice, bob, id) = pair(&server, "vanish").await;
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": 2, "sdp": "x"}, "id": id}]}))
+        .await;
+
+    // No disconnect, no bye, no close frame: the TCP connection just goes away.
+    drop(bob);
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "bob");
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    assert_eq!(
+        update["peer_connections"][0]["description"]["type"],
+        "close"
+    );
+    assert_eq!(server.connected_identities("vanish"), ["alice"]);
+}
+
+#[actix_web::test]
+async fn the_server_sends_heartbeats_and_closes_a_silent_client_with_3001() {
+    let server = TestServer::start_with(SignalingOptions {
+        min_heartbeat: Duration::from_millis(200),
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, _) = server.join("alice", "quiet").await;
+    let mut silent = Client::open(&server).await;
+    silent
+        .send(json!({"type": "hello", "id": "x", "timeout": 300, "version": 2,
+                     "body": {"type": "connect", "version": 2, "token": server.token("silent", Some("quiet")),
+                              "participant": {"revision": 1, "tracks": []}}}))
+        .await;
+    assert_eq!(
+        silent.frame().await,
+        json!({"type": "welcome", "negotiatedTimeout": 300})
+    );
+    assert_eq!(silent.msg().await["type"], "connected");
+    alice.msg().await; // silent arrived
+
+    // Heartbeats arrive without being asked for.
+    let heartbeat = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(Ok(Message::Text(text))) = silent.ws.next().await {
+                if text.contains("heartbeat") {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(heartbeat.is_ok(), "no heartbeat from the server");
+
+    // Saying nothing for 3 negotiated timeouts ends the session.
+    assert_eq!(silent.closed().await, Some(3001));
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "silent");
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+}
+
+#[actix_web::test]
+async fn a_client_that_does_not_read_is_disconnected_instead_of_buffered() {
+    let server = TestServer::start_with(SignalingOptions {
+        outgoing_queue: 4,
+        send_timeout: Duration::from_millis(200),
+        flood_burst: 1000,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, bob, id) = pair(&server, "slow").await;
+    // bob never reads: alice's large offers pile up until bob's queue overflows.
+    let sdp = "a".repeat(200 * 1024);
+    for revision in 2..200 {
+        let offer =
+            json!({"description": {"type": "offer", "revision": revision, "sdp": sdp}, "id": id});
+        alice
+            .send_msg(json!({"type": "update", "peer_connections": [offer]}))
+            .await;
+        if server.connected_identities("slow").len() == 1 {
+            break;
+        }
+    }
+    wait_until(|| server.connected_identities("slow") == ["alice"]).await;
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "bob");
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    drop(bob);
+}
+
+#[actix_web::test]
+async fn resuming_a_session_is_answered_with_53001() {
+    let server = TestServer::start().await;
+    let mut client = Client::open(&server).await;
+    client
+        .send(
+            json!({"type": "hello", "id": "x", "timeout": 5000, "version": 2,
+                     "body": {"type": "sync", "version": 2, "session": "4374aa6f57e9fa0c",
+                              "token": server.token("alice", Some("workshop"))}}),
+        )
+        .await;
+    assert_eq!(client.frame().await["type"], "welcome");
+    let answer = client.msg().await;
+    assert_eq!(answer["type"], "error");
+    assert_eq!(answer["code"], 53001);
+    assert_eq!(client.closed().await, Some(1000));
+}
+
+#[actix_web::test]
+async fn a_plain_http_request_to_signaling_is_refused_without_harm() {
+    let server = TestServer::start().await;
+    let http = server.url.replace("ws://", "http://");
+    let response = reqwest::get(&http).await.expect("HTTP request");
+    assert!(response.status().is_client_error(), "{}", response.status());
+    let (_alice, connected) = server.join("alice", "after-http").await;
+    assert_eq!(connected["type"], "connected");
+}
