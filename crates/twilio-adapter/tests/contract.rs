@@ -1,0 +1,96 @@
+//! The port's contract suite, run through the Twilio adapter over HTTP against a standalone
+//! emulator, so that the adapter and the emulator's REST face cannot drift from the in-memory
+//! store (which runs the same suite directly).
+//!
+//! One emulator serves every case: it runs on its own thread, under its own actix system, on
+//! a loopback port chosen by the OS. The suite names its rooms uniquely per case, so the cases
+//! can share it and run in parallel; each case gets a fresh adapter on its own runtime.
+
+use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+
+use secrecy::SecretString;
+use url::Url;
+use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
+use videoroom_core::{AccountSid, ApiKeySid, RoomBackend, RoomKey, RoomSpec};
+use videoroom_emulator::{Emulator, EmulatorSettings};
+use videoroom_twilio_adapter::{CheckError, TwilioAdapter, TwilioConfig};
+
+/// The base URL of the shared emulator, started on first use.
+fn emulator_base_url() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let (port_tx, port_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("emulator".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let emulator = Emulator::new(EmulatorSettings::seeded());
+                    emulator.start();
+                    let server = actix_web::HttpServer::new(move || {
+                        let emulator = emulator.clone();
+                        actix_web::App::new().configure(move |cfg| emulator.configure(cfg))
+                    })
+                    .workers(2)
+                    .disable_signals()
+                    .bind(("127.0.0.1", 0))
+                    .expect("bind a loopback port for the emulator");
+                    let port = server.addrs()[0].port();
+                    let running = server.run();
+                    port_tx.send(port).expect("the test waits for the port");
+                    running
+                        .await
+                        .expect("the emulator serves until the tests end");
+                })
+            })
+            .expect("spawn the emulator thread");
+        let port = port_rx.recv().expect("the emulator reports its port");
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+fn seeded_config() -> TwilioConfig {
+    let mut config = TwilioConfig::new(
+        AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
+        ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded API key SID"),
+        SecretString::from(TEST_API_KEY_SECRET),
+    );
+    config.base_url = Url::parse(emulator_base_url()).expect("emulator URL");
+    config
+}
+
+async fn backend() -> Arc<dyn RoomBackend> {
+    Arc::new(TwilioAdapter::new(seeded_config()).expect("valid settings"))
+}
+
+videoroom_core::contract_tests!(backend);
+
+#[tokio::test]
+async fn check_accepts_the_emulators_seeded_api_key_and_confirms_its_account() {
+    let adapter = TwilioAdapter::new(seeded_config()).expect("valid settings");
+    // With a room in progress the check can see which account the key belongs to.
+    let room = adapter
+        .create_room(&RoomSpec::default())
+        .await
+        .expect("a room to look at");
+    let report = adapter.check().await;
+    adapter
+        .complete_room(&RoomKey::Sid(room.sid))
+        .await
+        .expect("completed");
+    let report = report.expect("the seeded key opens the emulator");
+    assert_eq!(report.api_key_sid.as_str(), TEST_API_KEY_SID);
+    assert!(report.account_confirmed, "{report}");
+}
+
+#[tokio::test]
+async fn check_against_the_emulator_explains_a_wrong_secret() {
+    let mut config = seeded_config();
+    config.api_key_secret = SecretString::from("not-the-secret");
+    let adapter = TwilioAdapter::new(config).expect("valid settings");
+    let err = adapter
+        .check()
+        .await
+        .expect_err("a wrong secret is refused");
+    assert!(matches!(err, CheckError::BadCredentials { .. }), "{err:?}");
+}
