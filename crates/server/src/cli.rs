@@ -57,6 +57,12 @@ pub struct SettingsArgs {
     /// Video REST API base URL of the twilio backend [default: https://video.twilio.com]
     #[arg(long, global = true, value_name = "URL")]
     pub twilio_base_url: Option<String>,
+    /// Twilio region of the REST API for the twilio backend (e.g. ie1)
+    #[arg(long, global = true)]
+    pub twilio_region: Option<String>,
+    /// Twilio edge location of the REST API for the twilio backend (e.g. tokyo)
+    #[arg(long, global = true)]
+    pub twilio_edge: Option<String>,
     /// Directory of the workshop page [default: workshop]
     #[arg(long, global = true, value_name = "DIR")]
     pub workshop_dir: Option<String>,
@@ -78,6 +84,8 @@ impl SettingsArgs {
             token_ttl: self.token_ttl.clone(),
             region: self.region.clone(),
             twilio_base_url: self.twilio_base_url.clone(),
+            twilio_region: self.twilio_region.clone(),
+            twilio_edge: self.twilio_edge.clone(),
             workshop_dir: self.workshop_dir.clone(),
             log_format: self.log_format.clone(),
         }

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use videoroom_server::cli::{self, Cli, Command};
-use videoroom_server::settings::Sources;
+use videoroom_server::settings::{BackendKind, Sources};
 use videoroom_server::{banner, telemetry, Application, Settings};
+use videoroom_twilio_adapter::TwilioAdapter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -80,16 +81,31 @@ fn serve(settings: Settings) -> ExitCode {
 
 fn check(settings: Settings) -> ExitCode {
     match settings.backend {
-        videoroom_server::settings::BackendKind::Emulator => {
+        BackendKind::Emulator => {
             println!(
-                "backend: emulator — nothing to check: the built-in emulator accepts the configured credentials ({}).",
+                "backend: emulator. Nothing to check: the built-in emulator accepts the configured credentials ({}). Run `videoroom check --backend twilio` to check real Twilio credentials.",
                 if settings.credentials.seeded { "the seeded test values" } else { "yours" }
             );
             ExitCode::SUCCESS
         }
-        videoroom_server::settings::BackendKind::Twilio => {
-            eprintln!("videoroom check: the twilio backend is not available in this build yet");
-            ExitCode::from(1)
+        BackendKind::Twilio => {
+            let outcome = runtime().map_err(|e| e.to_string()).and_then(|rt| {
+                rt.block_on(async {
+                    let config = settings.twilio_config()?;
+                    let adapter = TwilioAdapter::new(config).map_err(|e| e.to_string())?;
+                    adapter.check().await.map_err(|e| e.to_string())
+                })
+            });
+            match outcome {
+                Ok(report) => {
+                    println!("ok: {report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("videoroom check: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
     }
 }

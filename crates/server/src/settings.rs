@@ -24,6 +24,7 @@ use videoroom_core::credentials::{
 };
 use videoroom_core::token::{ApiKey, TokenSigner, DEFAULT_TTL_SECS, MAX_TTL_SECS};
 use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
+use videoroom_twilio_adapter::TwilioConfig;
 
 /// Which backend holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -135,6 +136,10 @@ impl fmt::Debug for Credentials {
 pub struct TwilioSettings {
     /// Base URL of the Video REST API (point it at a standalone emulator to test).
     pub base_url: String,
+    /// Twilio processing region of the REST API (`video.{region}.twilio.com`).
+    pub region: Option<String>,
+    /// Twilio edge location of the REST API (`video.{edge}.{region}.twilio.com`).
+    pub edge: Option<String>,
 }
 
 /// Everything `videoroom` needs, validated.
@@ -181,6 +186,26 @@ impl Settings {
         .unwrap_or_else(|_| unreachable_signer(&self.credentials))
     }
 
+    /// The Twilio adapter's configuration: these credentials, base URL, region and edge, with
+    /// the adapter's default timeouts and retries. The error names the setting to fix.
+    pub fn twilio_config(&self) -> Result<TwilioConfig, String> {
+        let base_url = url::Url::parse(&self.twilio.base_url).map_err(|e| {
+            format!(
+                "TWILIO_VIDEO_BASE_URL must be an absolute URL such as https://video.twilio.com ({e})"
+            )
+        })?;
+        let mut config = TwilioConfig::new(
+            self.credentials.account_sid.clone(),
+            self.credentials.api_key_sid.clone(),
+            self.credentials.api_key_secret.clone(),
+        );
+        config.base_url = base_url;
+        config.region = self.twilio.region.clone();
+        config.edge = self.twilio.edge.clone();
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
     /// The effective configuration as `key = value  (origin)` lines, secrets redacted.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -202,6 +227,12 @@ impl Settings {
                 "credentials.api_key" => self.credentials.api_key_sid.to_string(),
                 "credentials.api_secret" => "[redacted]".into(),
                 "twilio.base_url" => self.twilio.base_url.clone(),
+                "twilio.region" => self
+                    .twilio
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| "(none)".into()),
+                "twilio.edge" => self.twilio.edge.clone().unwrap_or_else(|| "(none)".into()),
                 "workshop_dir" => self.workshop_dir.display().to_string(),
                 "log.format" => self.log_format.as_str().into(),
                 _ => continue,
@@ -357,6 +388,22 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "Video REST API base URL used by the twilio backend",
     },
     KeySpec {
+        key: "twilio.region",
+        env: &["TWILIO_REGION"],
+        flag: Some("--twilio-region"),
+        default: None,
+        secret: false,
+        meaning: "Twilio region of the REST API used by the twilio backend (e.g. ie1)",
+    },
+    KeySpec {
+        key: "twilio.edge",
+        env: &["TWILIO_EDGE"],
+        flag: Some("--twilio-edge"),
+        default: None,
+        secret: false,
+        meaning: "Twilio edge location of the REST API used by the twilio backend (e.g. tokyo)",
+    },
+    KeySpec {
         key: "workshop_dir",
         env: &["VIDEOROOM_WORKSHOP_DIR"],
         flag: Some("--workshop-dir"),
@@ -425,6 +472,8 @@ pub struct Overrides {
     pub token_ttl: Option<String>,
     pub region: Option<String>,
     pub twilio_base_url: Option<String>,
+    pub twilio_region: Option<String>,
+    pub twilio_edge: Option<String>,
     pub workshop_dir: Option<String>,
     pub log_format: Option<String>,
 }
@@ -441,6 +490,8 @@ impl Overrides {
             ("token.ttl", &self.token_ttl),
             ("token.region", &self.region),
             ("twilio.base_url", &self.twilio_base_url),
+            ("twilio.region", &self.twilio_region),
+            ("twilio.edge", &self.twilio_edge),
             ("workshop_dir", &self.workshop_dir),
             ("log.format", &self.log_format),
         ]
@@ -704,6 +755,13 @@ impl Validator {
         self.problems.push(format!("{name}: {message}"));
     }
 
+    /// An optional free-form value; blank means unset.
+    fn optional(&self, key: &str) -> Option<String> {
+        self.raw(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
     fn parse<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
         let raw = self.raw(key)?;
         match parse(raw.trim()) {
@@ -774,6 +832,8 @@ impl Validator {
                 ))
             }
         });
+        let twilio_region = self.optional("twilio.region");
+        let twilio_edge = self.optional("twilio.edge");
         let workshop_dir = self
             .raw("workshop_dir")
             .map(|s| resolve_workshop_dir(Path::new(s.trim())));
@@ -807,22 +867,36 @@ impl Validator {
                 Some(workshop_dir),
                 Some(log_format),
                 Some(credentials),
-            ) if self.problems.is_empty() => Ok(Settings {
-                backend,
-                host,
-                port,
-                room: RoomSettings {
-                    name,
-                    room_type,
-                    allow_param,
-                },
-                token: TokenSettings { ttl_secs, region },
-                credentials,
-                twilio: TwilioSettings { base_url },
-                workshop_dir,
-                log_format,
-                origins: self.origins,
-            }),
+            ) if self.problems.is_empty() => {
+                let settings = Settings {
+                    backend,
+                    host,
+                    port,
+                    room: RoomSettings {
+                        name,
+                        room_type,
+                        allow_param,
+                    },
+                    token: TokenSettings { ttl_secs, region },
+                    credentials,
+                    twilio: TwilioSettings {
+                        base_url,
+                        region: twilio_region,
+                        edge: twilio_edge,
+                    },
+                    workshop_dir,
+                    log_format,
+                    origins: self.origins,
+                };
+                // The Twilio adapter has the last word on its own settings (region and edge
+                // apply only to twilio.com hosts, https only, ...), but only when it is used.
+                if settings.backend == BackendKind::Twilio {
+                    if let Err(e) = settings.twilio_config() {
+                        return Err(SettingsError::single(e));
+                    }
+                }
+                Ok(settings)
+            }
             _ => {
                 if self.problems.is_empty() {
                     self.problems

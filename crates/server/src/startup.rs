@@ -13,6 +13,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use videoroom_core::{RoomBackend, RoomService};
 use videoroom_emulator::{Emulator, EmulatorSettings};
+use videoroom_twilio_adapter::TwilioAdapter;
 
 use crate::error::ApiError;
 use crate::settings::{BackendKind, Settings};
@@ -41,9 +42,11 @@ impl Backend {
             BackendKind::Emulator => Ok(Backend::Emulator(Emulator::new(emulator_settings(
                 settings,
             )))),
-            BackendKind::Twilio => anyhow::bail!(
-                "the twilio backend is not available in this build yet; use --backend emulator"
-            ),
+            BackendKind::Twilio => {
+                let config = settings.twilio_config().map_err(anyhow::Error::msg)?;
+                let adapter = TwilioAdapter::new(config)?;
+                Ok(Backend::Port(Arc::new(adapter)))
+            }
         }
     }
 

@@ -9,3 +9,4 @@ mod helpers;
 mod shutdown;
 mod stampede;
 mod token_requests;
+mod twilio_mode;
