@@ -75,7 +75,7 @@ async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
     assert_eq!(room.unique_name, "TwilioMode");
     let health: Value = app.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["backend"], "twilio");
-    let _ = upstream.stop(false);
+    upstream.stop(false).await;
 }
 
 #[tokio::test]
@@ -102,7 +102,7 @@ async fn the_twilio_backend_with_a_wrong_secret_answers_502_backend_unauthorized
         "{body}"
     );
     assert!(!body.to_string().contains("not-the-secret"));
-    let _ = upstream.stop(false);
+    upstream.stop(false).await;
 }
 
 fn check(env: &[(&'static str, String)]) -> std::process::Output {
@@ -133,7 +133,7 @@ async fn check_confirms_working_credentials() {
     );
     assert!(out.starts_with("ok: "), "{out}");
     assert!(out.contains(TEST_API_KEY_SID), "{out}");
-    let _ = upstream.stop(false);
+    upstream.stop(false).await;
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn check_explains_a_wrong_secret() {
         "the message names what to fix: {err}"
     );
     assert!(!err.contains("wrong-secret-value"), "{err}");
-    let _ = upstream.stop(false);
+    upstream.stop(false).await;
 }
 
 #[tokio::test]
