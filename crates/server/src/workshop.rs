@@ -29,7 +29,6 @@ use actix_web::web::{self, Bytes};
 use actix_web::{guard, HttpRequest, HttpResponse, Responder};
 use serde_json::json;
 
-use crate::settings::{BackendKind, Settings};
 use sdk::{LocalSdk, SdkOptions, SdkState, SDK_VERSION};
 
 /// Our script that points the SDK at this server; see the file's comments.
@@ -56,16 +55,18 @@ enum Sdk {
 }
 
 impl Workshop {
-    /// The workshop for the configured folder and backend, with the SDK found from the
-    /// environment (`VIDEOROOM_SDK_PATH`, the cache). Call [`Workshop::start`] once, after
-    /// logging is set up.
-    pub fn from_settings(settings: &Settings) -> Self {
-        match settings.backend {
-            BackendKind::Emulator => Self {
-                dir: Arc::new(settings.workshop_dir.clone()),
+    /// The workshop for the page in `dir`. When this server also serves the emulator's
+    /// `/signaling` (emulator mode), the SDK is served locally, found from the environment
+    /// (`VIDEOROOM_SDK_PATH`, the cache); otherwise the page gets it from Twilio's CDN. Call
+    /// [`Workshop::start`] once, after logging is set up.
+    pub fn new(dir: PathBuf, serves_emulator: bool) -> Self {
+        if serves_emulator {
+            Self {
+                dir: Arc::new(dir),
                 sdk: Sdk::Local(LocalSdk::shared(SdkOptions::from_env())),
-            },
-            BackendKind::Twilio => Self::twilio(settings.workshop_dir.clone()),
+            }
+        } else {
+            Self::twilio(dir)
         }
     }
 

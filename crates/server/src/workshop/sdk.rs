@@ -126,7 +126,7 @@ pub fn default_cache_dir() -> PathBuf {
     }
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let base = if project.join("Cargo.toml").is_file() {
-        project.join(".cache")
+        project.canonicalize().unwrap_or(project).join(".cache")
     } else if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         PathBuf::from(xdg).join("videoroom")
     } else if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
