@@ -1,0 +1,232 @@
+// The browser tier: the real twilio-video.js SDK, in Debian's Chromium with a fake camera, joins
+// emulator rooms through our workshop page, exactly as attendees do it (issue 4). Each test uses
+// its own room (the page's ?room= parameter) on one shared `videoroom` in emulator mode.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { startVideoroom } from '../support/servers.mjs';
+import {
+  inProgressRoom,
+  join,
+  launchBrowser,
+  rest,
+  shownIdentities,
+  tamperSignature,
+  waitConnected,
+  waitForErrorCode,
+  waitForSdk,
+  waitForVideoOf,
+} from './browser.mjs';
+
+/** Starts a browser for one test and, whatever happens, closes it and checks it stayed local. */
+async function withBrowser(body) {
+  const browser = await launchBrowser();
+  try {
+    await body(browser);
+    assert.deepEqual(browser.offMachine(), [], 'a page tried to reach a host other than localhost');
+  } finally {
+    await browser.close();
+  }
+}
+
+describe('the workshop page against the emulator', () => {
+  let server;
+
+  before(async () => {
+    server = await startVideoroom();
+    await waitForSdk(server.url);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('two pages join the room and each plays the other one\'s video', async () => {
+    await withBrowser(async (browser) => {
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      await join(alice, server.url, 'alice');
+      await waitConnected(alice);
+      await join(bob, server.url, 'bob');
+      await waitConnected(bob);
+
+      await Promise.all([waitForVideoOf(alice, 'bob'), waitForVideoOf(bob, 'alice')]);
+      // Each page also shows its own camera under its own name.
+      assert.deepEqual((await shownIdentities(alice)).sort(), ['alice', 'bob']);
+      assert.deepEqual((await shownIdentities(bob)).sort(), ['alice', 'bob']);
+      assert.match(await alice.textContent('#status'), /myroom/);
+    });
+  });
+
+  test('completing the room over REST disconnects both pages with 53118', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'completed-by-rest';
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      await join(alice, server.url, 'alice', room);
+      await waitConnected(alice);
+      await join(bob, server.url, 'bob', room);
+      await waitConnected(bob);
+
+      const { sid } = await inProgressRoom(server.url, room);
+      const completed = await rest(server.url, 'POST', `/v1/Rooms/${sid}`, { Status: 'completed' });
+      assert.equal(completed.status, 'completed');
+
+      await Promise.all([waitForErrorCode(alice, 53118), waitForErrorCode(bob, 53118)]);
+      assert.deepEqual(await shownIdentities(alice), [], 'a disconnected page shows nobody');
+    });
+  });
+
+  test('a page with a tampered token shows 20107', async () => {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.route('**/video-token', async (route) => {
+        const response = await route.fetch();
+        const answer = await response.json();
+        await route.fulfill({ response, json: { ...answer, token: tamperSignature(answer.token) } });
+      });
+      await join(page, server.url, 'mallory', 'tampered');
+      const status = await waitForErrorCode(page, 20107);
+      assert.match(status, /署名|signature/i);
+      assert.deepEqual(await shownIdentities(page), []);
+    });
+  });
+
+  test('a page that leaves disappears from the other page and is disconnected in the REST API', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'leaving';
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      await join(alice, server.url, 'alice', room);
+      await waitConnected(alice);
+      await join(bob, server.url, 'bob', room);
+      await waitConnected(bob);
+      await waitForVideoOf(alice, 'bob');
+
+      // Closing the tab fires pagehide, where the page disconnects from the room.
+      await bob.close();
+
+      await alice.waitForFunction(
+        () => !document.querySelector('#participants [data-identity="bob"]'),
+        null,
+        { timeout: 15_000 },
+      );
+      assert.deepEqual(await shownIdentities(alice), ['alice']);
+
+      // Twilio looks up participants by identity among connected ones only, so the
+      // disconnected one is found by listing with Status=disconnected.
+      const { sid } = await inProgressRoom(server.url, room);
+      const participants = `/v1/Rooms/${sid}/Participants`;
+      const disconnected = await rest(server.url, 'GET', `${participants}?Status=disconnected&Identity=bob`);
+      assert.equal(disconnected.participants.length, 1, JSON.stringify(disconnected));
+      assert.equal(disconnected.participants[0].status, 'disconnected');
+      assert.ok(disconnected.participants[0].end_time, 'a disconnected participant has an end time');
+      const connected = await rest(server.url, 'GET', `${participants}?Status=connected`);
+      assert.deepEqual(connected.participants.map((p) => p.identity), ['alice']);
+    });
+  });
+
+  test('joining twice with the same name disconnects the older page with 53205', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'duplicate-identity';
+      const first = await browser.newPage();
+      const second = await browser.newPage();
+      await join(first, server.url, 'hanako', room);
+      await waitConnected(first);
+      await join(second, server.url, 'hanako', room);
+      await waitConnected(second);
+      await waitForErrorCode(first, 53205);
+    });
+  });
+
+  test('no request of any page leaves localhost, signaling included', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'local-only';
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      await join(alice, server.url, 'alice', room);
+      await join(bob, server.url, 'bob', room);
+      await Promise.all([waitForVideoOf(alice, 'bob'), waitForVideoOf(bob, 'alice')]);
+
+      const origin = new URL(server.url);
+      const signaling = browser.urls.filter((url) => url.endsWith('/signaling'));
+      assert.ok(signaling.length >= 2, `each page opens our signaling socket: ${browser.urls.join('\n')}`);
+      assert.ok(signaling.every((url) => new URL(url).host === origin.host));
+      assert.ok(browser.urls.some((url) => url.endsWith('/sdk/twilio-video.js')), 'the SDK comes from our server');
+      // withBrowser then asserts that nothing was addressed off this machine.
+    });
+  });
+});
+
+describe('the workshop page in a go room', () => {
+  let server;
+
+  before(async () => {
+    server = await startVideoroom(['--room-type', 'go']);
+    await waitForSdk(server.url);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('a third page in a go room shows 53105 while the first two stay connected', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'two-only';
+      const pages = [];
+      for (const identity of ['alice', 'bob']) {
+        const page = await browser.newPage();
+        await join(page, server.url, identity, room);
+        await waitConnected(page);
+        pages.push(page);
+      }
+      const third = await browser.newPage();
+      await join(third, server.url, 'carol', room);
+      const status = await waitForErrorCode(third, 53105);
+      assert.match(status, /上限|too many/i);
+      for (const page of pages) {
+        assert.equal(await page.$eval('#status', (el) => el.dataset.state), 'connected');
+      }
+    });
+  });
+});
+
+describe('the workshop page without the SDK', () => {
+  let server;
+  let cache;
+
+  before(async () => {
+    // An empty cache and no npm on PATH: the server cannot obtain the SDK.
+    cache = mkdtempSync(joinPath(tmpdir(), 'videoroom-empty-sdk-cache-'));
+    server = await startVideoroom([], { VIDEOROOM_SDK_CACHE_DIR: cache, PATH: '/nonexistent' });
+  });
+
+  after(async () => {
+    await server?.stop();
+    if (cache) rmSync(cache, { recursive: true, force: true });
+  });
+
+  test('explains on the page exactly how to get the SDK, and tokens still work', async () => {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/index.html`);
+      const status = await page.waitForFunction(
+        () => {
+          const text = document.getElementById('status').textContent;
+          return text.includes('npm pack twilio-video@') ? text : false;
+        },
+        null,
+        { timeout: 10_000 },
+      );
+      const text = await status.jsonValue();
+      assert.match(text, /VIDEOROOM_SDK_PATH/);
+      assert.match(text, /npm client was not found/);
+
+      const token = await fetch(`${server.url}/video-token?identity=alice`);
+      assert.equal(token.status, 200, 'everything else still works');
+    });
+  });
+});
