@@ -12,7 +12,17 @@ use crate::settings::{BackendKind, Settings};
 
 /// The banner for `settings` served on `port`.
 pub fn banner(settings: &Settings, port: u16) -> String {
-    let base = format!("http://localhost:{port}");
+    // Loopback and "all interfaces" are reached as localhost; a specific address as itself.
+    let base = match settings.host {
+        IpAddr::V4(ip) if ip.is_loopback() || ip.is_unspecified() => {
+            format!("http://localhost:{port}")
+        }
+        IpAddr::V6(ip) if ip.is_loopback() || ip.is_unspecified() => {
+            format!("http://localhost:{port}")
+        }
+        IpAddr::V4(ip) => format!("http://{ip}:{port}"),
+        IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
+    };
     let mut out = String::new();
     let mode = match settings.backend {
         BackendKind::Emulator => "emulator (offline, built in: no Twilio account needed)",

@@ -218,10 +218,14 @@ impl Drop for Running {
 }
 
 fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+    start_with_stderr(args, env, Stdio::null())
+}
+
+fn start_with_stderr(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Running {
     let dir = TempDir::new();
     let mut child = videoroom(&dir, args, env)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("videoroom starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
@@ -343,4 +347,57 @@ fn a_port_in_use_is_reported_with_the_fix() {
         "{err}"
     );
     assert!(err.contains("--port"), "{err}");
+}
+
+#[tokio::test]
+async fn json_logs_carry_a_request_id_and_never_the_token_or_a_secret() {
+    let dir = TempDir::new();
+    let log_path = dir.0.join("stderr.log");
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let mut server = start_with_stderr(
+        &["--port", "0", "--log-format", "json"],
+        &[
+            ("RUST_LOG", "debug"),
+            ("API_KEY", "SK44444444444444444444444444444444"),
+            ("API_SECRET", "log-must-not-show-this"),
+        ],
+        Stdio::from(log),
+    );
+    let response = client()
+        .get(format!(
+            "http://127.0.0.1:{}/video-token?identity=alice",
+            server.port
+        ))
+        .send()
+        .await
+        .expect("the server answers");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    signal(&server.child, "TERM");
+    assert!(wait_for_exit(&mut server.child).success());
+
+    let logs = std::fs::read_to_string(&log_path).expect("the log is readable");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let issued = lines
+        .iter()
+        .find(|l| l["message"] == "token issued")
+        .unwrap_or_else(|| panic!("no 'token issued' line in {logs}"));
+    assert_eq!(issued["identity"], "alice");
+    assert!(
+        logs.contains(&request_id),
+        "the request id is logged: {logs}"
+    );
+    assert!(!logs.contains(&token), "the token is never logged");
+    assert!(
+        !logs.contains(token.split('.').nth(2).unwrap()),
+        "nor its signature"
+    );
+    assert!(!logs.contains("log-must-not-show-this"), "nor the secret");
 }
