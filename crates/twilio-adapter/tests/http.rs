@@ -1023,3 +1023,56 @@ async fn check_explains_a_base_url_that_is_not_the_video_api() {
     }
     twilio.stop().await;
 }
+
+// --- Logs ------------------------------------------------------------------------------------
+
+/// Collects everything the adapter logs on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn retries_are_logged_without_the_secret_or_the_authorization_header() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sid = room_sid(20);
+    let twilio = FakeTwilio::start(vec![
+        Reply::error(503, 20503, &format!("echo {SECRET}")),
+        Reply::json(200, room_json(&sid, "r", "in-progress")),
+    ])
+    .await;
+    let room = adapter(&twilio.base)
+        .fetch_room(&RoomKey::Sid(sid.clone()))
+        .await;
+    assert_eq!(room.map(|r| r.sid), Ok(sid));
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("UTF-8 logs");
+    assert!(
+        logs.contains("retrying"),
+        "the retry should be logged: {logs}"
+    );
+    assert!(logs.contains("attempt=1"), "{logs}");
+    assert_no_secret(&logs);
+    let credentials = basic_auth();
+    let encoded = credentials.trim_start_matches("Basic ");
+    assert!(
+        !logs.contains(encoded),
+        "the Authorization header leaked: {logs}"
+    );
+    twilio.stop().await;
+}
