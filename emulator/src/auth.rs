@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn the_account_and_its_api_key_are_accepted() {
         let s = EmulatorSettings::seeded();
-        assert_eq!(check(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, &s), Some(Principal::Account));
+        assert_eq!(
+            check(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, &s),
+            Some(Principal::Account)
+        );
         assert_eq!(
             check(TEST_API_KEY_SID, TEST_API_KEY_SECRET, &s),
             Some(Principal::ApiKey(TEST_API_KEY_SID.to_owned()))

@@ -110,7 +110,10 @@ pub fn callback_params(event: &StoreEvent, account_sid: &str) -> Option<Vec<(Str
     ];
     if let Some(participant) = &event.participant {
         p.push(("ParticipantSid".into(), participant.sid.as_str().to_owned()));
-        p.push(("ParticipantStatus".into(), participant.status.as_str().to_owned()));
+        p.push((
+            "ParticipantStatus".into(),
+            participant.status.as_str().to_owned(),
+        ));
         p.push((
             "ParticipantIdentity".into(),
             participant.identity.as_str().to_owned(),
@@ -121,7 +124,10 @@ pub fn callback_params(event: &StoreEvent, account_sid: &str) -> Option<Vec<(Str
         }
     }
     if matches!(event.kind, StoreEventKind::RoomEnded(_)) {
-        p.push(("RoomDuration".into(), room.duration.unwrap_or(0).to_string()));
+        p.push((
+            "RoomDuration".into(),
+            room.duration.unwrap_or(0).to_string(),
+        ));
     }
     if let Some(track) = &event.track {
         p.push(("TrackSid".into(), track.sid.as_str().to_owned()));
@@ -267,7 +273,10 @@ impl Callbacks {
             } else {
                 client
                     .post(&job.url)
-                    .header("X-Twilio-Signature", signature(token, &job.url, &job.params))
+                    .header(
+                        "X-Twilio-Signature",
+                        signature(token, &job.url, &job.params),
+                    )
                     .form(&job.params)
             };
             let outcome = request.timeout(self.settings.attempt_timeout).send().await;
@@ -358,7 +367,11 @@ mod tests {
             ("Caller", "+14158675309"),
             ("From", "+14158675309"),
         ]);
-        let sig = signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params);
+        let sig = signature(
+            "12345",
+            "https://mycompany.com/myapp.php?foo=1&bar=2",
+            &params,
+        );
         assert_eq!(sig, "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
     }
 
@@ -368,16 +381,25 @@ mod tests {
         let params = pairs(&[("CallSid", "CA1234567890ABCDE")]);
         let base = signature("12345", url, &params);
         assert_ne!(base, signature("12346", url, &params));
-        assert_ne!(base, signature("12345", "https://mycompany.com/myapp.php", &params));
+        assert_ne!(
+            base,
+            signature("12345", "https://mycompany.com/myapp.php", &params)
+        );
         assert_ne!(base, signature("12345", url, &pairs(&[("CallSid", "CA1")])));
     }
 
     #[test]
     fn get_callbacks_carry_the_parameters_in_the_query() {
         assert_eq!(
-            with_query("http://h/cb?x=1", &pairs(&[("RoomName", "a b"), ("T", "2017-01-01T00:00:01Z")])),
+            with_query(
+                "http://h/cb?x=1",
+                &pairs(&[("RoomName", "a b"), ("T", "2017-01-01T00:00:01Z")])
+            ),
             "http://h/cb?x=1&RoomName=a+b&T=2017-01-01T00%3A00%3A01Z"
         );
-        assert_eq!(with_query("http://h/cb", &pairs(&[("A", "1")])), "http://h/cb?A=1");
+        assert_eq!(
+            with_query("http://h/cb", &pairs(&[("A", "1")])),
+            "http://h/cb?A=1"
+        );
     }
 }

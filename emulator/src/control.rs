@@ -77,7 +77,10 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
 }
 
 async fn wrong_method(req: HttpRequest) -> Result<HttpResponse> {
-    Err(ApiError::method_not_allowed(req.method().as_str(), req.path()))
+    Err(ApiError::method_not_allowed(
+        req.method().as_str(),
+        req.path(),
+    ))
 }
 
 async fn unknown_route(req: HttpRequest) -> Result<HttpResponse> {
@@ -161,11 +164,13 @@ async fn add_participant(
         .store()
         .connect_participant(&room, &identity, None)?;
     let settings = emulator.settings();
-    Ok(HttpResponse::build(StatusCode::CREATED).json(ParticipantJson::new(
-        &joined.participant,
-        &base_url(&req),
-        settings.account_sid.as_str(),
-    )))
+    Ok(
+        HttpResponse::build(StatusCode::CREATED).json(ParticipantJson::new(
+            &joined.participant,
+            &base_url(&req),
+            settings.account_sid.as_str(),
+        )),
+    )
 }
 
 /// `DELETE /emulator/rooms/{room}/participants/{sid or identity}` (or `POST …/disconnect`):

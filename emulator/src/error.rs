@@ -66,7 +66,9 @@ impl ApiError {
 
     /// 20001 "Missing required parameter X in the post body", Twilio's exact words.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::invalid(format!("Missing required parameter {name} in the post body"))
+        Self::invalid(format!(
+            "Missing required parameter {name} in the post body"
+        ))
     }
 
     /// 20404 for a path as the client sent it; the message names it without `/v1`, as
@@ -194,7 +196,10 @@ mod tests {
     #[test]
     fn not_found_names_the_path_without_the_version() {
         let err = ApiError::not_found("/v1/Rooms/nope");
-        assert_eq!(err.message, "The requested resource /Rooms/nope was not found");
+        assert_eq!(
+            err.message,
+            "The requested resource /Rooms/nope was not found"
+        );
         assert_eq!((err.code, err.status), (20404, 404));
     }
 
@@ -209,6 +214,9 @@ mod tests {
     fn a_framework_server_error_keeps_its_status_but_gets_twilios_shape() {
         let err = ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR, "/v1/Rooms", "boom");
         assert_eq!((err.code, err.status), (20500, 500));
-        assert!(!err.message.contains("boom"), "internal causes are not sent");
+        assert!(
+            !err.message.contains("boom"),
+            "internal causes are not sent"
+        );
     }
 }

@@ -147,7 +147,10 @@ fn all_rooms(store: &Store, status: RoomStatus) -> Vec<RoomRecord> {
 fn room_view(store: &Store, room: &RoomRecord) -> RoomView {
     let sid = room.sid.as_str();
     let mut participants = Vec::new();
-    for status in [ParticipantStatus::Connected, ParticipantStatus::Disconnected] {
+    for status in [
+        ParticipantStatus::Connected,
+        ParticipantStatus::Disconnected,
+    ] {
         let query = ParticipantQuery {
             status: Some(status),
             page_size: Some(MAX_PAGE_SIZE),

@@ -33,8 +33,8 @@ pub mod callbacks;
 mod control;
 pub mod error;
 mod inspector;
-pub mod params;
 pub mod paging;
+pub mod params;
 pub mod resources;
 mod rest;
 pub mod settings;
@@ -159,7 +159,9 @@ impl Emulator {
     /// nothing. Called outside a runtime, it logs an error and starts nothing.
     pub fn start(&self) {
         if tokio::runtime::Handle::try_current().is_err() {
-            tracing::error!("Emulator::start must be called inside a tokio runtime; nothing started");
+            tracing::error!(
+                "Emulator::start must be called inside a tokio runtime; nothing started"
+            );
             return;
         }
         if self.inner.started.swap(true, Ordering::SeqCst) {

@@ -174,13 +174,35 @@ mod tests {
             page: 3,
             page_token: Some("Acur".to_owned()),
         };
-        let v = envelope("rooms", "http://h/v1/Rooms", &[], &paging, &page(Some("An"), Some("Bp")), |n| *n);
+        let v = envelope(
+            "rooms",
+            "http://h/v1/Rooms",
+            &[],
+            &paging,
+            &page(Some("An"), Some("Bp")),
+            |n| *n,
+        );
         let text = serde_json::to_string(&v).unwrap();
-        assert!(text.starts_with(r#"{"rooms":[1,2],"meta":{"page":3,"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"rooms":[1,2],"meta":{"page":3,"#),
+            "{text}"
+        );
         let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["meta"]["first_page_url"], "http://h/v1/Rooms?PageSize=2&Page=0");
-        assert_eq!(v["meta"]["url"], "http://h/v1/Rooms?PageSize=2&Page=3&PageToken=Acur");
-        assert_eq!(v["meta"]["previous_page_url"], "http://h/v1/Rooms?PageSize=2&Page=2&PageToken=Bp");
-        assert_eq!(v["meta"]["next_page_url"], "http://h/v1/Rooms?PageSize=2&Page=4&PageToken=An");
+        assert_eq!(
+            v["meta"]["first_page_url"],
+            "http://h/v1/Rooms?PageSize=2&Page=0"
+        );
+        assert_eq!(
+            v["meta"]["url"],
+            "http://h/v1/Rooms?PageSize=2&Page=3&PageToken=Acur"
+        );
+        assert_eq!(
+            v["meta"]["previous_page_url"],
+            "http://h/v1/Rooms?PageSize=2&Page=2&PageToken=Bp"
+        );
+        assert_eq!(
+            v["meta"]["next_page_url"],
+            "http://h/v1/Rooms?PageSize=2&Page=4&PageToken=An"
+        );
     }
 }

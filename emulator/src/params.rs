@@ -3,8 +3,8 @@
 //! dates as `YYYY-MM-DD` or `YYYY-MM-DDTHH:mm:ssZ`. Unknown names are ignored, as Twilio does.
 
 use actix_web::http::header;
-use futures::StreamExt as _;
 use actix_web::{web, HttpRequest};
+use futures::StreamExt as _;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
@@ -190,7 +190,9 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
                         out.push(b);
@@ -222,23 +224,38 @@ mod tests {
 
     #[test]
     fn form_values_are_percent_and_plus_decoded() {
-        let p = Params::from_body(b"UniqueName=my+room%2Fx%25&StatusCallback=http%3A%2F%2Fa").unwrap();
+        let p =
+            Params::from_body(b"UniqueName=my+room%2Fx%25&StatusCallback=http%3A%2F%2Fa").unwrap();
         assert_eq!(p.get("UniqueName"), Some("my room/x%"));
         assert_eq!(p.get("StatusCallback"), Some("http://a"));
     }
 
     #[test]
     fn invalid_utf8_in_a_body_is_refused_raw_or_encoded() {
-        assert_eq!(Params::from_body(b"UniqueName=\xff").unwrap_err().code, 20001);
-        assert_eq!(Params::from_body(b"UniqueName=%FF").unwrap_err().status, 400);
+        assert_eq!(
+            Params::from_body(b"UniqueName=\xff").unwrap_err().code,
+            20001
+        );
+        assert_eq!(
+            Params::from_body(b"UniqueName=%FF").unwrap_err().status,
+            400
+        );
     }
 
     #[test]
     fn booleans_and_integers_name_the_parameter_when_wrong() {
         let p = Params::from_body(b"AudioOnly=TRUE&LargeRoom=yes&MaxParticipants=x").unwrap();
         assert_eq!(p.bool("AudioOnly").unwrap(), Some(true));
-        assert!(p.bool("LargeRoom").unwrap_err().message.contains("LargeRoom"));
-        assert!(p.u32("MaxParticipants").unwrap_err().message.contains("MaxParticipants"));
+        assert!(p
+            .bool("LargeRoom")
+            .unwrap_err()
+            .message
+            .contains("LargeRoom"));
+        assert!(p
+            .u32("MaxParticipants")
+            .unwrap_err()
+            .message
+            .contains("MaxParticipants"));
         assert_eq!(p.u32("EmptyRoomTimeout").unwrap(), None);
     }
 

@@ -2,9 +2,7 @@
 //! schema's order, with whole-second UTC timestamps and absolute URLs.
 
 use serde::Serialize;
-use videoroom_emulator_adapter::{
-    ParticipantRecord, PublishedTrack, RoomRecord, SubscribedTrack,
-};
+use videoroom_emulator_adapter::{ParticipantRecord, PublishedTrack, RoomRecord, SubscribedTrack};
 
 use crate::params::format_time;
 

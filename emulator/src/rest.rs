@@ -16,8 +16,7 @@ use crate::error::{extractor_error, twilio_shaped, ApiError};
 use crate::paging::{base_url, envelope, Paging};
 use crate::params::{path_segment, read_form, Params};
 use crate::resources::{
-    participant_url, room_url, ParticipantJson, PublishedTrackJson, RoomJson,
-    SubscribedTrackJson,
+    participant_url, room_url, ParticipantJson, PublishedTrackJson, RoomJson, SubscribedTrackJson,
 };
 use crate::Emulator;
 
@@ -29,7 +28,10 @@ pub fn cors_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add(("Access-Control-Allow-Origin", "*"))
         .add(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-        .add(("Access-Control-Allow-Headers", "Content-Type, Authorization"))
+        .add((
+            "Access-Control-Allow-Headers",
+            "Content-Type, Authorization",
+        ))
         .add(("Access-Control-Allow-Credentials", "false"))
         .add(("Access-Control-Expose-Headers", "Content-Type"))
 }
@@ -105,7 +107,10 @@ async fn wrong_method(req: HttpRequest) -> Result<HttpResponse> {
     if req.method() == Method::OPTIONS {
         return Ok(HttpResponse::NoContent().finish());
     }
-    Err(ApiError::method_not_allowed(req.method().as_str(), req.path()))
+    Err(ApiError::method_not_allowed(
+        req.method().as_str(),
+        req.path(),
+    ))
 }
 
 async fn unknown_route(req: HttpRequest) -> Result<HttpResponse> {
@@ -209,7 +214,15 @@ async fn list_rooms(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<H
         page_token: paging.page_token.clone(),
     };
     let page = emulator.store().list_rooms(&query)?;
-    let filters = echoed(&p, &["Status", "UniqueName", "DateCreatedAfter", "DateCreatedBefore"]);
+    let filters = echoed(
+        &p,
+        &[
+            "Status",
+            "UniqueName",
+            "DateCreatedAfter",
+            "DateCreatedBefore",
+        ],
+    );
     let body = envelope(
         "rooms",
         &format!("{}/v1/Rooms", ctx.base),
@@ -290,7 +303,12 @@ async fn list_participants(
     let page = store.list_participants(room_sid.as_str(), &query)?;
     let filters = echoed(
         &p,
-        &["Status", "DateCreatedAfter", "DateCreatedBefore", "Identity"],
+        &[
+            "Status",
+            "DateCreatedAfter",
+            "DateCreatedBefore",
+            "Identity",
+        ],
     );
     let body = envelope(
         "participants",
@@ -373,7 +391,10 @@ async fn fetch_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Res
     let record = emulator
         .store()
         .fetch_published_track(&room, &participant, &track)?;
-    Ok(json(StatusCode::OK, &PublishedTrackJson::new(&record, &ctx.base)))
+    Ok(json(
+        StatusCode::OK,
+        &PublishedTrackJson::new(&record, &ctx.base),
+    ))
 }
 
 async fn list_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
@@ -409,5 +430,8 @@ async fn fetch_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Re
     let record = emulator
         .store()
         .fetch_subscribed_track(&room, &participant, &track)?;
-    Ok(json(StatusCode::OK, &SubscribedTrackJson::new(&record, &ctx.base)))
+    Ok(json(
+        StatusCode::OK,
+        &SubscribedTrackJson::new(&record, &ctx.base),
+    ))
 }

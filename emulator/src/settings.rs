@@ -122,18 +122,19 @@ impl EmulatorSettings {
 
     /// As [`EmulatorSettings::from_env`], reading variables through `lookup` (for tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let read = |names: [&'static str; 2]| -> Result<Option<(&'static str, String)>, SettingsError> {
-            for name in names {
-                if let Some(value) = lookup(name) {
-                    let value = value.trim().to_owned();
-                    if value.is_empty() {
-                        return Err(SettingsError::Empty { var: name });
+        let read =
+            |names: [&'static str; 2]| -> Result<Option<(&'static str, String)>, SettingsError> {
+                for name in names {
+                    if let Some(value) = lookup(name) {
+                        let value = value.trim().to_owned();
+                        if value.is_empty() {
+                            return Err(SettingsError::Empty { var: name });
+                        }
+                        return Ok(Some((name, value)));
                     }
-                    return Ok(Some((name, value)));
                 }
-            }
-            Ok(None)
-        };
+                Ok(None)
+            };
         let mut settings = Self::seeded();
         if let Some((var, value)) = read(ENV_ACCOUNT_SID)? {
             settings.account_sid =
@@ -248,7 +249,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.account_sid.as_str(), "AC00000000000000000000000000000001");
         assert_eq!(s.auth_token.expose_secret(), "tok");
-        assert_eq!(s.api_keys[0].sid.as_str(), "SK00000000000000000000000000000003");
+        assert_eq!(
+            s.api_keys[0].sid.as_str(),
+            "SK00000000000000000000000000000003"
+        );
         assert_eq!(s.api_keys[0].secret.expose_secret(), "sec");
         assert_eq!(s.api_keys[0].account_sid, s.account_sid);
     }
@@ -258,7 +262,10 @@ mod tests {
         let err = EmulatorSettings::from_lookup(env(&[("ACCOUNT_SID", "SKsecretish-value")]))
             .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("ACCOUNT_SID must be an Account SID"), "{text}");
+        assert!(
+            text.starts_with("ACCOUNT_SID must be an Account SID"),
+            "{text}"
+        );
         assert!(!text.contains("secretish"), "{text}");
     }
 

@@ -92,18 +92,26 @@ async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
 /// printed in clear; configured secrets are never printed.
 fn banner(base: &str, settings: &EmulatorSettings) -> String {
     let mut out = String::new();
-    out.push_str(&format!("  REST base URL     {base}  (Video API under {base}/v1)\n"));
+    out.push_str(&format!(
+        "  REST base URL     {base}  (Video API under {base}/v1)\n"
+    ));
     out.push_str(&format!("  Inspector         {base}/emulator\n"));
     out.push_str(&format!("  Account SID       {}\n", settings.account_sid));
     let token = if settings.auth_token_is_seeded() {
-        format!("{}  (seeded test value, public)", settings.auth_token.expose_secret())
+        format!(
+            "{}  (seeded test value, public)",
+            settings.auth_token.expose_secret()
+        )
     } else {
         "[configured, not shown]".to_owned()
     };
     out.push_str(&format!("  Auth token        {token}\n"));
     for key in &settings.api_keys {
         let secret = if api_key_is_seeded(key) {
-            format!("{}  (seeded test value, public)", key.secret.expose_secret())
+            format!(
+                "{}  (seeded test value, public)",
+                key.secret.expose_secret()
+            )
         } else {
             "[configured, not shown]".to_owned()
         };

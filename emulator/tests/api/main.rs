@@ -1,0 +1,13 @@
+//! The emulator over real HTTP on a loopback port: one test binary, one module per area.
+
+// Helpers outside `#[test]` functions unwrap too: in a test, a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod auth_and_errors;
+mod callbacks;
+mod control;
+mod helpers;
+mod listing;
+mod openapi;
+mod participants;
+mod rooms;
