@@ -6,6 +6,7 @@
 'use strict';
 
 const form = document.getElementById('login-form');
+const joinButton = form.querySelector('button[type="submit"]');
 const leaveButton = document.getElementById('leave');
 const statusEl = document.getElementById('status');
 const participantsEl = document.getElementById('participants');
@@ -128,10 +129,13 @@ function roomDisconnected(disconnectedRoom, error) {
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
-  if (room) return;
   if (typeof Twilio === 'undefined') return; // SDK がない理由は #status に表示済み / #status already says why.
   const identity = new FormData(form).get('identity').trim();
-  join(identity).catch(showError);
+  // 接続中の二重クリックを防ぐ / Ignore a second click while connecting.
+  joinButton.disabled = true;
+  join(identity)
+    .catch(showError)
+    .finally(() => (joinButton.disabled = false));
 });
 
 leaveButton.addEventListener('click', () => room && room.disconnect());

@@ -230,3 +230,36 @@ describe('the workshop page without the SDK', () => {
     });
   });
 });
+
+describe('the workshop page on a machine that has never fetched the SDK', () => {
+  let server;
+  let cache;
+
+  before(async () => {
+    // An empty cache, with npm on PATH: the server fetches the pinned SDK in the background.
+    cache = mkdtempSync(joinPath(tmpdir(), 'videoroom-fresh-sdk-cache-'));
+    server = await startVideoroom([], { VIDEOROOM_SDK_CACHE_DIR: cache });
+  });
+
+  after(async () => {
+    await server?.stop();
+    if (cache) rmSync(cache, { recursive: true, force: true });
+  });
+
+  test('the server fetches the SDK with npm and the open page reloads itself into a working page', async () => {
+    // The log (stderr) and the listening line (stdout) travel through different pipes.
+    const notice = /not cached yet; fetching it with `npm pack`/;
+    for (let waited = 0; !notice.test(server.output()) && waited < 5_000; waited += 100) {
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+    assert.match(server.output(), notice, 'start-up says that it is fetching the SDK');
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/index.html`);
+      // Either the page saw the "fetching" notice and reloaded itself, or npm was already done.
+      await page.waitForFunction(() => window.Twilio?.Video?.version === '2.36.0', null, { timeout: 150_000 });
+      await join(page, server.url, 'first-timer', 'fresh-machine');
+      await waitConnected(page);
+    });
+  });
+});
