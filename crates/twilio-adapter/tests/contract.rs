@@ -12,7 +12,10 @@ use std::sync::{Arc, OnceLock};
 use secrecy::SecretString;
 use url::Url;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
-use videoroom_core::{AccountSid, ApiKeySid, RoomBackend, RoomKey, RoomSpec};
+use videoroom_core::{
+    AccountSid, ApiKeySid, RoomBackend, RoomKey, RoomName, RoomQuery, RoomSpec, RoomStatus,
+    RoomType,
+};
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_twilio_adapter::{CheckError, TwilioAdapter, TwilioConfig};
 
@@ -93,4 +96,49 @@ async fn check_against_the_emulator_explains_a_wrong_secret() {
         .await
         .expect_err("a wrong secret is refused");
     assert!(matches!(err, CheckError::BadCredentials { .. }), "{err:?}");
+}
+
+/// The contract suite names rooms in ASCII; the workshop's attendees do not. A name with a
+/// space and Japanese letters must survive percent-encoding in the path (fetch, complete) and
+/// in the query (the `UniqueName` filter) both ways.
+#[tokio::test]
+async fn a_japanese_room_name_with_a_space_round_trips_through_path_and_query() {
+    let adapter = TwilioAdapter::new(seeded_config()).expect("valid settings");
+    let scratch = adapter
+        .create_room(&RoomSpec::default())
+        .await
+        .expect("an unnamed room for a unique suffix");
+    adapter
+        .complete_room(&RoomKey::Sid(scratch.sid.clone()))
+        .await
+        .expect("completed");
+    let name = RoomName::parse(&format!("会議室 {}", &scratch.sid.as_str()[2..10]))
+        .expect("a valid room name");
+    let created = adapter
+        .create_room(&RoomSpec::named(name.clone(), RoomType::Go))
+        .await
+        .expect("created");
+    assert_eq!(created.unique_name, name.as_str());
+    let by_name = RoomKey::Name(name.clone());
+    let fetched = adapter.fetch_room(&by_name).await.expect("found by name");
+    assert_eq!(fetched.sid, created.sid);
+    let listed = adapter
+        .list_rooms(&RoomQuery {
+            unique_name: Some(name.as_str().to_owned()),
+            ..RoomQuery::default()
+        })
+        .await
+        .expect("listed");
+    assert_eq!(
+        listed.rooms.iter().map(|r| &r.sid).collect::<Vec<_>>(),
+        [&created.sid]
+    );
+    let completed = adapter
+        .complete_room(&by_name)
+        .await
+        .expect("completed by name");
+    assert_eq!(
+        (completed.sid, completed.status),
+        (created.sid, RoomStatus::Completed)
+    );
 }
