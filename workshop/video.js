@@ -129,7 +129,16 @@ function roomDisconnected(disconnectedRoom, error) {
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
-  if (typeof Twilio === 'undefined') return; // SDK がない理由は #status に表示済み / #status already says why.
+  if (typeof Twilio === 'undefined') {
+    // SDK を読み込めなかった (理由がまだ表示されていなければ表示する)
+    // The SDK did not load; say so unless #status already explains why.
+    if (statusEl.dataset.state !== 'error') {
+      const error = new Error('twilio-video.js を読み込めませんでした / twilio-video.js did not load (network?)');
+      error.name = 'sdk_missing';
+      showError(error);
+    }
+    return;
+  }
   const identity = new FormData(form).get('identity').trim();
   // 接続中の二重クリックを防ぐ / Ignore a second click while connecting.
   joinButton.disabled = true;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { startVideoroom } from '../support/servers.mjs';
+import { SEEDED, startEmulator, startVideoroom } from '../support/servers.mjs';
 import {
   inProgressRoom,
   join,
@@ -261,5 +261,47 @@ describe('the workshop page on a machine that has never fetched the SDK', () => 
       await join(page, server.url, 'first-timer', 'fresh-machine');
       await waitConnected(page);
     });
+  });
+});
+
+describe('the workshop page in twilio mode', () => {
+  let emulator;
+  let server;
+
+  before(async () => {
+    // Real Twilio is not reachable from tests: the twilio backend talks REST to a standalone
+    // emulator, which is all the token service needs. The page's SDK request is what we check.
+    emulator = await startEmulator();
+    server = await startVideoroom(['--backend', 'twilio'], {
+      ACCOUNT_SID: SEEDED.accountSid,
+      API_KEY: SEEDED.apiKeySid,
+      API_SECRET: SEEDED.apiKeySecret,
+      TWILIO_VIDEO_BASE_URL: emulator.url,
+    });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await emulator?.stop();
+  });
+
+  test('loads the same pinned SDK from Twilio\'s CDN and adds no shim', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/index.html`);
+      // The CDN request is aborted by the browser helper, so nothing actually leaves.
+      assert.deepEqual(browser.offMachine(), [
+        'https://sdk.twilio.com/js/video/releases/2.36.0/twilio-video.min.js',
+      ]);
+      assert.ok(!browser.urls.some((url) => url.includes('emulator-shim')), 'twilio mode adds nothing');
+
+      // Without the SDK the page says so instead of failing silently.
+      await page.fill('#login-form input[name="identity"]', 'alice');
+      await page.click('#login-form [type="submit"]');
+      await waitForErrorCode(page, 'sdk_missing', 5_000);
+    } finally {
+      await browser.close();
+    }
   });
 });
