@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from conftest import (
@@ -102,8 +102,15 @@ def test_a_duplicate_unique_name_is_refused_with_53113(client):
 def test_bad_credentials_are_refused_with_20003(emulator):
     wrong_token = client_for(emulator.url, ACCOUNT_SID, "not-the-auth-token")
     with pytest.raises(TwilioRestException) as excinfo:
-        wrong_token.video.v1.rooms.list()
+        wrong_token.video.v1.rooms("anything").fetch()
     assert_twilio_error(excinfo, 401, 20003)
+
+    # twilio-python reports a refused list page as a plain TwilioException carrying the response.
+    with pytest.raises(TwilioException) as excinfo:
+        wrong_token.video.v1.rooms.list()
+    response = excinfo.value.args[1]
+    assert response.status_code == 401
+    assert json.loads(response.text)["code"] == 20003
 
     wrong_secret = client_for(emulator.url, API_KEY_SID, "not-the-secret", account_sid=ACCOUNT_SID)
     with pytest.raises(TwilioRestException) as excinfo:
