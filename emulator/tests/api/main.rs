@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth_and_errors;
+mod binary;
 mod callbacks;
 mod control;
 mod helpers;

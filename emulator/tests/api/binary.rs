@@ -1,0 +1,162 @@
+//! The `videoroom-emulator` binary as a user runs it: `--port 0`, the listening line and the
+//! banner, credentials from the environment, graceful stop on SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_AUTH_TOKEN};
+
+const CREDENTIAL_VARIABLES: [&str; 8] = [
+    "ACCOUNT_SID",
+    "TWILIO_ACCOUNT_SID",
+    "AUTH_TOKEN",
+    "TWILIO_AUTH_TOKEN",
+    "API_KEY",
+    "TWILIO_API_KEY_SID",
+    "API_SECRET",
+    "TWILIO_API_KEY_SECRET",
+];
+
+fn command(env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_videoroom-emulator"));
+    cmd.args(["--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // A developer's real credentials must never reach the test's child.
+    for name in CREDENTIAL_VARIABLES {
+        cmd.env_remove(name);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts the binary and reads its output up to the end of the banner (the API key secret
+/// line). Returns the child, the base URL from the listening line and all lines read.
+async fn start(env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
+    let mut child = command(env).spawn().expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let mut base = None;
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                base = Some(url.trim().to_owned());
+            }
+            let done = line.contains("API key secret");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the banner is printed");
+    let base = base.unwrap_or_else(|| panic!("no listening line in {seen:#?}"));
+    (child, base, seen)
+}
+
+fn terminate(child: &Child) {
+    let pid = child.id().expect("still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[actix_web::test]
+async fn the_binary_prints_its_real_port_and_the_seeded_credentials_then_serves() {
+    let (mut child, base, lines) = start(&[]).await;
+    let port: u16 = base
+        .strip_prefix("http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("{base}"))
+        .parse()
+        .unwrap();
+    assert_ne!(port, 0);
+    let banner = lines.join("\n");
+    assert!(banner.contains(TEST_ACCOUNT_SID), "{banner}");
+    assert!(
+        banner.contains(TEST_AUTH_TOKEN),
+        "seeded values are public: {banner}"
+    );
+    assert!(banner.contains(TEST_API_KEY_SECRET), "{banner}");
+    assert!(banner.contains(&format!("{base}/v1")), "{banner}");
+
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/Rooms"))
+        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+        .form(&[("UniqueName", "from-the-binary")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = reqwest::get(format!("{base}/not-a-route")).await.unwrap();
+    assert_eq!(res.status(), 404);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], 20404);
+
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("SIGTERM stops the emulator")
+        .unwrap();
+    assert!(status.success(), "graceful stop exits 0: {status}");
+}
+
+#[actix_web::test]
+async fn configured_secrets_are_used_but_never_printed() {
+    let token = "configured-auth-token-value";
+    let secret = "configured-api-secret-value";
+    let (mut child, base, lines) = start(&[
+        ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+        ("AUTH_TOKEN", token),
+        ("API_KEY", "SK0123456789abcdef0123456789abcdef"),
+        ("API_SECRET", secret),
+    ])
+    .await;
+    let banner = lines.join("\n");
+    assert!(
+        banner.contains("AC0123456789abcdef0123456789abcdef"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("SK0123456789abcdef0123456789abcdef"),
+        "{banner}"
+    );
+    assert!(
+        !banner.contains(token) && !banner.contains(secret),
+        "{banner}"
+    );
+    assert!(banner.contains("not shown"), "{banner}");
+
+    let res = reqwest::Client::new()
+        .get(format!("{base}/v1/Rooms"))
+        .basic_auth("SK0123456789abcdef0123456789abcdef", Some(secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    child.kill().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_malformed_credential_stops_the_binary_with_a_message_naming_the_variable() {
+    let output = command(&[("ACCOUNT_SID", "not-a-sid")])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ACCOUNT_SID must be an Account SID"),
+        "{stderr}"
+    );
+}
