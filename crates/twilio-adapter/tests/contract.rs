@@ -13,8 +13,8 @@ use secrecy::SecretString;
 use url::Url;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_core::{
-    AccountSid, ApiKeySid, RoomBackend, RoomKey, RoomName, RoomQuery, RoomSpec, RoomStatus,
-    RoomType,
+    AccountSid, ApiKeySid, BackendError, RoomBackend, RoomKey, RoomName, RoomQuery, RoomSpec,
+    RoomStatus, RoomType,
 };
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_twilio_adapter::{CheckError, TwilioAdapter, TwilioConfig};
@@ -140,5 +140,20 @@ async fn a_japanese_room_name_with_a_space_round_trips_through_path_and_query() 
     assert_eq!(
         (completed.sid, completed.status),
         (created.sid, RoomStatus::Completed)
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_makes_every_operation_unauthorized() {
+    let mut config = seeded_config();
+    config.api_key_secret = SecretString::from("not-the-secret");
+    let adapter = TwilioAdapter::new(config).expect("valid settings");
+    assert_eq!(
+        adapter.create_room(&RoomSpec::default()).await,
+        Err(BackendError::Unauthorized)
+    );
+    assert_eq!(
+        adapter.list_rooms(&RoomQuery::default()).await,
+        Err(BackendError::Unauthorized)
     );
 }
