@@ -515,3 +515,58 @@ async fn raw_http(port: u16, request: &[u8]) -> String {
     .await;
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+/// A small deterministic generator, so a failure is reproducible from the case number.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u8 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 56) as u8
+    }
+
+    fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let len = usize::from(self.next()) % max;
+        (0..len).map(|_| self.next()).collect()
+    }
+}
+
+#[tokio::test]
+async fn arbitrary_bytes_in_any_part_of_a_request_never_produce_a_server_error() {
+    let app = spawn_app().await;
+    let mut rng = Lcg(0x5eed);
+    for case in 0..150 {
+        let noise = rng.bytes(200);
+        let encoded: String = noise.iter().map(|b| format!("%{b:02X}")).collect();
+        let mut json_like = b"{\"identity\":\"".to_vec();
+        json_like.extend_from_slice(&noise);
+        json_like.extend_from_slice(b"\"}");
+        let requests = [
+            app.client
+                .get(app.url(&format!("/video-token?identity={encoded}&room={encoded}"))),
+            app.client
+                .post(app.url("/video-token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(noise.clone()),
+            app.client
+                .post(app.url("/video-token"))
+                .header("content-type", "application/json")
+                .body(json_like),
+            app.client
+                .post(app.url("/video-token"))
+                .header("content-type", "application/json")
+                .body(noise.clone()),
+        ];
+        for (form, request) in requests.into_iter().enumerate() {
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            assert!(
+                status == 200 || (400..500).contains(&status),
+                "case {case}, form {form}: status {status} for {noise:?}"
+            );
+        }
+    }
+}
