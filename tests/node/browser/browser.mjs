@@ -24,8 +24,8 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * A fresh Chromium with its own user-data-dir. Every request and WebSocket of every page is
- * recorded, and anything addressed off this machine is aborted (and still recorded), so a test
- * can assert that the page never leaves localhost.
+ * recorded, and anything addressed off this machine is aborted or closed before it connects
+ * (and still recorded), so a test can assert that the page never leaves localhost.
  */
 export async function launchBrowser() {
   const userDataDir = mkdtempSync(joinPath(tmpdir(), 'videoroom-chromium-'));
@@ -45,6 +45,14 @@ export async function launchBrowser() {
     if (isLocal(route.request().url())) return route.continue();
     return route.abort('blockedbyclient');
   });
+  // WebSockets bypass request routing: close any addressed off this machine before it opens.
+  await context.routeWebSocket(
+    (url) => !isLocal(url.href),
+    (socket) => {
+      urls.push(socket.url());
+      socket.close({ code: 1008, reason: 'off-machine traffic is blocked in tests' });
+    },
+  );
   const watchSockets = (page) => page.on('websocket', (socket) => urls.push(socket.url()));
   context.pages().forEach(watchSockets);
   context.on('page', watchSockets);
