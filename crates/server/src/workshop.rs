@@ -608,6 +608,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_sdk_path_is_reported_as_the_chosen_file_not_as_a_cache_problem() {
+        let page = Scratch::new("badpath");
+        let mut options = offline_sdk(&page.0.join("cache"));
+        options.override_path = Some(page.0.join("missing.min.js"));
+        match LocalSdk::new(options).state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains("VIDEOROOM_SDK_PATH="), "{reason}");
+                assert!(reason.contains("missing.min.js"), "{reason}");
+                assert!(reason.contains("or unset it"), "{reason}");
+            }
+            other => panic!("expected an explanation, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_tarball_that_is_not_the_published_one_is_refused() {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
             Vec::new(),

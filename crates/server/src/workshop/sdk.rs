@@ -289,6 +289,15 @@ impl LocalSdk {
 pub fn explanation(options: &SdkOptions, cause: &str) -> String {
     let dir = options.cache_dir.display();
     let version = SDK_VERSION;
+    if let Some(path) = &options.override_path {
+        // The person chose this file on purpose: say that the choice is what failed.
+        return format!(
+            "twilio-video.js could not be loaded from VIDEOROOM_SDK_PATH={}: {cause}. \
+             Point VIDEOROOM_SDK_PATH at a copy of twilio-video.min.js {version} (or its .tgz), \
+             or unset it to use the cache in {dir}, and restart. Everything else keeps working.",
+            path.display()
+        );
+    }
     format!(
         "twilio-video.js {version} is not available for the emulator: {cause}. \
          To fix it, run `npm pack twilio-video@{version}` in {dir} (with access to the npm \
