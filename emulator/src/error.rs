@@ -210,6 +210,58 @@ mod tests {
         assert_eq!(err.more_info, "https://www.twilio.com/docs/errors/53113");
     }
 
+    #[actix_web::test]
+    async fn framework_errors_and_plain_text_failures_are_rewritten_in_twilios_shape() {
+        use actix_web::{test, web, App};
+        let app = test::init_service(
+            App::new()
+                .wrap(twilio_shaped())
+                .route(
+                    "/v1/plain",
+                    web::get().to(|| async { HttpResponse::BadRequest().body("plain text") }),
+                )
+                .route(
+                    "/v1/form",
+                    web::post().to(
+                        |_: web::Form<std::collections::HashMap<String, u32>>| async {
+                            HttpResponse::Ok().finish()
+                        },
+                    ),
+                )
+                .route(
+                    "/v1/ours",
+                    web::get().to(|| async { Err::<HttpResponse, _>(ApiError::authenticate()) }),
+                ),
+        )
+        .await;
+
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/v1/plain").to_request()).await;
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], 20001);
+        assert_eq!(body["status"], 400);
+
+        let req = test::TestRequest::post()
+            .uri("/v1/form")
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload("n=not-a-number")
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], 20001);
+        assert!(body["more_info"].as_str().unwrap().ends_with("/20001"));
+
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/v1/ours").to_request()).await;
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(
+            body,
+            serde_json::to_value(ApiError::authenticate()).unwrap()
+        );
+    }
+
     #[test]
     fn a_framework_server_error_keeps_its_status_but_gets_twilios_shape() {
         let err = ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR, "/v1/Rooms", "boom");

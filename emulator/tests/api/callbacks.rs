@@ -312,3 +312,49 @@ async fn reset_clears_the_callback_log_and_sends_nothing_for_the_vanished_rooms(
     assert!(app.emulator.deliveries().is_empty());
     assert_eq!(rx.requests().len(), 1, "no room-ended for a reset");
 }
+
+#[actix_web::test]
+async fn a_timeout_applied_by_the_clock_route_sends_room_ended_with_the_room_duration() {
+    let app = spawn().await;
+    let rx = receiver(Behaviour::Ok);
+    app.create_room(&[
+        ("UniqueName", "idle"),
+        ("StatusCallback", &format!("{}/s", rx.base)),
+    ])
+    .await;
+    assert_eq!(
+        app.post("/emulator/clock/advance", &[("Seconds", "600")])
+            .await
+            .status(),
+        200
+    );
+    let got = wait_for_requests(&rx, 2).await;
+    let ended = got
+        .iter()
+        .map(|r| form(&r.body))
+        .find(|f| f["StatusCallbackEvent"] == "room-ended")
+        .expect("a room-ended callback");
+    assert_eq!(ended["RoomStatus"], "completed");
+    assert_eq!(
+        ended["RoomDuration"], "300",
+        "the unused-room timeout is 5 minutes"
+    );
+}
+
+/// Only the background ticker can end this room: the clock moves without any request or tick.
+#[actix_web::test]
+async fn the_background_ticker_ends_idle_rooms_without_any_request() {
+    let app = spawn().await;
+    let rx = receiver(Behaviour::Ok);
+    app.create_room(&[
+        ("UniqueName", "forgotten"),
+        ("UnusedRoomTimeout", "1"),
+        ("StatusCallback", &format!("{}/s", rx.base)),
+    ])
+    .await;
+    app.emulator.clock().advance(Duration::from_secs(61));
+    let got = wait_for_requests(&rx, 2).await;
+    assert!(got
+        .iter()
+        .any(|r| form(&r.body)["StatusCallbackEvent"] == "room-ended"));
+}
