@@ -116,9 +116,12 @@ pub async fn run(
         options,
     };
     let mut bucket = Bucket::new(conn.options.flood_burst, conn.options.flood_per_second);
-    let mut silence_deadline = Instant::now() + conn.options.hello_timeout;
-    let mut next_heartbeat: Option<Instant> = None;
+    // Two timers for the whole connection, moved rather than recreated on every frame.
     let far_future = Instant::now() + Duration::from_secs(86_400 * 365);
+    let silence = sleep_until(Instant::now() + conn.options.hello_timeout);
+    let heartbeat = sleep_until(far_future);
+    tokio::pin!(silence, heartbeat);
+    let mut heartbeat_armed = false;
 
     let ending: Option<(u16, String)> = loop {
         tokio::select! {
@@ -135,17 +138,18 @@ pub async fn run(
                 Some(Outgoing::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
             },
-            () = sleep_until(silence_deadline) => {
+            () = &mut silence => {
                 break Some(match conn.negotiated {
                     None => (close::POLICY, "no hello in time".into()),
                     Some(_) => (close::HEARTBEATS_MISSED, "missed heartbeats".into()),
                 });
             }
-            () = sleep_until(next_heartbeat.unwrap_or(far_future)) => {
+            () = &mut heartbeat => {
                 if !send(&mut session, protocol::heartbeat(), conn.options.send_timeout).await {
                     break None;
                 }
-                next_heartbeat = conn.negotiated.map(|t| Instant::now() + t / 2);
+                let every = conn.negotiated.map_or(Duration::from_secs(86_400), |t| t / 2);
+                heartbeat.as_mut().reset(Instant::now() + every);
             }
             item = stream.recv() => {
                 let message = match item {
@@ -166,9 +170,12 @@ pub async fn run(
                         }
                         let step = conn.on_text(&text);
                         if let Some(timeout) = conn.negotiated {
-                            silence_deadline = Instant::now() + timeout * 3 + timeout / 2;
-                            if next_heartbeat.is_none() {
-                                next_heartbeat = Some(Instant::now() + timeout / 2);
+                            // The SDK sends a heartbeat every negotiated timeout; three missed
+                            // ones (and a margin) mean it is gone.
+                            silence.as_mut().reset(Instant::now() + timeout * 3 + timeout / 2);
+                            if !heartbeat_armed {
+                                heartbeat_armed = true;
+                                heartbeat.as_mut().reset(Instant::now() + timeout / 2);
                             }
                         }
                         let mut gone = false;

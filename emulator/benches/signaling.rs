@@ -1,0 +1,435 @@
+//! Signaling benchmark: 40 rooms, 2 scripted participants each, against the standalone
+//! `videoroom-emulator` binary started as a child process (so the memory measured is the
+//! server's own, from `/proc/<pid>/status`).
+//!
+//! Each room is created over REST, both participants join over `/signaling` (hello, iced,
+//! connect, connected), relay 50 messages each way through their peer connection (an offer or
+//! answer of a realistic SDP size first, then ICE candidates), and leave. Then the emulator's
+//! clock is moved past the empty-room timeout and every room must be completed.
+//!
+//! Printed: join latency p50/p99, relay latency p50/p99, the server's RSS at start, its peak
+//! (VmHWM) and growth, rooms completed, and PASS/FAIL against the targets: relay p99 under 5 ms,
+//! RSS growth under 20 MB, every room completed. Exits non-zero when a target is missed.
+//! Run with `cargo bench -p videoroom-emulator --bench signaling` (or `cargo xtask bench`).
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use videoroom_core::credentials::{
+    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
+};
+use videoroom_core::token::{ApiKey, TokenSigner};
+use videoroom_core::{AccountSid, ApiKeySid, Identity};
+
+const ROOMS: usize = 40;
+const MESSAGES_EACH_WAY: usize = 50;
+const RELAY_P99_TARGET: Duration = Duration::from_millis(5);
+const RSS_GROWTH_TARGET_KB: u64 = 20 * 1024;
+/// Twilio's default empty-room timeout is 5 minutes; advance a little past it.
+const ADVANCE_SECONDS: u64 = 5 * 60 + 10;
+const WAIT: Duration = Duration::from_secs(10);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type BenchResult<T> = Result<T, String>;
+
+fn main() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("signaling bench: cannot start a tokio runtime: {err}");
+            std::process::exit(2);
+        }
+    };
+    let code = match runtime.block_on(run()) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(err) => {
+            eprintln!("signaling bench: {err}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// The emulator child process, killed when dropped so a failed run leaves nothing behind.
+struct Emulator {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Emulator {
+    fn start() -> BenchResult<Self> {
+        let binary = std::env::var("VIDEOROOM_EMULATOR_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_videoroom-emulator").to_owned());
+        let mut command = Command::new(&binary);
+        command
+            .args(["--port", "0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // The seeded credentials, whatever the calling shell has set.
+        for name in [
+            "ACCOUNT_SID",
+            "TWILIO_ACCOUNT_SID",
+            "AUTH_TOKEN",
+            "TWILIO_AUTH_TOKEN",
+            "API_KEY",
+            "TWILIO_API_KEY_SID",
+            "API_SECRET",
+            "TWILIO_API_KEY_SECRET",
+        ] {
+            command.env_remove(name);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {binary}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout from the emulator")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(base) = line.strip_prefix("listening on ") {
+                        break base.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    return Err(format!("{binary} exited before listening"));
+                }
+            }
+        };
+        // Keep draining its stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Ok(Self { child, base })
+    }
+
+    /// (VmRSS, VmHWM) in kB.
+    fn memory_kb(&self) -> BenchResult<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .map_err(|e| format!("cannot read the emulator's /proc status: {e}"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .ok_or(format!("no {name} in /proc status"))
+        };
+        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    }
+}
+
+fn token(identity: &str, room: &str) -> BenchResult<String> {
+    let key = ApiKey {
+        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).map_err(|e| e.to_string())?,
+        sid: ApiKeySid::parse(TEST_API_KEY_SID).map_err(|e| e.to_string())?,
+        secret: TEST_API_KEY_SECRET.to_owned().into(),
+    };
+    let signer = TokenSigner::new(key, 3600, None).map_err(|e| e.to_string())?;
+    let identity = Identity::parse(identity).map_err(|e| e.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    Ok(signer.mint(
+        &identity,
+        Some(room),
+        i64::try_from(now).unwrap_or(i64::MAX),
+    ))
+}
+
+struct Participant {
+    ws: Socket,
+    session: String,
+}
+
+impl Participant {
+    async fn send(&mut self, frame: Value) -> BenchResult<()> {
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .map_err(|e| format!("send: {e}"))
+    }
+
+    /// The next `msg` body, skipping heartbeats.
+    async fn msg(&mut self) -> BenchResult<Value> {
+        loop {
+            let item = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .map_err(|_| "no message within 10 s".to_owned())?;
+            match item {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value =
+                        serde_json::from_str(&text).map_err(|e| format!("bad JSON: {e}"))?;
+                    match frame["type"].as_str() {
+                        Some("msg") => return Ok(frame["body"].clone()),
+                        Some("heartbeat") | Some("welcome") => {}
+                        other => return Err(format!("unexpected frame type {other:?}")),
+                    }
+                }
+                Some(Ok(Message::Close(close))) => return Err(format!("closed: {close:?}")),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("socket error: {e}")),
+                None => return Err("socket ended".into()),
+            }
+        }
+    }
+
+    /// Joins as the SDK does; returns the participant and its join latency.
+    async fn join(url: &str, identity: &str, room: &str) -> BenchResult<(Self, Duration)> {
+        let token = token(identity, room)?;
+        let started = Instant::now();
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+            .await
+            .map_err(|e| format!("WebSocket upgrade: {e}"))?;
+        let mut me = Self {
+            ws,
+            session: String::new(),
+        };
+        me.send(
+            json!({"id": "bench", "timeout": 5000, "type": "hello", "version": 2,
+                       "body": {"edge": "roaming", "token": token, "type": "ice", "version": 1}}),
+        )
+        .await?;
+        let iced = me.msg().await?;
+        if iced["type"] != "iced" {
+            return Err(format!("expected iced, got {iced}"));
+        }
+        me.send(json!({"type": "msg", "body": {
+            "type": "connect", "version": 2, "name": null, "token": token,
+            "participant": {"revision": 2, "tracks": [{"enabled": true, "id": format!("{identity}-cam"),
+                "kind": "video", "name": format!("{identity}-cam"), "priority": "standard"}]},
+            "peer_connections": [], "ice_servers": "acquire", "format": "unified",
+            "subscribe": {"rules": [{"type": "include", "all": true}], "revision": 1},
+        }}))
+        .await?;
+        let connected = me.msg().await?;
+        if connected["type"] != "connected" {
+            return Err(format!("expected connected, got {connected}"));
+        }
+        me.session = connected["session"].as_str().unwrap_or_default().to_owned();
+        Ok((me, started.elapsed()))
+    }
+
+    async fn relay(&mut self, id: &str, index: usize, sdp: &str) -> BenchResult<()> {
+        let state = if index == 0 {
+            json!({"id": id, "description": {"type": "offer", "revision": 2, "sdp": sdp}})
+        } else {
+            json!({"id": id, "ice": {"candidates": [{"candidate": format!("candidate:{index} 1 udp 2122194687 127.0.0.1 {} typ host", 40000 + index),
+                "sdpMid": "0", "sdpMLineIndex": 0}], "ufrag": "bench", "revision": index}})
+        };
+        self.send(
+            json!({"type": "msg", "body": {"type": "update", "version": 2,
+                         "session": self.session, "peer_connections": [state]}}),
+        )
+        .await
+    }
+
+    async fn leave(mut self) -> BenchResult<()> {
+        self.send(json!({"type": "msg", "body": {"type": "disconnect", "version": 2, "session": self.session}}))
+            .await?;
+        self.send(json!({"type": "bye"})).await?;
+        let _ = self.ws.close(None).await;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct RoomFigures {
+    joins: Vec<Duration>,
+    relays: Vec<Duration>,
+}
+
+/// One room's whole script: join, relay both ways, leave.
+async fn room_script(url: String, room: String) -> BenchResult<RoomFigures> {
+    let mut figures = RoomFigures::default();
+    let (mut alice, join) = Participant::join(&url, "alice", &room).await?;
+    figures.joins.push(join);
+    let (mut bob, join) = Participant::join(&url, "bob", &room).await?;
+    figures.joins.push(join);
+    let update = alice.msg().await?;
+    let id = update["peer_connections"][0]["id"]
+        .as_str()
+        .ok_or_else(|| format!("no create-offer in {update}"))?
+        .to_owned();
+    // The size of a real offer (the capture's are 5 to 10 KB).
+    let sdp = "a=x".repeat(2500);
+
+    for (from_alice, index) in (0..MESSAGES_EACH_WAY)
+        .flat_map(|i| [(true, i), (false, i)])
+        .collect::<Vec<_>>()
+    {
+        let (sender, receiver) = if from_alice {
+            (&mut alice, &mut bob)
+        } else {
+            (&mut bob, &mut alice)
+        };
+        let started = Instant::now();
+        sender.relay(&id, index, &sdp).await?;
+        let got = receiver.msg().await?;
+        figures.relays.push(started.elapsed());
+        if got["peer_connections"][0]["id"] != json!(id) {
+            return Err(format!("relayed to the wrong peer connection: {got}"));
+        }
+    }
+    bob.leave().await?;
+    let left = alice.msg().await?;
+    if left["participants"][0]["state"] != "disconnected" {
+        return Err(format!("expected bob's departure, got {left}"));
+    }
+    alice.leave().await?;
+    Ok(figures)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn rest(request: reqwest::RequestBuilder) -> BenchResult<Value> {
+    let response = request
+        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+        .send()
+        .await
+        .map_err(|e| format!("REST request: {e}"))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("REST body: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("REST {status}: {body}"));
+    }
+    Ok(body)
+}
+
+async fn run() -> BenchResult<bool> {
+    let emulator = Emulator::start()?;
+    let ws_url = format!("{}/signaling", emulator.base.replacen("http", "ws", 1));
+    let http = reqwest::Client::new();
+    // Let the server settle before the baseline.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (rss_start, _) = emulator.memory_kb()?;
+
+    let mut room_sids = Vec::with_capacity(ROOMS);
+    for i in 0..ROOMS {
+        let body = rest(http.post(format!("{}/v1/Rooms", emulator.base)).form(&[
+            ("UniqueName", format!("bench-{i}")),
+            ("Type", "group".into()),
+        ]))
+        .await?;
+        room_sids.push(body["sid"].as_str().unwrap_or_default().to_owned());
+    }
+
+    let started = Instant::now();
+    let scripts: Vec<_> = (0..ROOMS)
+        .map(|i| tokio::spawn(room_script(ws_url.clone(), format!("bench-{i}"))))
+        .collect();
+    let mut joins = Vec::new();
+    let mut relays = Vec::new();
+    for script in scripts {
+        let figures = script.await.map_err(|e| format!("room task: {e}"))??;
+        joins.extend(figures.joins);
+        relays.extend(figures.relays);
+    }
+    let elapsed = started.elapsed();
+    joins.sort();
+    relays.sort();
+    let (rss_end, rss_peak) = emulator.memory_kb()?;
+
+    // Every room is now empty and waiting for its empty-room timeout.
+    let mut waiting = 0;
+    for sid in &room_sids {
+        let room = rest(http.get(format!("{}/v1/Rooms/{sid}", emulator.base))).await?;
+        if room["status"] == "in-progress" {
+            waiting += 1;
+        }
+    }
+    rest(
+        http.post(format!("{}/emulator/clock/advance", emulator.base))
+            .form(&[("Seconds", ADVANCE_SECONDS.to_string())]),
+    )
+    .await?;
+    let mut completed = 0;
+    for sid in &room_sids {
+        let room = rest(http.get(format!("{}/v1/Rooms/{sid}", emulator.base))).await?;
+        if room["status"] == "completed" {
+            completed += 1;
+        }
+    }
+
+    let growth = rss_peak.saturating_sub(rss_start);
+    let relay_p99 = percentile(&relays, 99.0);
+    println!("signaling benchmark: {ROOMS} rooms x 2 participants, {MESSAGES_EACH_WAY} relayed messages each way per room, all rooms at once");
+    println!("  scripts done in       {}", ms(elapsed));
+    println!(
+        "  join latency          p50 {}   p99 {}   ({} joins)",
+        ms(percentile(&joins, 50.0)),
+        ms(percentile(&joins, 99.0)),
+        joins.len()
+    );
+    println!(
+        "  relay latency         p50 {}   p99 {}   ({} messages)",
+        ms(percentile(&relays, 50.0)),
+        ms(relay_p99),
+        relays.len()
+    );
+    println!(
+        "  server RSS            start {:.1} MB   end {:.1} MB   peak (VmHWM) {:.1} MB   growth {:.1} MB",
+        rss_start as f64 / 1024.0,
+        rss_end as f64 / 1024.0,
+        rss_peak as f64 / 1024.0,
+        growth as f64 / 1024.0
+    );
+    println!(
+        "  rooms                 {waiting}/{ROOMS} in progress after everyone left, {completed}/{ROOMS} completed after advancing the clock {ADVANCE_SECONDS} s"
+    );
+    let checks = [
+        (
+            format!("relay p99 {} < {}", ms(relay_p99), ms(RELAY_P99_TARGET)),
+            relay_p99 < RELAY_P99_TARGET,
+        ),
+        (
+            format!(
+                "RSS growth {:.1} MB < {} MB",
+                growth as f64 / 1024.0,
+                RSS_GROWTH_TARGET_KB / 1024
+            ),
+            growth < RSS_GROWTH_TARGET_KB,
+        ),
+        (
+            format!("every room completed after its empty timeout ({completed}/{ROOMS})"),
+            completed == ROOMS && waiting == ROOMS,
+        ),
+    ];
+    let mut all = true;
+    for (what, ok) in &checks {
+        println!("  {}  {what}", if *ok { "PASS" } else { "FAIL" });
+        all &= ok;
+    }
+    Ok(all)
+}
