@@ -118,9 +118,8 @@ pub enum Command {
 pub fn token(settings: &Settings, identity: &str) -> Result<String, String> {
     let identity = Identity::parse(identity).map_err(|e| format!("--identity: {e}"))?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    Ok(settings
-        .token_signer()
-        .mint(&identity, Some(settings.room.name.as_str()), now))
+    let signer = settings.token_signer().map_err(|e| e.to_string())?;
+    Ok(signer.mint(&identity, Some(settings.room.name.as_str()), now))
 }
 
 /// The outcome of `videoroom decode`: the text to print and whether the token verified.

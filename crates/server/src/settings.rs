@@ -16,13 +16,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use config::{Config, File, FileFormat, Map, Source, Value, ValueKind};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use videoroom_core::credentials::{
     TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
 };
-use videoroom_core::token::{ApiKey, TokenSigner, DEFAULT_TTL_SECS, MAX_TTL_SECS};
+use videoroom_core::token::{ApiKey, TokenConfigError, TokenSigner, MAX_TTL_SECS};
 use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
 use videoroom_twilio_adapter::TwilioConfig;
 
@@ -174,16 +174,15 @@ impl Settings {
         .load()
     }
 
-    /// A token signer for the configured key, lifetime and region.
-    pub fn token_signer(&self) -> TokenSigner {
-        // `load` already built one with these exact values, so this cannot fail; the fallback
-        // keeps the signature honest rather than panicking.
+    /// A token signer for the configured key, lifetime and region. Settings from
+    /// [`Sources::load`] always give one; the error remains possible only for settings changed
+    /// by hand afterwards (a TTL over 24 hours, an empty secret).
+    pub fn token_signer(&self) -> Result<TokenSigner, TokenConfigError> {
         TokenSigner::new(
             self.credentials.api_key(),
             self.token.ttl_secs,
             self.token.region.clone(),
         )
-        .unwrap_or_else(|_| unreachable_signer(&self.credentials))
     }
 
     /// The Twilio adapter's configuration: these credentials, base URL, region and edge, with
@@ -250,17 +249,6 @@ impl Settings {
             );
         }
         out
-    }
-}
-
-fn unreachable_signer(credentials: &Credentials) -> TokenSigner {
-    let mut key = credentials.api_key();
-    if key.secret.expose_secret().is_empty() {
-        key.secret = SecretString::from(TEST_API_KEY_SECRET);
-    }
-    match TokenSigner::new(key, DEFAULT_TTL_SECS, None) {
-        Ok(signer) => signer,
-        Err(_) => unreachable!("a non-empty secret and the default TTL are always accepted"),
     }
 }
 
@@ -888,6 +876,11 @@ impl Validator {
                     log_format,
                     origins: self.origins,
                 };
+                if let Err(e) = settings.token_signer() {
+                    return Err(SettingsError::single(format!(
+                        "API_SECRET (or TWILIO_API_KEY_SECRET): {e}"
+                    )));
+                }
                 // The Twilio adapter has the last word on its own settings (region and edge
                 // apply only to twilio.com hosts, https only, ...), but only when it is used.
                 if settings.backend == BackendKind::Twilio {

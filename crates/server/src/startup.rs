@@ -107,7 +107,7 @@ impl Application {
 
         let tokens = web::Data::new(TokenState {
             rooms: RoomService::new(backend.port(), settings.room.room_type),
-            signer: settings.token_signer(),
+            signer: settings.token_signer()?,
             room: settings.room.clone(),
         });
         let health = web::Data::new(Health {
