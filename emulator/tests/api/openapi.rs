@@ -323,3 +323,65 @@ async fn rooms_and_participants_match_twilios_openapi_description() {
     assert_eq!(body["participants"].as_array().unwrap().len(), 2);
     spec.check(schema, &body, "ListRoomParticipant(completed)");
 }
+
+#[actix_web::test]
+async fn published_and_subscribed_tracks_match_twilios_openapi_description() {
+    let Some(root) = load_spec() else {
+        return;
+    };
+    let spec = Spec { root };
+    let app = spawn().await;
+    let room = app.create_room(&[("UniqueName", "tracks")]).await;
+    let room_sid = room["sid"].as_str().unwrap().to_owned();
+    let alice = app.join("tracks", "alice").await;
+    app.join("tracks", "bob").await;
+    let track = app
+        .emulator
+        .store()
+        .publish_track(
+            &room_sid,
+            alice["sid"].as_str().unwrap(),
+            videoroom_emulator_adapter::PublishTrack {
+                client_id: "cam".to_owned(),
+                kind: videoroom_emulator_adapter::TrackKind::Video,
+                name: "camera".to_owned(),
+                enabled: true,
+            },
+        )
+        .unwrap();
+    let track_sid = track.sid.as_str();
+    let participants = "/v1/Rooms/{RoomSid}/Participants/{ParticipantSid}";
+    let cases = [
+        (
+            format!("{participants}/PublishedTracks"),
+            "ListRoomParticipantPublishedTrack",
+            "/v1/Rooms/tracks/Participants/alice/PublishedTracks".to_owned(),
+        ),
+        (
+            format!("{participants}/PublishedTracks/{{Sid}}"),
+            "FetchRoomParticipantPublishedTrack",
+            format!("/v1/Rooms/tracks/Participants/alice/PublishedTracks/{track_sid}"),
+        ),
+        (
+            format!("{participants}/SubscribedTracks"),
+            "ListRoomParticipantSubscribedTrack",
+            "/v1/Rooms/tracks/Participants/bob/SubscribedTracks".to_owned(),
+        ),
+        (
+            format!("{participants}/SubscribedTracks/{{Sid}}"),
+            "FetchRoomParticipantSubscribedTrack",
+            format!("/v1/Rooms/tracks/Participants/bob/SubscribedTracks/{track_sid}"),
+        ),
+    ];
+    for (spec_path, id, path) in &cases {
+        let op = spec.operation(spec_path, "get", id);
+        let (status, schema) = spec.success(op);
+        let (got, body) = call(&app, "get", path, &[]).await;
+        assert_eq!(got, status, "{id}");
+        assert!(
+            !body.to_string().contains("[]"),
+            "{id} has a track to check: {body}"
+        );
+        spec.check(schema, &body, id);
+    }
+}
