@@ -146,11 +146,10 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
         .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_owned))
         .unwrap_or(token);
     let decoded = decode_unverified(&token).map_err(|e| format!("not a token: {e}"))?;
-    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let mut text = format!(
         "Header:\n{}\n\nPayload:\n{}\n\n",
-        pretty(&decoded.header),
-        pretty(&decoded.claims)
+        pretty_part(&token, 0),
+        pretty_part(&token, 1)
     );
     for (name, label) in [("iat", "issued"), ("nbf", "not before"), ("exp", "expires")] {
         if let Some(at) = decoded.claims.get(name).and_then(|v| v.as_i64()) {
@@ -201,4 +200,125 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
         }
     };
     Ok(Decoded { text, verified })
+}
+
+/// One part of a token as pretty JSON, with its keys in the token's own order (as jwt.io
+/// shows them; `serde_json::Value` would sort them).
+fn pretty_part(token: &str, index: usize) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let ordered = token
+        .split('.')
+        .nth(index)
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice::<Ordered>(&bytes).ok());
+    ordered
+        .and_then(|o| serde_json::to_string_pretty(&o).ok())
+        .unwrap_or_default()
+}
+
+/// A JSON value whose objects keep their keys in document order.
+enum Ordered {
+    Object(Vec<(String, Ordered)>),
+    Array(Vec<Ordered>),
+    Scalar(serde_json::Value),
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(serde_json::Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Ordered::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Ordered::Object(entries))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self {
+            Ordered::Scalar(v) => v.serialize(s),
+            Ordered::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Ordered::Object(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoded_parts_keep_the_tokens_key_order() {
+        let token = videoroom_core::token::sign_parts(
+            &serde_json::json!({"alg": "HS256"}),
+            &serde_json::json!({"z": 1, "a": {"y": [true, null], "b": "x"}}),
+            "secret",
+        );
+        // json! sorts keys, so build the payload text by hand to control the order.
+        let payload = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(br#"{"z":1,"a":{"y":[true,null],"b":"x"}}"#)
+        };
+        let mut parts: Vec<&str> = token.split('.').collect();
+        parts[1] = &payload;
+        let pretty = pretty_part(&parts.join("."), 1);
+        assert!(pretty.find("\"z\"") < pretty.find("\"a\""), "{pretty}");
+        assert!(pretty.find("\"y\"") < pretty.find("\"b\""), "{pretty}");
+    }
 }
