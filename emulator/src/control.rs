@@ -13,7 +13,7 @@ use videoroom_emulator_adapter::{DisconnectReason, StoreError};
 use crate::auth::authenticate;
 use crate::error::{extractor_error, twilio_shaped, ApiError};
 use crate::paging::base_url;
-use crate::params::{format_time, path_segment, read_form};
+use crate::params::{format_time, path_segment, read_form, Params};
 use crate::resources::ParticipantJson;
 use crate::{inspector, Emulator};
 
@@ -22,6 +22,18 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// The longest single clock advance, in seconds (a year): far beyond every Twilio timeout,
 /// small enough that no timestamp arithmetic can overflow.
 const MAX_ADVANCE_SECONDS: u64 = 366 * 24 * 3600;
+
+/// A control route's parameters: the query string, then the form body (which wins), so that
+/// both `curl -d Seconds=600` and `curl -X POST '…?Seconds=600'` work.
+async fn control_params(
+    req: &HttpRequest,
+    body: web::Payload,
+    emulator: &Emulator,
+) -> Result<Params> {
+    let mut params = Params::from_query(req.query_string());
+    params.extend(read_form(req, body, emulator.settings().max_body_bytes).await?);
+    Ok(params)
+}
 
 pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -117,7 +129,7 @@ async fn advance_clock(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
-    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let params = control_params(&req, body, &emulator).await?;
     let raw = params
         .get("Seconds")
         .ok_or_else(|| ApiError::missing_parameter("Seconds"))?;
@@ -155,7 +167,7 @@ async fn add_participant(
 ) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
     let room = path_segment(&req, "room")?;
-    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let params = control_params(&req, body, &emulator).await?;
     let raw = params
         .get("Identity")
         .ok_or_else(|| ApiError::missing_parameter("Identity"))?;

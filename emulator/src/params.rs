@@ -41,6 +41,11 @@ impl Params {
         Ok(Self { pairs })
     }
 
+    /// Appends `later`'s parameters; for scalars they win, as the last value is read.
+    pub fn extend(&mut self, later: Params) {
+        self.pairs.extend(later.pairs);
+    }
+
     /// The last value of `name` (Twilio reads one value of a scalar parameter).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

@@ -64,6 +64,20 @@ async fn advancing_the_clock_applies_the_unused_room_timeout_at_once() {
 }
 
 #[actix_web::test]
+async fn control_parameters_may_also_come_in_the_query_string() {
+    let app = spawn().await;
+    app.create_room(&[("UniqueName", "q")]).await;
+    let res = app
+        .post("/emulator/rooms/q/participants?Identity=carol", &[])
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app.post("/emulator/clock/advance?Seconds=5", &[]).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["advanced_seconds"], 5);
+}
+
+#[actix_web::test]
 async fn clock_advance_refuses_missing_or_nonsensical_seconds() {
     let app = spawn().await;
     assert_twilio_error(app.post("/emulator/clock/advance", &[]).await, 400, 20001).await;
