@@ -260,6 +260,33 @@ impl Callbacks {
         });
     }
 
+    /// Records the outcome of an attempt and logs a finished delivery (without the URL's query).
+    fn finish(
+        &self,
+        job: &Job,
+        attempt: u32,
+        state: DeliveryState,
+        status: Option<u16>,
+        error: Option<String>,
+    ) {
+        match state {
+            DeliveryState::Delivered => tracing::info!(
+                id = job.id, url = %without_query(&job.url), status, attempt, "status callback delivered"
+            ),
+            DeliveryState::Failed => tracing::warn!(
+                id = job.id, url = %without_query(&job.url), status, error = error.as_deref(), attempt,
+                "status callback failed"
+            ),
+            DeliveryState::Pending | DeliveryState::Dropped => {}
+        }
+        self.update(job.id, |d| {
+            d.attempts = attempt;
+            d.status_code = status;
+            d.error = error;
+            d.state = state;
+        });
+    }
+
     async fn deliver(&self, client: &reqwest::Client, job: Job) {
         let token = self.auth_token.expose_secret();
         let max_attempts = self.settings.max_attempts.max(1);
@@ -290,27 +317,18 @@ impl Callbacks {
                     } else {
                         DeliveryState::Failed
                     };
-                    self.update(job.id, |d| {
-                        d.attempts = attempt;
-                        d.status_code = Some(status.as_u16());
-                        d.error = None;
-                        d.state = state;
-                    });
+                    self.finish(&job, attempt, state, Some(status.as_u16()), None);
                     state == DeliveryState::Pending
                 }
                 Err(err) => {
                     let reason = describe(err, self.settings.attempt_timeout);
                     let last = attempt >= max_attempts;
-                    self.update(job.id, |d| {
-                        d.attempts = attempt;
-                        d.status_code = None;
-                        d.error = Some(reason);
-                        d.state = if last {
-                            DeliveryState::Failed
-                        } else {
-                            DeliveryState::Pending
-                        };
-                    });
+                    let state = if last {
+                        DeliveryState::Failed
+                    } else {
+                        DeliveryState::Pending
+                    };
+                    self.finish(&job, attempt, state, None, Some(reason));
                     !last
                 }
             };
@@ -333,6 +351,21 @@ fn describe(err: &reqwest::Error, timeout: std::time::Duration) -> String {
         "the StatusCallback URL cannot be requested".to_owned()
     } else {
         "the request failed before an answer arrived".to_owned()
+    }
+}
+
+/// A URL without its query string, fragment and user info, which may carry secrets: what logs
+/// and the inspector show of a callback URL.
+pub fn without_query(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let _ = parsed.set_password(None);
+            let _ = parsed.set_username("");
+            parsed.to_string()
+        }
+        Err(_) => String::from("(invalid URL)"),
     }
 }
 
@@ -386,6 +419,14 @@ mod tests {
             signature("12345", "https://mycompany.com/myapp.php", &params)
         );
         assert_ne!(base, signature("12345", url, &pairs(&[("CallSid", "CA1")])));
+    }
+
+    #[test]
+    fn shown_callback_urls_lose_query_fragment_and_userinfo() {
+        assert_eq!(
+            without_query("https://u:p@example.test/cb?token=s3cret#x"),
+            "https://example.test/cb"
+        );
     }
 
     #[test]

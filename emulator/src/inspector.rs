@@ -102,7 +102,7 @@ pub async fn state(emulator: web::Data<Emulator>) -> HttpResponse {
             id: d.id,
             event: d.event.clone(),
             room_sid: d.room_sid.clone(),
-            url: without_query(&d.url),
+            url: crate::callbacks::without_query(&d.url),
             method: d.method.clone(),
             state: d.state,
             status_code: d.status_code,
@@ -190,32 +190,5 @@ fn room_view(store: &Store, room: &RoomRecord) -> RoomView {
         end_time: room.end_time.map(format_time),
         has_status_callback: room.status_callback.is_some(),
         participants,
-    }
-}
-
-/// A URL without its query string and fragment (which may carry secrets).
-fn without_query(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            let _ = parsed.set_password(None);
-            let _ = parsed.set_username("");
-            parsed.to_string()
-        }
-        Err(_) => String::from("(invalid URL)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn callback_urls_lose_query_fragment_and_userinfo() {
-        assert_eq!(
-            without_query("https://u:p@example.test/cb?token=s3cret#x"),
-            "https://example.test/cb"
-        );
     }
 }
