@@ -85,6 +85,9 @@ async function join(identity) {
   room.on('participantConnected', participantConnected);
   room.on('participantDisconnected', participantDisconnected);
   room.on('disconnected', roomDisconnected);
+  // 回線が一時的に切れたとき / When the connection drops for a moment.
+  room.on('reconnecting', () => showStatus('reconnecting', '再接続中…', 'Reconnecting…'));
+  room.on('reconnected', () => showStatus('connected', `接続しました: ${room.name}`, `Connected to ${room.name}`));
 }
 
 // 参加者ごとに要素を 1 つ作り、トラックを表示する

@@ -139,6 +139,18 @@ export async function waitForVideoOf(page, identity, timeout = VIDEO_TIMEOUT_MS)
   }
 }
 
+/** How many frames this page has decoded of `identity`'s video so far. */
+export function framesOf(page, identity) {
+  return page.$$eval(
+    '#participants [data-identity]',
+    (els, who) => {
+      const video = els.find((el) => el.dataset.identity === who)?.querySelector('video');
+      return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
+    },
+    identity,
+  );
+}
+
 /** The identities this page shows in #participants. */
 export function shownIdentities(page) {
   return page.$$eval('#participants [data-identity]', (els) => els.map((el) => el.dataset.identity));

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { SEEDED, startEmulator, startVideoroom } from '../support/servers.mjs';
 import {
+  framesOf,
   inProgressRoom,
   join,
   launchBrowser,
@@ -54,6 +55,13 @@ describe('the workshop page against the emulator', () => {
       await waitConnected(bob);
 
       await Promise.all([waitForVideoOf(alice, 'bob'), waitForVideoOf(bob, 'alice')]);
+      // The video keeps playing: more frames arrive after the first one.
+      const first = await framesOf(alice, 'bob');
+      const deadline = Date.now() + 5_000;
+      while ((await framesOf(alice, 'bob')) <= first + 5) {
+        assert.ok(Date.now() < deadline, "bob's video stopped after its first frames");
+        await alice.waitForTimeout(100);
+      }
       // Each page also shows its own camera under its own name.
       assert.deepEqual((await shownIdentities(alice)).sort(), ['alice', 'bob']);
       assert.deepEqual((await shownIdentities(bob)).sort(), ['alice', 'bob']);
