@@ -12,6 +12,9 @@ use crate::helpers::{client, verify};
 fn videoroom(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_videoroom"));
     command.args(args).current_dir(&dir.0).env_clear();
+    // Point the workshop page's SDK at a file that does not exist, so that no test run
+    // starts fetching twilio-video.js from the npm registry (the server only warns).
+    command.env("VIDEOROOM_SDK_PATH", dir.0.join("no-sdk-here.js"));
     for (name, value) in env {
         command.env(name, value);
     }

@@ -353,3 +353,15 @@ async fn in_emulator_mode_the_emulator_accepts_the_configured_api_key() {
         "the seeded key is not accepted once a real one is configured"
     );
 }
+
+#[tokio::test]
+async fn the_workshop_page_is_served_on_the_same_origin_as_the_token() {
+    let app = spawn_app().await;
+    let page = app.get("/index.html").await;
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("login-form"), "the workshop page: {html}");
+    let script = app.get("/video.js").await;
+    assert_eq!(script.status().as_u16(), 200);
+    assert!(script.text().await.unwrap().contains("/video-token"));
+}
