@@ -86,6 +86,21 @@ export async function join(page, baseUrl, identity, room) {
   await page.click('#login-form [type="submit"]');
 }
 
+/**
+ * Opens one page per identity and joins them one after the other, each once the previous one is
+ * connected (so the arrival order is known). `room` undefined means the configured room.
+ */
+export async function joinInTurn(browser, baseUrl, room, identities) {
+  const pages = [];
+  for (const identity of identities) {
+    const page = await browser.newPage();
+    await join(page, baseUrl, identity, room);
+    await waitConnected(page);
+    pages.push(page);
+  }
+  return pages;
+}
+
 /** Waits until #status reads `connected`, or fails with what it says instead. */
 export async function waitConnected(page, timeout = VIDEO_TIMEOUT_MS) {
   await waitForStatus(page, (state) => state === 'connected', 'connected', timeout);

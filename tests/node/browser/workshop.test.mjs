@@ -12,6 +12,7 @@ import {
   framesOf,
   inProgressRoom,
   join,
+  joinInTurn,
   launchBrowser,
   rest,
   shownIdentities,
@@ -47,12 +48,7 @@ describe('the workshop page against the emulator', () => {
 
   test('two pages join the room and each plays the other one\'s video', async () => {
     await withBrowser(async (browser) => {
-      const alice = await browser.newPage();
-      const bob = await browser.newPage();
-      await join(alice, server.url, 'alice');
-      await waitConnected(alice);
-      await join(bob, server.url, 'bob');
-      await waitConnected(bob);
+      const [alice, bob] = await joinInTurn(browser, server.url, undefined, ['alice', 'bob']);
 
       await Promise.all([waitForVideoOf(alice, 'bob'), waitForVideoOf(bob, 'alice')]);
       // The video keeps playing: more frames arrive after the first one.
@@ -72,12 +68,7 @@ describe('the workshop page against the emulator', () => {
   test('completing the room over REST disconnects both pages with 53118', async () => {
     await withBrowser(async (browser) => {
       const room = 'completed-by-rest';
-      const alice = await browser.newPage();
-      const bob = await browser.newPage();
-      await join(alice, server.url, 'alice', room);
-      await waitConnected(alice);
-      await join(bob, server.url, 'bob', room);
-      await waitConnected(bob);
+      const [alice, bob] = await joinInTurn(browser, server.url, room, ['alice', 'bob']);
 
       const { sid } = await inProgressRoom(server.url, room);
       const completed = await rest(server.url, 'POST', `/v1/Rooms/${sid}`, { Status: 'completed' });
@@ -106,12 +97,7 @@ describe('the workshop page against the emulator', () => {
   test('a page that leaves disappears from the other page and is disconnected in the REST API', async () => {
     await withBrowser(async (browser) => {
       const room = 'leaving';
-      const alice = await browser.newPage();
-      const bob = await browser.newPage();
-      await join(alice, server.url, 'alice', room);
-      await waitConnected(alice);
-      await join(bob, server.url, 'bob', room);
-      await waitConnected(bob);
+      const [alice, bob] = await joinInTurn(browser, server.url, room, ['alice', 'bob']);
       await waitForVideoOf(alice, 'bob');
 
       // Closing the tab fires pagehide, where the page disconnects from the room.
@@ -140,12 +126,7 @@ describe('the workshop page against the emulator', () => {
   test('joining twice with the same name disconnects the older page with 53205', async () => {
     await withBrowser(async (browser) => {
       const room = 'duplicate-identity';
-      const first = await browser.newPage();
-      const second = await browser.newPage();
-      await join(first, server.url, 'hanako', room);
-      await waitConnected(first);
-      await join(second, server.url, 'hanako', room);
-      await waitConnected(second);
+      const [first] = await joinInTurn(browser, server.url, room, ['hanako', 'hanako']);
       await waitForErrorCode(first, 53205);
     });
   });
@@ -184,13 +165,7 @@ describe('the workshop page in a go room', () => {
   test('a third page in a go room shows 53105 while the first two stay connected', async () => {
     await withBrowser(async (browser) => {
       const room = 'two-only';
-      const pages = [];
-      for (const identity of ['alice', 'bob']) {
-        const page = await browser.newPage();
-        await join(page, server.url, identity, room);
-        await waitConnected(page);
-        pages.push(page);
-      }
+      const pages = await joinInTurn(browser, server.url, room, ['alice', 'bob']);
       const third = await browser.newPage();
       await join(third, server.url, 'carol', room);
       const status = await waitForErrorCode(third, 53105);
