@@ -222,3 +222,90 @@ async fn chunked_post(base: &str, path: &str, chunks: usize, size: usize) -> Str
     assert!(text.contains(r#""code":20001"#), "{text}");
     text
 }
+
+/// Odd but possible requests: every one gets an answer below 500, and every refusal is
+/// Twilio-shaped JSON.
+#[actix_web::test]
+async fn no_odd_request_gets_a_server_error_or_a_non_twilio_body() {
+    let app = spawn().await;
+    app.create_room(&[("UniqueName", "r")]).await;
+    app.join("r", "alice").await;
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("GET", "/v1/Rooms/%FF", vec![]),
+        ("GET", "/v1/Rooms/r/Participants/%C3%28", vec![]),
+        (
+            "GET",
+            "/v1/Rooms/r/Participants/alice/PublishedTracks/%00",
+            vec![],
+        ),
+        ("GET", "/v1/Rooms/", vec![]),
+        ("GET", "/v1/Rooms?PageToken=%FF%FE", vec![]),
+        ("GET", "/v1/Rooms?Page=-1", vec![]),
+        ("GET", "/v1/Rooms?DateCreatedAfter=9999-99-99", vec![]),
+        ("GET", "/v1/Rooms?PageSize=99999999999999999999", vec![]),
+        (
+            "POST",
+            "/v1/Rooms",
+            b"MaxParticipants=99999999999999999999".to_vec(),
+        ),
+        ("POST", "/v1/Rooms", b"EmptyRoomTimeout=%00".to_vec()),
+        ("POST", "/v1/Rooms", b"UniqueName=%".to_vec()),
+        ("POST", "/v1/Rooms", b"UniqueName=".to_vec()),
+        (
+            "POST",
+            "/v1/Rooms",
+            format!("UniqueName={}", "x".repeat(200)).into_bytes(),
+        ),
+        (
+            "POST",
+            "/v1/Rooms",
+            b"StatusCallback=ftp://example.test/".to_vec(),
+        ),
+        ("POST", "/v1/Rooms", b"VideoCodecs=AV1".to_vec()),
+        ("POST", "/v1/Rooms/r", b"Status=".to_vec()),
+        (
+            "POST",
+            "/v1/Rooms/r/Participants/alice",
+            b"Status=%FF".to_vec(),
+        ),
+        ("PUT", "/v1/Rooms/r", vec![]),
+        ("PATCH", "/v1/Rooms/r/Participants", vec![]),
+        (
+            "POST",
+            "/emulator/rooms/r/participants",
+            b"Identity=".to_vec(),
+        ),
+        (
+            "POST",
+            "/emulator/rooms/r/participants",
+            format!("Identity={}", "y".repeat(300)).into_bytes(),
+        ),
+        (
+            "POST",
+            "/emulator/clock/advance",
+            b"Seconds=18446744073709551616".to_vec(),
+        ),
+        ("DELETE", "/emulator/rooms/r/participants/nobody", vec![]),
+    ];
+    for (method, path, body) in cases {
+        let res = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        assert!(status < 500, "{method} {path}: {status}");
+        if status >= 400 {
+            let body: Value = res
+                .json()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e})"));
+            assert_eq!(body["status"], status, "{method} {path}: {body}");
+            assert!(body["code"].is_u64(), "{method} {path}: {body}");
+        }
+    }
+}
