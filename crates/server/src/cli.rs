@@ -63,6 +63,9 @@ pub struct SettingsArgs {
     /// Twilio edge location of the REST API for the twilio backend (e.g. tokyo)
     #[arg(long, global = true)]
     pub twilio_edge: Option<String>,
+    /// Emulator: whether connecting to a missing room creates it [default: true]
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub ad_hoc_rooms: Option<String>,
     /// Directory of the workshop page [default: workshop]
     #[arg(long, global = true, value_name = "DIR")]
     pub workshop_dir: Option<String>,
@@ -86,6 +89,7 @@ impl SettingsArgs {
             twilio_base_url: self.twilio_base_url.clone(),
             twilio_region: self.twilio_region.clone(),
             twilio_edge: self.twilio_edge.clone(),
+            ad_hoc_rooms: self.ad_hoc_rooms.clone(),
             workshop_dir: self.workshop_dir.clone(),
             log_format: self.log_format.clone(),
         }

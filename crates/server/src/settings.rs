@@ -154,6 +154,9 @@ pub struct Settings {
     pub token: TokenSettings,
     pub credentials: Credentials,
     pub twilio: TwilioSettings,
+    /// Emulator mode: whether an SDK client may create a room by connecting to a name that has
+    /// none, as Twilio's "client-side room creation" account setting allows.
+    pub ad_hoc_rooms: bool,
     /// Directory the workshop page is served from (attendees edit it and reload).
     pub workshop_dir: PathBuf,
     pub log_format: LogFormat,
@@ -232,6 +235,7 @@ impl Settings {
                     .clone()
                     .unwrap_or_else(|| "(none)".into()),
                 "twilio.edge" => self.twilio.edge.clone().unwrap_or_else(|| "(none)".into()),
+                "emulator.ad_hoc_rooms" => self.ad_hoc_rooms.to_string(),
                 "workshop_dir" => self.workshop_dir.display().to_string(),
                 "log.format" => self.log_format.as_str().into(),
                 _ => continue,
@@ -392,6 +396,14 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "Twilio edge location of the REST API used by the twilio backend (e.g. tokyo)",
     },
     KeySpec {
+        key: "emulator.ad_hoc_rooms",
+        env: &["VIDEOROOM_AD_HOC_ROOMS"],
+        flag: Some("--ad-hoc-rooms"),
+        default: Some("true"),
+        secret: false,
+        meaning: "emulator: an SDK client connecting to a room that does not exist creates it",
+    },
+    KeySpec {
         key: "workshop_dir",
         env: &["VIDEOROOM_WORKSHOP_DIR"],
         flag: Some("--workshop-dir"),
@@ -462,6 +474,7 @@ pub struct Overrides {
     pub twilio_base_url: Option<String>,
     pub twilio_region: Option<String>,
     pub twilio_edge: Option<String>,
+    pub ad_hoc_rooms: Option<String>,
     pub workshop_dir: Option<String>,
     pub log_format: Option<String>,
 }
@@ -480,6 +493,7 @@ impl Overrides {
             ("twilio.base_url", &self.twilio_base_url),
             ("twilio.region", &self.twilio_region),
             ("twilio.edge", &self.twilio_edge),
+            ("emulator.ad_hoc_rooms", &self.ad_hoc_rooms),
             ("workshop_dir", &self.workshop_dir),
             ("log.format", &self.log_format),
         ]
@@ -820,6 +834,7 @@ impl Validator {
                 ))
             }
         });
+        let ad_hoc_rooms = self.parse("emulator.ad_hoc_rooms", parse_bool);
         let twilio_region = self.optional("twilio.region");
         let twilio_edge = self.optional("twilio.edge");
         let workshop_dir = self
@@ -841,6 +856,7 @@ impl Validator {
             workshop_dir,
             log_format,
             credentials,
+            ad_hoc_rooms,
         ) {
             (
                 Some(backend),
@@ -855,6 +871,7 @@ impl Validator {
                 Some(workshop_dir),
                 Some(log_format),
                 Some(credentials),
+                Some(ad_hoc_rooms),
             ) if self.problems.is_empty() => {
                 let settings = Settings {
                     backend,
@@ -872,6 +889,7 @@ impl Validator {
                         region: twilio_region,
                         edge: twilio_edge,
                     },
+                    ad_hoc_rooms,
                     workshop_dir,
                     log_format,
                     origins: self.origins,

@@ -77,6 +77,7 @@ pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
             .clone()
             .unwrap_or_else(|| seeded.auth_token.clone()),
         api_keys: vec![credentials.api_key()],
+        ad_hoc_rooms: settings.ad_hoc_rooms,
         ..seeded
     }
 }

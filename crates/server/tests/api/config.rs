@@ -395,3 +395,29 @@ fn the_workshop_folder_defaults_to_the_projects_workshop_directory() {
     layers.overrides.workshop_dir = Some(layers.dir.0.display().to_string());
     assert_eq!(layers.settings().workshop_dir, layers.dir.0);
 }
+
+#[test]
+fn the_emulator_gets_this_servers_credentials_and_ad_hoc_setting() {
+    let mut layers = Layers::new();
+    layers.env = vec![
+        ("ACCOUNT_SID", "AC33333333333333333333333333333333"),
+        ("API_KEY", "SK44444444444444444444444444444444"),
+        ("API_SECRET", "shared-secret"),
+        ("AUTH_TOKEN", "shared-auth-token"),
+        ("VIDEOROOM_AD_HOC_ROOMS", "false"),
+    ];
+    let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
+    assert_eq!(
+        emulator.account_sid.as_str(),
+        "AC33333333333333333333333333333333"
+    );
+    assert_eq!(emulator.auth_token.expose_secret(), "shared-auth-token");
+    assert_eq!(emulator.api_keys.len(), 1);
+    assert_eq!(
+        emulator.api_keys[0].sid.as_str(),
+        "SK44444444444444444444444444444444"
+    );
+    assert_eq!(emulator.api_keys[0].secret.expose_secret(), "shared-secret");
+    assert!(!emulator.ad_hoc_rooms);
+    assert!(videoroom_server::startup::emulator_settings(&Layers::new().settings()).ad_hoc_rooms);
+}
