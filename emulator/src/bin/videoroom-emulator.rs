@@ -70,6 +70,9 @@ async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         let app = app.clone();
         App::new()
+            // One log line per request (request line, status, time); headers, and so
+            // credentials, are never logged.
+            .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
             .configure(move |cfg| app.configure(cfg))
             .default_service(web::to(not_found))
     })
