@@ -103,15 +103,20 @@ export async function joinInTurn(browser, baseUrl, room, identities) {
 
 /** Waits until #status reads `connected`, or fails with what it says instead. */
 export async function waitConnected(page, timeout = VIDEO_TIMEOUT_MS) {
-  await waitForStatus(page, (state) => state === 'connected', 'connected', timeout);
+  await waitForStatus(page, 'connected', timeout);
+}
+
+/** Waits until #status is in `state` (its data-state) and returns its text. */
+export async function waitForStatus(page, state, timeout = VIDEO_TIMEOUT_MS) {
+  return waitForStatusWhere(page, (current) => current === state, state, timeout);
 }
 
 /** Waits until #status shows `code` and returns its text. */
 export async function waitForErrorCode(page, code, timeout = VIDEO_TIMEOUT_MS) {
-  return waitForStatus(page, (_, text) => text.includes(String(code)), `error ${code}`, timeout);
+  return waitForStatusWhere(page, (_, text) => text.includes(String(code)), `error ${code}`, timeout);
 }
 
-async function waitForStatus(page, predicate, what, timeout) {
+async function waitForStatusWhere(page, predicate, what, timeout) {
   const deadline = Date.now() + timeout;
   let last = '';
   while (Date.now() < deadline) {

@@ -20,6 +20,7 @@ import {
   waitConnected,
   waitForErrorCode,
   waitForSdk,
+  waitForStatus,
   waitForVideoOf,
 } from './browser.mjs';
 
@@ -120,6 +121,20 @@ describe('the workshop page against the emulator', () => {
       assert.ok(disconnected.participants[0].end_time, 'a disconnected participant has an end time');
       const connected = await rest(server.url, 'GET', `${participants}?Status=connected`);
       assert.deepEqual(connected.participants.map((p) => p.identity), ['alice']);
+
+      // The page's own Leave button disconnects too, and the page says so.
+      await alice.click('#leave');
+      await waitForStatus(alice, 'disconnected');
+      assert.deepEqual(await shownIdentities(alice), []);
+      assert.equal(await alice.isVisible('#login-form'), true, 'the form is back to join again');
+      const deadline = Date.now() + 10_000;
+      let left;
+      do {
+        left = await rest(server.url, 'GET', `${participants}?Status=connected`);
+        if (left.participants.length === 0) break;
+        await alice.waitForTimeout(100);
+      } while (Date.now() < deadline);
+      assert.deepEqual(left.participants, [], 'nobody is connected after both left');
     });
   });
 
