@@ -120,6 +120,26 @@ impl Emulator {
         Ok(Self { child, base })
     }
 
+    /// CPU time the server has used (user + system), from `/proc/<pid>/stat`.
+    fn cpu_time(&self) -> BenchResult<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .map_err(|e| format!("cannot read the emulator's /proc stat: {e}"))?;
+        // Fields after the command name (which may contain spaces) start after the last ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of the file (indexes 11 and 12 here); the
+        // kernel reports them in clock ticks of 1/100 s on Linux.
+        Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
+    }
+
     /// (VmRSS, VmHWM) in kB.
     fn memory_kb(&self) -> BenchResult<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -345,6 +365,7 @@ async fn run() -> BenchResult<bool> {
         room_sids.push(body["sid"].as_str().unwrap_or_default().to_owned());
     }
 
+    let cpu_before = emulator.cpu_time()?;
     let started = Instant::now();
     let scripts: Vec<_> = (0..ROOMS)
         .map(|i| tokio::spawn(room_script(ws_url.clone(), format!("bench-{i}"))))
@@ -357,6 +378,7 @@ async fn run() -> BenchResult<bool> {
         relays.extend(figures.relays);
     }
     let elapsed = started.elapsed();
+    let server_cpu = emulator.cpu_time()?.saturating_sub(cpu_before);
     joins.sort();
     relays.sort();
     let (rss_end, rss_peak) = emulator.memory_kb()?;
@@ -384,8 +406,20 @@ async fn run() -> BenchResult<bool> {
 
     let growth = rss_peak.saturating_sub(rss_start);
     let relay_p99 = percentile(&relays, 99.0);
+    // Other work on the machine shows up in the tail latencies; say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!("signaling benchmark: {ROOMS} rooms x 2 participants, {MESSAGES_EACH_WAY} relayed messages each way per room, all rooms at once");
-    println!("  scripts done in       {}", ms(elapsed));
+    println!(
+        "  scripts done in       {}   (server CPU {} over that time)",
+        ms(elapsed),
+        ms(server_cpu)
+    );
+    println!(
+        "  machine               {} CPUs, load average {} (1, 5, 15 min)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.join(" ")
+    );
     println!(
         "  join latency          p50 {}   p99 {}   ({} joins)",
         ms(percentile(&joins, 50.0)),
