@@ -10,6 +10,7 @@ const joinButton = form.querySelector('button[type="submit"]');
 const leaveButton = document.getElementById('leave');
 const statusEl = document.getElementById('status');
 const participantsEl = document.getElementById('participants');
+const elements = new Map(); // participant.sid → その人の要素 / that participant's element
 let room = null;
 
 // 状態を日本語と英語で表示します。 / Show the state in Japanese and English.
@@ -98,6 +99,7 @@ function participantConnected(participant) {
   el.dataset.identity = participant.identity;
   el.append(span('name', participant.identity));
   participantsEl.append(el);
+  elements.set(participant.sid, el);
 
   participant.tracks.forEach((publication) => trackPublished(publication, el));
   participant.on('trackPublished', (publication) => trackPublished(publication, el));
@@ -113,9 +115,11 @@ function trackPublished(publication, el) {
 
 // 退出した参加者の要素を消す / Remove the element of a participant who left.
 function participantDisconnected(participant) {
+  // 同じ名前で入り直した人と区別するため、名前ではなく sid で探します。
+  // Look up by sid, not by name, so someone who rejoined under the same name keeps their element.
   participant.removeAllListeners();
-  const el = participantsEl.querySelector(`[data-identity="${CSS.escape(participant.identity)}"]`);
-  if (el) el.remove();
+  elements.get(participant.sid)?.remove();
+  elements.delete(participant.sid);
 }
 
 // ルームから切断された (自分で退出、ルーム終了、エラー) / Disconnected: we left, the room ended, or an error.
@@ -123,6 +127,7 @@ function roomDisconnected(disconnectedRoom, error) {
   disconnectedRoom.localParticipant.tracks.forEach((publication) => publication.track.stop());
   disconnectedRoom.participants.forEach((participant) => participant.removeAllListeners());
   participantsEl.replaceChildren();
+  elements.clear();
   room = null;
   form.hidden = false;
   leaveButton.hidden = true;

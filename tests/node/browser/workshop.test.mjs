@@ -141,8 +141,16 @@ describe('the workshop page against the emulator', () => {
   test('joining twice with the same name disconnects the older page with 53205', async () => {
     await withBrowser(async (browser) => {
       const room = 'duplicate-identity';
-      const [first] = await joinInTurn(browser, server.url, room, ['hanako', 'hanako']);
+      const [observer, first] = await joinInTurn(browser, server.url, room, ['observer', 'hanako', 'hanako']);
       await waitForErrorCode(first, 53205);
+      // The others see one hanako (the newer tab), with video, not a leftover of the older one.
+      await waitForVideoOf(observer, 'hanako');
+      await observer.waitForFunction(
+        () => document.querySelectorAll('#participants [data-identity="hanako"]').length === 1,
+        null,
+        { timeout: 10_000 },
+      );
+      assert.deepEqual((await shownIdentities(observer)).sort(), ['hanako', 'observer']);
     });
   });
 
