@@ -388,9 +388,17 @@ async fn fetch_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Res
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
     let track = path_segment(&req, "track")?;
-    let record = emulator
-        .store()
-        .fetch_published_track(&room, &participant, &track)?;
+    let store = emulator.store();
+    // Twilio addresses a track by SID or by name ({TrackNameOrSid}); the store also knows the
+    // SDK's own track id.
+    let record = match store.fetch_published_track(&room, &participant, &track) {
+        Err(err) if err.is_not_found() => store
+            .published_tracks(&room, &participant)?
+            .into_iter()
+            .find(|t| t.name == track)
+            .ok_or(err)?,
+        other => other?,
+    };
     Ok(json(
         StatusCode::OK,
         &PublishedTrackJson::new(&record, &ctx.base),
@@ -427,9 +435,15 @@ async fn fetch_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Re
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
     let track = path_segment(&req, "track")?;
-    let record = emulator
-        .store()
-        .fetch_subscribed_track(&room, &participant, &track)?;
+    let store = emulator.store();
+    let record = match store.fetch_subscribed_track(&room, &participant, &track) {
+        Err(err) if err.is_not_found() => store
+            .subscribed_tracks(&room, &participant)?
+            .into_iter()
+            .find(|t| t.name == track)
+            .ok_or(err)?,
+        other => other?,
+    };
     Ok(json(
         StatusCode::OK,
         &SubscribedTrackJson::new(&record, &ctx.base),

@@ -287,6 +287,18 @@ async fn published_and_subscribed_tracks_are_listed_and_fetched() {
     assert_eq!(fetched.status(), 200);
     assert_eq!(fetched.json::<Value>().await.unwrap()["kind"], "video");
 
+    // Twilio also addresses a track by its name.
+    let by_name = app
+        .get("/v1/Rooms/class/Participants/alice/PublishedTracks/camera")
+        .await;
+    assert_eq!(by_name.status(), 200);
+    assert_eq!(by_name.json::<Value>().await.unwrap()["sid"], track_sid);
+    let by_name = app
+        .get("/v1/Rooms/class/Participants/bob/SubscribedTracks/camera")
+        .await;
+    assert_eq!(by_name.status(), 200);
+    assert_eq!(by_name.json::<Value>().await.unwrap()["sid"], track_sid);
+
     assert_twilio_error(
         app.get(&format!(
             "/v1/Rooms/{room_sid}/Participants/{alice_sid}/PublishedTracks/MT00000000000000000000000000000000"
