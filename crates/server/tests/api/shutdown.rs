@@ -13,8 +13,16 @@ async fn a_request_in_flight_when_the_server_stops_still_gets_its_token() {
     let client = app.client.clone();
     let url = app.url("/video-token?identity=alice");
     let in_flight = tokio::spawn(async move { client.get(url).send().await });
-    // Let the request reach the (slow) backend, then ask for a graceful stop.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait until the request is inside the (slow) backend, then ask for a graceful stop.
+    let backend = app.backend.as_ref().expect("a counting backend");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while backend.fetches.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never reached the backend"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let stopped = app.handle().stop(true);
     let response = in_flight
         .await
