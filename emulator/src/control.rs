@@ -2,19 +2,20 @@
 //! participants, the delivered callbacks; and the inspector page with its JSON feed (no
 //! authentication: it shows no secret).
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use videoroom_core::Identity;
-use videoroom_emulator_adapter::{DisconnectReason, StoreError};
+use videoroom_emulator_adapter::{DisconnectReason, PublishTrack, StoreError, TrackKind};
 
 use crate::auth::authenticate;
 use crate::error::{extractor_error, twilio_shaped, ApiError};
 use crate::paging::base_url;
 use crate::params::{format_time, path_segment, read_form, Params};
-use crate::resources::ParticipantJson;
+use crate::resources::{ParticipantJson, PublishedTrackJson};
 use crate::{inspector, Emulator};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -77,6 +78,16 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/rooms/{room}/participants/{participant}/disconnect")
                     .route(web::post().to(remove_participant))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/rooms/{room}/participants/{participant}/tracks")
+                    .route(web::post().to(publish_track))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/rooms/{room}/participants/{participant}/tracks/{track}")
+                    .route(web::delete().to(unpublish_track))
                     .default_service(web::to(wrong_method)),
             )
             .service(
@@ -205,15 +216,76 @@ async fn remove_participant(
     )))
 }
 
+/// `POST /emulator/rooms/{room}/participants/{p}/tracks` with `Kind=audio|video|data` and
+/// optionally `Name=` and `Enabled=false`: the simulated participant publishes a track (as an
+/// SDK client would), so track resources and `track-added` callbacks can be shown without a
+/// browser. The track's client id is its name.
+async fn publish_track(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let params = control_params(&req, body, &emulator).await?;
+    let raw_kind = params
+        .get("Kind")
+        .ok_or_else(|| ApiError::missing_parameter("Kind"))?;
+    let kind = TrackKind::from_str(raw_kind).map_err(|_| {
+        ApiError::invalid(format!(
+            "Invalid Kind: expected audio, video or data (got '{raw_kind}')"
+        ))
+    })?;
+    let name = params
+        .get("Name")
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{kind}-{}", rand::random::<u32>()));
+    let enabled = params.bool("Enabled")?.unwrap_or(true);
+    let track = emulator.store().publish_track(
+        &room,
+        &participant,
+        PublishTrack {
+            client_id: name.clone(),
+            kind,
+            name,
+            enabled,
+        },
+    )?;
+    Ok(HttpResponse::build(StatusCode::CREATED)
+        .json(PublishedTrackJson::new(&track, &base_url(&req))))
+}
+
+/// `DELETE /emulator/rooms/{room}/participants/{p}/tracks/{sid or name}`: the track is
+/// unpublished (`track-removed`).
+async fn unpublish_track(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    authenticate(&req, emulator.settings())?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let track = path_segment(&req, "track")?;
+    let removed = emulator
+        .store()
+        .unpublish_track(&room, &participant, &track)?;
+    Ok(HttpResponse::Ok().json(PublishedTrackJson::new(&removed, &base_url(&req))))
+}
+
 #[derive(Serialize)]
 struct CallbackList {
     callbacks: Vec<crate::Delivery>,
 }
 
-/// `GET /emulator/callbacks`: every status callback remembered, oldest first, with its outcome.
+/// `GET /emulator/callbacks`: every status callback remembered, oldest first, with its
+/// outcome; `RoomSid=` and `StatusCallbackEvent=` narrow the list.
 async fn callbacks(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
-    Ok(HttpResponse::Ok().json(CallbackList {
-        callbacks: emulator.deliveries(),
-    }))
+    let query = Params::from_query(req.query_string());
+    let room = query.get("RoomSid");
+    let event = query.get("StatusCallbackEvent");
+    let callbacks = emulator
+        .deliveries()
+        .into_iter()
+        .filter(|d| room.is_none_or(|r| d.room_sid == r))
+        .filter(|d| event.is_none_or(|e| d.event == e))
+        .collect();
+    Ok(HttpResponse::Ok().json(CallbackList { callbacks }))
 }

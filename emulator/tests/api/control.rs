@@ -218,3 +218,112 @@ async fn the_inspector_page_and_feed_show_rooms_without_secrets_or_credentials()
         "callback query strings are hidden: {shown}"
     );
 }
+
+#[actix_web::test]
+async fn simulated_participants_publish_and_unpublish_tracks() {
+    let app = spawn().await;
+    app.create_room(&[("UniqueName", "demo")]).await;
+    app.join("demo", "alice").await;
+    app.join("demo", "bob").await;
+
+    let res = app
+        .post(
+            "/emulator/rooms/demo/participants/alice/tracks",
+            &[("Kind", "video"), ("Name", "camera")],
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let track: Value = res.json().await.unwrap();
+    assert!(track["sid"].as_str().unwrap().starts_with("MT"));
+    assert_eq!(track["kind"], "video");
+
+    let published: Value = app
+        .get("/v1/Rooms/demo/Participants/alice/PublishedTracks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(published["published_tracks"][0]["sid"], track["sid"]);
+    let subscribed: Value = app
+        .get("/v1/Rooms/demo/Participants/bob/SubscribedTracks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subscribed["subscribed_tracks"][0]["name"], "camera");
+
+    let res = app
+        .client
+        .delete(app.url("/emulator/rooms/demo/participants/alice/tracks/camera"))
+        .basic_auth(
+            videoroom_core::credentials::TEST_ACCOUNT_SID,
+            Some(videoroom_core::credentials::TEST_AUTH_TOKEN),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let published: Value = app
+        .get("/v1/Rooms/demo/Participants/alice/PublishedTracks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(published["published_tracks"], serde_json::json!([]));
+
+    assert_twilio_error(
+        app.post(
+            "/emulator/rooms/demo/participants/alice/tracks",
+            &[("Kind", "smell")],
+        )
+        .await,
+        400,
+        20001,
+    )
+    .await;
+    assert_twilio_error(
+        app.post("/emulator/rooms/demo/participants/alice/tracks", &[])
+            .await,
+        400,
+        20001,
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn the_callback_list_can_be_narrowed_to_a_room_and_an_event() {
+    let app = spawn().await;
+    let first = app
+        .create_room(&[
+            ("UniqueName", "a"),
+            ("StatusCallback", "http://127.0.0.1:9/a"),
+        ])
+        .await;
+    app.create_room(&[
+        ("UniqueName", "b"),
+        ("StatusCallback", "http://127.0.0.1:9/b"),
+    ])
+    .await;
+    app.join("a", "alice").await;
+    app.wait_for_deliveries(|d| d.len() == 3).await;
+
+    let sid = first["sid"].as_str().unwrap();
+    let listed: Value = app
+        .get(&format!("/emulator/callbacks?RoomSid={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["callbacks"].as_array().unwrap().len(), 2);
+    let listed: Value = app
+        .get(&format!(
+            "/emulator/callbacks?RoomSid={sid}&StatusCallbackEvent=participant-connected"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let only = listed["callbacks"].as_array().unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["params"]["ParticipantIdentity"], "alice");
+}
