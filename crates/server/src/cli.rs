@@ -116,6 +116,11 @@ pub enum Command {
     },
     /// Check the configured Twilio credentials with one cheap request
     Check,
+    /// The twilio-video.js the emulator serves: `fetch` it into the cache, or show its `status`
+    Sdk {
+        #[command(subcommand)]
+        action: crate::workshop::SdkCommand,
+    },
 }
 
 /// `videoroom token`: the token for `identity` in the configured room.

@@ -50,6 +50,10 @@ fn main() -> ExitCode {
             }
         },
         Command::Check => check(settings),
+        Command::Sdk { action } => match videoroom_server::workshop::run_sdk_command(action) {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::from(1),
+        },
     }
 }
 

@@ -253,6 +253,42 @@ impl Workshop {
     }
 }
 
+/// `videoroom sdk …`: the SDK cache from the command line, e.g. to prepare a laptop for an
+/// offline workshop while it still has network access.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum SdkCommand {
+    /// Fetch the pinned twilio-video.js with npm into the cache and verify it (nothing to do
+    /// when it is already there)
+    Fetch,
+    /// Say whether the pinned twilio-video.js is cached and where
+    Status,
+}
+
+/// Runs an `SdkCommand`; prints what happened and returns whether the SDK is ready.
+pub fn run_sdk_command(command: SdkCommand) -> bool {
+    let mut options = SdkOptions::from_env();
+    options.fetch = matches!(command, SdkCommand::Fetch);
+    let local = LocalSdk::new(options);
+    if let SdkState::Fetching = local.state() {
+        println!(
+            "fetching twilio-video.js {SDK_VERSION} with `npm pack` into {} ...",
+            local.options().cache_dir.display()
+        );
+        local.fetch_now();
+    }
+    match local.state() {
+        SdkState::Ready { source, .. } => {
+            println!("twilio-video.js {SDK_VERSION} is ready: {source}");
+            true
+        }
+        SdkState::Unavailable { reason } => {
+            eprintln!("{reason}");
+            false
+        }
+        SdkState::Fetching => false,
+    }
+}
+
 type Data = web::Data<Workshop>;
 
 async fn sdk_bundle(workshop: Data) -> HttpResponse {
@@ -327,7 +363,7 @@ fn messages(local: &LocalSdk, state: &SdkState) -> (String, String) {
         ),
         SdkState::Unavailable { reason } => (
             format!(
-                "twilio-video.js {SDK_VERSION} がありません。{dir} で `npm pack twilio-video@{SDK_VERSION}` を実行してから再読み込みするか、VIDEOROOM_SDK_PATH に twilio-video.min.js のパスを設定して再起動してください。"
+                "twilio-video.js {SDK_VERSION} がありません。`videoroom sdk fetch` (または {dir} で `npm pack twilio-video@{SDK_VERSION}`) を実行してから再読み込みするか、VIDEOROOM_SDK_PATH に twilio-video.min.js のパスを設定して再起動してください。"
             ),
             reason.clone(),
         ),

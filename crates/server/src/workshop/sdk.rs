@@ -300,9 +300,10 @@ pub fn explanation(options: &SdkOptions, cause: &str) -> String {
     }
     format!(
         "twilio-video.js {version} is not available for the emulator: {cause}. \
-         To fix it, run `npm pack twilio-video@{version}` in {dir} (with access to the npm \
-         registry) and reload the page, or set VIDEOROOM_SDK_PATH to a copy of \
-         twilio-video.min.js {version} (or its .tgz) and restart. Everything else keeps working."
+         To fix it, with access to the npm registry run `videoroom sdk fetch` (or \
+         `npm pack twilio-video@{version}` in {dir}) and reload the page, or set \
+         VIDEOROOM_SDK_PATH to a copy of twilio-video.min.js {version} (or its .tgz) and \
+         restart. Everything else keeps working."
     )
 }
 
