@@ -22,8 +22,8 @@ use crate::Emulator;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// The CORS headers Twilio documents on its Video API responses, so that a browser page may
-/// call the emulator directly (as it could call Twilio with credentials it should not hold).
+/// The CORS headers Twilio documents on its Video API responses, so that a page that calls
+/// Twilio from a browser behaves the same against the emulator.
 pub fn cors_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add(("Access-Control-Allow-Origin", "*"))
