@@ -1173,3 +1173,55 @@ async fn a_plain_http_request_to_signaling_is_refused_without_harm() {
     let (_alice, connected) = server.join("alice", "after-http").await;
     assert_eq!(connected["type"], "connected");
 }
+
+#[actix_web::test]
+async fn disabling_a_track_reaches_the_store_and_the_other_participant() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "workshop").await;
+    let mut muted = video_track("alice");
+    muted["enabled"] = json!(false);
+    alice
+        .send_msg(json!({"type": "update", "participant": {"revision": 3, "tracks": [muted]}}))
+        .await;
+    assert_eq!(alice.msg().await["published"]["revision"], 2);
+    let update = bob.msg().await;
+    assert_eq!(update["participants"][0]["tracks"][0]["enabled"], false);
+    let tracks = server
+        .store
+        .published_tracks("workshop", "alice")
+        .expect("tracks");
+    assert!(!tracks[0].enabled, "the REST API shows the track disabled");
+}
+
+#[actix_web::test]
+async fn a_session_emits_the_store_events_that_status_callbacks_are_made_of() {
+    let server = TestServer::start().await;
+    let mut events = server.store.subscribe();
+    let (alice, _) = server.join("alice", "callbacks").await;
+    let (bob, _) = server.join("bob", "callbacks").await;
+    bob.leave().await;
+    alice.leave().await;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&"room-ended") {
+        let event = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("an event within 5 s")
+            .expect("the store is alive");
+        seen.push(event.kind.as_str());
+    }
+    assert_eq!(
+        seen,
+        [
+            "room-created",
+            "participant-connected",
+            "track-added",
+            "participant-connected",
+            "track-added",
+            "track-removed",
+            "participant-disconnected",
+            "track-removed",
+            "participant-disconnected",
+            "room-ended",
+        ]
+    );
+}

@@ -201,3 +201,63 @@ pub fn disconnected(completed: bool) -> String {
         msg(json!({"type": "disconnected"}))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frames_the_sdk_sends_are_recognised() {
+        let hello = parse_frame(
+            r#"{"type":"hello","id":"x","timeout":5000,"version":2,"body":{"type":"ice"}}"#,
+        );
+        assert!(matches!(
+            hello,
+            Ok(ClientFrame::Hello {
+                timeout_ms: Some(5000),
+                body: Some(_)
+            })
+        ));
+        assert!(matches!(
+            parse_frame(r#"{"type":"msg","body":{"type":"update"}}"#),
+            Ok(ClientFrame::Msg(_))
+        ));
+        assert!(matches!(
+            parse_frame(r#"{"type":"heartbeat"}"#),
+            Ok(ClientFrame::Heartbeat)
+        ));
+        assert!(matches!(
+            parse_frame(r#"{"type":"bye"}"#),
+            Ok(ClientFrame::Bye)
+        ));
+    }
+
+    #[test]
+    fn broken_frames_map_to_distinct_close_codes() {
+        assert_eq!(parse_frame("{oops").map(|_| ()), Err(FrameError::NotJson));
+        assert_eq!(parse_frame("42").map(|_| ()), Err(FrameError::NotJson));
+        let unknown = parse_frame(r#"{"type":"gossip"}"#).map(|_| ());
+        assert_eq!(unknown.as_ref().map_err(FrameError::close_code), Err(1008));
+        let no_body = parse_frame(r#"{"type":"msg","body":"text"}"#).map(|_| ());
+        assert_eq!(
+            no_body,
+            Err(FrameError::Malformed("msg body must be an object"))
+        );
+    }
+
+    #[test]
+    fn a_hostile_frame_type_is_shortened_and_stripped_of_control_characters_in_the_reason() {
+        let long = format!("{}\n{}", "a".repeat(10), "b".repeat(100));
+        let reason = FrameError::UnknownType(long).reason();
+        assert!(!reason.contains('\n'));
+        assert!(reason.len() < 64, "{reason}");
+    }
+
+    #[test]
+    fn the_revision_of_a_peer_connection_state_is_its_highest() {
+        let state = json!({"id": "p", "description": {"revision": 4}, "ice": {"revision": 7}});
+        assert_eq!(peer_connection_id(&state), Some("p"));
+        assert_eq!(peer_connection_revision(&state), 7);
+        assert_eq!(peer_connection_revision(&json!({"id": "p"})), 0);
+    }
+}
