@@ -1080,6 +1080,7 @@ async fn a_socket_that_vanishes_mid_negotiation_is_cleaned_up_and_the_other_side
 async fn the_server_sends_heartbeats_and_closes_a_silent_client_with_3001() {
     let server = TestServer::start_with(SignalingOptions {
         min_heartbeat: Duration::from_millis(200),
+        min_silence: Duration::ZERO,
         ..SignalingOptions::default()
     })
     .await;
@@ -1224,4 +1225,29 @@ async fn a_session_emits_the_store_events_that_status_callbacks_are_made_of() {
             "room-ended",
         ]
     );
+}
+
+#[actix_web::test]
+async fn a_client_silent_for_a_few_heartbeats_is_kept_like_a_throttled_background_tab() {
+    let server = TestServer::start_with(SignalingOptions {
+        min_heartbeat: Duration::from_millis(200),
+        min_silence: Duration::from_secs(2),
+        ..SignalingOptions::default()
+    })
+    .await;
+    let mut sleepy = Client::open(&server).await;
+    sleepy
+        .send(json!({"type": "hello", "id": "x", "timeout": 200, "version": 2,
+                     "body": {"type": "connect", "version": 2, "token": server.token("sleepy", Some("tabs")),
+                              "participant": {"revision": 1, "tracks": []}}}))
+        .await;
+    assert_eq!(sleepy.frame().await["type"], "welcome");
+    assert_eq!(sleepy.msg().await["type"], "connected");
+
+    // Five heartbeat periods of silence: still in the room.
+    sleepy.silent_for(Duration::from_millis(1000)).await;
+    assert_eq!(server.connected_identities("tabs"), ["sleepy"]);
+    // Past the floor, it is closed.
+    assert_eq!(sleepy.closed().await, Some(3001));
+    wait_until(|| server.signaling.connected_count() == 0).await;
 }

@@ -172,7 +172,8 @@ pub async fn run(
                         if let Some(timeout) = conn.negotiated {
                             // The SDK sends a heartbeat every negotiated timeout; three missed
                             // ones (and a margin) mean it is gone.
-                            silence.as_mut().reset(Instant::now() + timeout * 3 + timeout / 2);
+                            let allowed = (timeout * 3 + timeout / 2).max(conn.options.min_silence);
+                            silence.as_mut().reset(Instant::now() + allowed);
                             if !heartbeat_armed {
                                 heartbeat_armed = true;
                                 heartbeat.as_mut().reset(Instant::now() + timeout / 2);

@@ -46,6 +46,11 @@ pub struct SignalingOptions {
     /// Lower bound of the negotiated heartbeat timeout, so a client cannot make the server
     /// send heartbeats in a tight loop.
     pub min_heartbeat: Duration,
+    /// A client that sends nothing for three negotiated heartbeat timeouts is closed (3001), but
+    /// never before this much silence: a browser throttles the timers of a tab hidden for a
+    /// while to about one wake-up per minute, and a workshop attendee's second tab must not be
+    /// dropped for that. A socket that really dies on loopback is closed by the OS at once.
+    pub min_silence: Duration,
     /// How long a new socket may stay silent before its hello.
     pub hello_timeout: Duration,
     /// Largest frame accepted, bytes (an SDP offer is about 10 KB).
@@ -69,6 +74,7 @@ impl Default for SignalingOptions {
             ad_hoc_template: CreateRoom::default(),
             max_heartbeat: Duration::from_secs(5),
             min_heartbeat: Duration::from_secs(1),
+            min_silence: Duration::from_secs(75),
             hello_timeout: Duration::from_secs(10),
             max_frame_bytes: 256 * 1024,
             outgoing_queue: 256,
