@@ -3,7 +3,9 @@
 //!
 //! [`Emulator`] serves Twilio's Video REST API under `/v1` (Rooms, Participants, PublishedTracks,
 //! SubscribedTracks: form-encoded PascalCase requests, Twilio's JSON, paging envelope, error
-//! bodies and HTTP Basic authentication), delivers signed status callbacks, offers control routes
+//! bodies and HTTP Basic authentication), accepts the real twilio-video.js SDK at `/signaling`
+//! (a WebSocket speaking the SDK's signaling subset, relaying peer-to-peer media negotiation
+//! between browsers), delivers signed status callbacks, offers control routes
 //! under `/emulator/...` for tests and demos (reset, clock, simulated participants, delivered
 //! callbacks) and a live inspector page at `/emulator`. The official Twilio client libraries work
 //! against it unchanged once their Video base URL points here.
@@ -146,8 +148,8 @@ impl Emulator {
     }
 
     /// Mounts the emulator's routes: `/v1/...` (Twilio's REST API), `/emulator/...` (control
-    /// routes and the inspector). Each face is one `configure_*` call below, so adding one
-    /// (signaling) is one more line.
+    /// routes and the inspector) and `/signaling` (the WebSocket twilio-video.js connects to).
+    /// Each face is one call below, so the standalone binary and `videoroom` mount the same set.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         rest::configure(self, cfg);
         control::configure(self, cfg);

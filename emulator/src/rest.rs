@@ -284,7 +284,7 @@ async fn list_participants(
         .map(|s| {
             ParticipantStatus::from_str(s).map_err(|_| {
                 ApiError::invalid(format!(
-                    "Invalid Status: expected connected or disconnected (got '{s}')"
+                    "Invalid Status: expected connected, disconnected or reconnecting (got '{s}')"
                 ))
             })
         })

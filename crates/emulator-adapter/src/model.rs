@@ -192,6 +192,10 @@ impl RoomRecord {
 pub enum ParticipantStatus {
     Connected,
     Disconnected,
+    /// Twilio lists participants whose media connection is being re-established under this
+    /// status. The emulator never puts anyone in it (signaling has no reconnection), but the
+    /// value is valid in a filter, which then matches nobody, as on Twilio.
+    Reconnecting,
 }
 
 impl ParticipantStatus {
@@ -199,6 +203,7 @@ impl ParticipantStatus {
         match self {
             ParticipantStatus::Connected => "connected",
             ParticipantStatus::Disconnected => "disconnected",
+            ParticipantStatus::Reconnecting => "reconnecting",
         }
     }
 }
@@ -215,9 +220,10 @@ impl FromStr for ParticipantStatus {
         match s {
             "connected" => Ok(ParticipantStatus::Connected),
             "disconnected" => Ok(ParticipantStatus::Disconnected),
+            "reconnecting" => Ok(ParticipantStatus::Reconnecting),
             _ => Err(UnknownValue {
                 what: "participant status",
-                allowed: "connected, disconnected",
+                allowed: "connected, disconnected, reconnecting",
                 got: s.to_owned(),
             }),
         }

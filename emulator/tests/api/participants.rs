@@ -309,3 +309,28 @@ async fn published_and_subscribed_tracks_are_listed_and_fetched() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn the_reconnecting_filter_is_valid_and_matches_nobody() {
+    let app = spawn().await;
+    app.create_room(&[("UniqueName", "class")]).await;
+    app.join("class", "alice").await;
+    let res = app
+        .get("/v1/Rooms/class/Participants?Status=reconnecting")
+        .await;
+    assert_eq!(res.status(), 200);
+    let list: Value = res.json().await.unwrap();
+    assert!(identities(&list).is_empty());
+    assert!(list["meta"]["url"]
+        .as_str()
+        .unwrap()
+        .contains("Status=reconnecting"));
+    // A participant cannot be moved into it over REST: only `disconnected` is an update.
+    let res = app
+        .post(
+            "/v1/Rooms/class/Participants/alice",
+            &[("Status", "reconnecting")],
+        )
+        .await;
+    assert_twilio_error(res, 400, 53209).await;
+}
