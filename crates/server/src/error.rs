@@ -34,7 +34,8 @@ pub enum ApiError {
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes; a token request is a few bytes of JSON or form data")]
     PayloadTooLarge,
     #[error(
-        "unsupported content type {0}; send application/json or application/x-www-form-urlencoded"
+        "unsupported content type {0}; send application/json (with fetch, add headers: \
+         {{\"Content-Type\": \"application/json\"}}) or application/x-www-form-urlencoded"
     )]
     UnsupportedMediaType(String),
     #[error("{method} is not allowed here; use {allow}")]

@@ -570,3 +570,25 @@ async fn arbitrary_bytes_in_any_part_of_a_request_never_produce_a_server_error()
         }
     }
 }
+
+#[tokio::test]
+async fn json_sent_as_text_plain_is_refused_with_the_header_to_add() {
+    // What `fetch(url, {method: "POST", body: JSON.stringify(...)})` sends without headers.
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/video-token"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(r#"{"identity":"alice"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, body) = error_code(response).await;
+    assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("'text/plain'"), "{message}");
+    assert!(
+        message.contains(r#""Content-Type": "application/json""#),
+        "{message}"
+    );
+}
