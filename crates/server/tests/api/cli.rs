@@ -404,3 +404,56 @@ async fn json_logs_carry_a_request_id_and_never_the_token_or_a_secret() {
     );
     assert!(!logs.contains("log-must-not-show-this"), "nor the secret");
 }
+
+#[test]
+fn the_binary_reads_videoroom_toml_and_dotenv_from_the_working_directory() {
+    let dir = TempDir::new();
+    dir.write(
+        "videoroom.toml",
+        "[room]\nname = \"fromtoml\"\ntype = \"go\"\n",
+    );
+    dir.write(".env", "VIDEOROOM_ROOM_TYPE=peer-to-peer\n");
+    let output = videoroom(&dir, &["config"], &[]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("room.name").contains("fromtoml") && line("room.name").contains("videoroom.toml"),
+        "{out}"
+    );
+    assert!(
+        line("room.type").contains("peer-to-peer") && line("room.type").contains(".env"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_explicit_config_file_replaces_videoroom_toml() {
+    let dir = TempDir::new();
+    dir.write("videoroom.toml", "port = 4000\n");
+    dir.write("classroom.toml", "port = 4100\n");
+    let output = videoroom(&dir, &["config", "--config", "classroom.toml"], &[])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("port ") && l.contains("4100")),
+        "{out}"
+    );
+    let missing = videoroom(&dir, &["config"], &[("VIDEOROOM_CONFIG", "nope.toml")])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("nope.toml does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+}
