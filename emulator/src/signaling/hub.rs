@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
-use videoroom_core::token::{TokenVerifier, VerifiedToken};
+use videoroom_core::token::{TokenErrorKind, TokenVerifier, VerifiedToken};
 use videoroom_core::{ParticipantSid, RoomSid, TrackSid};
 use videoroom_emulator_adapter::{
     codes, CreateRoom, DisconnectReason, PublishTrack, Store, StoreError, StoreEvent,
@@ -384,7 +384,7 @@ impl Hub {
                     Ok(Some(requested.to_owned()))
                 } else {
                     Err(SdkError::new(
-                        20106,
+                        TokenErrorKind::InvalidGrants.code(),
                         format!(
                             "Invalid Access Token grants: the token's video grant is for room \
                              '{granted}', not '{requested}'"
