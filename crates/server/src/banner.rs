@@ -49,9 +49,11 @@ pub fn banner(settings: &Settings, port: u16) -> String {
     );
     match settings.backend {
         BackendKind::Emulator => {
+            // Client libraries append `/v1/...` themselves: their base URL is the server root.
+            let _ = writeln!(out, "  Emulator REST    {base}/v1/Rooms");
             let _ = writeln!(
                 out,
-                "  Emulator REST    {base}/v1  (point Twilio's client libraries here)"
+                "  Client libraries video base URL = {base}  (twilio-node: client.video.baseUrl)"
             );
             let _ = writeln!(out, "  Inspector        {base}/emulator");
         }

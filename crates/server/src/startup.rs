@@ -13,6 +13,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use videoroom_core::{RoomBackend, RoomService};
 use videoroom_emulator::{Emulator, EmulatorSettings};
+use videoroom_emulator_adapter::{Clock, SystemClock};
 use videoroom_twilio_adapter::TwilioAdapter;
 
 use crate::error::ApiError;
@@ -106,15 +107,20 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
 
+        let emulator = backend.emulator();
+        let clock: Arc<dyn Clock> = match &emulator {
+            Some(emulator) => emulator.clock(),
+            None => Arc::new(SystemClock),
+        };
         let tokens = web::Data::new(TokenState {
             rooms: RoomService::new(backend.port(), settings.room.room_type),
             signer: settings.token_signer()?,
             room: settings.room.clone(),
+            clock,
         });
         let health = web::Data::new(Health {
             backend: settings.backend,
         });
-        let emulator = backend.emulator();
         if let Some(emulator) = &emulator {
             emulator.start();
         }

@@ -11,10 +11,12 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::Arc;
+
 use serde::Serialize;
-use time::OffsetDateTime;
 use videoroom_core::token::TokenSigner;
 use videoroom_core::{Identity, RoomName, RoomService};
+use videoroom_emulator_adapter::Clock;
 
 use crate::error::ApiError;
 use crate::params::TokenParams;
@@ -27,6 +29,11 @@ pub struct TokenState {
     /// Signs tokens with the configured API key.
     pub signer: TokenSigner,
     pub room: RoomSettings,
+    /// The time tokens are issued at. In emulator mode this is the emulator's clock, which its
+    /// control route can move forward: tokens must be minted on the same clock the emulator's
+    /// signaling checks them against, or advancing it by an hour would make every new token
+    /// look expired. In twilio mode it is the system clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The answer to a token request.
@@ -69,7 +76,7 @@ async fn issue(params: TokenParams, state: &TokenState) -> Result<HttpResponse, 
     let room = state.rooms.find_or_create(&room_name).await?;
 
     // 手順4: その Room に入れるアクセストークンを作成 / Step 4: mint a token for that room
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.now().unix_timestamp();
     let token = state.signer.mint(&identity, Some(&room.unique_name), now);
     tracing::info!(identity = %identity, room = %room.unique_name, room_sid = %room.sid, "token issued");
 

@@ -365,3 +365,40 @@ async fn the_workshop_page_is_served_on_the_same_origin_as_the_token() {
     assert_eq!(script.status().as_u16(), 200);
     assert!(script.text().await.unwrap().contains("/video-token"));
 }
+
+#[tokio::test]
+async fn in_emulator_mode_tokens_are_issued_on_the_emulators_clock_so_advancing_it_keeps_them_valid(
+) {
+    use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+    let app = spawn_emulator_app(&[]).await;
+    let advanced = app
+        .client
+        .post(app.url("/emulator/clock/advance"))
+        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+        .form(&[("Seconds", "7200")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(advanced.status().as_u16(), 200);
+
+    let body = ok_body(app.get("/video-token?identity=alice").await).await;
+    let token = body["token"].as_str().unwrap();
+    let real_now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let iat = videoroom_core::token::decode_unverified(token)
+        .unwrap()
+        .claims["iat"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        iat >= real_now + 7200 - 5,
+        "the token is issued at the emulator's time (iat {iat}, real now {real_now})"
+    );
+    // What the emulator's signaling checks: the token is valid at the emulator's time.
+    let verifier = videoroom_core::token::TokenVerifier::new(vec![videoroom_core::token::ApiKey {
+        account_sid: videoroom_core::AccountSid::parse(TEST_ACCOUNT_SID).unwrap(),
+        sid: videoroom_core::ApiKeySid::parse(videoroom_core::credentials::TEST_API_KEY_SID)
+            .unwrap(),
+        secret: videoroom_core::credentials::TEST_API_KEY_SECRET.into(),
+    }]);
+    assert!(verifier.verify(token, real_now + 7200).is_ok());
+}
