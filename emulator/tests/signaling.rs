@@ -571,11 +571,16 @@ async fn three_participants_get_one_peer_connection_per_pair() {
 async fn leaving_tells_the_others_with_a_higher_revision_and_closes_the_pair() {
     let server = TestServer::start().await;
     server.create_room("lasting", RoomType::Group);
-    let (mut alice, bob, id) = pair(&server, "lasting").await;
+    let (mut alice, mut bob, id) = pair(&server, "lasting").await;
     alice
         .send_msg(json!({"type": "update", "peer_connections": [
             {"description": {"type": "offer", "revision": 5, "sdp": "x"}, "id": id}]}))
         .await;
+    // Once bob has the offer, the server has relayed revision 5.
+    assert_eq!(
+        bob.msg().await["peer_connections"][0]["description"]["revision"],
+        5
+    );
 
     bob.leave().await;
     let update = alice.msg().await;
@@ -1058,11 +1063,16 @@ async fn a_flood_of_updates_is_cut_off() {
 async fn a_socket_that_vanishes_mid_negotiation_is_cleaned_up_and_the_other_side_is_told() {
     let server = TestServer::start().await;
     server.create_room("vanish", RoomType::Group);
-    let (mut alice, bob, id) = pair(&server, "vanish").await;
+    let (mut alice, mut bob, id) = pair(&server, "vanish").await;
     alice
         .send_msg(json!({"type": "update", "peer_connections": [
             {"description": {"type": "offer", "revision": 2, "sdp": "x"}, "id": id}]}))
         .await;
+    // bob has the offer and vanishes before answering.
+    assert_eq!(
+        bob.msg().await["peer_connections"][0]["description"]["type"],
+        "offer"
+    );
 
     // No disconnect, no bye, no close frame: the TCP connection just goes away.
     drop(bob);
