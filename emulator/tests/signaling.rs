@@ -1261,3 +1261,69 @@ async fn a_client_silent_for_a_few_heartbeats_is_kept_like_a_throttled_backgroun
     assert_eq!(sleepy.closed().await, Some(3001));
     wait_until(|| server.signaling.connected_count() == 0).await;
 }
+
+// ----- Participants connected without signaling --------------------------------------------------
+
+fn simulate(server: &TestServer, room: &str, identity: &str) -> String {
+    server
+        .store
+        .connect_participant(room, &Identity::parse(identity).expect("identity"), None)
+        .expect("simulated participant connects")
+        .participant
+        .sid
+        .as_str()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn a_simulated_participant_is_shown_to_sdk_clients_without_tracks() {
+    let server = TestServer::start().await;
+    server.create_room("sim", RoomType::Group);
+    let early = simulate(&server, "sim", "robot");
+    let (mut alice, connected) = server.join("alice", "sim").await;
+    assert_eq!(
+        connected["participants"],
+        json!([{"sid": early, "identity": "robot", "revision": 1, "state": "connected", "tracks": []}])
+    );
+    assert_eq!(connected["subscribed"]["tracks"], json!([]));
+
+    let late = simulate(&server, "sim", "echo");
+    let arrived = alice.msg().await;
+    assert_eq!(
+        arrived,
+        json!({"type": "update", "participants": [
+            {"sid": late, "identity": "echo", "revision": 1, "state": "connected", "tracks": []}]})
+    );
+
+    server
+        .store
+        .disconnect_participant(
+            "sim",
+            "echo",
+            videoroom_emulator_adapter::DisconnectReason::Left,
+        )
+        .expect("leaves");
+    let left = alice.msg().await;
+    assert_eq!(left["participants"][0]["sid"], json!(late));
+    assert_eq!(left["participants"][0]["state"], "disconnected");
+    assert_eq!(left["participants"][0]["revision"], 2);
+}
+
+#[actix_web::test]
+async fn an_sdk_client_taking_a_simulated_participants_identity_replaces_it() {
+    let server = TestServer::start().await;
+    server.create_room("sim", RoomType::Group);
+    let robot = simulate(&server, "sim", "robot");
+    let (mut alice, _) = server.join("alice", "sim").await;
+    let (_robot_client, connected) = server.join("robot", "sim").await;
+    assert_eq!(connected["participants"][0]["identity"], "alice");
+    assert_eq!(connected["participants"].as_array().map(Vec::len), Some(1));
+
+    let left = alice.msg().await;
+    assert_eq!(left["participants"][0]["sid"], json!(robot));
+    assert_eq!(left["participants"][0]["state"], "disconnected");
+    let arrived = alice.msg().await;
+    assert_eq!(arrived["participants"][0]["identity"], "robot");
+    assert_eq!(arrived["participants"][0]["state"], "connected");
+    assert_ne!(arrived["participants"][0]["sid"], json!(robot));
+}

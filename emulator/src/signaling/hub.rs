@@ -160,10 +160,64 @@ struct PeerPair {
 struct RoomHub {
     /// In join order.
     members: Vec<Member>,
+    /// Participants connected without signaling (the control route's simulated participants),
+    /// as the members were told about them: present, with no tracks and no media.
+    phantoms: Vec<Phantom>,
     peer_connections: HashMap<String, PeerPair>,
 }
 
+#[derive(Debug, Clone)]
+struct Phantom {
+    participant: ParticipantSid,
+    identity: String,
+}
+
+impl Phantom {
+    /// A phantom's state never changes while it is connected: revision 1, then 2 when it leaves.
+    fn remote_state(&self, connected: bool) -> Value {
+        json!({
+            "sid": self.participant.as_str(),
+            "identity": self.identity,
+            "revision": if connected { 1 } else { 2 },
+            "state": if connected { "connected" } else { "disconnected" },
+            "tracks": [],
+        })
+    }
+}
+
 impl RoomHub {
+    fn is_known(&self, participant: &ParticipantSid) -> bool {
+        self.position(participant).is_some()
+            || self.phantoms.iter().any(|p| &p.participant == participant)
+    }
+
+    /// Tells every member that a participant without signaling arrived or left.
+    fn announce_phantom(&self, phantom: &Phantom, connected: bool) {
+        let state = phantom.remote_state(connected);
+        for member in &self.members {
+            member.conn.send(protocol::msg(json!({
+                "type": "update",
+                "participants": [state.clone()],
+            })));
+        }
+    }
+
+    /// Removes a phantom and tells the members it left; `false` when it was not one.
+    fn remove_phantom(&mut self, participant: &ParticipantSid) -> bool {
+        match self
+            .phantoms
+            .iter()
+            .position(|p| &p.participant == participant)
+        {
+            Some(index) => {
+                let gone = self.phantoms.remove(index);
+                self.announce_phantom(&gone, false);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn position(&self, participant: &ParticipantSid) -> Option<usize> {
         self.members
             .iter()
@@ -290,10 +344,28 @@ impl Hub {
                 ));
                 gone.conn.close(1000, "duplicate identity");
                 room.announce_departure(&gone);
+            } else {
+                room.remove_phantom(&old.sid);
             }
         }
 
         let participant = joined.participant.sid.clone();
+        // Participants connected without signaling are shown too, as the SDK would show any
+        // participant that publishes nothing; the members learn of any they had not heard of.
+        for other in self
+            .store
+            .connected_participants(room_sid.as_str())
+            .unwrap_or_default()
+        {
+            if other.sid != participant && !room.is_known(&other.sid) {
+                let phantom = Phantom {
+                    participant: other.sid.clone(),
+                    identity: other.identity.as_str().to_owned(),
+                };
+                room.announce_phantom(&phantom, true);
+                room.phantoms.push(phantom);
+            }
+        }
         let state = connect.participant.clone().unwrap_or(ParticipantState {
             revision: 1,
             tracks: Vec::new(),
@@ -314,6 +386,7 @@ impl Hub {
             .members
             .iter()
             .map(|m| m.remote_state("connected", m.revision))
+            .chain(room.phantoms.iter().map(|p| p.remote_state(true)))
             .collect();
         let subscribed: Vec<Value> = room
             .members
@@ -633,6 +706,28 @@ impl Hub {
                     }
                 }
             }
+            StoreEventKind::ParticipantConnected => {
+                let Some(participant) = &event.participant else {
+                    return;
+                };
+                let Some(room) = rooms.get_mut(&event.room.sid) else {
+                    return;
+                };
+                // Signaling's own joins are members already; a participant that has left again
+                // by now is not announced at all.
+                let still_connected = self
+                    .store
+                    .fetch_participant(event.room.sid.as_str(), participant.sid.as_str())
+                    .is_ok_and(|p| p.is_connected());
+                if !room.is_known(&participant.sid) && still_connected {
+                    let phantom = Phantom {
+                        participant: participant.sid.clone(),
+                        identity: participant.identity.as_str().to_owned(),
+                    };
+                    room.announce_phantom(&phantom, true);
+                    room.phantoms.push(phantom);
+                }
+            }
             StoreEventKind::ParticipantDisconnected(reason) => {
                 let Some(participant) = &event.participant else {
                     return;
@@ -641,6 +736,7 @@ impl Hub {
                     return;
                 };
                 let Some(index) = room.position(&participant.sid) else {
+                    room.remove_phantom(&participant.sid);
                     return;
                 };
                 let gone = room.members.remove(index);
