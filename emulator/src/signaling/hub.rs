@@ -3,8 +3,9 @@
 //!
 //! The [`Store`] stays the source of truth for rooms, participants and tracks (so the REST API and
 //! the status callbacks see every change); the hub keeps only what the SDK needs beyond it: the
-//! sockets, the revisions the SDK compares, the client's track ids and priorities, and the map
-//! from peer-connection id to the pair it connects.
+//! sockets, the revisions the SDK compares, the client's track ids and priorities, the map from
+//! peer-connection id to the pair it connects, and which participants connected without signaling
+//! (simulated ones) the clients were told about.
 //!
 //! Every operation takes one lock and never awaits while holding it. Messages to other
 //! participants are queued with `try_send` on their bounded outgoing queues: a participant whose
