@@ -1327,3 +1327,15 @@ async fn an_sdk_client_taking_a_simulated_participants_identity_replaces_it() {
     assert_eq!(arrived["participants"][0]["state"], "connected");
     assert_ne!(arrived["participants"][0]["sid"], json!(robot));
 }
+
+#[test]
+fn starting_outside_a_runtime_is_refused_without_a_panic() {
+    let store = Arc::new(Store::new(Arc::new(ManualClock::fixed())));
+    let signaling = Signaling::new(
+        store.clone(),
+        TokenVerifier::new(vec![seeded_key()]),
+        SignalingOptions::default(),
+    );
+    signaling.start();
+    assert_eq!(signaling.connected_count(), 0);
+}

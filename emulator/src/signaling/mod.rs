@@ -136,9 +136,13 @@ impl Signaling {
     }
 
     /// Starts the task that applies REST-side changes (room completed, participant removed) to
-    /// the connected clients. Idempotent; must run inside a tokio runtime. The first WebSocket
-    /// connection starts it too, so forgetting to call it loses nothing.
+    /// the connected clients. Idempotent. Outside a tokio runtime it logs an error and does
+    /// nothing; the first WebSocket connection starts it too, so no event is ever lost.
     pub fn start(&self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::error!("Signaling::start must be called inside a tokio runtime; the first WebSocket connection will start it");
+            return;
+        }
         if self.inner.started.swap(true, Ordering::SeqCst) {
             return;
         }
