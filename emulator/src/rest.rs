@@ -8,7 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use videoroom_core::{RoomName, RoomQuery, RoomStatus, RoomType};
 use videoroom_emulator_adapter::{
-    paginate, CreateRoom, ParticipantQuery, ParticipantStatus, SortKey, StoreError,
+    paginate, CreateRoom, ParticipantQuery, ParticipantStatus, PublishedTrack, SortKey, Store,
+    StoreError, SubscribedTrack,
 };
 
 use crate::auth::authenticate;
@@ -21,6 +22,7 @@ use crate::resources::{
 use crate::Emulator;
 
 type Result<T> = std::result::Result<T, ApiError>;
+type StoreResult<T> = std::result::Result<T, StoreError>;
 
 /// The CORS headers Twilio documents on its Video API responses, so that a page that calls
 /// Twilio from a browser behaves the same against the emulator.
@@ -56,14 +58,21 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
                     .get(fetch_participant)
                     .post(update_participant),
             )
-            .service(resource(&format!("{participant}/PublishedTracks")).get(list_published))
             .service(
-                resource(&format!("{participant}/PublishedTracks/{{track}}")).get(fetch_published),
+                resource(&format!("{participant}/PublishedTracks"))
+                    .get(list_tracks::<PublishedTrack>),
             )
-            .service(resource(&format!("{participant}/SubscribedTracks")).get(list_subscribed))
+            .service(
+                resource(&format!("{participant}/PublishedTracks/{{track}}"))
+                    .get(fetch_track::<PublishedTrack>),
+            )
+            .service(
+                resource(&format!("{participant}/SubscribedTracks"))
+                    .get(list_tracks::<SubscribedTrack>),
+            )
             .service(
                 resource(&format!("{participant}/SubscribedTracks/{{track}}"))
-                    .get(fetch_subscribed),
+                    .get(fetch_track::<SubscribedTrack>),
             )
             .default_service(web::to(unknown_route)),
     );
@@ -358,32 +367,98 @@ async fn update_participant(
 
 // ----- Tracks --------------------------------------------------------------------------------
 
-async fn list_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+/// What tells a participant's PublishedTracks from its SubscribedTracks. The two resources are
+/// listed and fetched the same way, so the handlers are written once, in [`list_tracks`] and
+/// [`fetch_track`], and cannot drift apart.
+trait TrackResource: Clone {
+    /// The URL segment under the participant, `PublishedTracks`.
+    const SEGMENT: &'static str;
+    /// The list envelope's key, `published_tracks`.
+    const KEY: &'static str;
+    type Json: Serialize;
+
+    fn list(store: &Store, room: &str, participant: &str) -> StoreResult<Vec<Self>>;
+    fn fetch(store: &Store, room: &str, participant: &str, track: &str) -> StoreResult<Self>;
+    fn name(&self) -> &str;
+    fn sort_key(&self) -> SortKey;
+    fn json(&self, base: &str) -> Self::Json;
+}
+
+impl TrackResource for PublishedTrack {
+    const SEGMENT: &'static str = "PublishedTracks";
+    const KEY: &'static str = "published_tracks";
+    type Json = PublishedTrackJson;
+
+    fn list(store: &Store, room: &str, participant: &str) -> StoreResult<Vec<Self>> {
+        store.published_tracks(room, participant)
+    }
+    fn fetch(store: &Store, room: &str, participant: &str, track: &str) -> StoreResult<Self> {
+        store.fetch_published_track(room, participant, track)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn sort_key(&self) -> SortKey {
+        SortKey::new(self.date_created, self.sid.as_str())
+    }
+    fn json(&self, base: &str) -> PublishedTrackJson {
+        PublishedTrackJson::new(self, base)
+    }
+}
+
+impl TrackResource for SubscribedTrack {
+    const SEGMENT: &'static str = "SubscribedTracks";
+    const KEY: &'static str = "subscribed_tracks";
+    type Json = SubscribedTrackJson;
+
+    fn list(store: &Store, room: &str, participant: &str) -> StoreResult<Vec<Self>> {
+        store.subscribed_tracks(room, participant)
+    }
+    fn fetch(store: &Store, room: &str, participant: &str, track: &str) -> StoreResult<Self> {
+        store.fetch_subscribed_track(room, participant, track)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn sort_key(&self) -> SortKey {
+        SortKey::new(self.date_created, self.sid.as_str())
+    }
+    fn json(&self, base: &str) -> SubscribedTrackJson {
+        SubscribedTrackJson::new(self, base)
+    }
+}
+
+async fn list_tracks<T: TrackResource>(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
     let store = emulator.store();
     let who = store.fetch_participant(&room, &participant)?;
-    let tracks = store.published_tracks(who.room_sid.as_str(), who.sid.as_str())?;
+    let tracks = T::list(&store, who.room_sid.as_str(), who.sid.as_str())?;
     let p = Params::from_query(req.query_string());
     let paging = Paging::from_params(&p)?;
     let page = paginate(
         &tracks,
-        |t| SortKey::new(t.date_created, t.sid.as_str()),
+        T::sort_key,
         paging.page_size,
         paging.page_token.as_deref(),
     )?;
     let path = format!(
-        "{}/PublishedTracks",
-        participant_url(&ctx.base, who.room_sid.as_str(), who.sid.as_str())
+        "{}/{}",
+        participant_url(&ctx.base, who.room_sid.as_str(), who.sid.as_str()),
+        T::SEGMENT
     );
-    let body = envelope("published_tracks", &path, &[], &paging, &page, |t| {
-        PublishedTrackJson::new(t, &ctx.base)
-    });
+    let body = envelope(T::KEY, &path, &[], &paging, &page, |t| t.json(&ctx.base));
     Ok(json(StatusCode::OK, &body))
 }
 
-async fn fetch_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+async fn fetch_track<T: TrackResource>(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
@@ -391,61 +466,12 @@ async fn fetch_published(req: HttpRequest, emulator: web::Data<Emulator>) -> Res
     let store = emulator.store();
     // Twilio addresses a track by SID or by name ({TrackNameOrSid}); the store also knows the
     // SDK's own track id.
-    let record = match store.fetch_published_track(&room, &participant, &track) {
-        Err(err) if err.is_not_found() => store
-            .published_tracks(&room, &participant)?
+    let record = match T::fetch(&store, &room, &participant, &track) {
+        Err(err) if err.is_not_found() => T::list(&store, &room, &participant)?
             .into_iter()
-            .find(|t| t.name == track)
+            .find(|t| t.name() == track)
             .ok_or(err)?,
         other => other?,
     };
-    Ok(json(
-        StatusCode::OK,
-        &PublishedTrackJson::new(&record, &ctx.base),
-    ))
-}
-
-async fn list_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
-    let ctx = ctx(&req, &emulator)?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
-    let store = emulator.store();
-    let who = store.fetch_participant(&room, &participant)?;
-    let tracks = store.subscribed_tracks(who.room_sid.as_str(), who.sid.as_str())?;
-    let p = Params::from_query(req.query_string());
-    let paging = Paging::from_params(&p)?;
-    let page = paginate(
-        &tracks,
-        |t| SortKey::new(t.date_created, t.sid.as_str()),
-        paging.page_size,
-        paging.page_token.as_deref(),
-    )?;
-    let path = format!(
-        "{}/SubscribedTracks",
-        participant_url(&ctx.base, who.room_sid.as_str(), who.sid.as_str())
-    );
-    let body = envelope("subscribed_tracks", &path, &[], &paging, &page, |t| {
-        SubscribedTrackJson::new(t, &ctx.base)
-    });
-    Ok(json(StatusCode::OK, &body))
-}
-
-async fn fetch_subscribed(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
-    let ctx = ctx(&req, &emulator)?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
-    let track = path_segment(&req, "track")?;
-    let store = emulator.store();
-    let record = match store.fetch_subscribed_track(&room, &participant, &track) {
-        Err(err) if err.is_not_found() => store
-            .subscribed_tracks(&room, &participant)?
-            .into_iter()
-            .find(|t| t.name == track)
-            .ok_or(err)?,
-        other => other?,
-    };
-    Ok(json(
-        StatusCode::OK,
-        &SubscribedTrackJson::new(&record, &ctx.base),
-    ))
+    Ok(json(StatusCode::OK, &record.json(&ctx.base)))
 }
