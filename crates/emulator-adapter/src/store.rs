@@ -168,8 +168,7 @@ impl Store {
                     .as_ref()
                     .is_none_or(|n| &r.unique_name == n)
             })
-            .filter(|r| query.created_after.is_none_or(|t| r.date_created >= t))
-            .filter(|r| query.created_before.is_none_or(|t| r.date_created < t))
+            .filter(|r| created_within(query.created_after, query.created_before, r.date_created))
             .cloned()
             .collect();
         drop(state);
@@ -371,8 +370,7 @@ impl Store {
                     .as_ref()
                     .is_none_or(|i| p.identity.as_str() == i)
             })
-            .filter(|p| query.created_after.is_none_or(|t| p.date_created >= t))
-            .filter(|p| query.created_before.is_none_or(|t| p.date_created < t))
+            .filter(|p| created_within(query.created_after, query.created_before, p.date_created))
             .cloned()
             .collect();
         drop(state);
@@ -1135,6 +1133,16 @@ impl State {
             .filter_map(|e| self.next_transition(&e.record.sid).map(|(at, _)| at))
             .min();
     }
+}
+
+/// Twilio's `DateCreatedAfter`/`DateCreatedBefore` window, the same for rooms and
+/// participants: the lower bound is inclusive, the upper one exclusive.
+fn created_within(
+    after: Option<OffsetDateTime>,
+    before: Option<OffsetDateTime>,
+    created: OffsetDateTime,
+) -> bool {
+    after.is_none_or(|t| created >= t) && before.is_none_or(|t| created < t)
 }
 
 fn status_invalid_not_in_progress(record: &RoomRecord) -> StoreError {
