@@ -225,6 +225,15 @@ impl RoomHub {
             .position(|m| &m.participant == participant)
     }
 
+    /// The member a connection holds its seat as: `None` once the hub removed it (kicked,
+    /// replaced by a newer connection of the same identity, room completed), so a late message
+    /// from that connection changes nothing.
+    fn seat_holder(&self, seat: &Seat, conn_id: u64) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| m.conn.id == conn_id && m.participant == seat.participant)
+    }
+
     /// The tracks `subscriber` receives: every track of every other member, as `{sid, id}`.
     fn subscribed_tracks(&self, subscriber: &ParticipantSid) -> Vec<Value> {
         self.members
@@ -575,11 +584,7 @@ impl Hub {
         let Some(room) = rooms.get_mut(&seat.room) else {
             return;
         };
-        let Some(index) = room
-            .members
-            .iter()
-            .position(|m| m.conn.id == conn_id && m.participant == seat.participant)
-        else {
+        let Some(index) = room.seat_holder(seat, conn_id) else {
             return;
         };
 
@@ -672,11 +677,7 @@ impl Hub {
         let Some(room) = rooms.get_mut(&seat.room) else {
             return;
         };
-        let Some(index) = room
-            .members
-            .iter()
-            .position(|m| m.conn.id == conn_id && m.participant == seat.participant)
-        else {
+        let Some(index) = room.seat_holder(seat, conn_id) else {
             return;
         };
         let gone = room.members.remove(index);
