@@ -12,7 +12,7 @@ use videoroom_core::Identity;
 use videoroom_emulator_adapter::{DisconnectReason, PublishTrack, StoreError, TrackKind};
 
 use crate::auth::authenticate;
-use crate::error::{extractor_error, twilio_shaped, ApiError};
+use crate::error::{twilio_scope, twilio_shaped, ApiError};
 use crate::paging::base_url;
 use crate::params::{format_time, path_segment, read_form, Params};
 use crate::resources::{ParticipantJson, PublishedTrackJson};
@@ -38,12 +38,8 @@ async fn control_params(
 
 pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/emulator")
+        twilio_scope("/emulator")
             .app_data(web::Data::new(emulator.clone()))
-            .app_data(web::FormConfig::default().error_handler(extractor_error))
-            .app_data(web::JsonConfig::default().error_handler(extractor_error))
-            .app_data(web::QueryConfig::default().error_handler(extractor_error))
-            .app_data(web::PathConfig::default().error_handler(extractor_error))
             .wrap(twilio_shaped())
             .service(
                 web::resource(["", "/"])

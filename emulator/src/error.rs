@@ -13,7 +13,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use videoroom_emulator_adapter::StoreError;
 
@@ -138,6 +138,16 @@ impl ResponseError for ApiError {
 /// actix's extractor errors (JSON, form, query, path), turned into Twilio's 400.
 pub fn extractor_error(err: impl std::fmt::Display, _req: &HttpRequest) -> actix_web::Error {
     ApiError::invalid(format!("Invalid request: {err}")).into()
+}
+
+/// A scope whose extractor failures (form, JSON, query, path) answer with Twilio's 400 instead
+/// of actix's plain text. `/v1` and `/emulator` both start from it, then add [`twilio_shaped`].
+pub fn twilio_scope(path: &str) -> actix_web::Scope {
+    web::scope(path)
+        .app_data(web::FormConfig::default().error_handler(extractor_error))
+        .app_data(web::JsonConfig::default().error_handler(extractor_error))
+        .app_data(web::QueryConfig::default().error_handler(extractor_error))
+        .app_data(web::PathConfig::default().error_handler(extractor_error))
 }
 
 /// Middleware for the emulator's scopes: every 4xx/5xx response that is not already Twilio's

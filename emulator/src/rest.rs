@@ -13,7 +13,7 @@ use videoroom_emulator_adapter::{
 };
 
 use crate::auth::authenticate;
-use crate::error::{extractor_error, twilio_shaped, ApiError};
+use crate::error::{twilio_scope, twilio_shaped, ApiError};
 use crate::paging::{base_url, envelope, Paging};
 use crate::params::{path_segment, read_form, Params};
 use crate::resources::{
@@ -42,12 +42,8 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
     let room = "/Rooms/{room}";
     let participant = "/Rooms/{room}/Participants/{participant}";
     cfg.service(
-        web::scope("/v1")
+        twilio_scope("/v1")
             .app_data(web::Data::new(emulator.clone()))
-            .app_data(web::FormConfig::default().error_handler(extractor_error))
-            .app_data(web::JsonConfig::default().error_handler(extractor_error))
-            .app_data(web::QueryConfig::default().error_handler(extractor_error))
-            .app_data(web::PathConfig::default().error_handler(extractor_error))
             .wrap(twilio_shaped())
             .wrap(cors_headers())
             .service(resource("/Rooms").get(list_rooms).post(create_room))
