@@ -82,8 +82,10 @@ pub enum BackendError {
 }
 
 /// A store of video rooms with Twilio's semantics.
-#[async_trait]
+// `automock` must come before `async_trait` so the mock's expectations return plain values
+// rather than the boxed futures `async_trait` generates.
 #[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
 pub trait RoomBackend: Send + Sync {
     /// Creates an in-progress room; [`BackendError::RoomExists`] when the name is taken.
     async fn create_room(&self, spec: &RoomSpec) -> Result<Room, BackendError>;

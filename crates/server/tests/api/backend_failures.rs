@@ -4,18 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use videoroom_core::{BackendError, MockRoomBackend, Room};
+use videoroom_core::{BackendError, MockRoomBackend};
 use videoroom_server::settings::Overrides;
 
 use crate::helpers::{error_code, spawn_app_over};
-
-type Answer =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Room, BackendError>> + Send>>;
-
-/// The mock's methods return the boxed future `async_trait` makes of them.
-fn answer(result: Result<Room, BackendError>) -> Answer {
-    Box::pin(std::future::ready(result))
-}
 
 async fn answer_when_fetch_fails(
     error: BackendError,
@@ -24,7 +16,7 @@ async fn answer_when_fetch_fails(
     backend
         .expect_fetch_room()
         .times(1)
-        .returning(move |_| answer(Err(error.clone())));
+        .returning(move |_| Err(error.clone()));
     backend.expect_create_room().never();
     let app = spawn_app_over(Overrides::default(), Arc::new(backend)).await;
     let response = app.get("/video-token?identity=alice").await;
@@ -110,11 +102,11 @@ async fn a_failed_creation_is_reported_like_a_failed_lookup() {
     backend
         .expect_fetch_room()
         .times(1)
-        .returning(|_| answer(Err(BackendError::NotFound)));
+        .returning(|_| Err(BackendError::NotFound));
     backend
         .expect_create_room()
         .times(1)
-        .returning(|_| answer(Err(BackendError::Unavailable("timeout".into()))));
+        .returning(|_| Err(BackendError::Unavailable("timeout".into())));
     let app = spawn_app_over(Overrides::default(), Arc::new(backend)).await;
     let (status, code, _) = error_code(app.get("/video-token?identity=alice").await).await;
     assert_eq!((status, code.as_str()), (503, "backend_unavailable"));
@@ -126,11 +118,11 @@ async fn the_server_keeps_answering_after_a_backend_failure() {
     let mut calls = 0;
     backend.expect_fetch_room().times(2).returning(move |_| {
         calls += 1;
-        answer(if calls == 1 {
+        if calls == 1 {
             Err(BackendError::Unavailable("blip".into()))
         } else {
             Err(BackendError::Unauthorized)
-        })
+        }
     });
     let app = spawn_app_over(Overrides::default(), Arc::new(backend)).await;
     let (first, _, _) = error_code(app.get("/video-token?identity=alice").await).await;
