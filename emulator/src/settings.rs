@@ -87,8 +87,6 @@ pub enum SettingsError {
     AccountSid { var: &'static str, shown: String },
     #[error("{var} must be an API key SID: SK followed by 32 hex digits (got '{shown}')")]
     ApiKeySid { var: &'static str, shown: String },
-    #[error("{var} is set but empty; unset it to use the seeded test value")]
-    Empty { var: &'static str },
     #[error("{set} is set but {missing} is not: an API key needs both its SID and its secret")]
     HalfKey {
         set: &'static str,
@@ -125,12 +123,13 @@ impl EmulatorSettings {
         let read =
             |names: [&'static str; 2]| -> Result<Option<(&'static str, String)>, SettingsError> {
                 for name in names {
+                    // An empty value counts as unset, as it does for `videoroom`: a `.env`
+                    // template line such as `API_KEY=` must not change the outcome.
                     if let Some(value) = lookup(name) {
                         let value = value.trim().to_owned();
-                        if value.is_empty() {
-                            return Err(SettingsError::Empty { var: name });
+                        if !value.is_empty() {
+                            return Ok(Some((name, value)));
                         }
-                        return Ok(Some((name, value)));
                     }
                 }
                 Ok(None)
@@ -234,6 +233,21 @@ mod tests {
         assert_eq!(s.account_sid.as_str(), TEST_ACCOUNT_SID);
         assert!(s.auth_token_is_seeded());
         assert_eq!(s.api_keys.len(), 1);
+        assert!(api_key_is_seeded(&s.api_keys[0]));
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset_like_videoroom_reads_them() {
+        let s = EmulatorSettings::from_lookup(env(&[
+            ("ACCOUNT_SID", ""),
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000002"),
+            ("AUTH_TOKEN", "  "),
+            ("API_KEY", ""),
+            ("API_SECRET", ""),
+        ]))
+        .unwrap();
+        assert_eq!(s.account_sid.as_str(), "AC00000000000000000000000000000002");
+        assert!(s.auth_token_is_seeded());
         assert!(api_key_is_seeded(&s.api_keys[0]));
     }
 
