@@ -79,13 +79,6 @@ impl fmt::Debug for TwilioConfig {
 /// A setting that cannot work, named with the key to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{var} is not set; it must hold your {what}")]
-    Missing {
-        var: &'static str,
-        what: &'static str,
-    },
-    #[error("{var}: {problem}")]
-    InvalidSid { var: &'static str, problem: String },
     #[error("the API key secret ({var}) must not be empty")]
     EmptySecret { var: &'static str },
     #[error(
@@ -137,61 +130,6 @@ impl TwilioConfig {
             max_backoff: DEFAULT_MAX_BACKOFF,
             retry_budget: DEFAULT_RETRY_BUDGET,
         }
-    }
-
-    /// Reads credentials and location from the process environment (see
-    /// [`from_lookup`](Self::from_lookup)).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings the team's conventions put in the environment: `ACCOUNT_SID` or
-    /// `TWILIO_ACCOUNT_SID`, `API_KEY` or `TWILIO_API_KEY_SID`, `API_SECRET` or
-    /// `TWILIO_API_KEY_SECRET` (the first name of each pair wins), plus
-    /// `TWILIO_VIDEO_BASE_URL`, `TWILIO_REGION` and `TWILIO_EDGE`. Empty values count as
-    /// unset. Timeouts and retries keep their defaults.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |names: [&'static str; 2]| -> Option<(&'static str, String)> {
-            names
-                .into_iter()
-                .find_map(|n| lookup(n).filter(|v| !v.is_empty()).map(|v| (n, v)))
-        };
-        let (account_var, account) =
-            get(["ACCOUNT_SID", "TWILIO_ACCOUNT_SID"]).ok_or(ConfigError::Missing {
-                var: "ACCOUNT_SID (or TWILIO_ACCOUNT_SID)",
-                what: "Twilio account SID (AC…)",
-            })?;
-        let (key_var, key) =
-            get(["API_KEY", "TWILIO_API_KEY_SID"]).ok_or(ConfigError::Missing {
-                var: "API_KEY (or TWILIO_API_KEY_SID)",
-                what: "API key SID (SK…)",
-            })?;
-        let (secret_var, secret) =
-            get(["API_SECRET", "TWILIO_API_KEY_SECRET"]).ok_or(ConfigError::Missing {
-                var: "API_SECRET (or TWILIO_API_KEY_SECRET)",
-                what: "API key secret",
-            })?;
-        let account_sid =
-            AccountSid::parse(account.trim()).map_err(|e| ConfigError::InvalidSid {
-                var: account_var,
-                problem: e.to_string(),
-            })?;
-        let api_key_sid = ApiKeySid::parse(key.trim()).map_err(|e| ConfigError::InvalidSid {
-            var: key_var,
-            problem: e.to_string(),
-        })?;
-        if secret.is_empty() {
-            return Err(ConfigError::EmptySecret { var: secret_var });
-        }
-        let mut config = Self::new(account_sid, api_key_sid, SecretString::from(secret));
-        if let Some(base) = lookup(BASE_URL_VAR).filter(|v| !v.trim().is_empty()) {
-            config.base_url = Url::parse(base.trim())
-                .map_err(|_| ConfigError::InvalidBaseUrl(base.trim().to_owned()))?;
-        }
-        config.region = lookup(REGION_VAR).filter(|v| !v.trim().is_empty());
-        config.edge = lookup(EDGE_VAR).filter(|v| !v.trim().is_empty());
-        config.validate()?;
-        Ok(config)
     }
 
     /// Checks every setting, naming the one to fix.
@@ -394,51 +332,6 @@ mod tests {
             c.base_url = Url::parse(bad).expect("url");
             assert!(c.validate().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn environment_variables_follow_the_team_conventions() {
-        let env = |name: &str| -> Option<String> {
-            match name {
-                "ACCOUNT_SID" => Some(AccountSid::from_u128(7).to_string()),
-                "TWILIO_ACCOUNT_SID" => Some(AccountSid::from_u128(8).to_string()),
-                "TWILIO_API_KEY_SID" => Some(ApiKeySid::from_u128(9).to_string()),
-                "API_SECRET" => Some("top".into()),
-                "TWILIO_VIDEO_BASE_URL" => Some("http://localhost:9999".into()),
-                "TWILIO_REGION" => Some(String::new()),
-                _ => None,
-            }
-        };
-        let c = TwilioConfig::from_lookup(env).expect("complete settings");
-        assert_eq!(
-            c.account_sid,
-            AccountSid::from_u128(7),
-            "the first name wins"
-        );
-        assert_eq!(c.api_key_sid, ApiKeySid::from_u128(9));
-        assert_eq!(c.base_url.as_str(), "http://localhost:9999/");
-        assert_eq!(c.region, None, "an empty value counts as unset");
-    }
-
-    #[test]
-    fn a_missing_or_misplaced_credential_names_the_variable_to_fix() {
-        let err = TwilioConfig::from_lookup(|_| None).expect_err("refused");
-        assert!(err
-            .to_string()
-            .starts_with("ACCOUNT_SID (or TWILIO_ACCOUNT_SID) is not set"));
-        let swapped = |name: &str| -> Option<String> {
-            match name {
-                "ACCOUNT_SID" => Some(AccountSid::from_u128(1).to_string()),
-                "API_KEY" => Some(AccountSid::from_u128(1).to_string()),
-                "API_SECRET" => Some("x".into()),
-                _ => None,
-            }
-        };
-        let err = TwilioConfig::from_lookup(swapped).expect_err("refused");
-        assert_eq!(
-            err.to_string(),
-            "API_KEY: API key SID must start with SK (got 'AC0000…')"
-        );
     }
 
     #[test]
