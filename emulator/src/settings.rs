@@ -10,12 +10,10 @@ use videoroom_core::credentials::{
 use videoroom_core::token::ApiKey;
 use videoroom_core::{AccountSid, ApiKeySid};
 
-/// The environment variables that carry credentials, each as (preferred, alternative): the
-/// first one set wins. `videoroom` reads the same names, so both agree on the account.
-pub const ENV_ACCOUNT_SID: [&str; 2] = ["ACCOUNT_SID", "TWILIO_ACCOUNT_SID"];
-pub const ENV_AUTH_TOKEN: [&str; 2] = ["AUTH_TOKEN", "TWILIO_AUTH_TOKEN"];
-pub const ENV_API_KEY_SID: [&str; 2] = ["API_KEY", "TWILIO_API_KEY_SID"];
-pub const ENV_API_KEY_SECRET: [&str; 2] = ["API_SECRET", "TWILIO_API_KEY_SECRET"];
+// The credential variables are named once, in core, for both binaries.
+pub use videoroom_core::credentials::{
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+};
 
 /// How status callbacks are delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]

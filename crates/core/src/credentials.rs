@@ -4,6 +4,14 @@
 //! shaped like real ones (AC/SK SIDs with 32 hex digits) so every validation path is the same,
 //! and they are refused by nothing but real Twilio, where they do not exist.
 
+/// The environment variables that carry credentials, each as (workshop name, Twilio name): the
+/// first one set (and not empty) wins. `videoroom` and `videoroom-emulator` both read exactly
+/// these, so the two binaries agree on the account.
+pub const ENV_ACCOUNT_SID: [&str; 2] = ["ACCOUNT_SID", "TWILIO_ACCOUNT_SID"];
+pub const ENV_AUTH_TOKEN: [&str; 2] = ["AUTH_TOKEN", "TWILIO_AUTH_TOKEN"];
+pub const ENV_API_KEY_SID: [&str; 2] = ["API_KEY", "TWILIO_API_KEY_SID"];
+pub const ENV_API_KEY_SECRET: [&str; 2] = ["API_SECRET", "TWILIO_API_KEY_SECRET"];
+
 /// Account SID of the emulator's seeded account.
 pub const TEST_ACCOUNT_SID: &str = "AC7e570000000000000000000000000000";
 /// Auth token of the seeded account (HTTP Basic password, and the key of callback signatures).

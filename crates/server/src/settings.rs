@@ -20,11 +20,12 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use videoroom_core::credentials::{
-    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN, TEST_ACCOUNT_SID,
+    TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
 };
 use videoroom_core::token::{ApiKey, TokenConfigError, TokenSigner, MAX_TTL_SECS};
 use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
-use videoroom_twilio_adapter::TwilioConfig;
+use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR};
 
 /// Which backend holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -341,7 +342,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "credentials.account_sid",
-        env: &["ACCOUNT_SID", "TWILIO_ACCOUNT_SID"],
+        env: &ENV_ACCOUNT_SID,
         flag: None,
         default: None,
         secret: false,
@@ -349,7 +350,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "credentials.auth_token",
-        env: &["AUTH_TOKEN", "TWILIO_AUTH_TOKEN"],
+        env: &ENV_AUTH_TOKEN,
         flag: None,
         default: None,
         secret: true,
@@ -357,7 +358,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "credentials.api_key",
-        env: &["API_KEY", "TWILIO_API_KEY_SID"],
+        env: &ENV_API_KEY_SID,
         flag: None,
         default: None,
         secret: false,
@@ -365,7 +366,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "credentials.api_secret",
-        env: &["API_SECRET", "TWILIO_API_KEY_SECRET"],
+        env: &ENV_API_KEY_SECRET,
         flag: None,
         default: None,
         secret: true,
@@ -373,7 +374,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "twilio.base_url",
-        env: &["TWILIO_VIDEO_BASE_URL"],
+        env: &[BASE_URL_VAR],
         flag: Some("--twilio-base-url"),
         default: Some("https://video.twilio.com"),
         secret: false,
@@ -381,7 +382,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "twilio.region",
-        env: &["TWILIO_REGION"],
+        env: &[REGION_VAR],
         flag: Some("--twilio-region"),
         default: None,
         secret: false,
@@ -389,7 +390,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         key: "twilio.edge",
-        env: &["TWILIO_EDGE"],
+        env: &[EDGE_VAR],
         flag: Some("--twilio-edge"),
         default: None,
         secret: false,
