@@ -186,33 +186,16 @@ fn decode_form(s: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::invalid("Invalid request body: it is not valid UTF-8 form data"))
 }
 
-/// Percent-decoding; `plus_is_space` for form data. A `%` not followed by two hex digits is
-/// kept literally, as browsers and `url` do.
+/// Percent-decoding; `plus_is_space` for form data (a literal '+' arrives as %2B, so replacing
+/// first is safe). A `%` not followed by two hex digits is kept literally, as browsers and `url`
+/// do.
 fn percent_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
+    if plus_is_space {
+        let spaced = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced).collect()
+    } else {
+        percent_encoding::percent_decode_str(s).collect()
     }
-    out
 }
 
 #[cfg(test)]

@@ -210,25 +210,13 @@ pub fn decode_urlencoded(input: &[u8], what: &str) -> Result<Vec<(String, String
 }
 
 fn decode_component(raw: &[u8], what: &str, name: Option<&str>) -> Result<String, ApiError> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                match (hex(raw.get(i + 1)), hex(raw.get(i + 2))) {
-                    (Some(h), Some(l)) => {
-                        bytes.push(h << 4 | l);
-                        i += 2;
-                    }
-                    // A '%' that starts no escape stays a literal '%', as browsers read it.
-                    _ => bytes.push(b'%'),
-                }
-            }
-            b => bytes.push(b),
-        }
-        i += 1;
-    }
+    // Form encoding writes a space as '+'; a literal '+' arrives as %2B, so replacing first is
+    // safe. A '%' that starts no escape stays a literal '%', as browsers read it.
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
     String::from_utf8(bytes).map_err(|_| {
         let which = match name {
             Some(name) => format!("the value of '{}'", shorten_plain(name)),
@@ -242,16 +230,6 @@ fn decode_component(raw: &[u8], what: &str, name: Option<&str>) -> Result<String
 
 fn shorten_plain(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(40).collect()
-}
-
-fn hex(b: Option<&u8>) -> Option<u8> {
-    let b = *b?;
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
