@@ -17,6 +17,7 @@ pub mod room;
 pub mod service;
 pub mod sid;
 pub mod token;
+pub mod twilio_codes;
 
 #[cfg(feature = "contract")]
 pub mod contract;
