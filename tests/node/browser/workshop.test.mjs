@@ -95,6 +95,30 @@ describe('the workshop page against the emulator', () => {
     });
   });
 
+  // The camera errors attendees meet (issue 12): permission refused, no camera, camera held by
+  // another app. The fake camera cannot refuse, so the page's getUserMedia is made to fail the way
+  // Chromium fails; each error must find its row in the page's table, with what to do.
+  for (const [name, meaning] of [
+    ['NotAllowedError', /許可されていません.*permission denied/s],
+    ['NotFoundError', /見つかりません.*No camera found/s],
+    ['NotReadableError', /ほかのアプリ.*another app/s],
+  ]) {
+    test(`a camera failing with ${name} shows its row of the error table`, async () => {
+      await withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.addInitScript((errorName) => {
+          const refuse = () => Promise.reject(new DOMException('camera refused by the test', errorName));
+          navigator.mediaDevices.getUserMedia = refuse;
+        }, name);
+        await join(page, server.url, 'camera-shy', `camera-${name}`);
+        const status = await waitForErrorCode(page, name);
+        assert.match(status, meaning);
+        const hit = await page.$eval('#error-codes tr.hit', (tr) => tr.dataset.code);
+        assert.equal(hit, name);
+      });
+    });
+  }
+
   test('a page that leaves disappears from the other page and is disconnected in the REST API', async () => {
     await withBrowser(async (browser) => {
       const room = 'leaving';
