@@ -7,6 +7,7 @@ mod auth_and_errors;
 mod binary;
 mod callbacks;
 mod control;
+mod docs;
 mod helpers;
 mod listing;
 mod openapi;
