@@ -414,6 +414,7 @@ pub fn encode(frame: &ServerFrame) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use videoroom_core::twilio_codes;
 
     /// The text each kind of outgoing frame had when the emulator wrote JSON literals: keys in
     /// sorted order. The SDK does not care about key order, but a capture compared across
@@ -435,7 +436,7 @@ mod tests {
         );
         assert_eq!(
             msg(ServerMessage::Error(ErrorBody {
-                code: 53205,
+                code: twilio_codes::DUPLICATE_IDENTITY,
                 message: "duplicate".into()
             })),
             r#"{"body":{"code":53205,"message":"duplicate","type":"error"},"type":"msg"}"#
@@ -521,7 +522,7 @@ mod tests {
                     PublishedTrack::Failed {
                         id: "t3".into(),
                         error: ErrorBody {
-                            code: 53300,
+                            code: twilio_codes::TRACK_INVALID,
                             message: "Track is invalid".into(),
                         },
                     },
