@@ -412,9 +412,8 @@ impl Hub {
     }
 
     /// Join step 2: connects the participant in the store (in the room the `connect` asks for,
-    /// or a new one), removes the connection it replaces (same identity), takes in the
-    /// participants connected without signaling, and publishes its tracks. The new member is
-    /// not in the room's list yet: [`Hub::announce`] adds it.
+    /// or a new one), brings the room's members up to date ([`Hub::make_room`]) and publishes
+    /// its tracks. The new member is not in the room's list yet: [`Hub::announce`] adds it.
     fn seat<'r>(
         &self,
         rooms: &'r mut HashMap<RoomSid, RoomHub>,
@@ -422,59 +421,16 @@ impl Hub {
         connect: &ConnectMessage,
         verified: &VerifiedToken,
     ) -> Result<(&'r mut RoomHub, Seated), SignalingError> {
-        let room_key = self.room_key(connect, verified)?;
-        let template = self.settings.ad_hoc_template.as_ref();
-        let joined = match (room_key, template) {
-            (Some(key), _) => self
-                .store
-                .connect_participant(&key, &verified.identity, template)?,
-            (None, Some(template)) => self
-                .store
-                .connect_participant_to_new_room(&verified.identity, template)?,
-            (None, None) => {
-                return Err(SignalingError::new(
-                    twilio_codes::ROOM_NOT_FOUND,
-                    "Room not found: neither connect() nor the token names a room, and ad-hoc \
-                     rooms are off",
-                ))
-            }
-        };
-        let room_sid = joined.room.sid.clone();
-        let room = rooms.entry(room_sid.clone()).or_default();
-
-        if let Some(old) = &joined.replaced {
-            if let Some(index) = room.position(&old.sid) {
-                let gone = room.members.remove(index);
-                gone.conn.send(duplicate_identity());
-                gone.conn.close(close::NORMAL, "duplicate identity");
-                room.announce_departure(&gone);
-            } else {
-                room.remove_phantom(&old.sid);
-            }
-        }
-
-        let participant = joined.participant.sid.clone();
-        // Participants connected without signaling are shown too, as the SDK would show any
-        // participant that publishes nothing; the members learn of any they had not heard of.
-        for other in self
-            .store
-            .connected_participants(room_sid.as_str())
-            .unwrap_or_default()
-        {
-            if other.sid != participant && !room.is_known(&other.sid) {
-                let phantom = Phantom {
-                    participant: other.sid.clone(),
-                    identity: other.identity.as_str().to_owned(),
-                };
-                room.announce_phantom(&phantom, true);
-                room.phantoms.push(phantom);
-            }
-        }
+        let joined = self.enter_store(connect, verified)?;
+        let room = rooms.entry(joined.room.sid.clone()).or_default();
+        self.make_room(room, &joined);
         let state = connect.participant.clone().unwrap_or(ParticipantState {
             revision: 1,
             tracks: Vec::new(),
         });
-        let (tracks, published) = self.publish_all(&room_sid, &participant, &[], &state.tracks);
+        let participant = joined.participant.sid.clone();
+        let (tracks, published) =
+            self.publish_all(&joined.room.sid, &participant, &[], &state.tracks);
         let member = Member {
             conn: conn.clone(),
             participant,
@@ -492,6 +448,64 @@ impl Hub {
                 published,
             },
         ))
+    }
+
+    /// Connects the participant in the store: in the room the `connect` or the token names, or
+    /// in a new ad-hoc room when neither does and ad-hoc rooms are on.
+    fn enter_store(
+        &self,
+        connect: &ConnectMessage,
+        verified: &VerifiedToken,
+    ) -> Result<Joined, SignalingError> {
+        let room_key = self.room_key(connect, verified)?;
+        let template = self.settings.ad_hoc_template.as_ref();
+        match (room_key, template) {
+            (Some(key), _) => {
+                Ok(self
+                    .store
+                    .connect_participant(&key, &verified.identity, template)?)
+            }
+            (None, Some(template)) => Ok(self
+                .store
+                .connect_participant_to_new_room(&verified.identity, template)?),
+            (None, None) => Err(SignalingError::new(
+                twilio_codes::ROOM_NOT_FOUND,
+                "Room not found: neither connect() nor the token names a room, and ad-hoc rooms \
+                 are off",
+            )),
+        }
+    }
+
+    /// Brings the room up to date for a join: the connection it replaces (same identity) is
+    /// told and removed, and participants connected without signaling are taken in, as the SDK
+    /// would show any participant that publishes nothing; the members learn of any they had
+    /// not heard of.
+    fn make_room(&self, room: &mut RoomHub, joined: &Joined) {
+        if let Some(old) = &joined.replaced {
+            if let Some(index) = room.position(&old.sid) {
+                let gone = room.members.remove(index);
+                gone.conn.send(duplicate_identity());
+                gone.conn.close(close::NORMAL, "duplicate identity");
+                room.announce_departure(&gone);
+            } else {
+                room.remove_phantom(&old.sid);
+            }
+        }
+        let participant = &joined.participant.sid;
+        for other in self
+            .store
+            .connected_participants(joined.room.sid.as_str())
+            .unwrap_or_default()
+        {
+            if &other.sid != participant && !room.is_known(&other.sid) {
+                let phantom = Phantom {
+                    participant: other.sid.clone(),
+                    identity: other.identity.as_str().to_owned(),
+                };
+                room.announce_phantom(&phantom, true);
+                room.phantoms.push(phantom);
+            }
+        }
     }
 
     /// Join step 3: `connected` to the new member, with everyone already in the room and every
