@@ -134,15 +134,6 @@ pub struct SdkOptions {
 }
 
 impl SdkOptions {
-    /// The cache folder and `npm pack` from the registry, the defaults of `videoroom`.
-    pub fn new(cache_dir: Option<PathBuf>, override_path: Option<PathBuf>) -> Self {
-        Self {
-            cache_dir,
-            override_path,
-            source: SdkSource::npm(),
-        }
-    }
-
     /// The folder holding the cached file of [`SDK_VERSION`] (and where a hand-run `npm pack`
     /// may leave the tarball): `<configured>/<version>` when a cache folder is configured, else
     /// `<project>/.cache/twilio-video/<version>` when the project the binary was built from is
