@@ -39,6 +39,7 @@ pub mod paging;
 pub mod params;
 pub mod resources;
 mod rest;
+pub mod sdk;
 pub mod settings;
 pub mod signaling;
 

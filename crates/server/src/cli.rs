@@ -119,7 +119,7 @@ pub enum Command {
     /// The twilio-video.js the emulator serves: `fetch` it into the cache, or show its `status`
     Sdk {
         #[command(subcommand)]
-        action: crate::workshop::SdkCommand,
+        action: SdkCommand,
     },
 }
 
@@ -330,4 +330,15 @@ mod tests {
         assert!(pretty.find("\"z\"") < pretty.find("\"a\""), "{pretty}");
         assert!(pretty.find("\"y\"") < pretty.find("\"b\""), "{pretty}");
     }
+}
+
+/// `videoroom sdk …`: the SDK cache from the command line, e.g. to prepare a laptop for an
+/// offline workshop while it still has network access. `workshop::run_sdk_command` runs it.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum SdkCommand {
+    /// Fetch the pinned twilio-video.js with npm into the cache and verify it (nothing to do
+    /// when it is already there)
+    Fetch,
+    /// Say whether the pinned twilio-video.js is cached and where
+    Status,
 }

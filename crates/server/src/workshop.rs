@@ -7,7 +7,8 @@
 //! file must still lie inside the folder, so path traversal (symlinks included) is impossible.
 //!
 //! The page loads the SDK from one URL in both modes, `/sdk/twilio-video.js`:
-//! - emulator mode answers the pinned SDK served from the local cache (see [`sdk`]) followed by
+//! - emulator mode answers the pinned SDK served from the local cache (see
+//!   [`videoroom_emulator::sdk`], beside the signaling it is pinned to) followed by
 //!   our `emulator-shim.js`, which adds `wsServer` (this server's `/signaling`) and
 //!   `insights: false` to `Twilio.Video.connect`. Nothing leaves the machine. While the SDK is
 //!   being fetched, or when it cannot be, the same URL answers a small script that explains the
@@ -16,8 +17,6 @@
 //!
 //! `/sdk/twilio-video.min.js` (the SDK alone), `/sdk/emulator-shim.js` (the shim alone) and
 //! `/sdk/status` (JSON) are there for people who build their own page, and for tests.
-
-pub mod sdk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,8 +27,9 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{guard, HttpRequest, HttpResponse, Responder};
 use serde_json::json;
+use videoroom_emulator::sdk::{self, LocalSdk, SdkOptions, SdkSource, SdkState, SDK_VERSION};
 
-use sdk::{LocalSdk, SdkOptions, SdkState, SDK_VERSION};
+use crate::cli::SdkCommand;
 
 /// Our script that points the SDK at this server; see the file's comments.
 const EMULATOR_SHIM: &str = include_str!("workshop/emulator-shim.js");
@@ -56,14 +56,14 @@ enum Sdk {
 
 impl Workshop {
     /// The workshop for the page in `dir`. When this server also serves the emulator's
-    /// `/signaling` (emulator mode), the SDK is served locally, found from the environment
-    /// (`VIDEOROOM_SDK_PATH`, the cache); otherwise the page gets it from Twilio's CDN. Call
-    /// [`Workshop::start`] once, after logging is set up.
+    /// `/signaling` (emulator mode), the SDK is served locally (see [`sdk_options`]); otherwise
+    /// the page gets it from Twilio's CDN. Call [`Workshop::start`] once, after logging is set
+    /// up.
     pub fn new(dir: PathBuf, serves_emulator: bool) -> Self {
         if serves_emulator {
             Self {
                 dir: Arc::new(dir),
-                sdk: Sdk::Local(LocalSdk::shared(SdkOptions::from_env())),
+                sdk: Sdk::Local(LocalSdk::shared(sdk_options(SdkSource::npm()))),
             }
         } else {
             Self::twilio(dir)
@@ -253,26 +253,35 @@ impl Workshop {
     }
 }
 
-/// `videoroom sdk …`: the SDK cache from the command line, e.g. to prepare a laptop for an
-/// offline workshop while it still has network access.
-#[derive(Debug, Clone, Copy, clap::Subcommand)]
-pub enum SdkCommand {
-    /// Fetch the pinned twilio-video.js with npm into the cache and verify it (nothing to do
-    /// when it is already there)
-    Fetch,
-    /// Say whether the pinned twilio-video.js is cached and where
-    Status,
+/// Where emulator mode's SDK is looked for, with `source` for a missing one.
+///
+/// The SDK module reads no environment; these two variables are read here, as `videoroom` always
+/// has, until they become the settings `sdk.path` and `sdk.cache_dir`.
+pub fn sdk_options(source: SdkSource) -> SdkOptions {
+    // wired to settings at merge: `sdk.path` and `sdk.cache_dir` replace these two reads.
+    let variable = |name: &str| {
+        std::env::var_os(name)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    };
+    SdkOptions {
+        cache_dir: variable("VIDEOROOM_SDK_CACHE_DIR"),
+        override_path: variable("VIDEOROOM_SDK_PATH"),
+        source,
+    }
 }
 
 /// Runs an `SdkCommand`; prints what happened and returns whether the SDK is ready.
 pub fn run_sdk_command(command: SdkCommand) -> bool {
-    let mut options = SdkOptions::from_env();
-    options.fetch = matches!(command, SdkCommand::Fetch);
-    let local = LocalSdk::new(options);
+    let source = match command {
+        SdkCommand::Fetch => SdkSource::npm(),
+        SdkCommand::Status => SdkSource::Disabled,
+    };
+    let local = LocalSdk::new(sdk_options(source));
     if let SdkState::Fetching = local.state() {
         println!(
             "fetching twilio-video.js {SDK_VERSION} with `npm pack` into {} ...",
-            local.options().cache_dir.display()
+            local.cache_dir().display()
         );
         local.fetch_now();
     }
@@ -351,7 +360,7 @@ fn state_name(state: &SdkState) -> &'static str {
 
 /// What the page says while the SDK is not there, in Japanese and English.
 fn messages(local: &LocalSdk, state: &SdkState) -> (String, String) {
-    let dir = local.options().cache_dir.display();
+    let dir = local.cache_dir().display();
     match state {
         SdkState::Fetching => (
             format!(
@@ -436,12 +445,12 @@ mod tests {
         }
     }
 
+    /// The SDK options of a test: a scratch cache, and never a fetch.
     fn offline_sdk(cache_dir: &Path) -> SdkOptions {
         SdkOptions {
-            cache_dir: cache_dir.to_owned(),
+            cache_dir: Some(cache_dir.to_owned()),
             override_path: None,
-            fetch: false,
-            npm: PathBuf::from("npm"),
+            source: SdkSource::Disabled,
         }
     }
 
@@ -612,8 +621,10 @@ mod tests {
     async fn a_corrupted_cached_sdk_is_discarded_not_served() {
         let page = Scratch::new("corrupt");
         let cache = page.0.join("cache");
-        fs::create_dir_all(&cache).unwrap();
-        let cached = cache.join(sdk::CACHED_FILE_NAME);
+        // The configured cache folder holds one subfolder per SDK version.
+        let version_dir = cache.join(SDK_VERSION);
+        fs::create_dir_all(&version_dir).unwrap();
+        let cached = version_dir.join(sdk::CACHED_FILE_NAME);
         fs::write(&cached, "alert('not the SDK')").unwrap();
         let workshop = Workshop::emulator(page.0.clone(), offline_sdk(&cache));
 
@@ -623,65 +634,5 @@ mod tests {
             !cached.exists(),
             "the bad copy is removed so the next fetch replaces it"
         );
-    }
-
-    #[test]
-    fn a_missing_npm_client_leads_to_an_explanation_rather_than_a_hang() {
-        let page = Scratch::new("nonpm");
-        let mut options = offline_sdk(&page.0.join("cache"));
-        options.fetch = true;
-        options.npm = page.0.join("no-such-npm");
-        let local = LocalSdk::new(options);
-        assert!(matches!(local.state(), SdkState::Fetching));
-        local.fetch_now();
-        match local.state() {
-            SdkState::Unavailable { reason } => {
-                assert!(reason.contains("npm client was not found"), "{reason}");
-                assert!(reason.contains("npm pack twilio-video@2.36.0"), "{reason}");
-            }
-            other => panic!("expected an explanation, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_unreadable_sdk_path_is_reported_as_the_chosen_file_not_as_a_cache_problem() {
-        let page = Scratch::new("badpath");
-        let mut options = offline_sdk(&page.0.join("cache"));
-        options.override_path = Some(page.0.join("missing.min.js"));
-        match LocalSdk::new(options).state() {
-            SdkState::Unavailable { reason } => {
-                assert!(reason.contains("VIDEOROOM_SDK_PATH="), "{reason}");
-                assert!(reason.contains("missing.min.js"), "{reason}");
-                assert!(reason.contains("or unset it"), "{reason}");
-            }
-            other => panic!("expected an explanation, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_tarball_that_is_not_the_published_one_is_refused() {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::default(),
-        ));
-        let contents = b"alert('a look-alike')";
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(
-                &mut header,
-                "package/dist/twilio-video.min.js",
-                &contents[..],
-            )
-            .unwrap();
-        let tarball = builder.into_inner().unwrap().finish().unwrap();
-        match sdk::extract(&tarball, "look-alike.tgz") {
-            Err(sdk::SdkError::Integrity { expected, .. }) => {
-                assert_eq!(expected, sdk::TARBALL_INTEGRITY)
-            }
-            other => panic!("expected an integrity error, got {other:?}"),
-        }
     }
 }

@@ -15,15 +15,14 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use super::hub::{ConnHandle, Hub, Outgoing, Seat};
-use super::protocol::{self, ClientFrame, ConnectMessage, UpdateMessage};
+use super::protocol::{
+    self, ClientFrame, ConnectMessage, ErrorBody, Iced, ServerFrame, ServerMessage, UpdateMessage,
+};
 use super::SignalingOptions;
+use videoroom_core::twilio_codes;
 
-/// Twilio's code for "Client sent an invalid signaling message".
-const OUTGOING_MESSAGE_INVALID: u32 = 53004;
-/// Twilio's code for "Signaling connection disconnected".
-const SIGNALING_DISCONNECTED: u32 = 53001;
-
-/// Close codes the emulator uses, so a developer reading a browser's console knows why.
+/// WebSocket close codes the emulator uses (RFC 6455's, and the SDK's own 3001), so a developer
+/// reading a browser's console knows why. They are not Twilio error codes.
 pub mod close {
     pub const NORMAL: u16 = 1000;
     pub const UNSUPPORTED_DATA: u16 = 1003;
@@ -90,7 +89,7 @@ struct Connection {
     /// Negotiated heartbeat timeout, once welcomed.
     negotiated: Option<Duration>,
     /// Frames to send before anything else happens.
-    replies: Vec<String>,
+    replies: Vec<ServerFrame>,
 }
 
 /// Runs one connection to its end.
@@ -145,7 +144,7 @@ pub async fn run(
                 });
             }
             () = &mut heartbeat => {
-                if !send(&mut session, protocol::heartbeat(), conn.options.send_timeout).await {
+                if !send(&mut session, protocol::encode(&ServerFrame::Heartbeat), conn.options.send_timeout).await {
                     break None;
                 }
                 let every = conn.negotiated.map_or(Duration::from_secs(86_400), |t| t / 2);
@@ -181,7 +180,7 @@ pub async fn run(
                         }
                         let mut gone = false;
                         for reply in std::mem::take(&mut conn.replies) {
-                            if !send(&mut session, reply, conn.options.send_timeout).await {
+                            if !send(&mut session, protocol::encode(&reply), conn.options.send_timeout).await {
                                 gone = true;
                                 break;
                             }
@@ -240,9 +239,7 @@ impl Connection {
                     .min(self.options.max_heartbeat)
                     .max(self.options.min_heartbeat);
                 self.negotiated = Some(negotiated);
-                self.replies.push(protocol::welcome(
-                    u64::try_from(negotiated.as_millis()).unwrap_or(u64::MAX),
-                ));
+                self.replies.push(welcome(negotiated));
                 self.phase = Phase::Open;
                 match body {
                     Some(body) => self.on_message(body),
@@ -253,9 +250,7 @@ impl Connection {
             // A repeated hello means the client missed the welcome: welcome it again.
             (_, ClientFrame::Hello { body, .. }) => {
                 let negotiated = self.negotiated.unwrap_or(self.options.max_heartbeat);
-                self.replies.push(protocol::welcome(
-                    u64::try_from(negotiated.as_millis()).unwrap_or(u64::MAX),
-                ));
+                self.replies.push(welcome(negotiated));
                 match (body, &self.phase) {
                     (Some(body), Phase::Open) => self.on_message(body),
                     _ => Step::Continue,
@@ -271,7 +266,8 @@ impl Connection {
         let kind = protocol::body_type(&body).unwrap_or_default().to_owned();
         match (kind.as_str(), &self.phase) {
             ("ice", Phase::Open) => {
-                self.replies.push(protocol::iced());
+                self.replies
+                    .push(ServerMessage::Iced(Iced::default()).into());
                 Step::Continue
             }
             ("connect", Phase::Open) => {
@@ -279,7 +275,7 @@ impl Connection {
                     Ok(connect) => connect,
                     Err(err) => {
                         return self.refuse(
-                            OUTGOING_MESSAGE_INVALID,
+                            twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
                             &format!("Client sent an invalid signaling message: connect: {err}"),
                         )
                     }
@@ -302,7 +298,7 @@ impl Connection {
                         Step::Continue
                     }
                     Err(err) => self.refuse(
-                        OUTGOING_MESSAGE_INVALID,
+                        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
                         &format!("Client sent an invalid signaling message: update: {err}"),
                     ),
                 }
@@ -316,7 +312,7 @@ impl Connection {
             // The emulator drops a participant as soon as its socket closes, so there is no
             // session left to resume: the SDK reports the signaling connection as lost.
             ("sync", _) => self.refuse(
-                SIGNALING_DISCONNECTED,
+                twilio_codes::SIGNALING_DISCONNECTED,
                 "Signaling connection disconnected: the emulator does not resume sessions; \
                  connect again",
             ),
@@ -331,7 +327,20 @@ impl Connection {
 
     /// Sends an SDK error and ends the connection.
     fn refuse(&mut self, code: u32, message: &str) -> Step {
-        self.replies.push(protocol::error(code, message));
+        self.replies.push(
+            ServerMessage::Error(ErrorBody {
+                code,
+                message: message.to_owned(),
+            })
+            .into(),
+        );
         Step::Close(close::NORMAL, format!("error {code}"))
+    }
+}
+
+/// `welcome` with the negotiated heartbeat timeout, in milliseconds.
+fn welcome(negotiated: Duration) -> ServerFrame {
+    ServerFrame::Welcome {
+        negotiated_timeout_ms: u64::try_from(negotiated.as_millis()).unwrap_or(u64::MAX),
     }
 }

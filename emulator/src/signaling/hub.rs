@@ -17,17 +17,22 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde_json::{json, Value};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
-use videoroom_core::token::{TokenErrorKind, TokenVerifier, VerifiedToken};
-use videoroom_core::{ParticipantSid, RoomSid, TrackSid};
+use videoroom_core::token::{TokenVerifier, VerifiedToken};
+use videoroom_core::{twilio_codes, ParticipantSid, RoomSid, TrackSid};
 use videoroom_emulator_adapter::{
-    codes, CreateRoom, DisconnectReason, PublishTrack, Store, StoreError, StoreEvent,
+    CreateRoom, DisconnectReason, Joined, PublishTrack, Store, StoreError, StoreEvent,
     StoreEventKind, TrackKind,
 };
 
-use super::protocol::{self, ConnectMessage, ParticipantState, TrackState, UpdateMessage};
+use super::connection::close;
+use super::protocol::{
+    self, ConnectMessage, Connected, Disconnected, DisconnectedStatus, ErrorBody, LocalParticipant,
+    ParticipantState, ParticipantStatus, PeerConnection, PublishedTrack, RemoteParticipant,
+    RemoteTrack, Revisioned, ServerDescription, ServerDescriptionKind, ServerFrame, ServerMessage,
+    SessionOptions, SubscribedTrack, TrackState, Update, UpdateMessage,
+};
 
 /// The most tracks one participant may publish; more is refused per track with 53203.
 const MAX_TRACKS_PER_PARTICIPANT: usize = 32;
@@ -57,8 +62,11 @@ impl ConnHandle {
     }
 
     /// Queues a frame. A full queue means the client does not read: it is killed instead.
-    fn send(&self, text: String) {
-        match self.tx.try_send(Outgoing::Text(text)) {
+    fn send(&self, frame: impl Into<ServerFrame>) {
+        match self
+            .tx
+            .try_send(Outgoing::Text(protocol::encode(&frame.into())))
+        {
             Ok(()) | Err(TrySendError::Closed(_)) => {}
             Err(TrySendError::Full(_)) => self.kill.notify_one(),
         }
@@ -71,26 +79,61 @@ impl ConnHandle {
     }
 }
 
-/// An error the SDK understands: it disconnects with the TwilioError of this code.
+/// Why signaling refused something (a join, a track), as a Twilio code the SDK turns into its
+/// TwilioError and a message. (Not to be confused with [`crate::sdk::SdkError`], which says why
+/// the SDK file itself could not be obtained.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SdkError {
+pub struct SignalingError {
     pub code: u32,
     pub message: String,
 }
 
-impl SdkError {
+impl SignalingError {
     pub fn new(code: u32, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
     }
+
+    /// The error as the SDK reads it.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+        }
+    }
 }
 
-impl From<StoreError> for SdkError {
+impl From<StoreError> for SignalingError {
     fn from(err: StoreError) -> Self {
         Self::new(err.code, err.message)
     }
+}
+
+/// The message of [`twilio_codes::DUPLICATE_IDENTITY`], sent to the connection a newer one of
+/// the same identity replaced.
+fn duplicate_identity() -> ServerMessage {
+    ServerMessage::Error(ErrorBody {
+        code: twilio_codes::DUPLICATE_IDENTITY,
+        message: "Participant disconnected because of duplicate identity".to_owned(),
+    })
+}
+
+/// `disconnected` with status `completed`: the SDK reports RoomCompletedError.
+fn room_completed() -> ServerMessage {
+    ServerMessage::Disconnected(Disconnected {
+        status: Some(DisconnectedStatus::Completed),
+    })
+}
+
+/// What join step 2 ([`Hub::seat`]) hands to the reply and the announcement.
+struct Seated {
+    joined: Joined,
+    /// The new member, not yet in the room's list.
+    member: Member,
+    /// The outcome of publishing each of its tracks, for `connected`.
+    published: Vec<PublishedTrack>,
 }
 
 /// Where a joined connection sits: what it needs to address the hub afterwards.
@@ -111,15 +154,22 @@ struct TrackInfo {
 }
 
 impl TrackInfo {
-    fn remote_state(&self) -> Value {
-        json!({
-            "sid": self.sid.as_str(),
-            "id": self.id,
-            "kind": self.kind,
-            "name": self.name,
-            "enabled": self.enabled,
-            "priority": self.priority,
-        })
+    fn remote_state(&self) -> RemoteTrack {
+        RemoteTrack {
+            sid: self.sid.as_str().to_owned(),
+            id: self.id.clone(),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            enabled: self.enabled,
+            priority: self.priority.clone(),
+        }
+    }
+
+    fn subscribed(&self) -> SubscribedTrack {
+        SubscribedTrack {
+            sid: self.sid.as_str().to_owned(),
+            id: self.id.clone(),
+        }
     }
 }
 
@@ -138,14 +188,14 @@ struct Member {
 }
 
 impl Member {
-    fn remote_state(&self, state: &str, revision: u64) -> Value {
-        json!({
-            "sid": self.participant.as_str(),
-            "identity": self.identity,
-            "revision": revision,
-            "state": state,
-            "tracks": self.tracks.iter().map(TrackInfo::remote_state).collect::<Vec<_>>(),
-        })
+    fn remote_state(&self, state: ParticipantStatus, revision: u64) -> RemoteParticipant {
+        RemoteParticipant {
+            sid: self.participant.as_str().to_owned(),
+            identity: self.identity.clone(),
+            revision,
+            state,
+            tracks: self.tracks.iter().map(TrackInfo::remote_state).collect(),
+        }
     }
 }
 
@@ -175,14 +225,18 @@ struct Phantom {
 
 impl Phantom {
     /// A phantom's state never changes while it is connected: revision 1, then 2 when it leaves.
-    fn remote_state(&self, connected: bool) -> Value {
-        json!({
-            "sid": self.participant.as_str(),
-            "identity": self.identity,
-            "revision": if connected { 1 } else { 2 },
-            "state": if connected { "connected" } else { "disconnected" },
-            "tracks": [],
-        })
+    fn remote_state(&self, connected: bool) -> RemoteParticipant {
+        RemoteParticipant {
+            sid: self.participant.as_str().to_owned(),
+            identity: self.identity.clone(),
+            revision: if connected { 1 } else { 2 },
+            state: if connected {
+                ParticipantStatus::Connected
+            } else {
+                ParticipantStatus::Disconnected
+            },
+            tracks: Vec::new(),
+        }
     }
 }
 
@@ -196,10 +250,10 @@ impl RoomHub {
     fn announce_phantom(&self, phantom: &Phantom, connected: bool) {
         let state = phantom.remote_state(connected);
         for member in &self.members {
-            member.conn.send(protocol::msg(json!({
-                "type": "update",
-                "participants": [state.clone()],
-            })));
+            member.conn.send(ServerMessage::Update(Update {
+                participants: Some(vec![state.clone()]),
+                ..Update::default()
+            }));
         }
     }
 
@@ -235,12 +289,12 @@ impl RoomHub {
     }
 
     /// The tracks `subscriber` receives: every track of every other member, as `{sid, id}`.
-    fn subscribed_tracks(&self, subscriber: &ParticipantSid) -> Vec<Value> {
+    fn subscribed_tracks(&self, subscriber: &ParticipantSid) -> Vec<SubscribedTrack> {
         self.members
             .iter()
             .filter(|m| &m.participant != subscriber)
             .flat_map(|m| m.tracks.iter())
-            .map(|t| json!({"sid": t.sid.as_str(), "id": t.id}))
+            .map(TrackInfo::subscribed)
             .collect()
     }
 
@@ -248,7 +302,7 @@ impl RoomHub {
     /// revision, their `subscribed` lists without its tracks, and `close` for each peer
     /// connection of the pair.
     fn announce_departure(&mut self, gone: &Member) {
-        let departed = gone.remote_state("disconnected", gone.revision + 1);
+        let departed = gone.remote_state(ParticipantStatus::Disconnected, gone.revision + 1);
         let closing: Vec<(String, PeerPair)> = {
             let ids: Vec<String> = self
                 .peer_connections
@@ -264,17 +318,28 @@ impl RoomHub {
             let subscribed = self.subscribed_tracks(&self.members[index].participant);
             let member = &mut self.members[index];
             member.subscribed_revision += 1;
-            let closes: Vec<Value> = closing
+            let closes: Vec<PeerConnection> = closing
                 .iter()
-                .filter(|(_, p)| p.offerer == member.participant || p.answerer == member.participant)
-                .map(|(id, p)| json!({"id": id, "description": {"type": "close", "revision": p.revision + 1}}))
+                .filter(|(_, p)| {
+                    p.offerer == member.participant || p.answerer == member.participant
+                })
+                .map(|(id, p)| PeerConnection::Server {
+                    id: id.clone(),
+                    description: ServerDescription {
+                        kind: ServerDescriptionKind::Close,
+                        revision: p.revision + 1,
+                    },
+                })
                 .collect();
-            member.conn.send(protocol::msg(json!({
-                "type": "update",
-                "participants": [departed.clone()],
-                "subscribed": {"revision": member.subscribed_revision, "tracks": subscribed},
-                "peer_connections": closes,
-            })));
+            member.conn.send(ServerMessage::Update(Update {
+                participants: Some(vec![departed.clone()]),
+                subscribed: Some(Revisioned {
+                    revision: member.subscribed_revision,
+                    tracks: subscribed,
+                }),
+                peer_connections: Some(closes),
+                ..Update::default()
+            }));
         }
     }
 }
@@ -313,61 +378,126 @@ impl Hub {
         self.rooms.lock().values().map(|r| r.members.len()).sum()
     }
 
-    /// Handles `connect`: verifies the token, resolves (or creates) the room, connects the
-    /// participant in the store, publishes its tracks, queues `connected` to it and tells every
-    /// other member, each with a `create-offer` for a new peer connection of the pair.
-    pub fn join(&self, conn: &ConnHandle, connect: &ConnectMessage) -> Result<Seat, SdkError> {
-        let token = connect.token.as_deref().unwrap_or_default();
-        let now = self.store.now().unix_timestamp();
-        let verified = self
-            .verifier
-            .verify(token, now)
-            .map_err(|e| SdkError::new(e.code(), e.kind.message()))?;
-
+    /// Handles `connect`, in four steps: [`Hub::verify`] the token, [`Hub::seat`] the
+    /// participant (room resolved or created, participant connected in the store, its tracks
+    /// published), [`Hub::reply`] `connected` to it, and [`Hub::announce`] it to every other
+    /// member, each with a `create-offer` for the new peer connection of the pair.
+    pub fn join(
+        &self,
+        conn: &ConnHandle,
+        connect: &ConnectMessage,
+    ) -> Result<Seat, SignalingError> {
+        let verified = self.verify(connect)?;
         let mut rooms = self.rooms.lock();
-        let room_key = self.room_key(connect, &verified)?;
-        let template = self.settings.ad_hoc_template.as_ref();
-        let joined = match (room_key, template) {
-            (Some(key), _) => self
-                .store
-                .connect_participant(&key, &verified.identity, template)?,
-            (None, Some(template)) => self
-                .store
-                .connect_participant_to_new_room(&verified.identity, template)?,
-            (None, None) => {
-                return Err(SdkError::new(
-                    codes::ROOM_NOT_FOUND,
-                    "Room not found: neither connect() nor the token names a room, and ad-hoc \
-                     rooms are off",
-                ))
-            }
+        let (room, seated) = self.seat(&mut rooms, conn, connect, &verified)?;
+        self.reply(room, &seated);
+        let Seated { joined, member, .. } = seated;
+        let seat = Seat {
+            room: joined.room.sid,
+            participant: member.participant.clone(),
         };
-        let room_sid = joined.room.sid.clone();
-        let room = rooms.entry(room_sid.clone()).or_default();
+        Self::announce(room, member);
+        tracing::info!(room = %seat.room, participant = %seat.participant, identity = %verified.identity.as_str(), "signaling: participant connected");
+        Ok(seat)
+    }
 
+    /// Join step 1: the `connect`'s token, verified with the emulator's API keys at the store's
+    /// time (a missing token fails as an empty, malformed one).
+    fn verify(&self, connect: &ConnectMessage) -> Result<VerifiedToken, SignalingError> {
+        let token = connect.token.as_deref().unwrap_or("");
+        let now = self.store.now().unix_timestamp();
+        self.verifier
+            .verify(token, now)
+            .map_err(|e| SignalingError::new(e.code(), e.kind.message()))
+    }
+
+    /// Join step 2: connects the participant in the store (in the room the `connect` asks for,
+    /// or a new one), brings the room's members up to date ([`Hub::make_room`]) and publishes
+    /// its tracks. The new member is not in the room's list yet: [`Hub::announce`] adds it.
+    fn seat<'r>(
+        &self,
+        rooms: &'r mut HashMap<RoomSid, RoomHub>,
+        conn: &ConnHandle,
+        connect: &ConnectMessage,
+        verified: &VerifiedToken,
+    ) -> Result<(&'r mut RoomHub, Seated), SignalingError> {
+        let joined = self.enter_store(connect, verified)?;
+        let room = rooms.entry(joined.room.sid.clone()).or_default();
+        self.make_room(room, &joined);
+        let state = connect.participant.clone().unwrap_or(ParticipantState {
+            revision: 1,
+            tracks: Vec::new(),
+        });
+        let participant = joined.participant.sid.clone();
+        let (tracks, published) =
+            self.publish_all(&joined.room.sid, &participant, &[], &state.tracks);
+        let member = Member {
+            conn: conn.clone(),
+            participant,
+            identity: verified.identity.as_str().to_owned(),
+            revision: state.revision,
+            tracks,
+            published_revision: 1,
+            subscribed_revision: 1,
+        };
+        Ok((
+            room,
+            Seated {
+                joined,
+                member,
+                published,
+            },
+        ))
+    }
+
+    /// Connects the participant in the store: in the room the `connect` or the token names, or
+    /// in a new ad-hoc room when neither does and ad-hoc rooms are on.
+    fn enter_store(
+        &self,
+        connect: &ConnectMessage,
+        verified: &VerifiedToken,
+    ) -> Result<Joined, SignalingError> {
+        let room_key = self.room_key(connect, verified)?;
+        let template = self.settings.ad_hoc_template.as_ref();
+        match (room_key, template) {
+            (Some(key), _) => {
+                Ok(self
+                    .store
+                    .connect_participant(&key, &verified.identity, template)?)
+            }
+            (None, Some(template)) => Ok(self
+                .store
+                .connect_participant_to_new_room(&verified.identity, template)?),
+            (None, None) => Err(SignalingError::new(
+                twilio_codes::ROOM_NOT_FOUND,
+                "Room not found: neither connect() nor the token names a room, and ad-hoc rooms \
+                 are off",
+            )),
+        }
+    }
+
+    /// Brings the room up to date for a join: the connection it replaces (same identity) is
+    /// told and removed, and participants connected without signaling are taken in, as the SDK
+    /// would show any participant that publishes nothing; the members learn of any they had
+    /// not heard of.
+    fn make_room(&self, room: &mut RoomHub, joined: &Joined) {
         if let Some(old) = &joined.replaced {
             if let Some(index) = room.position(&old.sid) {
                 let gone = room.members.remove(index);
-                gone.conn.send(protocol::error(
-                    codes::DUPLICATE_IDENTITY,
-                    "Participant disconnected because of duplicate identity",
-                ));
-                gone.conn.close(1000, "duplicate identity");
+                gone.conn.send(duplicate_identity());
+                gone.conn.close(close::NORMAL, "duplicate identity");
                 room.announce_departure(&gone);
             } else {
                 room.remove_phantom(&old.sid);
             }
         }
-
-        let participant = joined.participant.sid.clone();
-        // Participants connected without signaling are shown too, as the SDK would show any
-        // participant that publishes nothing; the members learn of any they had not heard of.
+        let participant = &joined.participant.sid;
         for other in self
             .store
-            .connected_participants(room_sid.as_str())
+            .connected_participants(joined.room.sid.as_str())
             .unwrap_or_default()
         {
-            if other.sid != participant && !room.is_known(&other.sid) {
+            if &other.sid != participant && !room.is_known(&other.sid) {
                 let phantom = Phantom {
                     participant: other.sid.clone(),
                     identity: other.identity.as_str().to_owned(),
@@ -376,49 +506,57 @@ impl Hub {
                 room.phantoms.push(phantom);
             }
         }
-        let state = connect.participant.clone().unwrap_or(ParticipantState {
-            revision: 1,
-            tracks: Vec::new(),
-        });
-        let (tracks, published) = self.publish_all(&room_sid, &participant, &[], &state.tracks);
-        let session = format!("{:016x}", rand::random::<u64>());
-        let member = Member {
-            conn: conn.clone(),
-            participant: participant.clone(),
-            identity: verified.identity.as_str().to_owned(),
-            revision: state.revision,
-            tracks,
-            published_revision: 1,
-            subscribed_revision: 1,
-        };
+    }
 
-        let others: Vec<Value> = room
+    /// Join step 3: `connected` to the new member, with everyone already in the room and every
+    /// track it now receives.
+    fn reply(&self, room: &RoomHub, seated: &Seated) {
+        let member = &seated.member;
+        let others = room
             .members
             .iter()
-            .map(|m| m.remote_state("connected", m.revision))
+            .map(|m| m.remote_state(ParticipantStatus::Connected, m.revision))
             .chain(room.phantoms.iter().map(|p| p.remote_state(true)))
             .collect();
-        let subscribed: Vec<Value> = room
+        let subscribed = room
             .members
             .iter()
             .flat_map(|m| m.tracks.iter())
-            .map(|t| json!({"sid": t.sid.as_str(), "id": t.id}))
+            .map(TrackInfo::subscribed)
             .collect();
-        conn.send(protocol::msg(json!({
-            "type": "connected",
-            "version": 2,
-            "session": session,
-            "sid": room_sid.as_str(),
-            "name": joined.room.unique_name,
-            "participant": {"sid": participant.as_str(), "identity": member.identity},
-            "participants": others,
-            "published": {"revision": member.published_revision, "tracks": published},
-            "subscribed": {"revision": member.subscribed_revision, "tracks": subscribed},
-            "peer_connections": [],
-            "options": {"session_timeout": self.settings.session_timeout_secs},
-        })));
+        member
+            .conn
+            .send(ServerMessage::Connected(Box::new(Connected {
+                version: 2,
+                session: format!("{:016x}", rand::random::<u64>()),
+                sid: seated.joined.room.sid.as_str().to_owned(),
+                name: seated.joined.room.unique_name.clone(),
+                participant: LocalParticipant {
+                    sid: member.participant.as_str().to_owned(),
+                    identity: member.identity.clone(),
+                },
+                participants: others,
+                published: Revisioned {
+                    revision: member.published_revision,
+                    tracks: seated.published.clone(),
+                },
+                subscribed: Revisioned {
+                    revision: member.subscribed_revision,
+                    tracks: subscribed,
+                },
+                peer_connections: Vec::new(),
+                options: SessionOptions {
+                    session_timeout: self.settings.session_timeout_secs,
+                },
+            })));
+    }
 
-        let arrived = member.remote_state("connected", member.revision);
+    /// Join step 4: the new member enters the room's list, and every other member learns of it
+    /// with a `create-offer` for the peer connection of the pair (the one already there
+    /// offers).
+    fn announce(room: &mut RoomHub, member: Member) {
+        let arrived = member.remote_state(ParticipantStatus::Connected, member.revision);
+        let participant = member.participant.clone();
         room.members.push(member);
         for index in 0..room.members.len() - 1 {
             let id = uuid::Uuid::new_v4().to_string();
@@ -433,18 +571,22 @@ impl Hub {
             let subscribed = room.subscribed_tracks(&room.members[index].participant);
             let other = &mut room.members[index];
             other.subscribed_revision += 1;
-            other.conn.send(protocol::msg(json!({
-                "type": "update",
-                "participants": [arrived.clone()],
-                "subscribed": {"revision": other.subscribed_revision, "tracks": subscribed},
-                "peer_connections": [{"id": id, "description": {"type": "create-offer", "revision": 1}}],
-            })));
+            other.conn.send(ServerMessage::Update(Update {
+                participants: Some(vec![arrived.clone()]),
+                subscribed: Some(Revisioned {
+                    revision: other.subscribed_revision,
+                    tracks: subscribed,
+                }),
+                peer_connections: Some(vec![PeerConnection::Server {
+                    id,
+                    description: ServerDescription {
+                        kind: ServerDescriptionKind::CreateOffer,
+                        revision: 1,
+                    },
+                }]),
+                ..Update::default()
+            }));
         }
-        tracing::info!(room = %room_sid, participant = %participant, identity = %verified.identity.as_str(), "signaling: participant connected");
-        Ok(Seat {
-            room: room_sid,
-            participant,
-        })
     }
 
     /// The room a `connect` asks for: the message's `name`, else the token's video grant (`None`
@@ -453,7 +595,7 @@ impl Hub {
         &self,
         connect: &ConnectMessage,
         verified: &VerifiedToken,
-    ) -> Result<Option<String>, SdkError> {
+    ) -> Result<Option<String>, SignalingError> {
         let requested = connect.name.as_deref().filter(|s| !s.is_empty());
         let granted = verified.room.as_deref().filter(|s| !s.is_empty());
         match (requested, granted) {
@@ -466,8 +608,8 @@ impl Hub {
                 if same {
                     Ok(Some(requested.to_owned()))
                 } else {
-                    Err(SdkError::new(
-                        TokenErrorKind::InvalidGrants.code(),
+                    Err(SignalingError::new(
+                        twilio_codes::TOKEN_GRANTS_INVALID,
                         format!(
                             "Invalid Access Token grants: the token's video grant is for room \
                              '{granted}', not '{requested}'"
@@ -492,7 +634,7 @@ impl Hub {
         participant: &ParticipantSid,
         current: &[TrackInfo],
         wanted: &[TrackState],
-    ) -> (Vec<TrackInfo>, Vec<Value>) {
+    ) -> (Vec<TrackInfo>, Vec<PublishedTrack>) {
         let (room_key, participant_key) = (room.as_str(), participant.as_str());
         for old in current {
             if !wanted.iter().any(|w| w.id == old.id) {
@@ -508,8 +650,8 @@ impl Hub {
                 continue;
             }
             let result = if tracks.len() >= MAX_TRACKS_PER_PARTICIPANT {
-                Err(SdkError::new(
-                    codes::ROOM_TRACK_LIMIT_REACHED,
+                Err(SignalingError::new(
+                    twilio_codes::ROOM_TRACK_LIMIT_REACHED,
                     format!(
                         "Participant has too many Tracks (at most {MAX_TRACKS_PER_PARTICIPANT})"
                     ),
@@ -519,15 +661,16 @@ impl Hub {
             };
             match result {
                 Ok(track) => {
-                    published
-                        .push(json!({"id": track.id, "sid": track.sid.as_str(), "state": "ready"}));
+                    published.push(PublishedTrack::Ready {
+                        id: track.id.clone(),
+                        sid: track.sid.as_str().to_owned(),
+                    });
                     tracks.push(track);
                 }
-                Err(err) => published.push(json!({
-                    "id": want.id,
-                    "state": "failed",
-                    "error": {"code": err.code, "message": err.message},
-                })),
+                Err(err) => published.push(PublishedTrack::Failed {
+                    id: want.id.clone(),
+                    error: err.body(),
+                }),
             }
         }
         (tracks, published)
@@ -539,9 +682,13 @@ impl Hub {
         participant: &str,
         current: &[TrackInfo],
         want: &TrackState,
-    ) -> Result<TrackInfo, SdkError> {
-        let kind = TrackKind::from_str(&want.kind)
-            .map_err(|e| SdkError::new(codes::TRACK_INVALID, format!("Track is invalid: {e}")))?;
+    ) -> Result<TrackInfo, SignalingError> {
+        let kind = TrackKind::from_str(&want.kind).map_err(|e| {
+            SignalingError::new(
+                twilio_codes::TRACK_INVALID,
+                format!("Track is invalid: {e}"),
+            )
+        })?;
         let priority = want
             .priority
             .clone()
@@ -596,7 +743,7 @@ impl Hub {
 
         if let Some(states) = &update.peer_connections {
             let sender = room.members[index].participant.clone();
-            let mut outbox: HashMap<ParticipantSid, Vec<Value>> = HashMap::new();
+            let mut outbox: HashMap<ParticipantSid, Vec<PeerConnection>> = HashMap::new();
             for state in states.iter().take(MAX_PEER_CONNECTIONS_PER_UPDATE) {
                 let Some(id) = protocol::peer_connection_id(state) else {
                     continue;
@@ -614,14 +761,17 @@ impl Hub {
                     continue;
                 };
                 pair.revision = pair.revision.max(protocol::peer_connection_revision(state));
-                outbox.entry(target).or_default().push(state.clone());
+                outbox
+                    .entry(target)
+                    .or_default()
+                    .push(PeerConnection::Relayed(state.clone()));
             }
             for (target, states) in outbox {
                 if let Some(member) = room.members.iter().find(|m| m.participant == target) {
-                    member.conn.send(protocol::msg(json!({
-                        "type": "update",
-                        "peer_connections": states,
-                    })));
+                    member.conn.send(ServerMessage::Update(Update {
+                        peer_connections: Some(states),
+                        ..Update::default()
+                    }));
                 }
             }
         }
@@ -647,25 +797,34 @@ impl Hub {
         member.tracks = tracks;
         if changed {
             member.published_revision += 1;
-            member.conn.send(protocol::msg(json!({
-                "type": "update",
-                "published": {"revision": member.published_revision, "tracks": published},
-            })));
+            member.conn.send(ServerMessage::Update(Update {
+                published: Some(Revisioned {
+                    revision: member.published_revision,
+                    tracks: published,
+                }),
+                ..Update::default()
+            }));
         }
-        let arrived = room.members[index].remote_state("connected", room.members[index].revision);
+        let arrived = room.members[index]
+            .remote_state(ParticipantStatus::Connected, room.members[index].revision);
         for other in 0..room.members.len() {
             if other == index {
                 continue;
             }
             let subscribed = room.subscribed_tracks(&room.members[other].participant);
             let member = &mut room.members[other];
-            let mut update = json!({"type": "update", "participants": [arrived.clone()]});
+            let mut update = Update {
+                participants: Some(vec![arrived.clone()]),
+                ..Update::default()
+            };
             if changed {
                 member.subscribed_revision += 1;
-                update["subscribed"] =
-                    json!({"revision": member.subscribed_revision, "tracks": subscribed});
+                update.subscribed = Some(Revisioned {
+                    revision: member.subscribed_revision,
+                    tracks: subscribed,
+                });
             }
-            member.conn.send(protocol::msg(update));
+            member.conn.send(ServerMessage::Update(update));
         }
     }
 
@@ -703,8 +862,8 @@ impl Hub {
             StoreEventKind::RoomEnded(_) => {
                 if let Some(room) = rooms.remove(&event.room.sid) {
                     for member in room.members {
-                        member.conn.send(protocol::disconnected(true));
-                        member.conn.close(1000, "room completed");
+                        member.conn.send(room_completed());
+                        member.conn.close(close::NORMAL, "room completed");
                     }
                 }
             }
@@ -744,25 +903,23 @@ impl Hub {
                 let gone = room.members.remove(index);
                 match reason {
                     DisconnectReason::DuplicateIdentity => {
-                        gone.conn.send(protocol::error(
-                            codes::DUPLICATE_IDENTITY,
-                            "Participant disconnected because of duplicate identity",
-                        ));
+                        gone.conn.send(duplicate_identity());
                         room.announce_departure(&gone);
                     }
                     // The room is completing: everyone gets `disconnected` in turn, so telling
                     // the others about each departure first would only be noise.
                     DisconnectReason::RoomCompleted | DisconnectReason::Reset => {
-                        gone.conn.send(protocol::disconnected(true));
+                        gone.conn.send(room_completed());
                     }
                     DisconnectReason::Kicked
                     | DisconnectReason::MaxParticipantDuration
                     | DisconnectReason::Left => {
-                        gone.conn.send(protocol::disconnected(false));
+                        gone.conn
+                            .send(ServerMessage::Disconnected(Disconnected::default()));
                         room.announce_departure(&gone);
                     }
                 }
-                gone.conn.close(1000, reason.as_str());
+                gone.conn.close(close::NORMAL, reason.as_str());
                 if room.members.is_empty() {
                     rooms.remove(&event.room.sid);
                 }

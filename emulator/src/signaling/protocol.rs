@@ -2,11 +2,30 @@
 //! that twilio-video.js 2.x exchanges with its signaling server.
 //!
 //! Incoming frames are parsed leniently where the SDK may add fields over time (unknown fields
-//! are ignored) and strictly where the emulator relies on a value. Outgoing messages are built
-//! here and only here, so every frame the emulator sends is one the SDK knows.
+//! are ignored) and strictly where the emulator relies on a value. Every frame the emulator
+//! sends is a value of [`ServerFrame`] (a room message is a [`ServerMessage`] inside its `msg`
+//! frame), defined here and turned into text by [`encode`] alone, so the rest of signaling
+//! builds values and never writes JSON.
+//!
+//! # Add a signaling message
+//!
+//! To send a new room message (say the SDK's `foo`):
+//! 1. Here, add its struct with the fields under the names the SDK reads (`#[serde(rename)]`
+//!    where a Rust name differs; `Option` with `skip_serializing_if` for a part that may be
+//!    absent), and a variant `Foo(Foo)` of [`ServerMessage`]: the variant's lowercased name is
+//!    the message's `type`. (A transport frame, beside `msg`, is a variant of [`ServerFrame`].)
+//!    Data the emulator relays without reading (SDP, ICE) stays a [`serde_json::Value`] inside
+//!    the struct, as [`PeerConnection::Relayed`] does.
+//! 2. Build the value where the emulator decides to send it: `conn.send(ServerMessage::Foo(…))`
+//!    in the hub, or push it to the connection's replies. Both go through [`encode`].
+//! 3. Pin its exact text in this module's test `every_outgoing_frame_has_the_text_the_sdk_reads`,
+//!    and script the client's view of it in `emulator/tests/signaling.rs`.
+//!
+//! An incoming message is the mirror image: a `Deserialize` struct here (like
+//! [`ConnectMessage`]) and a case in `Connection::on_message`.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A frame from the client, after JSON parsing.
 #[derive(Debug)]
@@ -166,45 +185,375 @@ pub fn peer_connection_revision(state: &Value) -> u64 {
 
 // ----- Outgoing ----------------------------------------------------------------------------------
 
-/// `{"type":"welcome","negotiatedTimeout":ms}`: completes the handshake.
-pub fn welcome(negotiated_timeout_ms: u64) -> String {
-    json!({"type": "welcome", "negotiatedTimeout": negotiated_timeout_ms}).to_string()
+/// A frame the emulator sends: the transport frames, and `msg` around a [`ServerMessage`].
+///
+/// Turn one into the text of a WebSocket frame with [`encode`], and only with it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerFrame {
+    /// `{"type":"welcome","negotiatedTimeout":ms}`: completes the handshake.
+    Welcome {
+        #[serde(rename = "negotiatedTimeout")]
+        negotiated_timeout_ms: u64,
+    },
+    /// `{"type":"heartbeat"}`.
+    Heartbeat,
+    /// `{"type":"msg","body":{…}}`: a room message.
+    Msg { body: ServerMessage },
 }
 
-/// `{"type":"heartbeat"}`.
-pub fn heartbeat() -> String {
-    json!({"type": "heartbeat"}).to_string()
+/// A room message the emulator sends, inside a `msg` frame.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMessage {
+    /// The answer to `ice`: the ICE servers to use.
+    Iced(Iced),
+    /// The answer to a successful `connect` (boxed: it is by far the largest message, and sent
+    /// once per join).
+    Connected(Box<Connected>),
+    /// Any change in the room: participants, published and subscribed tracks, peer
+    /// connections. Only the parts that changed are present.
+    Update(Update),
+    /// An error the SDK turns into the TwilioError of this code (and disconnects).
+    Error(ErrorBody),
+    /// The room is gone for this participant.
+    Disconnected(Disconnected),
 }
 
-/// Wraps a room message in a `msg` frame.
-pub fn msg(body: Value) -> String {
-    json!({"type": "msg", "body": body}).to_string()
+/// `iced`. The list is empty: host candidates on loopback are enough between tabs of one
+/// machine, and the emulator contacts no STUN or TURN server.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Iced {
+    pub ice_servers: Vec<IceServer>,
 }
 
-/// `iced` with an empty ICE server list: host candidates on loopback are enough between tabs of
-/// one machine, and the emulator contacts no STUN or TURN server.
-pub fn iced() -> String {
-    msg(json!({"type": "iced", "ice_servers": []}))
+/// One ICE server of `iced` (the emulator names none).
+#[derive(Debug, Clone, Serialize)]
+pub struct IceServer {
+    /// `stun:` or `turn:` URL.
+    pub urls: String,
 }
 
-/// An SDK error: the SDK disconnects with the TwilioError of that code.
-pub fn error(code: u32, message: &str) -> String {
-    msg(json!({"type": "error", "code": code, "message": message}))
+/// `connected`: the room, the participant as the server knows it, and everyone already there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connected {
+    /// The room protocol version (RSP 2).
+    pub version: u32,
+    /// An opaque id of this signaling session.
+    pub session: String,
+    /// The room's SID.
+    pub sid: String,
+    /// The room's unique name.
+    pub name: String,
+    pub participant: LocalParticipant,
+    /// The other participants, connected over signaling or not.
+    pub participants: Vec<RemoteParticipant>,
+    pub published: Revisioned<PublishedTrack>,
+    pub subscribed: Revisioned<SubscribedTrack>,
+    /// Always empty: every peer connection is announced later with `create-offer`.
+    pub peer_connections: Vec<PeerConnection>,
+    pub options: SessionOptions,
+}
+
+/// The joining participant, as `connected` names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalParticipant {
+    pub sid: String,
+    pub identity: String,
+}
+
+/// `options` of `connected`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionOptions {
+    /// How long, in seconds, the SDK may try to resume a dropped session.
+    pub session_timeout: u64,
+}
+
+/// `update`: each part is sent only when it changed, so absent parts are left out of the frame.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Update {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Vec<RemoteParticipant>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<Revisioned<PublishedTrack>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscribed: Option<Revisioned<SubscribedTrack>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_connections: Option<Vec<PeerConnection>>,
+}
+
+/// A list the SDK keeps only when its revision is newer than the one it has.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revisioned<T> {
+    pub revision: u64,
+    pub tracks: Vec<T>,
+}
+
+/// Another participant's state, as the SDK shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteParticipant {
+    pub sid: String,
+    pub identity: String,
+    /// The SDK applies a state only when its revision is higher than the last one it saw.
+    pub revision: u64,
+    pub state: ParticipantStatus,
+    pub tracks: Vec<RemoteTrack>,
+}
+
+/// Whether a remote participant is in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParticipantStatus {
+    Connected,
+    Disconnected,
+}
+
+/// A track another participant publishes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteTrack {
+    pub sid: String,
+    /// The publisher's own id of the track (the `msid` in its SDP).
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub enabled: bool,
+    pub priority: String,
+}
+
+/// The outcome of publishing one of the client's own tracks.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum PublishedTrack {
+    /// Published: the track has a SID.
+    Ready { id: String, sid: String },
+    /// Refused: the SDK fails that track's publication with this error.
+    Failed { id: String, error: ErrorBody },
+}
+
+/// A track the client receives: its SID and the publisher's id of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribedTrack {
+    pub sid: String,
+    pub id: String,
+}
+
+/// A peer-connection state for the client.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum PeerConnection {
+    /// A description the server itself decides (`create-offer`, `close`).
+    Server {
+        id: String,
+        description: ServerDescription,
+    },
+    /// A state another participant sent (SDP offer or answer, ICE candidates), relayed as the
+    /// client wrote it: the emulator never looks inside SDP or ICE.
+    Relayed(Value),
+}
+
+/// A description of the server's own making.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerDescription {
+    #[serde(rename = "type")]
+    pub kind: ServerDescriptionKind,
+    pub revision: u64,
+}
+
+/// What the server asks of a peer connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerDescriptionKind {
+    /// The receiving participant makes the offer of a new peer connection.
+    CreateOffer,
+    /// The peer connection is over (its other end left).
+    Close,
+}
+
+/// A Twilio error as the SDK reads it, in `error` and in a failed track publication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    pub code: u32,
+    pub message: String,
 }
 
 /// `disconnected`: with `completed` the SDK reports RoomCompletedError (53118); without a status
 /// it disconnects with no error, as when a participant is removed over REST.
-pub fn disconnected(completed: bool) -> String {
-    if completed {
-        msg(json!({"type": "disconnected", "status": "completed"}))
-    } else {
-        msg(json!({"type": "disconnected"}))
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Disconnected {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<DisconnectedStatus>,
+}
+
+/// Why the room is gone, when the SDK must report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisconnectedStatus {
+    Completed,
+}
+
+impl From<ServerMessage> for ServerFrame {
+    fn from(body: ServerMessage) -> Self {
+        ServerFrame::Msg { body }
     }
+}
+
+/// Turns an outgoing frame into the text of its WebSocket frame: the one place the emulator's
+/// signaling output is serialized.
+///
+/// The frame goes through [`serde_json::Value`] on purpose: without serde_json's
+/// `preserve_order` feature, an object's keys come out sorted, which is the byte order the
+/// emulator has always sent (and what a relayed client state, itself parsed into a `Value`,
+/// gets anyway), independent of the order fields are declared in above.
+pub fn encode(frame: &ServerFrame) -> String {
+    serde_json::to_value(frame)
+        .expect("outgoing frames hold only strings, numbers, lists and string-keyed objects")
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use videoroom_core::twilio_codes;
+
+    /// The text each kind of outgoing frame had when the emulator wrote JSON literals: keys in
+    /// sorted order. The SDK does not care about key order, but a capture compared across
+    /// versions does.
+    #[test]
+    fn every_outgoing_frame_has_the_text_the_sdk_reads() {
+        let text = |frame: ServerFrame| encode(&frame);
+        let msg = |message: ServerMessage| encode(&message.into());
+        assert_eq!(
+            text(ServerFrame::Welcome {
+                negotiated_timeout_ms: 5000
+            }),
+            r#"{"negotiatedTimeout":5000,"type":"welcome"}"#
+        );
+        assert_eq!(text(ServerFrame::Heartbeat), r#"{"type":"heartbeat"}"#);
+        assert_eq!(
+            msg(ServerMessage::Iced(Iced::default())),
+            r#"{"body":{"ice_servers":[],"type":"iced"},"type":"msg"}"#
+        );
+        assert_eq!(
+            msg(ServerMessage::Error(ErrorBody {
+                code: twilio_codes::DUPLICATE_IDENTITY,
+                message: "duplicate".into()
+            })),
+            r#"{"body":{"code":53205,"message":"duplicate","type":"error"},"type":"msg"}"#
+        );
+        assert_eq!(
+            msg(ServerMessage::Disconnected(Disconnected {
+                status: Some(DisconnectedStatus::Completed)
+            })),
+            r#"{"body":{"status":"completed","type":"disconnected"},"type":"msg"}"#
+        );
+        assert_eq!(
+            msg(ServerMessage::Disconnected(Disconnected::default())),
+            r#"{"body":{"type":"disconnected"},"type":"msg"}"#
+        );
+
+        let alice = RemoteParticipant {
+            sid: "PA1".into(),
+            identity: "alice".into(),
+            revision: 2,
+            state: ParticipantStatus::Connected,
+            tracks: vec![RemoteTrack {
+                sid: "MT1".into(),
+                id: "t1".into(),
+                kind: "audio".into(),
+                name: "mic".into(),
+                enabled: true,
+                priority: "standard".into(),
+            }],
+        };
+        let update = Update {
+            participants: Some(vec![alice.clone()]),
+            subscribed: Some(Revisioned {
+                revision: 3,
+                tracks: vec![SubscribedTrack {
+                    sid: "MT1".into(),
+                    id: "t1".into(),
+                }],
+            }),
+            peer_connections: Some(vec![
+                PeerConnection::Server {
+                    id: "pc1".into(),
+                    description: ServerDescription {
+                        kind: ServerDescriptionKind::CreateOffer,
+                        revision: 1,
+                    },
+                },
+                PeerConnection::Relayed(
+                    json!({"id": "pc2", "ice": {"revision": 4, "candidates": []}}),
+                ),
+            ]),
+            ..Update::default()
+        };
+        assert_eq!(
+            msg(ServerMessage::Update(update)),
+            concat!(
+                r#"{"body":{"participants":[{"identity":"alice","revision":2,"sid":"PA1","#,
+                r#""state":"connected","tracks":[{"enabled":true,"id":"t1","kind":"audio","#,
+                r#""name":"mic","priority":"standard","sid":"MT1"}]}],"peer_connections":["#,
+                r#"{"description":{"revision":1,"type":"create-offer"},"id":"pc1"},"#,
+                r#"{"ice":{"candidates":[],"revision":4},"id":"pc2"}],"#,
+                r#""subscribed":{"revision":3,"tracks":[{"id":"t1","sid":"MT1"}]},"#,
+                r#""type":"update"},"type":"msg"}"#
+            )
+        );
+
+        let connected = Connected {
+            version: 2,
+            session: "s".into(),
+            sid: "RM1".into(),
+            name: "daily".into(),
+            participant: LocalParticipant {
+                sid: "PA2".into(),
+                identity: "bob".into(),
+            },
+            participants: vec![alice],
+            published: Revisioned {
+                revision: 1,
+                tracks: vec![
+                    PublishedTrack::Ready {
+                        id: "t2".into(),
+                        sid: "MT2".into(),
+                    },
+                    PublishedTrack::Failed {
+                        id: "t3".into(),
+                        error: ErrorBody {
+                            code: twilio_codes::TRACK_INVALID,
+                            message: "Track is invalid".into(),
+                        },
+                    },
+                ],
+            },
+            subscribed: Revisioned {
+                revision: 1,
+                tracks: Vec::new(),
+            },
+            peer_connections: Vec::new(),
+            options: SessionOptions {
+                session_timeout: 30,
+            },
+        };
+        let text = msg(ServerMessage::Connected(Box::new(connected)));
+        assert!(
+            text.starts_with(r#"{"body":{"name":"daily","options":{"session_timeout":30},"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(concat!(
+                r#""published":{"revision":1,"tracks":[{"id":"t2","sid":"MT2","state":"ready"},"#,
+                r#"{"error":{"code":53300,"message":"Track is invalid"},"id":"t3","state":"failed"}]}"#
+            )),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#""type":"connected","version":2},"type":"msg"}"#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn the_frames_the_sdk_sends_are_recognised() {

@@ -1,5 +1,8 @@
 //! The pinned twilio-video.js SDK: which version, where it comes from, and how it is checked.
 //!
+//! It lives beside [`crate::signaling`] because the version is pinned to the signaling the
+//! emulator speaks: a newer SDK may send messages the emulator does not know.
+//!
 //! In emulator mode the workshop page must work with no internet access, so the server serves
 //! the SDK file itself. The file is never committed: it is obtained from the npm registry with
 //! the npm client (`npm pack`), the tarball is checked against the integrity hash pinned below
@@ -9,9 +12,16 @@
 //!
 //! When the file is not there yet, start-up does not wait: [`LocalSdk::start`] fetches in a
 //! background thread while everything else already works, and the page explains what is going
-//! on (see `sdk-missing.js`). Without npm or network, the explanation says exactly which command
-//! to run or which variable to set.
+//! on. Without npm or network, the explanation says exactly which command to run or which
+//! variable to set.
+//!
+//! Nothing here reads the process environment: the caller says where the cache is, which file
+//! overrides it and where a missing SDK comes from ([`SdkOptions`]). Only the platform's cache
+//! folder ([`dirs::cache_dir`]) and the npm client on `PATH` ([`which`]) are looked up, and
+//! only when the options leave them to the platform. Tests use [`SdkSource::Disabled`] or
+//! [`SdkSource::Tarball`], so no test starts `npm pack`.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -59,10 +69,11 @@ pub fn tarball_name() -> String {
 }
 
 /// Why the SDK could not be obtained. Each message says what happened; [`explanation`] adds
-/// what to do about it.
+/// what to do about it. (Signaling's refusals are `signaling`'s own error type; this one is
+/// only about the SDK file.)
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
-    #[error("the npm client was not found on PATH")]
+    #[error("the npm client was not found on PATH (looked for `npm`, and `npm.cmd` on Windows)")]
     NpmMissing,
     #[error("`npm pack` failed ({status}): {detail}")]
     NpmFailed { status: String, detail: String },
@@ -87,54 +98,92 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SdkError + '_ {
     }
 }
 
-/// Where the SDK is looked for.
-#[derive(Clone, Debug)]
+/// Where a missing SDK comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SdkSource {
+    /// `npm pack` from the npm registry, with `program` as the npm client, or else the `npm`
+    /// found on `PATH` (through `PATHEXT` on Windows, where it is `npm.cmd`).
+    Npm { program: Option<PathBuf> },
+    /// A tarball already on disk, copied into the cache and checked exactly like one npm
+    /// fetched: the fetch path with no network (tests, or a tarball carried on a USB stick).
+    Tarball(PathBuf),
+    /// Nothing is fetched: a missing SDK is explained, never downloaded (`videoroom sdk
+    /// status`, and tests, which must not reach a registry).
+    Disabled,
+}
+
+impl SdkSource {
+    /// `npm pack` with the npm client on `PATH`.
+    pub fn npm() -> Self {
+        SdkSource::Npm { program: None }
+    }
+}
+
+/// Where the SDK is looked for and where a missing one comes from. The caller fills it from its
+/// settings; nothing here reads the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SdkOptions {
-    /// Directory holding the cached file (and where a hand-run `npm pack` may leave the tarball).
-    pub cache_dir: PathBuf,
-    /// A file the user points at with `VIDEOROOM_SDK_PATH`: a `twilio-video.min.js` or the npm
-    /// tarball. It wins over the cache and is never fetched.
+    /// The cache folder the user configured; the version is a subfolder of it. `None` picks
+    /// the default (see [`SdkOptions::cache_dir`]).
+    pub cache_dir: Option<PathBuf>,
+    /// A file the user points at: a `twilio-video.min.js` or the npm tarball. It wins over the
+    /// cache and is never fetched.
     pub override_path: Option<PathBuf>,
-    /// Whether the server may run `npm pack` itself when the cache is empty.
-    pub fetch: bool,
-    /// The npm client to run (`npm` from PATH unless told otherwise).
-    pub npm: PathBuf,
+    /// Where a missing SDK comes from.
+    pub source: SdkSource,
 }
 
 impl SdkOptions {
-    /// The defaults: `VIDEOROOM_SDK_PATH` when set, and the cache under the project's `.cache`
-    /// folder (or the user's cache folder when the binary runs outside the project).
-    pub fn from_env() -> Self {
-        let override_path = std::env::var_os("VIDEOROOM_SDK_PATH")
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from);
-        Self {
-            cache_dir: default_cache_dir(),
-            override_path,
-            fetch: true,
-            npm: PathBuf::from("npm"),
-        }
+    /// The folder holding the cached file of [`SDK_VERSION`] (and where a hand-run `npm pack`
+    /// may leave the tarball): `<configured>/<version>` when a cache folder is configured, else
+    /// `<project>/.cache/twilio-video/<version>` when the project the binary was built from is
+    /// still there (the usual `cargo run`), else `videoroom/twilio-video/<version>` in the
+    /// platform's cache folder (`~/.cache` on Linux, `~/Library/Caches` on macOS,
+    /// `%LOCALAPPDATA%` on Windows).
+    pub fn cache_dir(&self) -> PathBuf {
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let project = project
+            .join("Cargo.toml")
+            .is_file()
+            .then(|| project.canonicalize().unwrap_or(project));
+        resolve_cache_dir(
+            self.cache_dir.as_deref(),
+            project.as_deref(),
+            dirs::cache_dir(),
+        )
     }
 }
 
-/// `<project>/.cache/twilio-video/<version>` when the project the binary was built from is still
-/// there (the usual `cargo run`), `$VIDEOROOM_SDK_CACHE_DIR` when set, else the user's cache
-/// folder.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("VIDEOROOM_SDK_CACHE_DIR").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir).join(SDK_VERSION);
+/// [`SdkOptions::cache_dir`] with the project folder and the platform's cache folder given, so
+/// that the rule is tested without touching either.
+fn resolve_cache_dir(
+    configured: Option<&Path>,
+    project: Option<&Path>,
+    platform_cache: Option<PathBuf>,
+) -> PathBuf {
+    if let Some(dir) = configured {
+        return dir.join(SDK_VERSION);
     }
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let base = if project.join("Cargo.toml").is_file() {
-        project.canonicalize().unwrap_or(project).join(".cache")
-    } else if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        PathBuf::from(xdg).join("videoroom")
-    } else if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        PathBuf::from(home).join(".cache/videoroom")
-    } else {
-        PathBuf::from(".cache")
+    let base = match (project, platform_cache) {
+        (Some(project), _) => project.join(".cache"),
+        (None, Some(platform)) => platform.join("videoroom"),
+        // No home folder at all (a bare service account): the working directory is all there is.
+        (None, None) => PathBuf::from(".cache"),
     };
     base.join("twilio-video").join(SDK_VERSION)
+}
+
+/// The npm client in the folders of `path` (a `PATH`-style list), as a shell would find it:
+/// `npm`, or on Windows `npm.cmd` through `PATHEXT`.
+fn find_npm_in(path: &OsStr, cwd: &Path) -> Result<PathBuf, SdkError> {
+    which::which_in("npm", Some(path), cwd).map_err(|_| SdkError::NpmMissing)
+}
+
+/// The npm client on the process's `PATH`, by the same rule as [`find_npm_in`].
+fn find_npm() -> Result<PathBuf, SdkError> {
+    let path = std::env::var_os("PATH").ok_or(SdkError::NpmMissing)?;
+    let cwd = std::env::current_dir().map_err(io_error(Path::new(".")))?;
+    find_npm_in(&path, &cwd)
 }
 
 /// What the server can serve right now.
@@ -152,6 +201,8 @@ pub enum SdkState {
 #[derive(Debug)]
 pub struct LocalSdk {
     options: SdkOptions,
+    /// [`SdkOptions::cache_dir`], resolved once.
+    cache_dir: PathBuf,
     state: RwLock<SdkState>,
     /// Set by the first [`LocalSdk::start`], so a shared instance reports and fetches once.
     started: AtomicBool,
@@ -162,18 +213,20 @@ impl LocalSdk {
     /// and fetching is allowed, the state is [`SdkState::Fetching`] and [`LocalSdk::start`] must
     /// be called to fetch it.
     pub fn new(options: SdkOptions) -> Arc<Self> {
-        let state = match find_local(&options) {
+        let cache_dir = options.cache_dir();
+        let state = match find_local(&options, &cache_dir) {
             Ok(Some(state)) => state,
-            Ok(None) if options.fetch => SdkState::Fetching,
+            Ok(None) if options.source != SdkSource::Disabled => SdkState::Fetching,
             Ok(None) => SdkState::Unavailable {
-                reason: explanation(&options, "it is not in the cache"),
+                reason: explanation(&options, &cache_dir, "it is not in the cache"),
             },
             Err(error) => SdkState::Unavailable {
-                reason: explanation(&options, &error.to_string()),
+                reason: explanation(&options, &cache_dir, &error.to_string()),
             },
         };
         Arc::new(Self {
             options,
+            cache_dir,
             state: RwLock::new(state),
             started: AtomicBool::new(false),
         })
@@ -187,12 +240,7 @@ impl LocalSdk {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let same = |sdk: &&Arc<LocalSdk>| {
-            sdk.options.cache_dir == options.cache_dir
-                && sdk.options.override_path == options.override_path
-                && sdk.options.fetch == options.fetch
-        };
-        if let Some(found) = all.iter().find(same) {
+        if let Some(found) = all.iter().find(|sdk| sdk.options == options) {
             return Arc::clone(found);
         }
         let sdk = Self::new(options);
@@ -203,6 +251,11 @@ impl LocalSdk {
     /// Where the SDK is looked for.
     pub fn options(&self) -> &SdkOptions {
         &self.options
+    }
+
+    /// The cache folder in use.
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
     }
 
     /// Reports the state once in the log and, when the SDK is missing, fetches it in a
@@ -219,10 +272,14 @@ impl LocalSdk {
                 tracing::warn!("{reason}");
             }
             SdkState::Fetching => {
+                let how = match &self.options.source {
+                    SdkSource::Tarball(path) => format!("copying it from {}", path.display()),
+                    _ => "fetching it with `npm pack`".to_owned(),
+                };
                 tracing::warn!(
-                    "twilio-video.js {SDK_VERSION} is not cached yet; fetching it with `npm pack` \
-                     into {} in the background (the page says so until it is ready)",
-                    self.options.cache_dir.display()
+                    "twilio-video.js {SDK_VERSION} is not cached yet; {how} into {} in the \
+                     background (the page says so until it is ready)",
+                    self.cache_dir.display()
                 );
                 let sdk = Arc::clone(self);
                 let spawned = std::thread::Builder::new()
@@ -230,7 +287,7 @@ impl LocalSdk {
                     .spawn(move || sdk.fetch_now());
                 if let Err(error) = spawned {
                     self.set(SdkState::Unavailable {
-                        reason: explanation(&self.options, &error.to_string()),
+                        reason: explanation(&self.options, &self.cache_dir, &error.to_string()),
                     });
                 }
             }
@@ -242,7 +299,7 @@ impl LocalSdk {
     pub fn state(&self) -> SdkState {
         let current = self.read();
         if let SdkState::Unavailable { .. } = current {
-            if let Ok(Some(found)) = find_local(&self.options) {
+            if let Ok(Some(found)) = find_local(&self.options, &self.cache_dir) {
                 self.set(found.clone());
                 return found;
             }
@@ -250,10 +307,18 @@ impl LocalSdk {
         current
     }
 
-    /// Fetches with npm, blocking the calling thread, and records the outcome.
+    /// Fetches from the options' source, blocking the calling thread, and records the outcome.
     pub fn fetch_now(&self) {
-        let outcome = fetch_with_npm(&self.options.npm, &self.options.cache_dir)
-            .and_then(|()| find_local(&self.options))
+        let fetched = match &self.options.source {
+            SdkSource::Npm { program } => program
+                .clone()
+                .map_or_else(find_npm, Ok)
+                .and_then(|npm| fetch_with_npm(&npm, &self.cache_dir)),
+            SdkSource::Tarball(path) => copy_tarball(path, &self.cache_dir),
+            SdkSource::Disabled => Ok(()),
+        };
+        let outcome = fetched
+            .and_then(|()| find_local(&self.options, &self.cache_dir))
             .and_then(|found| found.ok_or(SdkError::NotInTarball));
         match outcome {
             Ok(state) => {
@@ -263,7 +328,7 @@ impl LocalSdk {
                 self.set(state);
             }
             Err(error) => {
-                let reason = explanation(&self.options, &error.to_string());
+                let reason = explanation(&self.options, &self.cache_dir, &error.to_string());
                 tracing::warn!("{reason}");
                 self.set(SdkState::Unavailable { reason });
             }
@@ -286,8 +351,8 @@ impl LocalSdk {
 }
 
 /// The explanation shown in the log and on the page: what went wrong and exactly what to do.
-pub fn explanation(options: &SdkOptions, cause: &str) -> String {
-    let dir = options.cache_dir.display();
+pub fn explanation(options: &SdkOptions, cache_dir: &Path, cause: &str) -> String {
+    let dir = cache_dir.display();
     let version = SDK_VERSION;
     if let Some(path) = &options.override_path {
         // The person chose this file on purpose: say that the choice is what failed.
@@ -309,7 +374,7 @@ pub fn explanation(options: &SdkOptions, cause: &str) -> String {
 
 /// Looks for the SDK without the network: the override path, then the cached file, then a
 /// tarball left in the cache directory by a hand-run `npm pack` (extracted into the cache).
-fn find_local(options: &SdkOptions) -> Result<Option<SdkState>, SdkError> {
+fn find_local(options: &SdkOptions, cache_dir: &Path) -> Result<Option<SdkState>, SdkError> {
     if let Some(path) = &options.override_path {
         let file = if path.extension().is_some_and(|ext| ext == "tgz") {
             let tarball = fs::read(path).map_err(io_error(path))?;
@@ -324,14 +389,14 @@ fn find_local(options: &SdkOptions) -> Result<Option<SdkState>, SdkError> {
         }));
     }
 
-    let cached = options.cache_dir.join(CACHED_FILE_NAME);
+    let cached = cache_dir.join(CACHED_FILE_NAME);
     if let Some(file) = read_checked(&cached, check_sha256)? {
         return Ok(Some(SdkState::Ready {
             file: Bytes::from(file),
             source: cached.display().to_string(),
         }));
     }
-    let tarball = options.cache_dir.join(tarball_name());
+    let tarball = cache_dir.join(tarball_name());
     match read_checked(&tarball, extract)? {
         Some(file) => {
             write_atomically(&cached, &file)?;
@@ -387,6 +452,16 @@ fn fetch_with_npm(npm: &Path, cache_dir: &Path) -> Result<(), SdkError> {
     // The scratch folder only ever holds what npm wrote; losing it is harmless.
     let _ = fs::remove_dir_all(&scratch);
     result
+}
+
+/// Copies a tarball into the cache directory, where [`find_local`] checks and extracts it, as it
+/// does with one npm fetched.
+fn copy_tarball(tarball: &Path, cache_dir: &Path) -> Result<(), SdkError> {
+    fs::create_dir_all(cache_dir).map_err(io_error(cache_dir))?;
+    let partial = cache_dir.join(format!("{}.partial-{}", tarball_name(), std::process::id()));
+    fs::copy(tarball, &partial).map_err(io_error(tarball))?;
+    let to = cache_dir.join(tarball_name());
+    fs::rename(&partial, &to).map_err(io_error(&to))
 }
 
 fn run_npm_pack(npm: &Path, dir: &Path) -> Result<(), SdkError> {
@@ -496,4 +571,199 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), SdkError> {
     let partial = path.with_extension(format!("partial-{}", std::process::id()));
     fs::write(&partial, contents).map_err(io_error(&partial))?;
     fs::rename(&partial, path).map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offline(cache_dir: &Path) -> SdkOptions {
+        SdkOptions {
+            cache_dir: Some(cache_dir.to_owned()),
+            override_path: None,
+            source: SdkSource::Disabled,
+        }
+    }
+
+    /// A gzipped tarball with `contents` where npm's tarball has the SDK: the right shape, but
+    /// not the published bytes.
+    fn look_alike_tarball(contents: &[u8]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, FILE_IN_TARBALL, contents)
+            .expect("append to an in-memory tarball");
+        builder
+            .into_inner()
+            .and_then(|gz| gz.finish())
+            .expect("finish an in-memory tarball")
+    }
+
+    #[test]
+    fn a_missing_npm_client_leads_to_an_explanation_rather_than_a_hang() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let mut options = offline(&dir.path().join("cache"));
+        options.source = SdkSource::Npm {
+            program: Some(dir.path().join("no-such-npm")),
+        };
+        let local = LocalSdk::new(options);
+        assert!(matches!(local.state(), SdkState::Fetching));
+        local.fetch_now();
+        match local.state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains("npm client was not found"), "{reason}");
+                assert!(reason.contains("npm pack twilio-video@2.36.0"), "{reason}");
+            }
+            other => panic!("expected an explanation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_sdk_path_is_reported_as_the_chosen_file_not_as_a_cache_problem() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let mut options = offline(&dir.path().join("cache"));
+        options.override_path = Some(dir.path().join("missing.min.js"));
+        match LocalSdk::new(options).state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains("VIDEOROOM_SDK_PATH="), "{reason}");
+                assert!(reason.contains("missing.min.js"), "{reason}");
+                assert!(reason.contains("or unset it"), "{reason}");
+            }
+            other => panic!("expected an explanation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tarball_that_is_not_the_published_one_is_refused() {
+        let tarball = look_alike_tarball(b"alert('a look-alike')");
+        match extract(&tarball, "look-alike.tgz") {
+            Err(SdkError::Integrity { expected, .. }) => {
+                assert_eq!(expected, TARBALL_INTEGRITY)
+            }
+            other => panic!("expected an integrity error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn with_the_source_disabled_a_missing_sdk_is_explained_and_never_fetched() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let local = LocalSdk::new(offline(&dir.path().join("cache")));
+        local.start();
+        match local.state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains("not in the cache"), "{reason}");
+            }
+            other => panic!("expected an explanation, got {other:?}"),
+        }
+        assert!(
+            !local.cache_dir().exists(),
+            "nothing was fetched into the cache"
+        );
+    }
+
+    #[test]
+    fn a_tarball_source_goes_through_the_same_integrity_check_as_npm() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let source = dir.path().join("carried.tgz");
+        fs::write(&source, look_alike_tarball(b"alert('a look-alike')")).expect("write tarball");
+        let mut options = offline(&dir.path().join("cache"));
+        options.source = SdkSource::Tarball(source.clone());
+        let local = LocalSdk::new(options);
+        assert!(matches!(local.state(), SdkState::Fetching));
+        local.fetch_now();
+        assert!(matches!(local.state(), SdkState::Unavailable { .. }));
+        assert!(
+            !local.cache_dir().join(tarball_name()).exists(),
+            "the look-alike copy is removed from the cache"
+        );
+        assert!(source.exists(), "the carried tarball itself is left alone");
+    }
+
+    #[test]
+    fn the_cache_folder_is_the_configured_one_then_the_projects_then_the_platforms() {
+        let version = Path::new("twilio-video").join(SDK_VERSION);
+        let configured = Path::new("/srv/sdk");
+        let project = Path::new("/home/me/videoroom");
+        let platform = PathBuf::from("/home/me/.cache");
+        assert_eq!(
+            resolve_cache_dir(Some(configured), Some(project), Some(platform.clone())),
+            configured.join(SDK_VERSION)
+        );
+        assert_eq!(
+            resolve_cache_dir(None, Some(project), Some(platform.clone())),
+            project.join(".cache").join(&version)
+        );
+        assert_eq!(
+            resolve_cache_dir(None, None, Some(platform.clone())),
+            platform.join("videoroom").join(&version)
+        );
+        assert_eq!(
+            resolve_cache_dir(None, None, None),
+            Path::new(".cache").join(&version)
+        );
+    }
+
+    #[test]
+    fn npm_is_found_in_the_folders_of_path_and_its_absence_is_named() {
+        let empty = tempfile::tempdir().expect("a scratch folder");
+        let bin = tempfile::tempdir().expect("a scratch folder");
+        let npm = bin
+            .path()
+            .join(if cfg!(windows) { "npm.cmd" } else { "npm" });
+        fs::write(&npm, "#!/bin/sh\n").expect("write a fake npm");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&npm, fs::Permissions::from_mode(0o755))
+                .expect("make the fake npm executable");
+        }
+        let path = std::env::join_paths([empty.path(), bin.path()]).expect("a PATH-style list");
+        let found = find_npm_in(&path, empty.path()).expect("npm is on the given path");
+        assert_eq!(
+            found.canonicalize().expect("found file exists"),
+            npm.canonicalize().expect("fake npm exists")
+        );
+
+        let nowhere = std::env::join_paths([empty.path()]).expect("a PATH-style list");
+        assert!(matches!(
+            find_npm_in(&nowhere, empty.path()),
+            Err(SdkError::NpmMissing)
+        ));
+    }
+
+    /// On Unix a file that is not executable is not a program, as a shell would see it.
+    #[cfg(unix)]
+    #[test]
+    fn a_non_executable_npm_file_is_not_taken_for_the_client() {
+        let bin = tempfile::tempdir().expect("a scratch folder");
+        fs::write(bin.path().join("npm"), "not a program").expect("write a file");
+        let path = std::env::join_paths([bin.path()]).expect("a PATH-style list");
+        assert!(matches!(
+            find_npm_in(&path, bin.path()),
+            Err(SdkError::NpmMissing)
+        ));
+    }
+
+    /// On Windows npm is `npm.cmd`, found through `PATHEXT` when asked for `npm`.
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_npm_cmd_answers_for_npm() {
+        let bin = tempfile::tempdir().expect("a scratch folder");
+        fs::write(bin.path().join("npm.cmd"), "@echo off\r\n").expect("write a fake npm.cmd");
+        let path = std::env::join_paths([bin.path()]).expect("a PATH-style list");
+        let found = find_npm_in(&path, bin.path()).expect("npm.cmd answers for npm");
+        assert!(
+            found
+                .file_name()
+                .is_some_and(|name| name.eq_ignore_ascii_case("npm.cmd")),
+            "{}",
+            found.display()
+        );
+    }
 }
