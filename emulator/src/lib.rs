@@ -41,6 +41,7 @@ pub mod resources;
 mod rest;
 pub mod settings;
 pub mod signaling;
+pub mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -11,7 +11,8 @@ use videoroom_twilio_adapter::TwilioAdapter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let sources = Sources::from_process(cli.settings.config.clone(), cli.settings.overrides());
+    let sources =
+        Sources::from_process(cli.settings.config.clone(), cli.settings.overrides.clone());
     let settings = match sources.load() {
         Ok(settings) => settings,
         Err(e) => {

@@ -131,7 +131,8 @@ impl Application {
 
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(telemetry::request_span))
+                .wrap(from_fn(telemetry::echo_request_id))
+                .wrap(telemetry::request_logging())
                 .app_data(tokens.clone())
                 .app_data(health.clone())
                 .app_data(extractor_errors::json())
