@@ -211,11 +211,11 @@ mod tests {
     #[test]
     fn empty_variables_count_as_unset_like_videoroom_reads_them() {
         let s = EmulatorSettings::from_lookup(env(&[
-            ("ACCOUNT_SID", ""),
-            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000002"),
-            ("AUTH_TOKEN", "  "),
-            ("API_KEY", ""),
-            ("API_SECRET", ""),
+            (ENV_ACCOUNT_SID[0], ""),
+            (ENV_ACCOUNT_SID[1], "AC00000000000000000000000000000002"),
+            (ENV_AUTH_TOKEN[0], "  "),
+            (ENV_API_KEY_SID[0], ""),
+            (ENV_API_KEY_SECRET[0], ""),
         ]))
         .unwrap();
         assert_eq!(s.account_sid.as_str(), "AC00000000000000000000000000000002");
@@ -226,11 +226,11 @@ mod tests {
     #[test]
     fn the_first_name_of_each_pair_wins() {
         let s = EmulatorSettings::from_lookup(env(&[
-            ("ACCOUNT_SID", "AC00000000000000000000000000000001"),
-            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000002"),
-            ("TWILIO_AUTH_TOKEN", "tok"),
-            ("TWILIO_API_KEY_SID", "SK00000000000000000000000000000003"),
-            ("API_SECRET", "sec"),
+            (ENV_ACCOUNT_SID[0], "AC00000000000000000000000000000001"),
+            (ENV_ACCOUNT_SID[1], "AC00000000000000000000000000000002"),
+            (ENV_AUTH_TOKEN[1], "tok"),
+            (ENV_API_KEY_SID[1], "SK00000000000000000000000000000003"),
+            (ENV_API_KEY_SECRET[0], "sec"),
         ]))
         .unwrap();
         assert_eq!(s.account_sid.as_str(), "AC00000000000000000000000000000001");
@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_malformed_account_sid_names_the_variable_without_echoing_it_whole() {
-        let err = EmulatorSettings::from_lookup(env(&[("ACCOUNT_SID", "SKsecretish-value")]))
+        let err = EmulatorSettings::from_lookup(env(&[(ENV_ACCOUNT_SID[0], "SKsecretish-value")]))
             .unwrap_err();
         let text = err.to_string();
         assert!(
@@ -258,15 +258,15 @@ mod tests {
     #[test]
     fn half_an_api_key_is_refused() {
         let err = EmulatorSettings::from_lookup(env(&[(
-            "API_KEY",
+            ENV_API_KEY_SID[0],
             "SK00000000000000000000000000000003",
         )]))
         .unwrap_err();
         assert_eq!(
             err,
             SettingsError::HalfKey {
-                set: "API_KEY",
-                missing: "API_SECRET"
+                set: ENV_API_KEY_SID[0],
+                missing: ENV_API_KEY_SECRET[0]
             }
         );
     }
