@@ -42,6 +42,7 @@ mod rest;
 pub mod sdk;
 pub mod settings;
 pub mod signaling;
+pub mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,11 +1,10 @@
 //! What an emulator is configured with: the account it pretends to be, and a few knobs.
 
-use std::fmt;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use videoroom_core::credentials::{
-    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
+    Credentials, Found, TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
 };
 use videoroom_core::token::ApiKey;
 use videoroom_core::{AccountSid, ApiKeySid};
@@ -47,8 +46,9 @@ impl Default for CallbackSettings {
 }
 
 /// The emulator's configuration. Build it with [`EmulatorSettings::seeded`] or
-/// [`EmulatorSettings::from_env`] and adjust fields with struct update syntax.
-#[derive(Clone)]
+/// [`EmulatorSettings::from_env`] and adjust fields with struct update syntax. `Debug` shows
+/// the secrets as `[REDACTED]` (they are `SecretString`s).
+#[derive(Debug, Clone)]
 pub struct EmulatorSettings {
     /// The one account the emulator serves (`account_sid` of every resource).
     pub account_sid: AccountSid,
@@ -63,19 +63,6 @@ pub struct EmulatorSettings {
     pub max_body_bytes: usize,
     /// Status callback delivery.
     pub callbacks: CallbackSettings,
-}
-
-impl fmt::Debug for EmulatorSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmulatorSettings")
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"[redacted]")
-            .field("api_keys", &self.api_keys)
-            .field("ad_hoc_rooms", &self.ad_hoc_rooms)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("callbacks", &self.callbacks)
-            .finish()
-    }
 }
 
 /// A credential setting that cannot work, naming the variable and the fix.
@@ -116,53 +103,40 @@ impl EmulatorSettings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// As [`EmulatorSettings::from_env`], reading variables through `lookup` (for tests).
+    /// As [`EmulatorSettings::from_env`], reading variables through `lookup` (for tests). The
+    /// variables are read by core's one reader, so this binary and `videoroom` agree on which
+    /// name wins and on what counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let read =
-            |names: [&'static str; 2]| -> Result<Option<(&'static str, String)>, SettingsError> {
-                for name in names {
-                    // An empty value counts as unset, as it does for `videoroom`: a `.env`
-                    // template line such as `API_KEY=` must not change the outcome.
-                    if let Some(value) = lookup(name) {
-                        let value = value.trim().to_owned();
-                        if !value.is_empty() {
-                            return Ok(Some((name, value)));
-                        }
-                    }
-                }
-                Ok(None)
-            };
+        let found = Credentials::from_lookup(lookup);
         let mut settings = Self::seeded();
-        if let Some((var, value)) = read(ENV_ACCOUNT_SID)? {
+        if let Some(Found { var, value }) = found.account_sid {
             settings.account_sid =
                 AccountSid::parse(&value).map_err(|_| SettingsError::AccountSid {
                     var,
                     shown: preview(&value),
                 })?;
         }
-        if let Some((_, value)) = read(ENV_AUTH_TOKEN)? {
-            settings.auth_token = SecretString::from(value);
+        if let Some(token) = found.auth_token {
+            settings.auth_token = token.value;
         }
-        let key_sid = read(ENV_API_KEY_SID)?;
-        let key_secret = read(ENV_API_KEY_SECRET)?;
-        let key = match (key_sid, key_secret) {
-            (Some((var, sid)), Some((_, secret))) => ApiKey {
+        let key = match (found.api_key_sid, found.api_key_secret) {
+            (Some(Found { var, value: sid }), Some(secret)) => ApiKey {
                 account_sid: settings.account_sid.clone(),
                 sid: ApiKeySid::parse(&sid).map_err(|_| SettingsError::ApiKeySid {
                     var,
                     shown: preview(&sid),
                 })?,
-                secret: SecretString::from(secret),
+                secret: secret.value,
             },
-            (Some((set, _)), None) => {
+            (Some(sid), None) => {
                 return Err(SettingsError::HalfKey {
-                    set,
+                    set: sid.var,
                     missing: ENV_API_KEY_SECRET[0],
                 })
             }
-            (None, Some((set, _))) => {
+            (None, Some(secret)) => {
                 return Err(SettingsError::HalfKey {
-                    set,
+                    set: secret.var,
                     missing: ENV_API_KEY_SID[0],
                 })
             }
@@ -237,11 +211,11 @@ mod tests {
     #[test]
     fn empty_variables_count_as_unset_like_videoroom_reads_them() {
         let s = EmulatorSettings::from_lookup(env(&[
-            ("ACCOUNT_SID", ""),
-            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000002"),
-            ("AUTH_TOKEN", "  "),
-            ("API_KEY", ""),
-            ("API_SECRET", ""),
+            (ENV_ACCOUNT_SID[0], ""),
+            (ENV_ACCOUNT_SID[1], "AC00000000000000000000000000000002"),
+            (ENV_AUTH_TOKEN[0], "  "),
+            (ENV_API_KEY_SID[0], ""),
+            (ENV_API_KEY_SECRET[0], ""),
         ]))
         .unwrap();
         assert_eq!(s.account_sid.as_str(), "AC00000000000000000000000000000002");
@@ -252,11 +226,11 @@ mod tests {
     #[test]
     fn the_first_name_of_each_pair_wins() {
         let s = EmulatorSettings::from_lookup(env(&[
-            ("ACCOUNT_SID", "AC00000000000000000000000000000001"),
-            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000002"),
-            ("TWILIO_AUTH_TOKEN", "tok"),
-            ("TWILIO_API_KEY_SID", "SK00000000000000000000000000000003"),
-            ("API_SECRET", "sec"),
+            (ENV_ACCOUNT_SID[0], "AC00000000000000000000000000000001"),
+            (ENV_ACCOUNT_SID[1], "AC00000000000000000000000000000002"),
+            (ENV_AUTH_TOKEN[1], "tok"),
+            (ENV_API_KEY_SID[1], "SK00000000000000000000000000000003"),
+            (ENV_API_KEY_SECRET[0], "sec"),
         ]))
         .unwrap();
         assert_eq!(s.account_sid.as_str(), "AC00000000000000000000000000000001");
@@ -271,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_malformed_account_sid_names_the_variable_without_echoing_it_whole() {
-        let err = EmulatorSettings::from_lookup(env(&[("ACCOUNT_SID", "SKsecretish-value")]))
+        let err = EmulatorSettings::from_lookup(env(&[(ENV_ACCOUNT_SID[0], "SKsecretish-value")]))
             .unwrap_err();
         let text = err.to_string();
         assert!(
@@ -284,15 +258,15 @@ mod tests {
     #[test]
     fn half_an_api_key_is_refused() {
         let err = EmulatorSettings::from_lookup(env(&[(
-            "API_KEY",
+            ENV_API_KEY_SID[0],
             "SK00000000000000000000000000000003",
         )]))
         .unwrap_err();
         assert_eq!(
             err,
             SettingsError::HalfKey {
-                set: "API_KEY",
-                missing: "API_SECRET"
+                set: ENV_API_KEY_SID[0],
+                missing: ENV_API_KEY_SECRET[0]
             }
         );
     }

@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use secrecy::ExposeSecret;
+use videoroom_core::credentials::{
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+};
 
 use crate::settings::{BackendKind, Settings};
 
@@ -69,14 +72,15 @@ pub fn banner(settings: &Settings, port: u16) -> String {
         // The seeded values are public test credentials, printed so that a person can point
         // an official client library at the emulator; real secrets are never printed.
         let _ = writeln!(out, "  Seeded test credentials (public, emulator only):");
-        let _ = writeln!(out, "    ACCOUNT_SID={}", creds.account_sid);
+        let _ = writeln!(out, "    {}={}", ENV_ACCOUNT_SID[0], creds.account_sid);
         if let Some(token) = &creds.auth_token {
-            let _ = writeln!(out, "    AUTH_TOKEN={}", token.expose_secret());
+            let _ = writeln!(out, "    {}={}", ENV_AUTH_TOKEN[0], token.expose_secret());
         }
-        let _ = writeln!(out, "    API_KEY={}", creds.api_key_sid);
+        let _ = writeln!(out, "    {}={}", ENV_API_KEY_SID[0], creds.api_key_sid);
         let _ = writeln!(
             out,
-            "    API_SECRET={}",
+            "    {}={}",
+            ENV_API_KEY_SECRET[0],
             creds.api_key_secret.expose_secret()
         );
     } else {

@@ -4,7 +4,6 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -24,76 +23,15 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Flags that override every other configuration layer (see docs/configuration.md).
+/// Flags that override every other configuration layer (see docs/configuration.md): the file
+/// to read, and the flags of the keys, which go straight into the settings' flag layer.
 #[derive(Debug, Default, Args)]
 pub struct SettingsArgs {
     /// TOML configuration file [default: videoroom.toml, if present]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Where rooms live
-    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["emulator", "twilio"]))]
-    pub backend: Option<String>,
-    /// IP address to bind [default: 127.0.0.1]
-    #[arg(long, global = true, value_name = "IP")]
-    pub host: Option<String>,
-    /// TCP port; 0 picks a free one [default: 3000]
-    #[arg(long, global = true)]
-    pub port: Option<String>,
-    /// Room joined when a request names none [default: myroom]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub room: Option<String>,
-    /// Type of rooms created [default: group]
-    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["group", "go", "peer-to-peer", "group-small"]))]
-    pub room_type: Option<String>,
-    /// Whether a request's room parameter may choose another room [default: true]
-    #[arg(long, global = true, value_name = "BOOL")]
-    pub allow_room_param: Option<String>,
-    /// Token lifetime in seconds, 1 to 86400 [default: 3600]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub token_ttl: Option<String>,
-    /// Twilio region written into tokens as `twr` (e.g. jp1)
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// Video REST API base URL of the twilio backend [default: https://video.twilio.com]
-    #[arg(long, global = true, value_name = "URL")]
-    pub twilio_base_url: Option<String>,
-    /// Twilio region of the REST API for the twilio backend (e.g. ie1)
-    #[arg(long, global = true)]
-    pub twilio_region: Option<String>,
-    /// Twilio edge location of the REST API for the twilio backend (e.g. tokyo)
-    #[arg(long, global = true)]
-    pub twilio_edge: Option<String>,
-    /// Emulator: whether connecting to a missing room creates it [default: true]
-    #[arg(long, global = true, value_name = "BOOL")]
-    pub ad_hoc_rooms: Option<String>,
-    /// Directory of the workshop page [default: workshop]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub workshop_dir: Option<String>,
-    /// Log line format on standard error [default: pretty]
-    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["pretty", "json"]))]
-    pub log_format: Option<String>,
-}
-
-impl SettingsArgs {
-    /// The flags as the top configuration layer.
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            backend: self.backend.clone(),
-            host: self.host.clone(),
-            port: self.port.clone(),
-            room: self.room.clone(),
-            room_type: self.room_type.clone(),
-            allow_room_param: self.allow_room_param.clone(),
-            token_ttl: self.token_ttl.clone(),
-            region: self.region.clone(),
-            twilio_base_url: self.twilio_base_url.clone(),
-            twilio_region: self.twilio_region.clone(),
-            twilio_edge: self.twilio_edge.clone(),
-            ad_hoc_rooms: self.ad_hoc_rooms.clone(),
-            workshop_dir: self.workshop_dir.clone(),
-            log_format: self.log_format.clone(),
-        }
-    }
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,98 +150,27 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
 }
 
 /// One part of a token as pretty JSON, with its keys in the token's own order (as jwt.io
-/// shows them; `serde_json::Value` would sort them).
+/// shows them; `serde_json::Value` would sort them): the text is transcoded straight from the
+/// parser to the pretty printer, with no map in between.
 fn pretty_part(token: &str, index: usize) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    let ordered = token
+    let Some(bytes) = token
         .split('.')
         .nth(index)
         .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
-        .and_then(|bytes| serde_json::from_slice::<Ordered>(&bytes).ok());
-    ordered
-        .and_then(|o| serde_json::to_string_pretty(&o).ok())
-        .unwrap_or_default()
-}
-
-/// A JSON value whose objects keep their keys in document order.
-enum Ordered {
-    Object(Vec<(String, Ordered)>),
-    Array(Vec<Ordered>),
-    Scalar(serde_json::Value),
-}
-
-impl<'de> serde::Deserialize<'de> for Ordered {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Ordered;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.into()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.into()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.into()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.into()))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(v.into()))
-            }
-            fn visit_unit<E>(self) -> Result<Ordered, E> {
-                Ok(Ordered::Scalar(serde_json::Value::Null))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Ordered, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Ordered::Array(items))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Ordered, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                Ok(Ordered::Object(entries))
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
-}
-
-impl serde::Serialize for Ordered {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap as _, SerializeSeq as _};
-        match self {
-            Ordered::Scalar(v) => v.serialize(s),
-            Ordered::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Ordered::Object(entries) => {
-                let mut map = s.serialize_map(Some(entries.len()))?;
-                for (k, v) in entries {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-        }
+    else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    let mut reader = serde_json::Deserializer::from_slice(&bytes);
+    let mut writer = serde_json::Serializer::pretty(&mut out);
+    let transcoded =
+        serde_transcode::transcode(&mut reader, &mut writer).and_then(|()| reader.end());
+    match transcoded {
+        Ok(()) => String::from_utf8(out).expect("serde_json writes UTF-8 only"),
+        // A part that is not JSON shows as nothing; the signature check says the rest.
+        Err(_) => String::new(),
     }
 }
 

@@ -11,7 +11,8 @@ use videoroom_twilio_adapter::TwilioAdapter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let sources = Sources::from_process(cli.settings.config.clone(), cli.settings.overrides());
+    let sources =
+        Sources::from_process(cli.settings.config.clone(), cli.settings.overrides.clone());
     let settings = match sources.load() {
         Ok(settings) => settings,
         Err(e) => {
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Check => check(settings),
-        Command::Sdk { action } => match videoroom_server::workshop::run_sdk_command(action) {
+        Command::Sdk { action } => match videoroom_server::workshop::run_sdk_command(action, &settings.sdk) {
             true => ExitCode::SUCCESS,
             false => ExitCode::from(1),
         },

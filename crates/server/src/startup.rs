@@ -126,12 +126,17 @@ impl Application {
         }
         // The attendees' page and the twilio-video.js it loads: served locally with the
         // emulator, from Twilio's CDN otherwise (see `workshop.rs`).
-        let workshop = Workshop::new(settings.workshop_dir.clone(), emulator.is_some());
+        let workshop = Workshop::new(
+            settings.workshop_dir.clone(),
+            emulator.is_some(),
+            &settings.sdk,
+        );
         workshop.start();
 
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(telemetry::request_span))
+                .wrap(from_fn(telemetry::echo_request_id))
+                .wrap(telemetry::request_logging())
                 .app_data(tokens.clone())
                 .app_data(health.clone())
                 .app_data(extractor_errors::json())

@@ -30,6 +30,7 @@ use serde_json::json;
 use videoroom_emulator::sdk::{self, LocalSdk, SdkOptions, SdkSource, SdkState, SDK_VERSION};
 
 use crate::cli::SdkCommand;
+use crate::settings::SdkSettings;
 
 /// Our script that points the SDK at this server; see the file's comments.
 const EMULATOR_SHIM: &str = include_str!("workshop/emulator-shim.js");
@@ -56,21 +57,21 @@ enum Sdk {
 
 impl Workshop {
     /// The workshop for the page in `dir`. When this server also serves the emulator's
-    /// `/signaling` (emulator mode), the SDK is served locally (see [`sdk_options`]); otherwise
+    /// `/signaling` (emulator mode), the SDK is served locally (see [`SdkSettings::options`]); otherwise
     /// the page gets it from Twilio's CDN. Call [`Workshop::start`] once, after logging is set
     /// up.
-    pub fn new(dir: PathBuf, serves_emulator: bool) -> Self {
+    pub fn new(dir: PathBuf, serves_emulator: bool, sdk: &SdkSettings) -> Self {
         if serves_emulator {
             Self {
                 dir: Arc::new(dir),
-                sdk: Sdk::Local(LocalSdk::shared(sdk_options(SdkSource::npm()))),
+                sdk: Sdk::Local(LocalSdk::shared(sdk.options(sdk.startup_source()))),
             }
         } else {
             Self::twilio(dir)
         }
     }
 
-    /// Emulator mode: the SDK is served locally from `sdk_options`.
+    /// Emulator mode: the SDK is served locally with these options.
     pub fn emulator(dir: PathBuf, sdk_options: SdkOptions) -> Self {
         Self {
             dir: Arc::new(dir),
@@ -253,31 +254,13 @@ impl Workshop {
     }
 }
 
-/// Where emulator mode's SDK is looked for, with `source` for a missing one.
-///
-/// The SDK module reads no environment; these two variables are read here, as `videoroom` always
-/// has, until they become the settings `sdk.path` and `sdk.cache_dir`.
-pub fn sdk_options(source: SdkSource) -> SdkOptions {
-    // wired to settings at merge: `sdk.path` and `sdk.cache_dir` replace these two reads.
-    let variable = |name: &str| {
-        std::env::var_os(name)
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from)
-    };
-    SdkOptions {
-        cache_dir: variable("VIDEOROOM_SDK_CACHE_DIR"),
-        override_path: variable("VIDEOROOM_SDK_PATH"),
-        source,
-    }
-}
-
 /// Runs an `SdkCommand`; prints what happened and returns whether the SDK is ready.
-pub fn run_sdk_command(command: SdkCommand) -> bool {
+pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
     let source = match command {
         SdkCommand::Fetch => SdkSource::npm(),
         SdkCommand::Status => SdkSource::Disabled,
     };
-    let local = LocalSdk::new(sdk_options(source));
+    let local = LocalSdk::new(sdk.options(source));
     if let SdkState::Fetching = local.state() {
         println!(
             "fetching twilio-video.js {SDK_VERSION} with `npm pack` into {} ...",

@@ -12,10 +12,12 @@
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::process::ExitCode;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
 use videoroom_emulator::settings::api_key_is_seeded;
+use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
 
 /// A local emulator of Twilio Video (REST API, status callbacks, signaling).
@@ -28,17 +30,14 @@ struct Cli {
     /// Address to listen on. Keep the loopback address unless others must reach it.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
+    /// Log line format on standard error, as `videoroom`'s (level: RUST_LOG)
+    #[arg(long, env = LOG_FORMAT_VAR, value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    telemetry::init(cli.log_format);
     let settings = match EmulatorSettings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -70,9 +69,10 @@ async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         let app = app.clone();
         App::new()
-            // One log line per request (request line, status, time); headers, and so
-            // credentials, are never logged.
-            .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
+            // One log line per request, as `videoroom` logs them: method and path (never the
+            // query string), status and time; headers, and so credentials, are never logged.
+            .wrap(from_fn(telemetry::echo_request_id))
+            .wrap(telemetry::request_logging())
             .configure(move |cfg| app.configure(cfg))
             .default_service(web::to(not_found))
     })

@@ -6,18 +6,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_AUTH_TOKEN};
-
-const CREDENTIAL_VARIABLES: [&str; 8] = [
-    "ACCOUNT_SID",
-    "TWILIO_ACCOUNT_SID",
-    "AUTH_TOKEN",
-    "TWILIO_AUTH_TOKEN",
-    "API_KEY",
-    "TWILIO_API_KEY_SID",
-    "API_SECRET",
-    "TWILIO_API_KEY_SECRET",
-];
+use videoroom_core::credentials::{
+    ENV_ACCOUNT_SID, ENV_ALL, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_AUTH_TOKEN,
+};
 
 fn command(env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_videoroom-emulator"));
@@ -27,7 +19,7 @@ fn command(env: &[(&str, &str)]) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     // A developer's real credentials must never reach the test's child.
-    for name in CREDENTIAL_VARIABLES {
+    for name in ENV_ALL {
         cmd.env_remove(name);
     }
     for (k, v) in env {
@@ -116,10 +108,10 @@ async fn configured_secrets_are_used_but_never_printed() {
     let token = "configured-auth-token-value";
     let secret = "configured-api-secret-value";
     let (mut child, base, lines) = start(&[
-        ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
-        ("AUTH_TOKEN", token),
-        ("API_KEY", "SK0123456789abcdef0123456789abcdef"),
-        ("API_SECRET", secret),
+        (ENV_ACCOUNT_SID[1], "AC0123456789abcdef0123456789abcdef"),
+        (ENV_AUTH_TOKEN[0], token),
+        (ENV_API_KEY_SID[0], "SK0123456789abcdef0123456789abcdef"),
+        (ENV_API_KEY_SECRET[0], secret),
     ])
     .await;
     let banner = lines.join("\n");
@@ -149,7 +141,7 @@ async fn configured_secrets_are_used_but_never_printed() {
 
 #[actix_web::test]
 async fn a_malformed_credential_stops_the_binary_with_a_message_naming_the_variable() {
-    let output = command(&[("ACCOUNT_SID", "not-a-sid")])
+    let output = command(&[(ENV_ACCOUNT_SID[0], "not-a-sid")])
         .output()
         .await
         .unwrap();

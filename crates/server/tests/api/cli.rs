@@ -6,15 +6,18 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use videoroom_core::credentials::{
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+};
+
 use crate::config::TempDir;
 use crate::helpers::{client, verify};
 
 fn videoroom(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_videoroom"));
     command.args(args).current_dir(&dir.0).env_clear();
-    // Point the workshop page's SDK at a file that does not exist, so that no test run
-    // starts fetching twilio-video.js from the npm registry (the server only warns).
-    command.env("VIDEOROOM_SDK_PATH", dir.0.join("no-sdk-here.js"));
+    // `sdk.fetch = false`: no test run fetches twilio-video.js from the npm registry.
+    command.env("VIDEOROOM_SDK_FETCH", "false");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -53,9 +56,9 @@ fn token_uses_the_configured_credentials() {
     let output = run(
         &["token", "--identity", "bob"],
         &[
-            ("ACCOUNT_SID", "AC33333333333333333333333333333333"),
-            ("API_KEY", "SK44444444444444444444444444444444"),
-            ("API_SECRET", "not-the-seeded-secret"),
+            (ENV_ACCOUNT_SID[0], "AC33333333333333333333333333333333"),
+            (ENV_API_KEY_SID[0], "SK44444444444444444444444444444444"),
+            (ENV_API_KEY_SECRET[0], "not-the-seeded-secret"),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -88,7 +91,7 @@ fn config_prints_the_effective_values_and_their_origins_without_secrets() {
         &dir,
         &["config", "--port", "4123"],
         &[
-            ("AUTH_TOKEN", "env-auth-token-value"),
+            (ENV_AUTH_TOKEN[0], "env-auth-token-value"),
             ("VIDEOROOM_ROOM_TYPE", "go"),
         ],
     )
@@ -135,8 +138,11 @@ fn decode_reports_a_token_signed_with_another_secret_as_not_verified() {
     let token = stdout(&run(
         &["token", "--identity", "alice"],
         &[
-            ("API_KEY", videoroom_core::credentials::TEST_API_KEY_SID),
-            ("API_SECRET", "some-other-secret"),
+            (
+                ENV_API_KEY_SID[0],
+                videoroom_core::credentials::TEST_API_KEY_SID,
+            ),
+            (ENV_API_KEY_SECRET[0], "some-other-secret"),
         ],
     ));
     let output = run(&["decode", token.trim()], &[]);
@@ -181,7 +187,10 @@ fn decode_of_something_that_is_not_a_token_says_so() {
 fn invalid_configuration_stops_start_up_with_every_problem_named() {
     let output = run(
         &["--port", "x"],
-        &[("VIDEOROOM_BACKEND", "twilo"), ("API_KEY", "ACnope")],
+        &[
+            ("VIDEOROOM_BACKEND", "twilo"),
+            (ENV_API_KEY_SID[0], "ACnope"),
+        ],
     );
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
@@ -305,10 +314,10 @@ fn the_banner_never_shows_real_secrets() {
     let server = start(
         &["--port", "0"],
         &[
-            ("ACCOUNT_SID", "AC33333333333333333333333333333333"),
-            ("API_KEY", "SK44444444444444444444444444444444"),
-            ("API_SECRET", "banner-must-not-show-this"),
-            ("AUTH_TOKEN", "nor-this-auth-token"),
+            (ENV_ACCOUNT_SID[0], "AC33333333333333333333333333333333"),
+            (ENV_API_KEY_SID[0], "SK44444444444444444444444444444444"),
+            (ENV_API_KEY_SECRET[0], "banner-must-not-show-this"),
+            (ENV_AUTH_TOKEN[0], "nor-this-auth-token"),
         ],
     );
     assert!(
@@ -361,8 +370,8 @@ async fn json_logs_carry_a_request_id_and_never_the_token_or_a_secret() {
         &["--port", "0", "--log-format", "json"],
         &[
             ("RUST_LOG", "debug"),
-            ("API_KEY", "SK44444444444444444444444444444444"),
-            ("API_SECRET", "log-must-not-show-this"),
+            (ENV_API_KEY_SID[0], "SK44444444444444444444444444444444"),
+            (ENV_API_KEY_SECRET[0], "log-must-not-show-this"),
         ],
         Stdio::from(log),
     );

@@ -378,7 +378,7 @@ fn secrets_never_appear_in_debug_output() {
     let s = layers.settings();
     let debug = format!("{s:?}");
     assert!(!debug.contains("very-secret"), "{debug}");
-    assert!(debug.contains("[redacted]"));
+    assert!(debug.contains("[REDACTED]"), "{debug}");
     let described = s.describe();
     assert!(!described.contains("very-secret"), "{described}");
 }

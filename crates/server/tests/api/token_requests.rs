@@ -277,19 +277,14 @@ async fn every_response_carries_a_distinct_request_id() {
 
 /// The real emulator mode: `Application::build` with the default settings.
 async fn spawn_emulator_app(env: &[(&str, &str)]) -> crate::helpers::TestApp {
-    // Point the workshop page's SDK at a file that does not exist, as `cli.rs` does for the
-    // binary, so that no test starts `npm pack` (the server only warns). The settings read
-    // this name once the SDK path is a setting (wired at merge).
-    let no_sdk = std::env::temp_dir().join("videoroom-test-no-sdk-here.js");
-    let sdk_path = (
-        "VIDEOROOM_SDK_PATH".to_owned(),
-        no_sdk.display().to_string(),
-    );
+    // `sdk.fetch = false`: the workshop page's SDK is never fetched, so no test starts `npm pack`
+    // (the page then explains how to get the SDK, which these tests do not look at).
+    let no_fetch = ("VIDEOROOM_SDK_FETCH".to_owned(), "false".to_owned());
     let sources = videoroom_server::settings::Sources {
         env: env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .chain([sdk_path])
+            .chain([no_fetch])
             .collect(),
         overrides: Overrides {
             port: Some("0".into()),

@@ -1,0 +1,316 @@
+//! The key specs: every configuration key's names in each layer, its default, its meaning and
+//! how `videoroom config` shows its value. This table drives the layering, `videoroom config`
+//! and the check that the documentation lists every key (see the tests below).
+
+use videoroom_core::credentials::{
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+};
+use videoroom_emulator::telemetry::LOG_FORMAT_VAR;
+use videoroom_twilio_adapter::{BASE_URL_VAR, EDGE_VAR, REGION_VAR};
+
+use super::Settings;
+
+/// One configuration key.
+#[derive(Debug)]
+pub struct KeySpec {
+    /// Dotted key, as in `videoroom.toml` (`room.name` is `[room] name = ...`).
+    pub key: &'static str,
+    /// Environment variable names, first wins when several are set.
+    pub env: &'static [&'static str],
+    /// Command-line flag, if any (credentials have none: flags show up in `ps`). The flag
+    /// itself is a field of [`super::Overrides`]; a test checks that the two agree.
+    pub flag: Option<&'static str>,
+    /// Built-in default, if any.
+    pub default: Option<&'static str>,
+    /// Whether the value is a secret (never printed).
+    pub secret: bool,
+    pub meaning: &'static str,
+    /// The effective value as `videoroom config` prints it (secrets redacted).
+    pub show: fn(&Settings) -> String,
+}
+
+const NONE: &str = "(none)";
+const REDACTED: &str = "[redacted]";
+
+fn or_none(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| NONE.into())
+}
+
+fn path_or_none(value: &Option<std::path::PathBuf>) -> String {
+    value
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| NONE.into())
+}
+
+/// Every configuration key.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec {
+        key: "backend",
+        env: &["VIDEOROOM_BACKEND"],
+        flag: Some("--backend"),
+        default: Some("emulator"),
+        secret: false,
+        meaning: "emulator (offline, built in) or twilio (real Twilio REST API)",
+        show: |s| s.backend.to_string(),
+    },
+    KeySpec {
+        key: "host",
+        env: &["VIDEOROOM_HOST"],
+        flag: Some("--host"),
+        default: Some("127.0.0.1"),
+        secret: false,
+        meaning: "IP address to bind; 0.0.0.0 lets other computers connect",
+        show: |s| s.host.to_string(),
+    },
+    KeySpec {
+        key: "port",
+        env: &["PORT"],
+        flag: Some("--port"),
+        default: Some("3000"),
+        secret: false,
+        meaning: "TCP port; 0 picks a free one (the banner prints it)",
+        show: |s| s.port.to_string(),
+    },
+    KeySpec {
+        key: "room.name",
+        env: &["VIDEOROOM_ROOM"],
+        flag: Some("--room"),
+        default: Some("myroom"),
+        secret: false,
+        meaning: "room joined when a request names none",
+        show: |s| s.room.name.to_string(),
+    },
+    KeySpec {
+        key: "room.type",
+        env: &["VIDEOROOM_ROOM_TYPE"],
+        flag: Some("--room-type"),
+        default: Some("group"),
+        secret: false,
+        meaning: "type of rooms created: group, go, peer-to-peer or group-small",
+        show: |s| s.room.room_type.to_string(),
+    },
+    KeySpec {
+        key: "room.allow_param",
+        env: &["VIDEOROOM_ALLOW_ROOM_PARAM"],
+        flag: Some("--allow-room-param"),
+        default: Some("true"),
+        secret: false,
+        meaning: "whether a request's room parameter may choose another room",
+        show: |s| s.room.allow_param.to_string(),
+    },
+    KeySpec {
+        key: "token.ttl",
+        env: &["VIDEOROOM_TOKEN_TTL"],
+        flag: Some("--token-ttl"),
+        default: Some("3600"),
+        secret: false,
+        meaning: "token lifetime in seconds, 1 to 86400",
+        show: |s| s.token.ttl_secs.to_string(),
+    },
+    KeySpec {
+        key: "token.region",
+        env: &["VIDEOROOM_REGION"],
+        flag: Some("--region"),
+        default: None,
+        secret: false,
+        meaning: "Twilio region written into tokens as the twr header (e.g. jp1)",
+        show: |s| or_none(&s.token.region),
+    },
+    KeySpec {
+        key: "credentials.account_sid",
+        env: &ENV_ACCOUNT_SID,
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "Account SID (AC…); emulator default: the seeded test account",
+        show: |s| s.credentials.account_sid.to_string(),
+    },
+    KeySpec {
+        key: "credentials.auth_token",
+        env: &ENV_AUTH_TOKEN,
+        flag: None,
+        default: None,
+        secret: true,
+        meaning: "Auth Token; emulator default: the seeded test token",
+        show: |s| match &s.credentials.auth_token {
+            Some(_) => REDACTED.into(),
+            None => "(not set)".into(),
+        },
+    },
+    KeySpec {
+        key: "credentials.api_key",
+        env: &ENV_API_KEY_SID,
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "API key SID (SK…) that signs tokens; emulator default: the seeded key",
+        show: |s| s.credentials.api_key_sid.to_string(),
+    },
+    KeySpec {
+        key: "credentials.api_secret",
+        env: &ENV_API_KEY_SECRET,
+        flag: None,
+        default: None,
+        secret: true,
+        meaning: "API key secret; emulator default: the seeded secret",
+        show: |_| REDACTED.into(),
+    },
+    KeySpec {
+        key: "twilio.base_url",
+        env: &[BASE_URL_VAR],
+        flag: Some("--twilio-base-url"),
+        default: Some("https://video.twilio.com"),
+        secret: false,
+        meaning: "Video REST API base URL used by the twilio backend",
+        show: |s| s.twilio.base_url.clone(),
+    },
+    KeySpec {
+        key: "twilio.region",
+        env: &[REGION_VAR],
+        flag: Some("--twilio-region"),
+        default: None,
+        secret: false,
+        meaning: "Twilio region of the REST API used by the twilio backend (e.g. ie1)",
+        show: |s| or_none(&s.twilio.region),
+    },
+    KeySpec {
+        key: "twilio.edge",
+        env: &[EDGE_VAR],
+        flag: Some("--twilio-edge"),
+        default: None,
+        secret: false,
+        meaning: "Twilio edge location of the REST API used by the twilio backend (e.g. tokyo)",
+        show: |s| or_none(&s.twilio.edge),
+    },
+    KeySpec {
+        key: "emulator.ad_hoc_rooms",
+        env: &["VIDEOROOM_AD_HOC_ROOMS"],
+        flag: Some("--ad-hoc-rooms"),
+        default: Some("true"),
+        secret: false,
+        meaning: "emulator: an SDK client connecting to a room that does not exist creates it",
+        show: |s| s.ad_hoc_rooms.to_string(),
+    },
+    KeySpec {
+        key: "workshop_dir",
+        env: &["VIDEOROOM_WORKSHOP_DIR"],
+        flag: Some("--workshop-dir"),
+        default: Some("workshop"),
+        secret: false,
+        meaning: "directory of the workshop page (index.html, video.js, style.css)",
+        show: |s| s.workshop_dir.display().to_string(),
+    },
+    KeySpec {
+        key: "log.format",
+        env: &[LOG_FORMAT_VAR],
+        flag: Some("--log-format"),
+        default: Some("pretty"),
+        secret: false,
+        meaning: "log lines on stderr: pretty or json (level: RUST_LOG)",
+        show: |s| s.log_format.as_str().into(),
+    },
+    KeySpec {
+        key: "sdk.path",
+        env: &["VIDEOROOM_SDK_PATH"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning:
+            "a twilio-video.min.js or npm .tgz served instead of the SDK cache; nothing is fetched",
+        show: |s| path_or_none(&s.sdk.path),
+    },
+    KeySpec {
+        key: "sdk.cache_dir",
+        env: &["VIDEOROOM_SDK_CACHE_DIR"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "folder of the twilio-video.js cache (the version is a subfolder)",
+        show: |s| path_or_none(&s.sdk.cache_dir),
+    },
+    KeySpec {
+        key: "sdk.fetch",
+        env: &["VIDEOROOM_SDK_FETCH"],
+        flag: None,
+        default: Some("true"),
+        secret: false,
+        meaning: "emulator: fetch a missing twilio-video.js with `npm pack` at start-up (false: never)",
+        show: |s| s.sdk.fetch.to_string(),
+    },
+];
+
+/// The spec of `key`, if it is one.
+pub fn spec(key: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|s| s.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The rows of the first Markdown table in `text` whose header starts with `| key (TOML)`.
+    fn key_table_rows(text: &str) -> Vec<&str> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("| key (TOML)"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .collect()
+    }
+
+    /// What is wrong with `doc`'s key table: every key needs a row naming its TOML key, each
+    /// of its environment variables and its flag.
+    fn undocumented(doc: &str) -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(doc);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} cannot be read: {e}", path.display()));
+        let rows = key_table_rows(&text);
+        assert!(!rows.is_empty(), "{doc} has no `| key (TOML) |` table");
+        let mut problems = Vec::new();
+        for spec in KEYS {
+            let Some(row) = rows
+                .iter()
+                .find(|r| r.starts_with(&format!("| `{}` |", spec.key)))
+            else {
+                problems.push(format!("{doc}: no row for `{}`", spec.key));
+                continue;
+            };
+            for name in spec.env.iter().copied().chain(spec.flag) {
+                if !row.contains(&format!("`{name}`")) {
+                    problems.push(format!("{doc}: the row of `{}` lacks `{name}`", spec.key));
+                }
+            }
+        }
+        problems
+    }
+
+    #[test]
+    fn every_key_is_documented_in_the_configuration_reference_and_the_readme() {
+        let problems: Vec<String> = ["docs/configuration.md", "README.md"]
+            .into_iter()
+            .flat_map(undocumented)
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "add these to the key tables:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn keys_are_unique_and_named_in_every_layer() {
+        for (i, spec) in KEYS.iter().enumerate() {
+            assert!(
+                KEYS[..i].iter().all(|other| other.key != spec.key),
+                "{} twice",
+                spec.key
+            );
+            assert!(!spec.env.is_empty(), "{} has no variable", spec.key);
+            assert!(!spec.meaning.is_empty(), "{} has no meaning", spec.key);
+        }
+    }
+}

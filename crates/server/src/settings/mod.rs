@@ -1,0 +1,432 @@
+//! Configuration: one typed [`Settings`], read once from layered sources.
+//!
+//! - `keys`: the key specs, one per key (TOML key, variables, flag, default, meaning);
+//! - `sources`: the layers and where each value came from ([`Origin`]);
+//! - `validation`: the rule of each value type and the rules that span several keys;
+//! - here: the typed [`Settings`] and the raw struct the merged layers are read into.
+//!
+//! Layers, lowest first: built-in defaults < an optional `videoroom.toml` < a `.env` file in the
+//! working directory < environment variables < command-line flags. The `.env` file is read into
+//! its own layer (never into the process environment), so what a value is and where it came
+//! from can always be told apart; `videoroom config` shows both.
+//!
+//! Every value is checked here, at start-up, and every problem is reported at once with the
+//! name the person used (the environment variable, the flag or the TOML key) and how to fix it.
+//! After this module, invalid settings cannot exist: SIDs are typed, secrets are
+//! [`SecretString`]s that `Debug` never shows, the token lifetime is within Twilio's limits.
+//!
+//! # Add a setting
+//!
+//! 1. Its key spec in [`KEYS`] (`keys.rs`): TOML key, environment variable, flag if any, default,
+//!    meaning, and how `videoroom config` shows it. A flag is also a field of [`Overrides`]
+//!    (clap help text, `#[serde(rename = "the.key")]`); a test checks the two agree.
+//! 2. Its typed field: in the raw struct below (`Raw` or one of its tables) as
+//!    `Parsed<T>` (`Parsed<Option<T>>` when it has no default), in [`Settings`], and the line
+//!    of `Settings::from_raw` that moves it across. If `T` is a new kind of value, implement
+//!    `validation::FromSetting` for it: that is its single-key rule and its error message.
+//! 3. A rule that involves other keys, if any, in `validation`.
+//! 4. Its rows in the key tables of `docs/configuration.md` and `README.md`: a test fails
+//!    until every key spec's TOML key, variables and flag are there.
+
+mod keys;
+mod sources;
+mod validation;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use videoroom_core::token::{ApiKey, TokenConfigError, TokenSigner};
+use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
+use videoroom_emulator::sdk::{SdkOptions, SdkSource};
+use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR};
+
+pub use keys::{KeySpec, KEYS};
+pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
+use validation::{BaseUrl, Checker, Parsed, RegionId, TtlSecs};
+
+/// Which backend holds the rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The built-in emulator of Twilio Video: offline, seeded credentials, no account needed.
+    #[default]
+    Emulator,
+    /// Real Twilio, through its REST API.
+    Twilio,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Emulator => "emulator",
+            BackendKind::Twilio => "twilio",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// The log format is the emulator's, so both binaries take the same `--log-format`.
+pub use videoroom_emulator::telemetry::LogFormat;
+
+/// The room a token request joins.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// The room joined when a request names none (the workshop's `myroom`).
+    pub name: RoomName,
+    /// The type given to rooms this service creates.
+    pub room_type: RoomType,
+    /// Whether a request's `room` parameter may choose another room.
+    pub allow_param: bool,
+}
+
+/// How tokens are minted.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// Lifetime in seconds, 1 to 86400.
+    pub ttl_secs: u64,
+    /// Twilio region written as the `twr` header, if any.
+    pub region: Option<String>,
+}
+
+/// The Twilio account and API key. `Debug` shows the SIDs and never the secrets (they are
+/// [`SecretString`]s).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub account_sid: AccountSid,
+    /// Needed by the emulator (HTTP Basic password and callback signatures); optional for the
+    /// token service against real Twilio, which authenticates with the API key.
+    pub auth_token: Option<SecretString>,
+    pub api_key_sid: ApiKeySid,
+    pub api_key_secret: SecretString,
+    /// True when these are the seeded, public test credentials.
+    pub seeded: bool,
+}
+
+impl Credentials {
+    /// The API key as core's token code wants it.
+    pub fn api_key(&self) -> ApiKey {
+        ApiKey {
+            account_sid: self.account_sid.clone(),
+            sid: self.api_key_sid.clone(),
+            secret: self.api_key_secret.clone(),
+        }
+    }
+}
+
+/// Settings of the real-Twilio backend.
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    /// Base URL of the Video REST API (point it at a standalone emulator to test).
+    pub base_url: String,
+    /// Twilio processing region of the REST API (`video.{region}.twilio.com`).
+    pub region: Option<String>,
+    /// Twilio edge location of the REST API (`video.{edge}.{region}.twilio.com`).
+    pub edge: Option<String>,
+}
+
+/// Where the workshop page's twilio-video.js comes from, when the settings say.
+#[derive(Debug, Clone, Default)]
+pub struct SdkSettings {
+    /// A `twilio-video.min.js` or the npm tarball to serve instead of the cache.
+    pub path: Option<PathBuf>,
+    /// The cache folder (the SDK version is a subfolder of it).
+    pub cache_dir: Option<PathBuf>,
+    /// Whether a missing SDK is fetched with `npm pack` at start-up. Tests and offline machines
+    /// turn it off, so nothing reaches a package registry.
+    pub fetch: bool,
+}
+
+impl SdkSettings {
+    /// The SDK module's options for these settings, with `source` for a missing SDK.
+    pub fn options(&self, source: SdkSource) -> SdkOptions {
+        SdkOptions {
+            cache_dir: self.cache_dir.clone(),
+            override_path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Where the server's start-up gets a missing SDK: `npm pack`, unless `sdk.fetch` is off.
+    pub fn startup_source(&self) -> SdkSource {
+        if self.fetch {
+            SdkSource::npm()
+        } else {
+            SdkSource::Disabled
+        }
+    }
+}
+
+/// Everything `videoroom` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backend: BackendKind,
+    /// Address to bind (default 127.0.0.1: only this computer can connect).
+    pub host: IpAddr,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    pub room: RoomSettings,
+    pub token: TokenSettings,
+    pub credentials: Credentials,
+    pub twilio: TwilioSettings,
+    /// Emulator mode: whether an SDK client may create a room by connecting to a name that has
+    /// none, as Twilio's "client-side room creation" account setting allows.
+    pub ad_hoc_rooms: bool,
+    /// Directory the workshop page is served from (attendees edit it and reload).
+    pub workshop_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub sdk: SdkSettings,
+    /// Where each key's value came from, for `videoroom config`.
+    pub origins: BTreeMap<&'static str, Origin>,
+}
+
+impl Settings {
+    /// Settings for tests and embedding: the defaults with no file, `.env` or environment
+    /// consulted, plus the given flag overrides.
+    pub fn defaults_with(overrides: Overrides) -> Result<Self, SettingsError> {
+        Sources {
+            config_file: None,
+            dotenv_file: None,
+            env: BTreeMap::new(),
+            overrides,
+        }
+        .load()
+    }
+
+    /// A token signer for the configured key, lifetime and region. Settings from
+    /// [`Sources::load`] always give one; the error remains possible only for settings changed
+    /// by hand afterwards (a TTL over 24 hours, an empty secret).
+    pub fn token_signer(&self) -> Result<TokenSigner, TokenConfigError> {
+        TokenSigner::new(
+            self.credentials.api_key(),
+            self.token.ttl_secs,
+            self.token.region.clone(),
+        )
+    }
+
+    /// The Twilio adapter's configuration: these credentials, base URL, region and edge, with
+    /// the adapter's default timeouts and retries. The error names the setting to fix.
+    pub fn twilio_config(&self) -> Result<TwilioConfig, String> {
+        let base_url = url::Url::parse(&self.twilio.base_url).map_err(|e| {
+            format!("{BASE_URL_VAR} must be an absolute URL such as https://video.twilio.com ({e})")
+        })?;
+        let mut config = TwilioConfig::new(
+            self.credentials.account_sid.clone(),
+            self.credentials.api_key_sid.clone(),
+            self.credentials.api_key_secret.clone(),
+        );
+        config.base_url = base_url;
+        config.region = self.twilio.region.clone();
+        config.edge = self.twilio.edge.clone();
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// The effective configuration as `key = value  (origin)` lines, secrets redacted.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for spec in KEYS {
+            let value = (spec.show)(self);
+            let origin = self
+                .origins
+                .get(spec.key)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "default".into());
+            out.push_str(&format!("{:<24} = {:<40} ({origin})\n", spec.key, value));
+        }
+        if self.credentials.seeded {
+            out.push_str(
+                "\nThe credentials are the emulator's seeded test values (public, not secret).\n",
+            );
+        }
+        out
+    }
+
+    /// The typed settings from the merged layers, with every problem reported at once.
+    fn from_raw(raw: Raw, origins: BTreeMap<&'static str, Origin>) -> Result<Self, SettingsError> {
+        let mut check = Checker::new(&origins);
+        let backend = check.value("backend", raw.backend);
+        let host = check.value("host", raw.host);
+        let port = check.value("port", raw.port);
+        let name = check.value("room.name", raw.room.name);
+        let room_type = check.value("room.type", raw.room.r#type);
+        let allow_param = check.value("room.allow_param", raw.room.allow_param);
+        let ttl = check.value("token.ttl", raw.token.ttl);
+        let region = check.optional("token.region", raw.token.region);
+        let base_url = check.value("twilio.base_url", raw.twilio.base_url);
+        let twilio_region = check.optional("twilio.region", raw.twilio.region);
+        let twilio_edge = check.optional("twilio.edge", raw.twilio.edge);
+        let ad_hoc_rooms = check.value("emulator.ad_hoc_rooms", raw.emulator.ad_hoc_rooms);
+        let workshop_dir = check.value("workshop_dir", raw.workshop_dir);
+        let log_format = check.value("log.format", raw.log.format);
+        let sdk_path = check.optional("sdk.path", raw.sdk.path);
+        let sdk_cache_dir = check.optional("sdk.cache_dir", raw.sdk.cache_dir);
+        let sdk_fetch = check.value("sdk.fetch", raw.sdk.fetch);
+        let credentials =
+            validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
+        check.finish()?;
+
+        // `finish` returned every problem, and a value is `None` only with a problem recorded.
+        const CHECKED: &str = "a refused value is a recorded problem, and finish() reported it";
+        let settings = Settings {
+            backend: backend.expect(CHECKED),
+            host: host.expect(CHECKED),
+            port: port.expect(CHECKED),
+            room: RoomSettings {
+                name: name.expect(CHECKED),
+                room_type: room_type.expect(CHECKED),
+                allow_param: allow_param.expect(CHECKED),
+            },
+            token: TokenSettings {
+                ttl_secs: ttl.expect(CHECKED).0,
+                region: region.expect(CHECKED).map(|r| r.0),
+            },
+            credentials: credentials.expect(CHECKED),
+            twilio: TwilioSettings {
+                base_url: base_url.expect(CHECKED).0,
+                region: twilio_region.expect(CHECKED),
+                edge: twilio_edge.expect(CHECKED),
+            },
+            ad_hoc_rooms: ad_hoc_rooms.expect(CHECKED),
+            workshop_dir: resolve_workshop_dir(&workshop_dir.expect(CHECKED)),
+            log_format: log_format.expect(CHECKED),
+            sdk: SdkSettings {
+                path: sdk_path.expect(CHECKED),
+                cache_dir: sdk_cache_dir.expect(CHECKED),
+                fetch: sdk_fetch.expect(CHECKED),
+            },
+            origins,
+        };
+        validation::whole(&settings)?;
+        Ok(settings)
+    }
+}
+
+/// The merged layers as typed values, before the rules that span keys. Its shape is the TOML
+/// file's; an unknown key is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Raw {
+    backend: Parsed<BackendKind>,
+    host: Parsed<IpAddr>,
+    port: Parsed<u16>,
+    room: RawRoom,
+    token: RawToken,
+    credentials: RawCredentials,
+    twilio: RawTwilio,
+    emulator: RawEmulator,
+    workshop_dir: Parsed<PathBuf>,
+    log: RawLog,
+    sdk: RawSdk,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRoom {
+    name: Parsed<RoomName>,
+    r#type: Parsed<RoomType>,
+    allow_param: Parsed<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawToken {
+    ttl: Parsed<TtlSecs>,
+    region: Parsed<Option<RegionId>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCredentials {
+    account_sid: Parsed<AccountSid>,
+    auth_token: Parsed<SecretString>,
+    api_key: Parsed<ApiKeySid>,
+    api_secret: Parsed<SecretString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTwilio {
+    base_url: Parsed<BaseUrl>,
+    region: Parsed<Option<String>>,
+    edge: Parsed<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEmulator {
+    ad_hoc_rooms: Parsed<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    format: Parsed<LogFormat>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSdk {
+    path: Parsed<Option<PathBuf>>,
+    cache_dir: Parsed<Option<PathBuf>>,
+    fetch: Parsed<bool>,
+}
+
+/// Invalid settings: every problem found, each naming its key and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct SettingsError {
+    pub problems: Vec<String>,
+}
+
+impl SettingsError {
+    pub(super) fn single(problem: String) -> Self {
+        Self {
+            problems: vec![problem],
+        }
+    }
+}
+
+/// Resolves the workshop directory: as given when absolute or when it exists relative to the
+/// working directory; otherwise the project's own `workshop/` folder, so `cargo run` from a
+/// crate directory still finds the page.
+fn resolve_workshop_dir(given: &Path) -> PathBuf {
+    if given.is_absolute() || given.exists() {
+        return given.to_path_buf();
+    }
+    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(given);
+    if beside_sources.exists() {
+        beside_sources.canonicalize().unwrap_or(beside_sources)
+    } else {
+        given.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_spec_fits_the_raw_struct() {
+        let mut builder = config::Config::builder();
+        for spec in KEYS {
+            builder = builder
+                .set_override(spec.key, "x")
+                .expect("a dotted key is a valid config path");
+        }
+        let config = builder.build().expect("overrides alone always build");
+        config
+            .try_deserialize::<Raw>()
+            .expect("the raw struct has a field for every key spec");
+    }
+}

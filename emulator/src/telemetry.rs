@@ -1,0 +1,150 @@
+//! Logging for both binaries, `videoroom` and `videoroom-emulator`: `tracing` to standard
+//! error, one span and one log line per request, with a request id.
+//!
+//! It lives here rather than in the server because the server depends on this crate, never the
+//! reverse, and both binaries must log alike. Standard output is kept for what people and
+//! scripts read (banners, `videoroom token`), so logs go to standard error; the level comes
+//! from `RUST_LOG` (default `info`).
+//!
+//! A request is logged by method and path only, never its query string: a WebSocket client may
+//! carry a token there, and a token request carries an identity. Headers (and so credentials)
+//! are never logged either.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage as _;
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
+use tracing_subscriber::EnvFilter;
+
+/// The variable that chooses the log format, for both binaries.
+pub const LOG_FORMAT_VAR: &str = "VIDEOROOM_LOG_FORMAT";
+
+/// The response header that carries the request id, so a user can quote it.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// How log lines are written (to standard error).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Pretty => "pretty",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// Installs the global subscriber. Safe to call more than once (later calls do nothing), which
+/// tests that build several apps rely on.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // An error only means a subscriber is already installed.
+    let _ = match format {
+        LogFormat::Pretty => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// The request-logging middleware: each request runs inside a `request` span (request id,
+/// method, path) and ends with one log line (status, latency). Wrap it outside
+/// [`echo_request_id`], which reads the id it assigns:
+///
+/// ```ignore
+/// App::new()
+///     .wrap(from_fn(telemetry::echo_request_id))
+///     .wrap(telemetry::request_logging())
+/// ```
+pub fn request_logging() -> TracingLogger<PathOnly> {
+    TracingLogger::new()
+}
+
+/// The root span of a request, with the path and never the query string.
+pub struct PathOnly;
+
+/// When a request started, kept in its extensions for the end line's latency.
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+impl RootSpanBuilder for PathOnly {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Started(Instant::now()));
+        let request_id = request.extensions().get::<RequestId>().map(shown);
+        tracing::info_span!(
+            "request",
+            request_id = request_id.as_deref().unwrap_or("-"),
+            method = %request.method(),
+            path = %request.path(),
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let _entered = span.enter();
+        match outcome {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let started = response.request().extensions().get::<Started>().copied();
+                let elapsed = started
+                    .map(|s| format!("{:.1}ms", s.0.elapsed().as_secs_f64() * 1000.0))
+                    .unwrap_or_else(|| "-".to_owned());
+                if status >= 500 {
+                    tracing::warn!(status, %elapsed, "request failed");
+                } else {
+                    tracing::info!(status, %elapsed, "request done");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "request failed"),
+        }
+    }
+}
+
+/// Middleware: echoes the request id of [`request_logging`] in `X-Request-Id`, so the line a
+/// user quotes can be found in the logs.
+pub async fn echo_request_id(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = request.extensions().get::<RequestId>().copied();
+    let mut response = next.call(request).await?;
+    let value = request_id.and_then(|id| HeaderValue::from_str(&shown(&id)).ok());
+    if let Some(value) = value {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(response)
+}
+
+/// A request id as logs and the header show it: 32 hex digits, easy to copy.
+fn shown(id: &RequestId) -> String {
+    id.simple().to_string()
+}
