@@ -15,24 +15,8 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
+use videoroom_core::twilio_codes;
 use videoroom_emulator_adapter::StoreError;
-
-/// Twilio codes the REST face itself produces (the store has its own, see
-/// [`videoroom_emulator_adapter::codes`]).
-pub mod codes {
-    /// Missing or invalid parameter (Twilio's generic 400).
-    pub const INVALID_PARAMETER: u32 = 20001;
-    /// Bad or missing credentials.
-    pub const AUTHENTICATE: u32 = 20003;
-    /// The HTTP method is not allowed on this resource.
-    pub const METHOD_NOT_ALLOWED: u32 = 20004;
-    /// No such resource.
-    pub const NOT_FOUND: u32 = 20404;
-    /// Something failed on the emulator's side.
-    pub const INTERNAL: u32 = 20500;
-    /// A `PageToken` the emulator did not issue.
-    pub const INVALID_PAGE_TOKEN: u32 = 21481;
-}
 
 /// A failure as Twilio reports it. Serializes to Twilio's body, fields in Twilio's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -49,19 +33,19 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
-            more_info: format!("https://www.twilio.com/docs/errors/{code}"),
+            more_info: twilio_codes::more_info(code),
             status,
         }
     }
 
     /// 401 "Authenticate" (20003), exactly as Twilio sends it.
     pub fn authenticate() -> Self {
-        Self::new(codes::AUTHENTICATE, 401, "Authenticate")
+        Self::new(twilio_codes::AUTHENTICATE, 401, "Authenticate")
     }
 
     /// A 400 with code 20001 and the given message.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(codes::INVALID_PARAMETER, 400, message)
+        Self::new(twilio_codes::INVALID_PARAMETER, 400, message)
     }
 
     /// 20001 "Missing required parameter X in the post body", Twilio's exact words.
@@ -77,7 +61,7 @@ impl ApiError {
         let shown = path.strip_prefix("/v1").unwrap_or(path);
         let shown = if shown.is_empty() { "/" } else { shown };
         Self::new(
-            codes::NOT_FOUND,
+            twilio_codes::NOT_FOUND,
             404,
             format!("The requested resource {shown} was not found"),
         )
@@ -86,7 +70,7 @@ impl ApiError {
     /// 405 (20004) for a method the resource does not support.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
         Self::new(
-            codes::METHOD_NOT_ALLOWED,
+            twilio_codes::METHOD_NOT_ALLOWED,
             405,
             format!("Method not allowed: {method} is not supported on {path}"),
         )
@@ -97,7 +81,7 @@ impl ApiError {
         match status {
             StatusCode::NOT_FOUND => Self::not_found(path),
             StatusCode::METHOD_NOT_ALLOWED => Self::new(
-                codes::METHOD_NOT_ALLOWED,
+                twilio_codes::METHOD_NOT_ALLOWED,
                 405,
                 format!("Method not allowed on {path}"),
             ),
@@ -108,10 +92,10 @@ impl ApiError {
                 } else {
                     format!("Invalid request: {}", detail.trim())
                 };
-                Self::new(codes::INVALID_PARAMETER, s.as_u16(), message)
+                Self::new(twilio_codes::INVALID_PARAMETER, s.as_u16(), message)
             }
             s => Self::new(
-                codes::INTERNAL,
+                twilio_codes::INTERNAL,
                 s.as_u16(),
                 "The emulator failed to process the request",
             ),

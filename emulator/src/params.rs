@@ -8,6 +8,7 @@ use futures::StreamExt as _;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
+use videoroom_core::twilio_codes;
 
 use crate::error::ApiError;
 
@@ -138,7 +139,7 @@ pub async fn read_body(
 ) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
-            crate::error::codes::INVALID_PARAMETER,
+            twilio_codes::INVALID_PARAMETER,
             413,
             format!("Request body too large: the emulator accepts at most {limit} bytes"),
         )

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use videoroom_core::{BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec};
+use videoroom_core::{
+    twilio_codes, BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec,
+};
 
-use crate::error::{codes, StoreError};
+use crate::error::StoreError;
 use crate::model::CreateRoom;
 use crate::store::Store;
 
@@ -32,8 +34,8 @@ impl EmulatorBackend {
 impl From<StoreError> for BackendError {
     fn from(err: StoreError) -> Self {
         match err.code {
-            codes::NOT_FOUND => BackendError::NotFound,
-            codes::ROOM_EXISTS => BackendError::RoomExists,
+            twilio_codes::NOT_FOUND => BackendError::NotFound,
+            twilio_codes::ROOM_EXISTS => BackendError::RoomExists,
             code => BackendError::Invalid {
                 code,
                 message: err.message,

@@ -49,7 +49,7 @@ pub mod store;
 
 pub use backend::EmulatorBackend;
 pub use clock::{seconds_between, whole_seconds, Clock, ManualClock, OffsetClock, SystemClock};
-pub use error::{codes, StoreError};
+pub use error::StoreError;
 pub use event::{StoreEvent, StoreEventKind};
 pub use model::{
     CreateRoom, DisconnectReason, Joined, ParticipantQuery, ParticipantRecord, ParticipantStatus,

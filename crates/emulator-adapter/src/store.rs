@@ -7,11 +7,12 @@ use parking_lot::Mutex;
 use time::OffsetDateTime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use videoroom_core::{
-    Identity, ParticipantSid, RoomName, RoomQuery, RoomSid, RoomStatus, RoomType, TrackSid,
+    twilio_codes, Identity, ParticipantSid, RoomName, RoomQuery, RoomSid, RoomStatus, RoomType,
+    TrackSid,
 };
 
 use crate::clock::{seconds_between, whole_seconds, Clock, SystemClock};
-use crate::error::{codes, StoreError};
+use crate::error::StoreError;
 use crate::event::{StoreEvent, StoreEventKind};
 use crate::model::*;
 use crate::paging::{paginate, Page, SortKey};
@@ -203,7 +204,7 @@ impl Store {
             // Check the room first, so an unknown room is a 404 whatever the status says.
             self.fetch_room(room)?;
             return Err(StoreError::bad_request(
-                codes::ROOM_STATUS_INVALID,
+                twilio_codes::ROOM_STATUS_INVALID,
                 format!(
                     "Status is invalid: a room can only be updated to 'completed' (got '{status}')"
                 ),
@@ -323,7 +324,7 @@ impl Store {
         if status != ParticipantStatus::Disconnected.as_str() {
             self.fetch_participant(room, participant)?;
             return Err(StoreError::bad_request(
-                codes::PARTICIPANT_STATUS_INVALID,
+                twilio_codes::PARTICIPANT_STATUS_INVALID,
                 format!(
                     "Participant status is invalid: a participant can only be updated to \
                      'disconnected' (got '{status}')"
@@ -417,7 +418,7 @@ impl Store {
         let (rsid, psid) = state.resolve_connected_participant(room, participant)?;
         if track.client_id.is_empty() {
             return Err(StoreError::bad_request(
-                codes::TRACK_INVALID,
+                twilio_codes::TRACK_INVALID,
                 "Track is invalid: the track id must not be empty",
             ));
         }
@@ -429,13 +430,13 @@ impl Store {
         let chars = name.chars().count();
         if chars > MAX_TRACK_NAME_CHARS {
             return Err(StoreError::bad_request(
-                codes::TRACK_NAME_TOO_LONG,
+                twilio_codes::TRACK_NAME_TOO_LONG,
                 format!("Track name is too long: at most {MAX_TRACK_NAME_CHARS} characters (got {chars})"),
             ));
         }
         if name.chars().any(char::is_control) {
             return Err(StoreError::bad_request(
-                codes::TRACK_NAME_INVALID_CHARACTERS,
+                twilio_codes::TRACK_NAME_INVALID_CHARACTERS,
                 "Track name contains invalid characters (control characters)",
             ));
         }
@@ -445,14 +446,14 @@ impl Store {
         }
         if existing.iter().any(|t| t.name == name) {
             return Err(StoreError::bad_request(
-                codes::TRACK_NAME_DUPLICATED,
+                twilio_codes::TRACK_NAME_DUPLICATED,
                 format!("Track name is duplicated: the participant already publishes a track named '{name}'"),
             ));
         }
         let limit = state.room(&rsid).record.max_concurrent_published_tracks as usize;
         if limit > 0 && state.published_count(&rsid) >= limit {
             return Err(StoreError::bad_request(
-                codes::ROOM_TRACK_LIMIT_REACHED,
+                twilio_codes::ROOM_TRACK_LIMIT_REACHED,
                 format!("The maximum number of published tracks allowed in the Room at the same time has been reached ({limit})"),
             ));
         }
@@ -841,7 +842,7 @@ impl State {
         let cap = entry.record.max_participants as usize;
         if others >= cap {
             return Err(StoreError::bad_request(
-                codes::ROOM_FULL,
+                twilio_codes::ROOM_FULL,
                 format!("Room contains too many Participants (the room holds at most {cap})"),
             ));
         }
@@ -890,7 +891,10 @@ impl State {
         now: OffsetDateTime,
     ) -> Result<RoomRecord, StoreError> {
         if self.names.contains_key(&record.unique_name) {
-            return Err(StoreError::bad_request(codes::ROOM_EXISTS, "Room exists"));
+            return Err(StoreError::bad_request(
+                twilio_codes::ROOM_EXISTS,
+                "Room exists",
+            ));
         }
         let sid = record.sid.clone();
         self.names.insert(record.unique_name.clone(), sid.clone());
@@ -1147,7 +1151,7 @@ fn created_within(
 
 fn status_invalid_not_in_progress(record: &RoomRecord) -> StoreError {
     StoreError::bad_request(
-        codes::ROOM_STATUS_INVALID,
+        twilio_codes::ROOM_STATUS_INVALID,
         format!(
             "Status is invalid: room {} is {}, and only an in-progress room can be completed",
             record.sid, record.status
@@ -1157,7 +1161,7 @@ fn status_invalid_not_in_progress(record: &RoomRecord) -> StoreError {
 
 fn room_not_found_for_connect(room: &str) -> StoreError {
     StoreError::new(
-        codes::ROOM_NOT_FOUND,
+        twilio_codes::ROOM_NOT_FOUND,
         404,
         format!("Room not found: no in-progress room is named '{room}'"),
     )
@@ -1174,7 +1178,7 @@ fn build_room(
     let large_room = request.large_room.unwrap_or(false);
     if large_room && room_type != RoomType::Group {
         return Err(StoreError::bad_request(
-            codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
+            twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
             format!("Room creation parameter(s) incompatible with the Room type: LargeRoom needs a group room (got {room_type})"),
         ));
     }
@@ -1186,7 +1190,7 @@ fn build_room(
     let max_participants = request.max_participants.unwrap_or(cap);
     if !(1..=cap).contains(&max_participants) {
         return Err(StoreError::bad_request(
-            codes::MAX_PARTICIPANTS_OUT_OF_RANGE,
+            twilio_codes::MAX_PARTICIPANTS_OUT_OF_RANGE,
             format!("MaxParticipants is out of range: {room_type} rooms hold 1 to {cap} (got {max_participants})"),
         ));
     }
@@ -1199,7 +1203,7 @@ fn build_room(
             Ok(minutes)
         } else {
             Err(StoreError::bad_request(
-                codes::TIMEOUT_OUT_OF_RANGE,
+                twilio_codes::TIMEOUT_OUT_OF_RANGE,
                 format!("Timeout is out of range: {name} must be 1 to {MAX_ROOM_TIMEOUT_MINUTES} minutes (got {minutes})"),
             ))
         }
@@ -1211,7 +1215,7 @@ fn build_room(
         .unwrap_or(DEFAULT_MAX_PARTICIPANT_DURATION);
     if !(1..=MAX_PARTICIPANT_DURATION).contains(&max_participant_duration) {
         return Err(StoreError::bad_request(
-            codes::TIMEOUT_OUT_OF_RANGE,
+            twilio_codes::TIMEOUT_OUT_OF_RANGE,
             format!("Timeout is out of range: MaxParticipantDuration must be 1 to {MAX_PARTICIPANT_DURATION} seconds (got {max_participant_duration})"),
         ));
     }
@@ -1226,7 +1230,7 @@ fn build_room(
         }
         Some(m) => {
             return Err(StoreError::bad_request(
-                codes::STATUS_CALLBACK_METHOD_INVALID,
+                twilio_codes::STATUS_CALLBACK_METHOD_INVALID,
                 format!("StatusCallbackMethod is invalid: must be GET or POST (got '{m}')"),
             ))
         }
@@ -1234,14 +1238,14 @@ fn build_room(
     let record_participants_on_connect = request.record_participants_on_connect.unwrap_or(false);
     if record_participants_on_connect && matches!(room_type, RoomType::Go | RoomType::PeerToPeer) {
         return Err(StoreError::bad_request(
-            codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
+            twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
             format!("Room creation parameter(s) incompatible with the Room type: {room_type} rooms cannot record (RecordParticipantsOnConnect)"),
         ));
     }
     let audio_only = request.audio_only.unwrap_or(false);
     if audio_only && room_type != RoomType::Group {
         return Err(StoreError::bad_request(
-            codes::AUDIO_ONLY_UNSUPPORTED,
+            twilio_codes::AUDIO_ONLY_UNSUPPORTED,
             format!("AudioOnly flag not supported for the Room type ({room_type})"),
         ));
     }
@@ -1254,7 +1258,7 @@ fn build_room(
                 let upper = codec.to_ascii_uppercase();
                 if !VIDEO_CODECS.contains(&upper.as_str()) {
                     return Err(StoreError::bad_request(
-                        codes::INVALID_PARAMETER,
+                        twilio_codes::INVALID_PARAMETER,
                         format!("VideoCodecs is invalid: each must be VP8 or H264 (got '{codec}')"),
                     ));
                 }
@@ -1271,7 +1275,7 @@ fn build_room(
             let lower = region.to_ascii_lowercase();
             if !MEDIA_REGIONS.contains(&lower.as_str()) {
                 return Err(StoreError::bad_request(
-                    codes::MEDIA_REGION_INVALID,
+                    twilio_codes::MEDIA_REGION_INVALID,
                     format!(
                         "MediaRegion is invalid: must be one of {} (got '{region}')",
                         MEDIA_REGIONS.join(", ")
@@ -1319,7 +1323,7 @@ fn build_room(
 fn validate_status_callback(raw: &str) -> Result<String, StoreError> {
     let invalid = |why: &str| {
         StoreError::bad_request(
-            codes::STATUS_CALLBACK_INVALID,
+            twilio_codes::STATUS_CALLBACK_INVALID,
             format!("StatusCallback is invalid: {why}"),
         )
     };

@@ -21,10 +21,11 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
 use videoroom_core::token::{TokenErrorKind, TokenVerifier, VerifiedToken};
+use videoroom_core::twilio_codes as codes;
 use videoroom_core::{ParticipantSid, RoomSid, TrackSid};
 use videoroom_emulator_adapter::{
-    codes, CreateRoom, DisconnectReason, PublishTrack, Store, StoreError, StoreEvent,
-    StoreEventKind, TrackKind,
+    CreateRoom, DisconnectReason, PublishTrack, Store, StoreError, StoreEvent, StoreEventKind,
+    TrackKind,
 };
 
 use super::protocol::{self, ConnectMessage, ParticipantState, TrackState, UpdateMessage};
