@@ -28,7 +28,25 @@ pub struct ApiError {
     pub status: u16,
 }
 
+/// The HTTP status Twilio answers an error code with. Every code the store and the REST face
+/// produce is answered through this one table; only the framework's own failures (a body over
+/// the size limit, a payload error) keep the status actix gave them, see [`ApiError::new`].
+pub fn http_status(code: u32) -> u16 {
+    match code {
+        twilio_codes::AUTHENTICATE => 401,
+        // 53106 is what signaling sends when a client connects to no room; the control route
+        // that joins a simulated participant answers it the same way, as a missing room.
+        twilio_codes::NOT_FOUND | twilio_codes::ROOM_NOT_FOUND => 404,
+        twilio_codes::METHOD_NOT_ALLOWED => 405,
+        twilio_codes::INTERNAL => 500,
+        // Every other code is a refused parameter or state: Twilio's 400.
+        _ => 400,
+    }
+}
+
 impl ApiError {
+    /// An error with an explicit HTTP status, for the few answers whose status is not the one
+    /// [`http_status`] gives their code (20001 with 413 for an oversized body, framework errors).
     pub fn new(code: u32, status: u16, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -38,14 +56,19 @@ impl ApiError {
         }
     }
 
+    /// An error with a code from [`twilio_codes`], answered with the status Twilio gives it.
+    pub fn coded(code: u32, message: impl Into<String>) -> Self {
+        Self::new(code, http_status(code), message)
+    }
+
     /// 401 "Authenticate" (20003), exactly as Twilio sends it.
     pub fn authenticate() -> Self {
-        Self::new(twilio_codes::AUTHENTICATE, 401, "Authenticate")
+        Self::coded(twilio_codes::AUTHENTICATE, "Authenticate")
     }
 
     /// A 400 with code 20001 and the given message.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(twilio_codes::INVALID_PARAMETER, 400, message)
+        Self::coded(twilio_codes::INVALID_PARAMETER, message)
     }
 
     /// 20001 "Missing required parameter X in the post body", Twilio's exact words.
@@ -60,18 +83,16 @@ impl ApiError {
     pub fn not_found(path: &str) -> Self {
         let shown = path.strip_prefix("/v1").unwrap_or(path);
         let shown = if shown.is_empty() { "/" } else { shown };
-        Self::new(
+        Self::coded(
             twilio_codes::NOT_FOUND,
-            404,
             format!("The requested resource {shown} was not found"),
         )
     }
 
     /// 405 (20004) for a method the resource does not support.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(
+        Self::coded(
             twilio_codes::METHOD_NOT_ALLOWED,
-            405,
             format!("Method not allowed: {method} is not supported on {path}"),
         )
     }
@@ -80,9 +101,8 @@ impl ApiError {
     fn for_status(status: StatusCode, path: &str, detail: &str) -> Self {
         match status {
             StatusCode::NOT_FOUND => Self::not_found(path),
-            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+            StatusCode::METHOD_NOT_ALLOWED => Self::coded(
                 twilio_codes::METHOD_NOT_ALLOWED,
-                405,
                 format!("Method not allowed on {path}"),
             ),
             StatusCode::UNAUTHORIZED => Self::authenticate(),
@@ -103,9 +123,10 @@ impl ApiError {
     }
 }
 
+/// The store's refusal, with the HTTP status of its code.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::new(err.code, err.status, err.message)
+        Self::coded(err.code, err.message)
     }
 }
 
@@ -162,7 +183,8 @@ pub fn twilio_shaped<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let json = serde_json::to_string(&body).unwrap_or_default();
+        let json =
+            serde_json::to_string(&body).expect("an ApiError is strings and numbers, always JSON");
         let res = res.set_body(json);
         let res = ServiceResponse::new(req, res)
             .map_into_boxed_body()
@@ -199,9 +221,44 @@ mod tests {
 
     #[test]
     fn store_errors_keep_code_status_and_message() {
-        let err = ApiError::from(StoreError::bad_request(53113, "Room exists"));
+        let err = ApiError::from(StoreError::new(53113, "Room exists"));
         assert_eq!((err.code, err.status), (53113, 400));
+        assert_eq!(err.message, "Room exists");
         assert_eq!(err.more_info, "https://www.twilio.com/docs/errors/53113");
+    }
+
+    /// The statuses the store's own tests asserted beside each code, before the HTTP status
+    /// left `StoreError` for [`http_status`].
+    #[test]
+    fn every_store_code_gets_twilios_http_status() {
+        for (code, status) in [
+            (20404, 404),
+            (53106, 404),
+            (20001, 400),
+            (21481, 400),
+            (53102, 400),
+            (53105, 400),
+            (53107, 400),
+            (53109, 400),
+            (53110, 400),
+            (53111, 400),
+            (53112, 400),
+            (53113, 400),
+            (53114, 400),
+            (53115, 400),
+            (53124, 400),
+            (53203, 400),
+            (53209, 400),
+            (53300, 400),
+            (53302, 400),
+            (53303, 400),
+            (53304, 400),
+        ] {
+            let err = ApiError::from(StoreError::new(code, "m"));
+            assert_eq!((err.code, err.status), (code, status), "code {code}");
+        }
+        assert_eq!(ApiError::authenticate().status, 401);
+        assert_eq!(ApiError::method_not_allowed("PUT", "/v1/Rooms").status, 405);
     }
 
     #[actix_web::test]

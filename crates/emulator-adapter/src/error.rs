@@ -4,32 +4,27 @@ use std::fmt;
 
 use videoroom_core::{twilio_codes, IdentityError, RoomNameError, UnknownValue};
 
-/// A refusal in Twilio's terms: the error `code`, the HTTP `status` Twilio answers with, and a
-/// human-readable `message` (Twilio's own words, with a detail appended where that helps).
+/// A refusal in Twilio's terms: the error `code` and a human-readable `message` (Twilio's own
+/// words, with a detail appended where that helps).
 ///
-/// The REST face turns it into `{"code","message","more_info","status"}`; signaling sends the
-/// `code` to the SDK; the port adapter maps it onto [`videoroom_core::BackendError`].
+/// The HTTP status is not the store's business: the emulator's REST face maps the code to the
+/// status Twilio answers with (one table, in `videoroom_emulator::error`) and sends
+/// `{"code","message","more_info","status"}`; signaling sends the `code` to the SDK; the port
+/// adapter maps it onto [`videoroom_core::BackendError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} ({code})")]
 pub struct StoreError {
     pub code: u32,
-    pub status: u16,
     pub message: String,
 }
 
 impl StoreError {
-    /// An error with an explicit code, status and message.
-    pub fn new(code: u32, status: u16, message: impl Into<String>) -> Self {
+    /// An error with a code from [`videoroom_core::twilio_codes`] and a message.
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
         Self {
             code,
-            status,
             message: message.into(),
         }
-    }
-
-    /// A 400 with the given code.
-    pub fn bad_request(code: u32, message: impl Into<String>) -> Self {
-        Self::new(code, 400, message)
     }
 
     /// 20404 for a REST path (without `/v1`), e.g. `/Rooms/myroom`:
@@ -37,7 +32,6 @@ impl StoreError {
     pub fn not_found(path: impl fmt::Display) -> Self {
         Self::new(
             twilio_codes::NOT_FOUND,
-            404,
             format!("The requested resource {path} was not found"),
         )
     }
@@ -54,7 +48,7 @@ impl StoreError {
 
     /// 53108 "RoomType is not valid", for a `Type` that is not a room type.
     pub fn invalid_room_type(err: &UnknownValue) -> Self {
-        Self::bad_request(
+        Self::new(
             twilio_codes::ROOM_TYPE_INVALID,
             format!("RoomType is not valid: {err}"),
         )
@@ -71,7 +65,7 @@ impl From<RoomNameError> for StoreError {
             }
             RoomNameError::Empty => "Room name is invalid",
         };
-        Self::bad_request(err.twilio_code(), format!("{what}: {err}"))
+        Self::new(err.twilio_code(), format!("{what}: {err}"))
     }
 }
 
@@ -85,7 +79,7 @@ impl From<IdentityError> for StoreError {
                 "Participant identity contains invalid characters"
             }
         };
-        Self::bad_request(err.twilio_code(), format!("{what}: {err}"))
+        Self::new(err.twilio_code(), format!("{what}: {err}"))
     }
 }
 
@@ -97,7 +91,6 @@ mod tests {
     fn not_found_names_the_path_without_the_version_prefix() {
         let err = StoreError::not_found("/Rooms/myroom");
         assert_eq!(err.code, 20404);
-        assert_eq!(err.status, 404);
         assert_eq!(
             err.message,
             "The requested resource /Rooms/myroom was not found"
@@ -108,7 +101,7 @@ mod tests {
     #[test]
     fn room_name_errors_keep_their_twilio_codes() {
         let err = StoreError::from(videoroom_core::RoomName::parse("a/b").unwrap_err());
-        assert_eq!((err.code, err.status), (53102, 400));
+        assert_eq!(err.code, 53102);
         assert!(err
             .message
             .starts_with("Room name contains invalid characters"));

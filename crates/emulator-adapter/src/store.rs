@@ -136,7 +136,7 @@ impl Store {
     /// Creates an in-progress room (`POST /v1/Rooms`), emitting `room-created`.
     ///
     /// Errors: 53107, 53109, 53110, 53111, 53113 (name taken by an in-progress room), 53114,
-    /// 53115, 53124, 20001 (video codecs), all HTTP 400.
+    /// 53115, 53124, 20001 (video codecs).
     pub fn create_room(&self, request: &CreateRoom) -> Result<RoomRecord, StoreError> {
         let (mut state, now) = self.settled();
         let sid = state.new_room_sid();
@@ -203,7 +203,7 @@ impl Store {
         if status != RoomStatus::Completed.as_str() {
             // Check the room first, so an unknown room is a 404 whatever the status says.
             self.fetch_room(room)?;
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::ROOM_STATUS_INVALID,
                 format!(
                     "Status is invalid: a room can only be updated to 'completed' (got '{status}')"
@@ -323,7 +323,7 @@ impl Store {
     ) -> Result<ParticipantRecord, StoreError> {
         if status != ParticipantStatus::Disconnected.as_str() {
             self.fetch_participant(room, participant)?;
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::PARTICIPANT_STATUS_INVALID,
                 format!(
                     "Participant status is invalid: a participant can only be updated to \
@@ -417,7 +417,7 @@ impl Store {
         let (mut state, now) = self.settled();
         let (rsid, psid) = state.resolve_connected_participant(room, participant)?;
         if track.client_id.is_empty() {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::TRACK_INVALID,
                 "Track is invalid: the track id must not be empty",
             ));
@@ -429,13 +429,13 @@ impl Store {
         };
         let chars = name.chars().count();
         if chars > MAX_TRACK_NAME_CHARS {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::TRACK_NAME_TOO_LONG,
                 format!("Track name is too long: at most {MAX_TRACK_NAME_CHARS} characters (got {chars})"),
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::TRACK_NAME_INVALID_CHARACTERS,
                 "Track name contains invalid characters (control characters)",
             ));
@@ -445,14 +445,14 @@ impl Store {
             return Ok(same.clone());
         }
         if existing.iter().any(|t| t.name == name) {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::TRACK_NAME_DUPLICATED,
                 format!("Track name is duplicated: the participant already publishes a track named '{name}'"),
             ));
         }
         let limit = state.room(&rsid).record.max_concurrent_published_tracks as usize;
         if limit > 0 && state.published_count(&rsid) >= limit {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::ROOM_TRACK_LIMIT_REACHED,
                 format!("The maximum number of published tracks allowed in the Room at the same time has been reached ({limit})"),
             ));
@@ -841,7 +841,7 @@ impl State {
         let others = self.connected_count(rsid) - usize::from(same_identity.is_some());
         let cap = entry.record.max_participants as usize;
         if others >= cap {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::ROOM_FULL,
                 format!("Room contains too many Participants (the room holds at most {cap})"),
             ));
@@ -891,10 +891,7 @@ impl State {
         now: OffsetDateTime,
     ) -> Result<RoomRecord, StoreError> {
         if self.names.contains_key(&record.unique_name) {
-            return Err(StoreError::bad_request(
-                twilio_codes::ROOM_EXISTS,
-                "Room exists",
-            ));
+            return Err(StoreError::new(twilio_codes::ROOM_EXISTS, "Room exists"));
         }
         let sid = record.sid.clone();
         self.names.insert(record.unique_name.clone(), sid.clone());
@@ -1150,7 +1147,7 @@ fn created_within(
 }
 
 fn status_invalid_not_in_progress(record: &RoomRecord) -> StoreError {
-    StoreError::bad_request(
+    StoreError::new(
         twilio_codes::ROOM_STATUS_INVALID,
         format!(
             "Status is invalid: room {} is {}, and only an in-progress room can be completed",
@@ -1162,7 +1159,6 @@ fn status_invalid_not_in_progress(record: &RoomRecord) -> StoreError {
 fn room_not_found_for_connect(room: &str) -> StoreError {
     StoreError::new(
         twilio_codes::ROOM_NOT_FOUND,
-        404,
         format!("Room not found: no in-progress room is named '{room}'"),
     )
 }
@@ -1177,7 +1173,7 @@ fn build_room(
     let room_type = request.room_type.unwrap_or_default();
     let large_room = request.large_room.unwrap_or(false);
     if large_room && room_type != RoomType::Group {
-        return Err(StoreError::bad_request(
+        return Err(StoreError::new(
             twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
             format!("Room creation parameter(s) incompatible with the Room type: LargeRoom needs a group room (got {room_type})"),
         ));
@@ -1189,7 +1185,7 @@ fn build_room(
     };
     let max_participants = request.max_participants.unwrap_or(cap);
     if !(1..=cap).contains(&max_participants) {
-        return Err(StoreError::bad_request(
+        return Err(StoreError::new(
             twilio_codes::MAX_PARTICIPANTS_OUT_OF_RANGE,
             format!("MaxParticipants is out of range: {room_type} rooms hold 1 to {cap} (got {max_participants})"),
         ));
@@ -1202,7 +1198,7 @@ fn build_room(
         if (1..=MAX_ROOM_TIMEOUT_MINUTES).contains(&minutes) {
             Ok(minutes)
         } else {
-            Err(StoreError::bad_request(
+            Err(StoreError::new(
                 twilio_codes::TIMEOUT_OUT_OF_RANGE,
                 format!("Timeout is out of range: {name} must be 1 to {MAX_ROOM_TIMEOUT_MINUTES} minutes (got {minutes})"),
             ))
@@ -1214,7 +1210,7 @@ fn build_room(
         .max_participant_duration
         .unwrap_or(DEFAULT_MAX_PARTICIPANT_DURATION);
     if !(1..=MAX_PARTICIPANT_DURATION).contains(&max_participant_duration) {
-        return Err(StoreError::bad_request(
+        return Err(StoreError::new(
             twilio_codes::TIMEOUT_OUT_OF_RANGE,
             format!("Timeout is out of range: MaxParticipantDuration must be 1 to {MAX_PARTICIPANT_DURATION} seconds (got {max_participant_duration})"),
         ));
@@ -1229,7 +1225,7 @@ fn build_room(
             m.to_ascii_uppercase()
         }
         Some(m) => {
-            return Err(StoreError::bad_request(
+            return Err(StoreError::new(
                 twilio_codes::STATUS_CALLBACK_METHOD_INVALID,
                 format!("StatusCallbackMethod is invalid: must be GET or POST (got '{m}')"),
             ))
@@ -1237,14 +1233,14 @@ fn build_room(
     };
     let record_participants_on_connect = request.record_participants_on_connect.unwrap_or(false);
     if record_participants_on_connect && matches!(room_type, RoomType::Go | RoomType::PeerToPeer) {
-        return Err(StoreError::bad_request(
+        return Err(StoreError::new(
             twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
             format!("Room creation parameter(s) incompatible with the Room type: {room_type} rooms cannot record (RecordParticipantsOnConnect)"),
         ));
     }
     let audio_only = request.audio_only.unwrap_or(false);
     if audio_only && room_type != RoomType::Group {
-        return Err(StoreError::bad_request(
+        return Err(StoreError::new(
             twilio_codes::AUDIO_ONLY_UNSUPPORTED,
             format!("AudioOnly flag not supported for the Room type ({room_type})"),
         ));
@@ -1257,7 +1253,7 @@ fn build_room(
             for codec in codecs {
                 let upper = codec.to_ascii_uppercase();
                 if !VIDEO_CODECS.contains(&upper.as_str()) {
-                    return Err(StoreError::bad_request(
+                    return Err(StoreError::new(
                         twilio_codes::INVALID_PARAMETER,
                         format!("VideoCodecs is invalid: each must be VP8 or H264 (got '{codec}')"),
                     ));
@@ -1274,7 +1270,7 @@ fn build_room(
         Some(region) => {
             let lower = region.to_ascii_lowercase();
             if !MEDIA_REGIONS.contains(&lower.as_str()) {
-                return Err(StoreError::bad_request(
+                return Err(StoreError::new(
                     twilio_codes::MEDIA_REGION_INVALID,
                     format!(
                         "MediaRegion is invalid: must be one of {} (got '{region}')",
@@ -1322,7 +1318,7 @@ fn build_room(
 
 fn validate_status_callback(raw: &str) -> Result<String, StoreError> {
     let invalid = |why: &str| {
-        StoreError::bad_request(
+        StoreError::new(
             twilio_codes::STATUS_CALLBACK_INVALID,
             format!("StatusCallback is invalid: {why}"),
         )
