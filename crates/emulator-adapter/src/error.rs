@@ -36,6 +36,26 @@ impl StoreError {
         )
     }
 
+    /// 20404 for a room reference that names no room, as the client wrote it.
+    pub fn room_not_found(room: &str) -> Self {
+        Self::not_found(format_args!("/Rooms/{room}"))
+    }
+
+    /// 20404 for a participant reference that names nobody in the room, as the client wrote
+    /// both.
+    pub fn participant_not_found(room: &str, participant: &str) -> Self {
+        Self::not_found(format_args!("/Rooms/{room}/Participants/{participant}"))
+    }
+
+    /// 53106 "Room not found" for a join (an SDK `connect`, a simulated participant) that names
+    /// no in-progress room: what twilio-video.js shows when client-side room creation is off.
+    pub fn no_room_to_join(room: &str) -> Self {
+        Self::new(
+            twilio_codes::ROOM_NOT_FOUND,
+            format!("Room not found: no in-progress room is named '{room}'"),
+        )
+    }
+
     /// `https://www.twilio.com/docs/errors/<code>`, the `more_info` of Twilio's error body.
     pub fn more_info(&self) -> String {
         twilio_codes::more_info(self.code)

@@ -20,8 +20,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use videoroom_core::{Identity, RoomName, RoomStatus};
-//! use videoroom_emulator_adapter::{CreateRoom, ManualClock, Store};
+//! use videoroom_core::{Identity, RoomKey, RoomName, RoomStatus};
+//! use videoroom_emulator_adapter::{CreateRoom, DisconnectReason, ManualClock, ParticipantKey, Store};
 //!
 //! let clock = Arc::new(ManualClock::fixed());
 //! let store = Store::new(clock.clone());
@@ -29,20 +29,22 @@
 //!     unique_name: Some(RoomName::parse("myroom").unwrap()),
 //!     ..CreateRoom::default()
 //! }).unwrap();
+//! let myroom = RoomKey::parse("myroom").unwrap();
 //! let alice = Identity::parse("alice").unwrap();
-//! store.connect_participant("myroom", &alice, None).unwrap();
-//! store.disconnect_participant("myroom", "alice", videoroom_emulator_adapter::DisconnectReason::Left).unwrap();
+//! store.connect_participant(&myroom, &alice, None).unwrap();
+//! store.disconnect_participant(&myroom, &ParticipantKey::from(alice), DisconnectReason::Left).unwrap();
 //!
 //! // Five minutes after the last participant left, the room ends on its own.
 //! clock.advance(Duration::from_secs(300));
 //! store.tick();
-//! assert_eq!(store.fetch_room(room.sid.as_str()).unwrap().status, RoomStatus::Completed);
+//! assert_eq!(store.fetch_room(&RoomKey::Sid(room.sid)).unwrap().status, RoomStatus::Completed);
 //! ```
 
 pub mod backend;
 pub mod clock;
 pub mod error;
 pub mod event;
+pub mod key;
 pub mod model;
 pub mod paging;
 pub mod store;
@@ -51,6 +53,7 @@ pub use backend::EmulatorBackend;
 pub use clock::{seconds_between, whole_seconds, Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::StoreError;
 pub use event::{StoreEvent, StoreEventKind};
+pub use key::ParticipantKey;
 pub use model::{
     CreateRoom, DisconnectReason, Joined, ParticipantQuery, ParticipantRecord, ParticipantStatus,
     PublishTrack, PublishedTrack, RoomEndReason, RoomRecord, SubscribedTrack, TrackKind,
