@@ -15,7 +15,9 @@
 //! It deliberately does no I/O: no HTTP, no sockets, no timers, no background tasks. The
 //! emulator calls [`Store::tick`] every second (and after moving the clock); every other call
 //! also applies the transitions that are due, so nothing depends on the ticker's punctuality.
-//! Account SIDs, URLs and callback delivery belong to the emulator, not to the store.
+//! Account SIDs, URLs, HTTP statuses, form parsing and callback delivery belong to the emulator,
+//! not to the store; callers address it with typed keys ([`videoroom_core::RoomKey`],
+//! [`ParticipantKey`]) parsed once at their edge.
 //!
 //! ```
 //! use std::sync::Arc;
