@@ -14,7 +14,10 @@ use videoroom_emulator_adapter::{DisconnectReason, PublishTrack, StoreError, Tra
 use crate::auth::authenticate;
 use crate::error::{twilio_scope, twilio_shaped, ApiError};
 use crate::paging::base_url;
-use crate::params::{format_time, participant_key, path_segment, read_form, room_key, Params};
+use crate::params::{
+    format_time, parse_participant_key, parse_room_key, participant_key, path_segment, read_form,
+    room_key, Params,
+};
 use crate::resources::{ParticipantJson, PublishedTrackJson};
 use crate::{inspector, Emulator};
 
@@ -207,8 +210,10 @@ async fn publish_track(
 ) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
     let store = emulator.store();
-    let room = room_key(&req)?;
-    let participant = participant_key(&req, &store, &room)?;
+    // The segments are read first and parsed after the parameters, so a malformed request is
+    // told about its parameters before an unknown participant, as for any other.
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
     let params = control_params(&req, body, &emulator).await?;
     let raw_kind = params
         .get("Kind")
@@ -223,6 +228,8 @@ async fn publish_track(
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{kind}-{}", rand::random::<u32>()));
     let enabled = params.bool("Enabled")?.unwrap_or(true);
+    let room = parse_room_key(&room)?;
+    let participant = parse_participant_key(&store, &room, &participant)?;
     let track = store.publish_track(
         &room,
         &participant,

@@ -15,7 +15,10 @@ use videoroom_emulator_adapter::{
 use crate::auth::authenticate;
 use crate::error::{twilio_scope, twilio_shaped, ApiError};
 use crate::paging::{base_url, envelope, Paging};
-use crate::params::{participant_key, path_segment, read_form, room_key, Params};
+use crate::params::{
+    parse_participant_key, parse_room_key, participant_key, path_segment, read_form, room_key,
+    Params,
+};
 use crate::resources::{
     participant_url, room_url, ParticipantJson, PublishedTrackJson, RoomJson, SubscribedTrackJson,
 };
@@ -263,11 +266,14 @@ async fn update_room(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let room = room_key(&req)?;
+    // The segment is read first and parsed after the body, so the answers keep their order: a
+    // path that is not UTF-8, then the form, then an unknown room.
+    let room = path_segment(&req, "room")?;
     let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
     let status = params
         .get("Status")
         .ok_or_else(|| ApiError::missing_parameter("Status"))?;
+    let room = parse_room_key(&room)?;
     let record = complete_on_status(&emulator.store(), &room, status)?;
     Ok(json(
         StatusCode::ACCEPTED,
@@ -298,7 +304,7 @@ async fn list_participants(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let room = room_key(&req)?;
+    let room = path_segment(&req, "room")?;
     let p = Params::from_query(req.query_string());
     let status = p
         .get("Status")
@@ -312,7 +318,7 @@ async fn list_participants(
         .transpose()?;
     let paging = Paging::from_params(&p)?;
     let store = emulator.store();
-    let room_sid = store.fetch_room(&room)?.sid;
+    let room_sid = store.fetch_room(&parse_room_key(&room)?)?.sid;
     let query = ParticipantQuery {
         status,
         identity: p.get("Identity").map(str::to_owned),
@@ -364,12 +370,15 @@ async fn update_participant(
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
     let store = emulator.store();
-    let room = room_key(&req)?;
-    let participant = participant_key(&req, &store, &room)?;
+    // Read first, parsed after the body, as in `update_room`.
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
     let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
     let status = params
         .get("Status")
         .ok_or_else(|| ApiError::missing_parameter("Status"))?;
+    let room = parse_room_key(&room)?;
+    let participant = parse_participant_key(&store, &room, &participant)?;
     let record = disconnect_on_status(&store, &room, &participant, status)?;
     Ok(json(
         StatusCode::ACCEPTED,
