@@ -36,14 +36,12 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
         data.push_str(name);
         data.push_str(value);
     }
-    // HMAC accepts keys of any length, so this cannot fail; the fallback keeps it panic-free.
-    match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(data.as_bytes());
-            STANDARD.encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
+    // An empty signature would be sent as if it were one; HMAC takes keys of any length, so
+    // there is none to fall back to.
+    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes())
+        .expect("HMAC-SHA1 accepts a key of any length");
+    mac.update(data.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// Where a delivery stands.
@@ -243,7 +241,9 @@ impl Callbacks {
             .user_agent("TwilioProxy/1.1 (videoroom-emulator)")
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            // A default client would follow redirects and hide the user agent; it fails to build
+            // in the same cases (no TLS backend) anyway.
+            .expect("an HTTP client with a user agent and no redirects builds");
         let slots = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
         tokio::spawn(async move {
             while let Some(job) = receiver.recv().await {

@@ -8,13 +8,16 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 use serde::Serialize;
-use videoroom_core::Identity;
+use videoroom_core::{Identity, RoomKey};
 use videoroom_emulator_adapter::{DisconnectReason, PublishTrack, StoreError, TrackKind};
 
 use crate::auth::authenticate;
 use crate::error::{twilio_scope, twilio_shaped, ApiError};
 use crate::paging::base_url;
-use crate::params::{format_time, path_segment, read_form, Params};
+use crate::params::{
+    format_time, parse_participant_key, parse_room_key, participant_key, path_segment, read_form,
+    room_key, Params,
+};
 use crate::resources::{ParticipantJson, PublishedTrackJson};
 use crate::{inspector, Emulator};
 
@@ -156,12 +159,15 @@ async fn add_participant(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
-    let room = path_segment(&req, "room")?;
+    let segment = path_segment(&req, "room")?;
     let params = control_params(&req, body, &emulator).await?;
     let raw = params
         .get("Identity")
         .ok_or_else(|| ApiError::missing_parameter("Identity"))?;
     let identity = Identity::parse(raw).map_err(StoreError::from)?;
+    // Text that is no room reference at all names no room to join: 53106, as for a room that
+    // does not exist.
+    let room = RoomKey::parse(&segment).map_err(|_| StoreError::no_room_to_join(&segment))?;
     let joined = emulator
         .store()
         .connect_participant(&room, &identity, None)?;
@@ -182,12 +188,10 @@ async fn remove_participant(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
-    let record =
-        emulator
-            .store()
-            .disconnect_participant(&room, &participant, DisconnectReason::Left)?;
+    let store = emulator.store();
+    let room = room_key(&req)?;
+    let participant = participant_key(&req, &store, &room)?;
+    let record = store.disconnect_participant(&room, &participant, DisconnectReason::Left)?;
     Ok(HttpResponse::Ok().json(ParticipantJson::new(
         &record,
         &base_url(&req),
@@ -205,6 +209,9 @@ async fn publish_track(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
+    let store = emulator.store();
+    // The segments are read first and parsed after the parameters, so a malformed request is
+    // told about its parameters before an unknown participant, as for any other.
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
     let params = control_params(&req, body, &emulator).await?;
@@ -221,7 +228,9 @@ async fn publish_track(
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{kind}-{}", rand::random::<u32>()));
     let enabled = params.bool("Enabled")?.unwrap_or(true);
-    let track = emulator.store().publish_track(
+    let room = parse_room_key(&room)?;
+    let participant = parse_participant_key(&store, &room, &participant)?;
+    let track = store.publish_track(
         &room,
         &participant,
         PublishTrack {
@@ -239,12 +248,11 @@ async fn publish_track(
 /// unpublished (`track-removed`).
 async fn unpublish_track(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
     authenticate(&req, emulator.settings())?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
+    let store = emulator.store();
+    let room = room_key(&req)?;
+    let participant = participant_key(&req, &store, &room)?;
     let track = path_segment(&req, "track")?;
-    let removed = emulator
-        .store()
-        .unpublish_track(&room, &participant, &track)?;
+    let removed = store.unpublish_track(&room, &participant, &track)?;
     Ok(HttpResponse::Ok().json(PublishedTrackJson::new(&removed, &base_url(&req))))
 }
 

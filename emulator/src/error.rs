@@ -15,24 +15,8 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
+use videoroom_core::twilio_codes;
 use videoroom_emulator_adapter::StoreError;
-
-/// Twilio codes the REST face itself produces (the store has its own, see
-/// [`videoroom_emulator_adapter::codes`]).
-pub mod codes {
-    /// Missing or invalid parameter (Twilio's generic 400).
-    pub const INVALID_PARAMETER: u32 = 20001;
-    /// Bad or missing credentials.
-    pub const AUTHENTICATE: u32 = 20003;
-    /// The HTTP method is not allowed on this resource.
-    pub const METHOD_NOT_ALLOWED: u32 = 20004;
-    /// No such resource.
-    pub const NOT_FOUND: u32 = 20404;
-    /// Something failed on the emulator's side.
-    pub const INTERNAL: u32 = 20500;
-    /// A `PageToken` the emulator did not issue.
-    pub const INVALID_PAGE_TOKEN: u32 = 21481;
-}
 
 /// A failure as Twilio reports it. Serializes to Twilio's body, fields in Twilio's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -44,24 +28,47 @@ pub struct ApiError {
     pub status: u16,
 }
 
+/// The HTTP status Twilio answers an error code with. Every code the store and the REST face
+/// produce is answered through this one table; only the framework's own failures (a body over
+/// the size limit, a payload error) keep the status actix gave them, see [`ApiError::new`].
+pub fn http_status(code: u32) -> u16 {
+    match code {
+        twilio_codes::AUTHENTICATE => 401,
+        // 53106 is what signaling sends when a client connects to no room; the control route
+        // that joins a simulated participant answers it the same way, as a missing room.
+        twilio_codes::NOT_FOUND | twilio_codes::ROOM_NOT_FOUND => 404,
+        twilio_codes::METHOD_NOT_ALLOWED => 405,
+        twilio_codes::INTERNAL => 500,
+        // Every other code is a refused parameter or state: Twilio's 400.
+        _ => 400,
+    }
+}
+
 impl ApiError {
+    /// An error with an explicit HTTP status, for the few answers whose status is not the one
+    /// [`http_status`] gives their code (20001 with 413 for an oversized body, framework errors).
     pub fn new(code: u32, status: u16, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
-            more_info: format!("https://www.twilio.com/docs/errors/{code}"),
+            more_info: twilio_codes::more_info(code),
             status,
         }
     }
 
+    /// An error with a code from [`twilio_codes`], answered with the status Twilio gives it.
+    pub fn coded(code: u32, message: impl Into<String>) -> Self {
+        Self::new(code, http_status(code), message)
+    }
+
     /// 401 "Authenticate" (20003), exactly as Twilio sends it.
     pub fn authenticate() -> Self {
-        Self::new(codes::AUTHENTICATE, 401, "Authenticate")
+        Self::coded(twilio_codes::AUTHENTICATE, "Authenticate")
     }
 
     /// A 400 with code 20001 and the given message.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(codes::INVALID_PARAMETER, 400, message)
+        Self::coded(twilio_codes::INVALID_PARAMETER, message)
     }
 
     /// 20001 "Missing required parameter X in the post body", Twilio's exact words.
@@ -76,18 +83,16 @@ impl ApiError {
     pub fn not_found(path: &str) -> Self {
         let shown = path.strip_prefix("/v1").unwrap_or(path);
         let shown = if shown.is_empty() { "/" } else { shown };
-        Self::new(
-            codes::NOT_FOUND,
-            404,
+        Self::coded(
+            twilio_codes::NOT_FOUND,
             format!("The requested resource {shown} was not found"),
         )
     }
 
     /// 405 (20004) for a method the resource does not support.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(
-            codes::METHOD_NOT_ALLOWED,
-            405,
+        Self::coded(
+            twilio_codes::METHOD_NOT_ALLOWED,
             format!("Method not allowed: {method} is not supported on {path}"),
         )
     }
@@ -96,9 +101,8 @@ impl ApiError {
     fn for_status(status: StatusCode, path: &str, detail: &str) -> Self {
         match status {
             StatusCode::NOT_FOUND => Self::not_found(path),
-            StatusCode::METHOD_NOT_ALLOWED => Self::new(
-                codes::METHOD_NOT_ALLOWED,
-                405,
+            StatusCode::METHOD_NOT_ALLOWED => Self::coded(
+                twilio_codes::METHOD_NOT_ALLOWED,
                 format!("Method not allowed on {path}"),
             ),
             StatusCode::UNAUTHORIZED => Self::authenticate(),
@@ -108,10 +112,10 @@ impl ApiError {
                 } else {
                     format!("Invalid request: {}", detail.trim())
                 };
-                Self::new(codes::INVALID_PARAMETER, s.as_u16(), message)
+                Self::new(twilio_codes::INVALID_PARAMETER, s.as_u16(), message)
             }
             s => Self::new(
-                codes::INTERNAL,
+                twilio_codes::INTERNAL,
                 s.as_u16(),
                 "The emulator failed to process the request",
             ),
@@ -119,9 +123,10 @@ impl ApiError {
     }
 }
 
+/// The store's refusal, with the HTTP status of its code.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::new(err.code, err.status, err.message)
+        Self::coded(err.code, err.message)
     }
 }
 
@@ -178,7 +183,8 @@ pub fn twilio_shaped<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let json = serde_json::to_string(&body).unwrap_or_default();
+        let json =
+            serde_json::to_string(&body).expect("an ApiError is strings and numbers, always JSON");
         let res = res.set_body(json);
         let res = ServiceResponse::new(req, res)
             .map_into_boxed_body()
@@ -215,9 +221,44 @@ mod tests {
 
     #[test]
     fn store_errors_keep_code_status_and_message() {
-        let err = ApiError::from(StoreError::bad_request(53113, "Room exists"));
+        let err = ApiError::from(StoreError::new(53113, "Room exists"));
         assert_eq!((err.code, err.status), (53113, 400));
+        assert_eq!(err.message, "Room exists");
         assert_eq!(err.more_info, "https://www.twilio.com/docs/errors/53113");
+    }
+
+    /// The statuses the store's own tests asserted beside each code, before the HTTP status
+    /// left `StoreError` for [`http_status`].
+    #[test]
+    fn every_store_code_gets_twilios_http_status() {
+        for (code, status) in [
+            (20404, 404),
+            (53106, 404),
+            (20001, 400),
+            (21481, 400),
+            (53102, 400),
+            (53105, 400),
+            (53107, 400),
+            (53109, 400),
+            (53110, 400),
+            (53111, 400),
+            (53112, 400),
+            (53113, 400),
+            (53114, 400),
+            (53115, 400),
+            (53124, 400),
+            (53203, 400),
+            (53209, 400),
+            (53300, 400),
+            (53302, 400),
+            (53303, 400),
+            (53304, 400),
+        ] {
+            let err = ApiError::from(StoreError::new(code, "m"));
+            assert_eq!((err.code, err.status), (code, status), "code {code}");
+        }
+        assert_eq!(ApiError::authenticate().status, 401);
+        assert_eq!(ApiError::method_not_allowed("PUT", "/v1/Rooms").status, 405);
     }
 
     #[actix_web::test]

@@ -6,9 +6,9 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use videoroom_core::{RoomQuery, RoomStatus};
+use videoroom_core::{RoomKey, RoomQuery, RoomStatus};
 use videoroom_emulator_adapter::{
-    ParticipantQuery, ParticipantStatus, RoomRecord, Store, MAX_PAGE_SIZE,
+    ParticipantKey, ParticipantQuery, ParticipantStatus, RoomRecord, Store, MAX_PAGE_SIZE,
 };
 
 use crate::params::format_time;
@@ -145,7 +145,7 @@ fn all_rooms(store: &Store, status: RoomStatus) -> Vec<RoomRecord> {
 }
 
 fn room_view(store: &Store, room: &RoomRecord) -> RoomView {
-    let sid = room.sid.as_str();
+    let key = RoomKey::Sid(room.sid.clone());
     let mut participants = Vec::new();
     for status in [
         ParticipantStatus::Connected,
@@ -156,10 +156,11 @@ fn room_view(store: &Store, room: &RoomRecord) -> RoomView {
             page_size: Some(MAX_PAGE_SIZE),
             ..ParticipantQuery::default()
         };
-        if let Ok(page) = store.list_participants(sid, &query) {
+        if let Ok(page) = store.list_participants(&key, &query) {
             participants.extend(page.items.into_iter().map(|p| {
+                // A participant removed by a reset since the listing simply shows no tracks.
                 let tracks = store
-                    .published_tracks(sid, p.sid.as_str())
+                    .published_tracks(&key, &ParticipantKey::Sid(p.sid.clone()))
                     .unwrap_or_default()
                     .into_iter()
                     .map(|t| TrackView {
@@ -181,7 +182,7 @@ fn room_view(store: &Store, room: &RoomRecord) -> RoomView {
         }
     }
     RoomView {
-        sid: sid.to_owned(),
+        sid: room.sid.as_str().to_owned(),
         unique_name: room.unique_name.clone(),
         status: room.status.as_str(),
         room_type: room.room_type.as_str(),

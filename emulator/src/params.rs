@@ -8,6 +8,8 @@ use futures::StreamExt as _;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
+use videoroom_core::{twilio_codes, RoomKey};
+use videoroom_emulator_adapter::{ParticipantKey, Store, StoreError};
 
 use crate::error::ApiError;
 
@@ -126,7 +128,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
     t.format(format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
     ))
-    .unwrap_or_default()
+    .expect("a UTC date-time has every component the format names")
 }
 
 /// Reads a request body of at most `limit` bytes. A larger one is refused with 413 before it
@@ -138,7 +140,7 @@ pub async fn read_body(
 ) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
-            crate::error::codes::INVALID_PARAMETER,
+            twilio_codes::INVALID_PARAMETER,
             413,
             format!("Request body too large: the emulator accepts at most {limit} bytes"),
         )
@@ -176,8 +178,47 @@ pub async fn read_form(
 /// (so that they cannot change the route); a room name may contain those, so they are decoded
 /// here. Invalid UTF-8 gives 404, as no room can have such a name.
 pub fn path_segment(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
-    let raw = req.match_info().get(name).unwrap_or_default();
+    let raw = req
+        .match_info()
+        .get(name)
+        .expect("handlers read only the segments their route declares");
     String::from_utf8(percent_decode(raw, false)).map_err(|_| ApiError::not_found(req.path()))
+}
+
+/// The room a path's `{room}` segment names: a room SID or a unique name, parsed once here so
+/// that the store is addressed with a [`RoomKey`].
+pub fn room_key(req: &HttpRequest) -> Result<RoomKey, ApiError> {
+    parse_room_key(&path_segment(req, "room")?)
+}
+
+/// A room reference as a client wrote it. Text that is neither a room SID nor a valid unique
+/// name names no room: 20404 naming it as sent, which is what Twilio answers.
+pub fn parse_room_key(segment: &str) -> Result<RoomKey, ApiError> {
+    RoomKey::parse(segment).map_err(|_| StoreError::room_not_found(segment).into())
+}
+
+/// The participant a path's `{participant}` segment names in `room`: a participant SID or an
+/// identity, parsed once here.
+pub fn participant_key(
+    req: &HttpRequest,
+    store: &Store,
+    room: &RoomKey,
+) -> Result<ParticipantKey, ApiError> {
+    parse_participant_key(store, room, &path_segment(req, "participant")?)
+}
+
+/// A participant reference as a client wrote it. Text that is neither a participant SID nor a
+/// valid identity names nobody: 20404, once the room is known to exist, so that an unknown room
+/// is reported as the room, as for any other participant reference.
+pub fn parse_participant_key(
+    store: &Store,
+    room: &RoomKey,
+    segment: &str,
+) -> Result<ParticipantKey, ApiError> {
+    ParticipantKey::parse(segment).map_err(|_| match store.fetch_room(room) {
+        Err(err) => err.into(),
+        Ok(_) => StoreError::participant_not_found(room.as_path_segment(), segment).into(),
+    })
 }
 
 /// `application/x-www-form-urlencoded` decoding of one key or value, strict about UTF-8.

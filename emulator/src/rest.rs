@@ -6,16 +6,19 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use videoroom_core::{RoomName, RoomQuery, RoomStatus, RoomType};
+use videoroom_core::{twilio_codes, RoomKey, RoomName, RoomQuery, RoomStatus, RoomType};
 use videoroom_emulator_adapter::{
-    paginate, CreateRoom, ParticipantQuery, ParticipantStatus, PublishedTrack, SortKey, Store,
-    StoreError, SubscribedTrack,
+    paginate, CreateRoom, DisconnectReason, ParticipantKey, ParticipantQuery, ParticipantRecord,
+    ParticipantStatus, PublishedTrack, RoomRecord, SortKey, Store, StoreError, SubscribedTrack,
 };
 
 use crate::auth::authenticate;
 use crate::error::{twilio_scope, twilio_shaped, ApiError};
 use crate::paging::{base_url, envelope, Paging};
-use crate::params::{path_segment, read_form, Params};
+use crate::params::{
+    parse_participant_key, parse_room_key, participant_key, path_segment, read_form, room_key,
+    Params,
+};
 use crate::resources::{
     participant_url, room_url, ParticipantJson, PublishedTrackJson, RoomJson, SubscribedTrackJson,
 };
@@ -249,7 +252,7 @@ fn echoed<'a>(p: &Params, names: &[&'a str]) -> Vec<(&'a str, String)> {
 
 async fn fetch_room(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let room = path_segment(&req, "room")?;
+    let room = room_key(&req)?;
     let record = emulator.store().fetch_room(&room)?;
     Ok(json(
         StatusCode::OK,
@@ -263,16 +266,35 @@ async fn update_room(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
+    // The segment is read first and parsed after the body, so the answers keep their order: a
+    // path that is not UTF-8, then the form, then an unknown room.
     let room = path_segment(&req, "room")?;
     let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
     let status = params
         .get("Status")
         .ok_or_else(|| ApiError::missing_parameter("Status"))?;
-    let record = emulator.store().update_room_status(&room, status)?;
+    let room = parse_room_key(&room)?;
+    let record = complete_on_status(&emulator.store(), &room, status)?;
     Ok(json(
         StatusCode::ACCEPTED,
         &RoomJson::new(&record, &ctx.base, &ctx.account_sid),
     ))
+}
+
+/// `Status=<status>` of `POST /v1/Rooms/{room}`: Twilio accepts only `completed` (53112
+/// otherwise), which completes the room.
+fn complete_on_status(store: &Store, room: &RoomKey, status: &str) -> Result<RoomRecord> {
+    if !matches!(status.parse::<RoomStatus>(), Ok(RoomStatus::Completed)) {
+        // The room is looked up first, so an unknown room is a 404 whatever the status says.
+        store.fetch_room(room)?;
+        return Err(ApiError::coded(
+            twilio_codes::ROOM_STATUS_INVALID,
+            format!(
+                "Status is invalid: a room can only be updated to 'completed' (got '{status}')"
+            ),
+        ));
+    }
+    Ok(store.complete_room(room)?)
 }
 
 // ----- Participants --------------------------------------------------------------------------
@@ -296,7 +318,7 @@ async fn list_participants(
         .transpose()?;
     let paging = Paging::from_params(&p)?;
     let store = emulator.store();
-    let room_sid = store.fetch_room(&room)?.sid;
+    let room_sid = store.fetch_room(&parse_room_key(&room)?)?.sid;
     let query = ParticipantQuery {
         status,
         identity: p.get("Identity").map(str::to_owned),
@@ -305,7 +327,7 @@ async fn list_participants(
         page_size: paging.page_size,
         page_token: paging.page_token.clone(),
     };
-    let page = store.list_participants(room_sid.as_str(), &query)?;
+    let page = store.list_participants(&RoomKey::Sid(room_sid.clone()), &query)?;
     let filters = echoed(
         &p,
         &[
@@ -331,9 +353,10 @@ async fn fetch_participant(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
-    let record = emulator.store().fetch_participant(&room, &participant)?;
+    let store = emulator.store();
+    let room = room_key(&req)?;
+    let participant = participant_key(&req, &store, &room)?;
+    let record = store.fetch_participant(&room, &participant)?;
     Ok(json(
         StatusCode::OK,
         &ParticipantJson::new(&record, &ctx.base, &ctx.account_sid),
@@ -346,19 +369,47 @@ async fn update_participant(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
+    let store = emulator.store();
+    // Read first, parsed after the body, as in `update_room`.
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
     let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
     let status = params
         .get("Status")
         .ok_or_else(|| ApiError::missing_parameter("Status"))?;
-    let record = emulator
-        .store()
-        .update_participant_status(&room, &participant, status)?;
+    let room = parse_room_key(&room)?;
+    let participant = parse_participant_key(&store, &room, &participant)?;
+    let record = disconnect_on_status(&store, &room, &participant, status)?;
     Ok(json(
         StatusCode::ACCEPTED,
         &ParticipantJson::new(&record, &ctx.base, &ctx.account_sid),
     ))
+}
+
+/// `Status=<status>` of `POST …/Participants/{participant}`: Twilio accepts only
+/// `disconnected` (53209 otherwise), which removes the participant (reason
+/// [`DisconnectReason::Kicked`]).
+fn disconnect_on_status(
+    store: &Store,
+    room: &RoomKey,
+    participant: &ParticipantKey,
+    status: &str,
+) -> Result<ParticipantRecord> {
+    if !matches!(
+        status.parse::<ParticipantStatus>(),
+        Ok(ParticipantStatus::Disconnected)
+    ) {
+        // The participant is looked up first, so an unknown one is a 404 whatever the status.
+        store.fetch_participant(room, participant)?;
+        return Err(ApiError::coded(
+            twilio_codes::PARTICIPANT_STATUS_INVALID,
+            format!(
+                "Participant status is invalid: a participant can only be updated to \
+                 'disconnected' (got '{status}')"
+            ),
+        ));
+    }
+    Ok(store.disconnect_participant(room, participant, DisconnectReason::Kicked)?)
 }
 
 // ----- Tracks --------------------------------------------------------------------------------
@@ -373,8 +424,13 @@ trait TrackResource: Clone {
     const KEY: &'static str;
     type Json: Serialize;
 
-    fn list(store: &Store, room: &str, participant: &str) -> StoreResult<Vec<Self>>;
-    fn fetch(store: &Store, room: &str, participant: &str, track: &str) -> StoreResult<Self>;
+    fn list(store: &Store, room: &RoomKey, participant: &ParticipantKey) -> StoreResult<Vec<Self>>;
+    fn fetch(
+        store: &Store,
+        room: &RoomKey,
+        participant: &ParticipantKey,
+        track: &str,
+    ) -> StoreResult<Self>;
     fn name(&self) -> &str;
     fn sort_key(&self) -> SortKey;
     fn json(&self, base: &str) -> Self::Json;
@@ -385,10 +441,15 @@ impl TrackResource for PublishedTrack {
     const KEY: &'static str = "published_tracks";
     type Json = PublishedTrackJson;
 
-    fn list(store: &Store, room: &str, participant: &str) -> StoreResult<Vec<Self>> {
+    fn list(store: &Store, room: &RoomKey, participant: &ParticipantKey) -> StoreResult<Vec<Self>> {
         store.published_tracks(room, participant)
     }
-    fn fetch(store: &Store, room: &str, participant: &str, track: &str) -> StoreResult<Self> {
+    fn fetch(
+        store: &Store,
+        room: &RoomKey,
+        participant: &ParticipantKey,
+        track: &str,
+    ) -> StoreResult<Self> {
         store.fetch_published_track(room, participant, track)
     }
     fn name(&self) -> &str {
@@ -407,10 +468,15 @@ impl TrackResource for SubscribedTrack {
     const KEY: &'static str = "subscribed_tracks";
     type Json = SubscribedTrackJson;
 
-    fn list(store: &Store, room: &str, participant: &str) -> StoreResult<Vec<Self>> {
+    fn list(store: &Store, room: &RoomKey, participant: &ParticipantKey) -> StoreResult<Vec<Self>> {
         store.subscribed_tracks(room, participant)
     }
-    fn fetch(store: &Store, room: &str, participant: &str, track: &str) -> StoreResult<Self> {
+    fn fetch(
+        store: &Store,
+        room: &RoomKey,
+        participant: &ParticipantKey,
+        track: &str,
+    ) -> StoreResult<Self> {
         store.fetch_subscribed_track(room, participant, track)
     }
     fn name(&self) -> &str {
@@ -429,11 +495,15 @@ async fn list_tracks<T: TrackResource>(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
     let store = emulator.store();
+    let room = room_key(&req)?;
+    let participant = participant_key(&req, &store, &room)?;
     let who = store.fetch_participant(&room, &participant)?;
-    let tracks = T::list(&store, who.room_sid.as_str(), who.sid.as_str())?;
+    let tracks = T::list(
+        &store,
+        &RoomKey::Sid(who.room_sid.clone()),
+        &ParticipantKey::Sid(who.sid.clone()),
+    )?;
     let p = Params::from_query(req.query_string());
     let paging = Paging::from_params(&p)?;
     let page = paginate(
@@ -456,10 +526,10 @@ async fn fetch_track<T: TrackResource>(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let room = path_segment(&req, "room")?;
-    let participant = path_segment(&req, "participant")?;
-    let track = path_segment(&req, "track")?;
     let store = emulator.store();
+    let room = room_key(&req)?;
+    let participant = participant_key(&req, &store, &room)?;
+    let track = path_segment(&req, "track")?;
     // Twilio addresses a track by SID or by name ({TrackNameOrSid}); the store also knows the
     // SDK's own track id.
     let record = match T::fetch(&store, &room, &participant, &track) {
@@ -470,4 +540,117 @@ async fn fetch_track<T: TrackResource>(
         other => other?,
     };
     Ok(json(StatusCode::OK, &record.json(&ctx.base)))
+}
+
+#[cfg(test)]
+mod tests {
+    use videoroom_core::Identity;
+
+    use super::*;
+    use crate::params::{parse_participant_key, parse_room_key};
+
+    fn store_with_room(name: &str) -> (Store, RoomRecord) {
+        let store = Store::default();
+        let room = store
+            .create_room(&CreateRoom {
+                unique_name: Some(RoomName::parse(name).unwrap()),
+                ..CreateRoom::default()
+            })
+            .unwrap();
+        (store, room)
+    }
+
+    // Moved from the store's tests when `Status=` parsing left the store for this layer.
+    #[test]
+    fn only_in_progress_rooms_can_be_completed_and_only_to_completed() {
+        let (store, room) = store_with_room("r");
+        let r = parse_room_key("r").unwrap();
+        let err = complete_on_status(&store, &r, "in-progress").unwrap_err();
+        assert_eq!((err.code, err.status), (53112, 400));
+        let err = complete_on_status(&store, &r, "").unwrap_err();
+        assert_eq!(err.code, 53112);
+        complete_on_status(&store, &r, "completed").unwrap();
+        let err = ApiError::from(store.complete_room(&RoomKey::Sid(room.sid)).unwrap_err());
+        assert_eq!((err.code, err.status), (53112, 400));
+        let err = complete_on_status(&store, &r, "completed").unwrap_err();
+        assert_eq!(
+            err.code, 20404,
+            "the name no longer resolves once the room ended"
+        );
+        let nosuchroom = parse_room_key("nosuchroom").unwrap();
+        let err = complete_on_status(&store, &nosuchroom, "bogus").unwrap_err();
+        assert_eq!(
+            err.code, 20404,
+            "an unknown room is a 404 whatever the status"
+        );
+    }
+
+    // Moved from the store's tests when path segments began to be parsed here, once.
+    #[test]
+    fn unknown_or_malformed_room_references_are_404s_not_panics() {
+        let store = Store::default();
+        let alice = || ParticipantKey::parse("alice").unwrap();
+        for key in [
+            "",
+            "RM",
+            "RMzz",
+            "RM00000000000000000000000000000001",
+            "é/?",
+            "\u{0}",
+        ] {
+            let err = parse_room_key(key)
+                .and_then(|k| Ok(store.fetch_room(&k)?))
+                .unwrap_err();
+            assert_eq!(err.code, 20404, "{key:?}");
+            assert_eq!(
+                parse_room_key(key)
+                    .and_then(|k| Ok(store.complete_room(&k)?))
+                    .unwrap_err()
+                    .code,
+                20404
+            );
+            assert_eq!(
+                parse_room_key(key)
+                    .and_then(|k| Ok(store.fetch_participant(&k, &alice())?))
+                    .unwrap_err()
+                    .code,
+                20404
+            );
+        }
+    }
+
+    #[test]
+    fn a_participant_reference_that_is_no_identity_is_a_404_after_the_room() {
+        let (store, _) = store_with_room("r");
+        let too_long = "x".repeat(200);
+        let err =
+            parse_participant_key(&store, &parse_room_key("r").unwrap(), &too_long).unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("The requested resource /Rooms/r/Participants/{too_long} was not found")
+        );
+        let err =
+            parse_participant_key(&store, &parse_room_key("gone").unwrap(), &too_long).unwrap_err();
+        assert_eq!(
+            err.message,
+            "The requested resource /Rooms/gone was not found"
+        );
+    }
+
+    // Moved from the store's tests when `Status=` parsing left the store for this layer.
+    #[test]
+    fn kicking_over_rest_accepts_only_disconnected() {
+        let (store, _) = store_with_room("r");
+        let r = parse_room_key("r").unwrap();
+        let alice = Identity::parse("alice").unwrap();
+        store.connect_participant(&r, &alice, None).unwrap();
+        let alice = ParticipantKey::from(alice);
+        let err = disconnect_on_status(&store, &r, &alice, "connected").unwrap_err();
+        assert_eq!((err.code, err.status), (53209, 400));
+        let kicked = disconnect_on_status(&store, &r, &alice, "disconnected").unwrap();
+        assert_eq!(kicked.disconnect_reason, Some(DisconnectReason::Kicked));
+        let nobody = ParticipantKey::parse("nobody").unwrap();
+        let err = disconnect_on_status(&store, &r, &nobody, "disconnected").unwrap_err();
+        assert_eq!(err.code, 20404);
+    }
 }

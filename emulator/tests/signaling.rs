@@ -13,10 +13,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_core::token::{sign_parts, ApiKey, TokenSigner, TokenVerifier};
-use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomName, RoomType};
+use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomKey, RoomName, RoomType};
 use videoroom_emulator::signaling::{Signaling, SignalingOptions};
 use videoroom_emulator_adapter::{
-    CreateRoom, ManualClock, ParticipantQuery, ParticipantStatus, Store,
+    CreateRoom, ManualClock, ParticipantKey, ParticipantQuery, ParticipantStatus, Store,
 };
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -93,7 +93,7 @@ impl TestServer {
     fn connected_identities(&self, room: &str) -> Vec<String> {
         let mut identities: Vec<String> = self
             .store
-            .connected_participants(room)
+            .connected_participants(&room_key(room))
             .expect("room exists")
             .into_iter()
             .map(|p| p.identity.as_str().to_owned())
@@ -350,13 +350,13 @@ async fn joining_answers_welcome_iced_and_connected_in_the_shape_the_sdk_checks(
     let participant_sid = connected["participant"]["sid"].as_str().expect("sid");
     let record = server
         .store
-        .fetch_participant("workshop", participant_sid)
+        .fetch_participant(&room_key("workshop"), &who(participant_sid))
         .expect("participant in the store");
     assert_eq!(record.status, ParticipantStatus::Connected);
     assert_eq!(record.identity.as_str(), "alice");
     let tracks = server
         .store
-        .published_tracks("workshop", participant_sid)
+        .published_tracks(&room_key("workshop"), &who(participant_sid))
         .expect("tracks");
     assert_eq!(tracks.len(), 1);
     assert_eq!(
@@ -436,7 +436,7 @@ async fn the_second_participant_sees_the_first_and_the_first_is_asked_to_offer()
     // The store derives what each one receives from what the other publishes.
     let subscribed = server
         .store
-        .subscribed_tracks("workshop", "alice")
+        .subscribed_tracks(&room_key("workshop"), &who("alice"))
         .expect("alice's subscribed tracks");
     assert_eq!(subscribed.len(), 1);
     assert_eq!(subscribed[0].client_id, "track-bob");
@@ -603,7 +603,7 @@ async fn leaving_tells_the_others_with_a_higher_revision_and_closes_the_pair() {
     let bob_record = server
         .store
         .list_participants(
-            "lasting",
+            &room_key("lasting"),
             &ParticipantQuery {
                 status: Some(ParticipantStatus::Disconnected),
                 ..ParticipantQuery::default()
@@ -619,12 +619,18 @@ async fn an_ad_hoc_room_ends_when_its_last_participant_leaves() {
     let server = TestServer::start().await;
     let (alice, connected) = server.join("alice", "adhoc").await;
     let sid = connected["sid"].as_str().expect("room sid").to_owned();
-    assert!(server.store.fetch_room(&sid).expect("room").ad_hoc);
+    assert!(
+        server
+            .store
+            .fetch_room(&room_key(&sid))
+            .expect("room")
+            .ad_hoc
+    );
     alice.leave().await;
     wait_until(|| {
         !server
             .store
-            .fetch_room(&sid)
+            .fetch_room(&room_key(&sid))
             .expect("room")
             .is_in_progress()
     })
@@ -687,7 +693,7 @@ async fn publishing_a_track_later_raises_published_subscribed_and_participant_re
     assert_eq!(
         server
             .store
-            .published_tracks("workshop", "alice")
+            .published_tracks(&room_key("workshop"), &who("alice"))
             .expect("tracks")
             .len(),
         2
@@ -701,7 +707,7 @@ async fn publishing_a_track_later_raises_published_subscribed_and_participant_re
     assert_eq!(
         server
             .store
-            .published_tracks("workshop", "alice")
+            .published_tracks(&room_key("workshop"), &who("alice"))
             .expect("tracks")
             .len(),
         2
@@ -722,7 +728,7 @@ async fn publishing_a_track_later_raises_published_subscribed_and_participant_re
     assert_eq!(
         server
             .store
-            .subscribed_tracks("workshop", "bob")
+            .subscribed_tracks(&room_key("workshop"), &who("bob"))
             .expect("tracks")
             .len(),
         1
@@ -817,7 +823,10 @@ async fn completing_the_room_over_rest_disconnects_everyone_with_status_complete
     server.create_room("ending", RoomType::Group);
     let (mut alice, mut bob, _) = pair(&server, "ending").await;
 
-    server.store.complete_room("ending").expect("completed");
+    server
+        .store
+        .complete_room(&room_key("ending"))
+        .expect("completed");
     for client in [&mut alice, &mut bob] {
         assert_eq!(
             client.msg().await,
@@ -836,7 +845,12 @@ async fn removing_a_participant_over_rest_disconnects_that_client_and_tells_the_
 
     server
         .store
-        .update_participant_status("kick", "bob", "disconnected")
+        // What `POST …/Participants/bob` with `Status=disconnected` does.
+        .disconnect_participant(
+            &room_key("kick"),
+            &who("bob"),
+            videoroom_emulator_adapter::DisconnectReason::Kicked,
+        )
         .expect("kicked");
     assert_eq!(bob.msg().await, json!({"type": "disconnected"}));
     assert_eq!(bob.closed().await, Some(1000));
@@ -1199,7 +1213,7 @@ async fn disabling_a_track_reaches_the_store_and_the_other_participant() {
     assert_eq!(update["participants"][0]["tracks"][0]["enabled"], false);
     let tracks = server
         .store
-        .published_tracks("workshop", "alice")
+        .published_tracks(&room_key("workshop"), &who("alice"))
         .expect("tracks");
     assert!(!tracks[0].enabled, "the REST API shows the track disabled");
 }
@@ -1262,12 +1276,26 @@ async fn a_client_silent_for_a_few_heartbeats_is_kept_like_a_throttled_backgroun
     wait_until(|| server.signaling.connected_count() == 0).await;
 }
 
+/// A room reference (SID or unique name), parsed as the REST face parses a path segment.
+fn room_key(s: &str) -> RoomKey {
+    RoomKey::parse(s).expect("test room references are valid")
+}
+
+/// A participant reference (SID or identity), parsed as the REST face parses one.
+fn who(s: &str) -> ParticipantKey {
+    ParticipantKey::parse(s).expect("test participant references are valid")
+}
+
 // ----- Participants connected without signaling --------------------------------------------------
 
 fn simulate(server: &TestServer, room: &str, identity: &str) -> String {
     server
         .store
-        .connect_participant(room, &Identity::parse(identity).expect("identity"), None)
+        .connect_participant(
+            &room_key(room),
+            &Identity::parse(identity).expect("identity"),
+            None,
+        )
         .expect("simulated participant connects")
         .participant
         .sid
@@ -1298,8 +1326,8 @@ async fn a_simulated_participant_is_shown_to_sdk_clients_without_tracks() {
     server
         .store
         .disconnect_participant(
-            "sim",
-            "echo",
+            &room_key("sim"),
+            &who("echo"),
             videoroom_emulator_adapter::DisconnectReason::Left,
         )
         .expect("leaves");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::room::{Room, RoomName, RoomSpec, RoomStatus};
+use crate::room::{Room, RoomName, RoomNameError, RoomSpec, RoomStatus};
 use crate::sid::RoomSid;
 
 /// How a room is addressed: by SID (any status) or by unique name (in-progress rooms only,
@@ -21,6 +21,17 @@ pub enum RoomKey {
 }
 
 impl RoomKey {
+    /// Reads a room reference as Twilio's REST paths and the SDK's `connect` write it: text
+    /// shaped like a room SID (`RM` and 32 hex digits) is a SID, anything else a unique name.
+    /// Callers parse once, at their edge; what they do with a name that is not valid (a 404, a
+    /// refused join) is theirs to say.
+    pub fn parse(s: &str) -> Result<Self, RoomNameError> {
+        match RoomSid::parse(s) {
+            Ok(sid) => Ok(Self::Sid(sid)),
+            Err(_) => RoomName::parse(s).map(Self::Name),
+        }
+    }
+
     /// The path segment that addresses the room in Twilio's REST API.
     pub fn as_path_segment(&self) -> &str {
         match self {

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use videoroom_core::{BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec};
+use videoroom_core::{
+    twilio_codes, BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec,
+};
 
-use crate::error::{codes, StoreError};
+use crate::error::StoreError;
 use crate::model::CreateRoom;
 use crate::store::Store;
 
@@ -32,8 +34,8 @@ impl EmulatorBackend {
 impl From<StoreError> for BackendError {
     fn from(err: StoreError) -> Self {
         match err.code {
-            codes::NOT_FOUND => BackendError::NotFound,
-            codes::ROOM_EXISTS => BackendError::RoomExists,
+            twilio_codes::NOT_FOUND => BackendError::NotFound,
+            twilio_codes::ROOM_EXISTS => BackendError::RoomExists,
             code => BackendError::Invalid {
                 code,
                 message: err.message,
@@ -49,14 +51,8 @@ impl RoomBackend for EmulatorBackend {
     }
 
     async fn fetch_room(&self, key: &RoomKey) -> Result<Room, BackendError> {
-        let room = self.store.fetch_room(key.as_path_segment())?;
-        // A name addresses in-progress rooms only; the store already resolves it that way, but
-        // a room whose unique name is a SID string must not be found by `RoomKey::Name`
-        // through the SID path either.
-        if matches!(key, RoomKey::Name(_)) && !room.is_in_progress() {
-            return Err(BackendError::NotFound);
-        }
-        Ok(room.to_room())
+        // The store resolves the key as the port says: a name among in-progress rooms only.
+        Ok(self.store.fetch_room(key)?.to_room())
     }
 
     async fn list_rooms(&self, query: &RoomQuery) -> Result<RoomPage, BackendError> {
@@ -68,6 +64,6 @@ impl RoomBackend for EmulatorBackend {
     }
 
     async fn complete_room(&self, key: &RoomKey) -> Result<Room, BackendError> {
-        Ok(self.store.complete_room(key.as_path_segment())?.to_room())
+        Ok(self.store.complete_room(key)?.to_room())
     }
 }

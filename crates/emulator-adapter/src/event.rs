@@ -7,7 +7,8 @@ use crate::model::{
 };
 
 /// What happened. The names follow Twilio's `StatusCallbackEvent` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum StoreEventKind {
     RoomCreated,
     RoomEnded(RoomEndReason),
@@ -22,16 +23,7 @@ pub enum StoreEventKind {
 impl StoreEventKind {
     /// Twilio's `StatusCallbackEvent` name (`room-created`, `participant-disconnected`, …).
     pub fn as_str(self) -> &'static str {
-        match self {
-            StoreEventKind::RoomCreated => "room-created",
-            StoreEventKind::RoomEnded(_) => "room-ended",
-            StoreEventKind::ParticipantConnected => "participant-connected",
-            StoreEventKind::ParticipantDisconnected(_) => "participant-disconnected",
-            StoreEventKind::TrackAdded => "track-added",
-            StoreEventKind::TrackRemoved => "track-removed",
-            StoreEventKind::TrackEnabled => "track-enabled",
-            StoreEventKind::TrackDisabled => "track-disabled",
-        }
+        self.into()
     }
 }
 
@@ -69,5 +61,42 @@ impl StoreEvent {
     /// it, so every event of the reset carries it.
     pub fn caused_by_reset(&self) -> bool {
         self.room.end_reason == Some(RoomEndReason::Reset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DisconnectReason, RoomEndReason};
+
+    /// Twilio's `StatusCallbackEvent` names, which receivers match on.
+    #[test]
+    fn every_kind_is_named_as_twilio_names_it() {
+        let names: Vec<&str> = [
+            StoreEventKind::RoomCreated,
+            StoreEventKind::RoomEnded(RoomEndReason::Completed),
+            StoreEventKind::ParticipantConnected,
+            StoreEventKind::ParticipantDisconnected(DisconnectReason::Left),
+            StoreEventKind::TrackAdded,
+            StoreEventKind::TrackRemoved,
+            StoreEventKind::TrackEnabled,
+            StoreEventKind::TrackDisabled,
+        ]
+        .into_iter()
+        .map(StoreEventKind::as_str)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "room-created",
+                "room-ended",
+                "participant-connected",
+                "participant-disconnected",
+                "track-added",
+                "track-removed",
+                "track-enabled",
+                "track-disabled"
+            ]
+        );
     }
 }

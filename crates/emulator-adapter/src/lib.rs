@@ -15,13 +15,15 @@
 //! It deliberately does no I/O: no HTTP, no sockets, no timers, no background tasks. The
 //! emulator calls [`Store::tick`] every second (and after moving the clock); every other call
 //! also applies the transitions that are due, so nothing depends on the ticker's punctuality.
-//! Account SIDs, URLs and callback delivery belong to the emulator, not to the store.
+//! Account SIDs, URLs, HTTP statuses, form parsing and callback delivery belong to the emulator,
+//! not to the store; callers address it with typed keys ([`videoroom_core::RoomKey`],
+//! [`ParticipantKey`]) parsed once at their edge.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use videoroom_core::{Identity, RoomName, RoomStatus};
-//! use videoroom_emulator_adapter::{CreateRoom, ManualClock, Store};
+//! use videoroom_core::{Identity, RoomKey, RoomName, RoomStatus};
+//! use videoroom_emulator_adapter::{CreateRoom, DisconnectReason, ManualClock, ParticipantKey, Store};
 //!
 //! let clock = Arc::new(ManualClock::fixed());
 //! let store = Store::new(clock.clone());
@@ -29,28 +31,31 @@
 //!     unique_name: Some(RoomName::parse("myroom").unwrap()),
 //!     ..CreateRoom::default()
 //! }).unwrap();
+//! let myroom = RoomKey::parse("myroom").unwrap();
 //! let alice = Identity::parse("alice").unwrap();
-//! store.connect_participant("myroom", &alice, None).unwrap();
-//! store.disconnect_participant("myroom", "alice", videoroom_emulator_adapter::DisconnectReason::Left).unwrap();
+//! store.connect_participant(&myroom, &alice, None).unwrap();
+//! store.disconnect_participant(&myroom, &ParticipantKey::from(alice), DisconnectReason::Left).unwrap();
 //!
 //! // Five minutes after the last participant left, the room ends on its own.
 //! clock.advance(Duration::from_secs(300));
 //! store.tick();
-//! assert_eq!(store.fetch_room(room.sid.as_str()).unwrap().status, RoomStatus::Completed);
+//! assert_eq!(store.fetch_room(&RoomKey::Sid(room.sid)).unwrap().status, RoomStatus::Completed);
 //! ```
 
 pub mod backend;
 pub mod clock;
 pub mod error;
 pub mod event;
+pub mod key;
 pub mod model;
 pub mod paging;
 pub mod store;
 
 pub use backend::EmulatorBackend;
 pub use clock::{seconds_between, whole_seconds, Clock, ManualClock, OffsetClock, SystemClock};
-pub use error::{codes, StoreError};
+pub use error::StoreError;
 pub use event::{StoreEvent, StoreEventKind};
+pub use key::ParticipantKey;
 pub use model::{
     CreateRoom, DisconnectReason, Joined, ParticipantQuery, ParticipantRecord, ParticipantStatus,
     PublishTrack, PublishedTrack, RoomEndReason, RoomRecord, SubscribedTrack, TrackKind,

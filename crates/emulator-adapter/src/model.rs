@@ -2,14 +2,15 @@
 //!
 //! The records carry every field Twilio's JSON needs except the account SID and the URLs, which
 //! the REST face adds from its own settings and the base URL the client used.
-
-use std::fmt;
-use std::str::FromStr;
+//!
+//! The enumerations' text (Twilio's kebab-case names) is derived with `strum`, one mechanism for
+//! all of them: `Display` and `as_str` write it, `FromStr` reads it and refuses anything else
+//! with core's [`UnknownValue`]. Add a variant and its text follows from its name.
 
 use time::OffsetDateTime;
 use videoroom_core::{
-    Identity, ParticipantSid, Room, RoomName, RoomSid, RoomSpec, RoomStatus, RoomType, TrackSid,
-    UnknownValue,
+    twilio_codes, Identity, ParticipantSid, Room, RoomName, RoomSid, RoomSpec, RoomStatus,
+    RoomType, TrackSid, UnknownValue,
 };
 
 /// Twilio's media regions (`MediaRegion`); anything else is refused with 53115.
@@ -90,17 +91,23 @@ impl From<&RoomSpec> for CreateRoom {
 }
 
 /// Why a room ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::Display, strum::IntoStaticStr, strum::EnumIter,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum RoomEndReason {
     /// `POST /v1/Rooms/{room}` with `Status=completed` (or the port's `complete_room`).
     Completed,
     /// Nobody joined within `unused_room_timeout` minutes of creation.
+    #[strum(serialize = "unused-room-timeout")]
     UnusedTimeout,
     /// Nobody rejoined within `empty_room_timeout` minutes of the last participant leaving.
+    #[strum(serialize = "empty-room-timeout")]
     EmptyTimeout,
     /// The last participant left an ad-hoc room (whose timeouts are 0).
     LastParticipantLeft,
     /// The room reached Twilio's 24-hour maximum duration.
+    #[strum(serialize = "max-room-duration")]
     MaxDuration,
     /// The emulator's state was reset ([`Store::reset`](crate::Store::reset)); not a Twilio event.
     Reset,
@@ -108,20 +115,7 @@ pub enum RoomEndReason {
 
 impl RoomEndReason {
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoomEndReason::Completed => "completed",
-            RoomEndReason::UnusedTimeout => "unused-room-timeout",
-            RoomEndReason::EmptyTimeout => "empty-room-timeout",
-            RoomEndReason::LastParticipantLeft => "last-participant-left",
-            RoomEndReason::MaxDuration => "max-room-duration",
-            RoomEndReason::Reset => "reset",
-        }
-    }
-}
-
-impl fmt::Display for RoomEndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -188,7 +182,23 @@ impl RoomRecord {
 }
 
 /// A participant's status (Twilio's `reconnecting` is never produced by the emulator).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownValue,
+    parse_err_fn = unknown_participant_status
+)]
 pub enum ParticipantStatus {
     Connected,
     Disconnected,
@@ -200,38 +210,23 @@ pub enum ParticipantStatus {
 
 impl ParticipantStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ParticipantStatus::Connected => "connected",
-            ParticipantStatus::Disconnected => "disconnected",
-            ParticipantStatus::Reconnecting => "reconnecting",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for ParticipantStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ParticipantStatus {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "connected" => Ok(ParticipantStatus::Connected),
-            "disconnected" => Ok(ParticipantStatus::Disconnected),
-            "reconnecting" => Ok(ParticipantStatus::Reconnecting),
-            _ => Err(UnknownValue {
-                what: "participant status",
-                allowed: "connected, disconnected, reconnecting",
-                got: s.to_owned(),
-            }),
-        }
+fn unknown_participant_status(got: &str) -> UnknownValue {
+    UnknownValue {
+        what: "participant status",
+        allowed: "connected, disconnected, reconnecting",
+        got: got.to_owned(),
     }
 }
 
 /// Why a participant was disconnected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::Display, strum::IntoStaticStr, strum::EnumIter,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum DisconnectReason {
     /// The client left (signaling `disconnect`/`bye`, or its socket closed).
     Left,
@@ -249,14 +244,7 @@ pub enum DisconnectReason {
 
 impl DisconnectReason {
     pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::Left => "left",
-            DisconnectReason::Kicked => "kicked",
-            DisconnectReason::RoomCompleted => "room-completed",
-            DisconnectReason::DuplicateIdentity => "duplicate-identity",
-            DisconnectReason::MaxParticipantDuration => "max-participant-duration",
-            DisconnectReason::Reset => "reset",
-        }
+        self.into()
     }
 
     /// The TwilioError code the SDK should report to the disconnected client, if any:
@@ -264,20 +252,14 @@ impl DisconnectReason {
     /// looks the same to a client). A participant who left, was kicked or timed out gets none.
     pub fn sdk_error_code(self) -> Option<u32> {
         match self {
-            DisconnectReason::DuplicateIdentity => Some(crate::error::codes::DUPLICATE_IDENTITY),
+            DisconnectReason::DuplicateIdentity => Some(twilio_codes::DUPLICATE_IDENTITY),
             DisconnectReason::RoomCompleted | DisconnectReason::Reset => {
-                Some(crate::error::codes::ROOM_COMPLETED)
+                Some(twilio_codes::ROOM_COMPLETED)
             }
             DisconnectReason::Left
             | DisconnectReason::Kicked
             | DisconnectReason::MaxParticipantDuration => None,
         }
-    }
-}
-
-impl fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -307,7 +289,23 @@ impl ParticipantRecord {
 }
 
 /// A track's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownValue,
+    parse_err_fn = unknown_track_kind
+)]
 pub enum TrackKind {
     Audio,
     Video,
@@ -316,33 +314,15 @@ pub enum TrackKind {
 
 impl TrackKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            TrackKind::Audio => "audio",
-            TrackKind::Video => "video",
-            TrackKind::Data => "data",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for TrackKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TrackKind {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "audio" => Ok(TrackKind::Audio),
-            "video" => Ok(TrackKind::Video),
-            "data" => Ok(TrackKind::Data),
-            _ => Err(UnknownValue {
-                what: "track kind",
-                allowed: "audio, video, data",
-                got: s.to_owned(),
-            }),
-        }
+fn unknown_track_kind(got: &str) -> UnknownValue {
+    UnknownValue {
+        what: "track kind",
+        allowed: "audio, video, data",
+        got: got.to_owned(),
     }
 }
 
@@ -424,4 +404,80 @@ pub struct Joined {
     pub replaced: Option<ParticipantRecord>,
     /// Whether the room was created ad hoc by this join.
     pub room_created: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    /// Twilio's words, which callbacks, the REST JSON and the SDK read; the derive must keep
+    /// them exactly.
+    #[test]
+    fn every_value_writes_twilios_text() {
+        let reasons: Vec<&str> = RoomEndReason::iter().map(RoomEndReason::as_str).collect();
+        assert_eq!(
+            reasons,
+            [
+                "completed",
+                "unused-room-timeout",
+                "empty-room-timeout",
+                "last-participant-left",
+                "max-room-duration",
+                "reset"
+            ]
+        );
+        let reasons: Vec<String> = DisconnectReason::iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "left",
+                "kicked",
+                "room-completed",
+                "duplicate-identity",
+                "max-participant-duration",
+                "reset"
+            ]
+        );
+        let statuses: Vec<&str> = ParticipantStatus::iter()
+            .map(ParticipantStatus::as_str)
+            .collect();
+        assert_eq!(statuses, ["connected", "disconnected", "reconnecting"]);
+        let kinds: Vec<&str> = TrackKind::iter().map(TrackKind::as_str).collect();
+        assert_eq!(kinds, ["audio", "video", "data"]);
+    }
+
+    #[test]
+    fn text_reads_back_and_anything_else_is_an_unknown_value_naming_the_choices() {
+        for status in ParticipantStatus::iter() {
+            assert_eq!(ParticipantStatus::from_str(status.as_str()), Ok(status));
+        }
+        for kind in TrackKind::iter() {
+            assert_eq!(TrackKind::from_str(&kind.to_string()), Ok(kind));
+        }
+        assert_eq!(
+            TrackKind::from_str("Audio").unwrap_err().to_string(),
+            "track kind must be one of audio, video, data (got 'Audio')"
+        );
+        assert_eq!(
+            ParticipantStatus::from_str("away").unwrap_err().to_string(),
+            "participant status must be one of connected, disconnected, reconnecting (got 'away')"
+        );
+        let allowed = |names: Vec<&'static str>| names.join(", ");
+        assert_eq!(
+            unknown_track_kind("").allowed,
+            allowed(TrackKind::iter().map(TrackKind::as_str).collect())
+        );
+        assert_eq!(
+            unknown_participant_status("").allowed,
+            allowed(
+                ParticipantStatus::iter()
+                    .map(ParticipantStatus::as_str)
+                    .collect()
+            )
+        );
+    }
 }

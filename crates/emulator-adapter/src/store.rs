@@ -7,24 +7,28 @@ use parking_lot::Mutex;
 use time::OffsetDateTime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use videoroom_core::{
-    Identity, ParticipantSid, RoomName, RoomQuery, RoomSid, RoomStatus, RoomType, TrackSid,
+    twilio_codes, Identity, ParticipantSid, RoomKey, RoomQuery, RoomSid, RoomStatus, RoomType,
+    TrackSid,
 };
 
 use crate::clock::{seconds_between, whole_seconds, Clock, SystemClock};
-use crate::error::{codes, StoreError};
+use crate::error::StoreError;
 use crate::event::{StoreEvent, StoreEventKind};
+use crate::key::ParticipantKey;
 use crate::model::*;
 use crate::paging::{paginate, Page, SortKey};
 
 /// The in-memory room store with Twilio Video's semantics. Share it as `Arc<Store>`.
 ///
 /// # Addressing
-/// Methods take rooms and participants the way Twilio's REST paths do:
-/// - `room: &str` is a room SID (`RM…`, any status) or the unique name of an **in-progress**
-///   room;
-/// - `participant: &str` is a participant SID (`PA…`, any status, of that room) or the identity
-///   of a **connected** participant of that room;
-/// - `track: &str` is a track SID (`MT…`) or the publishing client's track id.
+/// Methods take typed keys, which callers parse once at their edge (see [`crate::key`]):
+/// - a [`RoomKey`] is a room SID (any status) or the unique name of an **in-progress** room.
+///   A SID that is no room's SID is also looked up as a unique name, since a unique name may be
+///   shaped like a SID and Twilio's path segment `{Sid}` accepts either;
+/// - a [`ParticipantKey`] is a participant SID (any status, of that room) or the identity of a
+///   **connected** participant of that room;
+/// - `track: &str` is a track SID (`MT…`) or the publishing client's track id: both are the
+///   client's text, matched as they are.
 ///
 /// Unknown references give 20404 with Twilio's message ("The requested resource /Rooms/x was
 /// not found").
@@ -135,7 +139,7 @@ impl Store {
     /// Creates an in-progress room (`POST /v1/Rooms`), emitting `room-created`.
     ///
     /// Errors: 53107, 53109, 53110, 53111, 53113 (name taken by an in-progress room), 53114,
-    /// 53115, 53124, 20001 (video codecs), all HTTP 400.
+    /// 53115, 53124, 20001 (video codecs).
     pub fn create_room(&self, request: &CreateRoom) -> Result<RoomRecord, StoreError> {
         let (mut state, now) = self.settled();
         let sid = state.new_room_sid();
@@ -144,7 +148,7 @@ impl Store {
     }
 
     /// A room by SID (any status) or unique name (in progress only); 20404 otherwise.
-    pub fn fetch_room(&self, room: &str) -> Result<RoomRecord, StoreError> {
+    pub fn fetch_room(&self, room: &RoomKey) -> Result<RoomRecord, StoreError> {
         let (state, _) = self.settled();
         let sid = state.resolve_room(room)?;
         Ok(state.room(&sid).record.clone())
@@ -186,7 +190,7 @@ impl Store {
     ///
     /// Errors: 20404 (unknown room, or a name whose room already ended), 53112 (the room is not
     /// in progress).
-    pub fn complete_room(&self, room: &str) -> Result<RoomRecord, StoreError> {
+    pub fn complete_room(&self, room: &RoomKey) -> Result<RoomRecord, StoreError> {
         let (mut state, now) = self.settled();
         let sid = state.resolve_room(room)?;
         if !state.room(&sid).record.is_in_progress() {
@@ -196,29 +200,14 @@ impl Store {
         Ok(state.room(&sid).record.clone())
     }
 
-    /// `POST /v1/Rooms/{room}` with `Status=<status>`: only `completed` is accepted (53112
-    /// otherwise), then as [`Store::complete_room`].
-    pub fn update_room_status(&self, room: &str, status: &str) -> Result<RoomRecord, StoreError> {
-        if status != RoomStatus::Completed.as_str() {
-            // Check the room first, so an unknown room is a 404 whatever the status says.
-            self.fetch_room(room)?;
-            return Err(StoreError::bad_request(
-                codes::ROOM_STATUS_INVALID,
-                format!(
-                    "Status is invalid: a room can only be updated to 'completed' (got '{status}')"
-                ),
-            ));
-        }
-        self.complete_room(room)
-    }
-
     // ----- Participants ----------------------------------------------------------------------
 
     /// Connects `identity` to a room, as an SDK client's `connect` does.
     ///
     /// - `room` is a SID or unique name. When no in-progress room has that name and `ad_hoc`
     ///   is `Some(template)`, a room is created ad hoc from the template (its name replaced by
-    ///   `room`, both timeouts 0, `room-created` emitted); with `None` the join is refused.
+    ///   `room`, both timeouts 0, `room-created` emitted); with `None`, or for a SID, the join
+    ///   is refused.
     ///   (When nothing names a room at all, use [`Store::connect_participant_to_new_room`].)
     /// - A connected participant with the same identity is disconnected first (reason
     ///   [`DisconnectReason::DuplicateIdentity`]; its client should get 53205) and returned in
@@ -227,28 +216,30 @@ impl Store {
     ///
     /// Errors (SDK codes): 53106 "Room not found" (no in-progress room by that name or SID, an
     /// ended room, or ad-hoc creation off; this is what twilio-video.js shows when client-side
-    /// room creation is disabled), 53105 "Room contains too many Participants", 53100–53102
-    /// for an ad-hoc name that is not a valid room name, and the template's creation errors.
+    /// room creation is disabled), 53105 "Room contains too many Participants", and the
+    /// template's creation errors. (Text that is no valid room name is the caller's to refuse:
+    /// with 53100–53102 when it would have created the room ad hoc, else with
+    /// [`StoreError::no_room_to_join`].)
     pub fn connect_participant(
         &self,
-        room: &str,
+        room: &RoomKey,
         identity: &Identity,
         ad_hoc: Option<&CreateRoom>,
     ) -> Result<Joined, StoreError> {
         let (mut state, now) = self.settled();
+        let no_room = || StoreError::no_room_to_join(room.as_path_segment());
         let (sid, room_created) = match state.resolve_room(room) {
             Ok(sid) if state.room(&sid).record.is_in_progress() => (sid, false),
-            Ok(_) => return Err(room_not_found_for_connect(room)),
-            Err(_) => match ad_hoc {
-                Some(template) if RoomSid::parse(room).is_err() => {
-                    let name = RoomName::parse(room)?;
+            Ok(_) => return Err(no_room()),
+            Err(_) => match (ad_hoc, room) {
+                (Some(template), RoomKey::Name(name)) => {
                     let mut request = template.clone();
-                    request.unique_name = Some(name);
+                    request.unique_name = Some(name.clone());
                     let new_sid = state.new_room_sid();
                     let record = build_room(&request, new_sid, now, true)?;
                     (state.insert_room(record, now)?.sid, true)
                 }
-                _ => return Err(room_not_found_for_connect(room)),
+                _ => return Err(no_room()),
             },
         };
 
@@ -295,8 +286,8 @@ impl Store {
     /// Errors: 20404.
     pub fn disconnect_participant(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         reason: DisconnectReason,
     ) -> Result<ParticipantRecord, StoreError> {
         let (mut state, now) = self.settled();
@@ -311,33 +302,11 @@ impl Store {
         Ok(state.participants[&psid].record.clone())
     }
 
-    /// `POST …/Participants/{participant}` with `Status=<status>`: only `disconnected` is
-    /// accepted (53209 otherwise), then as [`Store::disconnect_participant`] with reason
-    /// [`DisconnectReason::Kicked`].
-    pub fn update_participant_status(
-        &self,
-        room: &str,
-        participant: &str,
-        status: &str,
-    ) -> Result<ParticipantRecord, StoreError> {
-        if status != ParticipantStatus::Disconnected.as_str() {
-            self.fetch_participant(room, participant)?;
-            return Err(StoreError::bad_request(
-                codes::PARTICIPANT_STATUS_INVALID,
-                format!(
-                    "Participant status is invalid: a participant can only be updated to \
-                     'disconnected' (got '{status}')"
-                ),
-            ));
-        }
-        self.disconnect_participant(room, participant, DisconnectReason::Kicked)
-    }
-
     /// A participant by SID (any status) or identity (connected only); 20404 otherwise.
     pub fn fetch_participant(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
     ) -> Result<ParticipantRecord, StoreError> {
         let (state, _) = self.settled();
         let (_, psid) = state.resolve_participant(room, participant)?;
@@ -348,7 +317,7 @@ impl Store {
     /// then SID). See [`ParticipantQuery`] for the defaults. Errors: 20404, 20001, 21481.
     pub fn list_participants(
         &self,
-        room: &str,
+        room: &RoomKey,
         query: &ParticipantQuery,
     ) -> Result<Page<ParticipantRecord>, StoreError> {
         let (state, _) = self.settled();
@@ -384,7 +353,10 @@ impl Store {
 
     /// The connected participants of a room, in the order they joined (for signaling).
     /// Errors: 20404.
-    pub fn connected_participants(&self, room: &str) -> Result<Vec<ParticipantRecord>, StoreError> {
+    pub fn connected_participants(
+        &self,
+        room: &RoomKey,
+    ) -> Result<Vec<ParticipantRecord>, StoreError> {
         let (state, _) = self.settled();
         let sid = state.resolve_room(room)?;
         Ok(state
@@ -409,15 +381,15 @@ impl Store {
     /// `max_concurrent_published_tracks` is reached).
     pub fn publish_track(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         track: PublishTrack,
     ) -> Result<PublishedTrack, StoreError> {
         let (mut state, now) = self.settled();
         let (rsid, psid) = state.resolve_connected_participant(room, participant)?;
         if track.client_id.is_empty() {
-            return Err(StoreError::bad_request(
-                codes::TRACK_INVALID,
+            return Err(StoreError::new(
+                twilio_codes::TRACK_INVALID,
                 "Track is invalid: the track id must not be empty",
             ));
         }
@@ -428,14 +400,14 @@ impl Store {
         };
         let chars = name.chars().count();
         if chars > MAX_TRACK_NAME_CHARS {
-            return Err(StoreError::bad_request(
-                codes::TRACK_NAME_TOO_LONG,
+            return Err(StoreError::new(
+                twilio_codes::TRACK_NAME_TOO_LONG,
                 format!("Track name is too long: at most {MAX_TRACK_NAME_CHARS} characters (got {chars})"),
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(StoreError::bad_request(
-                codes::TRACK_NAME_INVALID_CHARACTERS,
+            return Err(StoreError::new(
+                twilio_codes::TRACK_NAME_INVALID_CHARACTERS,
                 "Track name contains invalid characters (control characters)",
             ));
         }
@@ -444,15 +416,15 @@ impl Store {
             return Ok(same.clone());
         }
         if existing.iter().any(|t| t.name == name) {
-            return Err(StoreError::bad_request(
-                codes::TRACK_NAME_DUPLICATED,
+            return Err(StoreError::new(
+                twilio_codes::TRACK_NAME_DUPLICATED,
                 format!("Track name is duplicated: the participant already publishes a track named '{name}'"),
             ));
         }
         let limit = state.room(&rsid).record.max_concurrent_published_tracks as usize;
         if limit > 0 && state.published_count(&rsid) >= limit {
-            return Err(StoreError::bad_request(
-                codes::ROOM_TRACK_LIMIT_REACHED,
+            return Err(StoreError::new(
+                twilio_codes::ROOM_TRACK_LIMIT_REACHED,
                 format!("The maximum number of published tracks allowed in the Room at the same time has been reached ({limit})"),
             ));
         }
@@ -482,8 +454,8 @@ impl Store {
     /// Unpublishes a track (by SID or client id), emitting `track-removed`. Errors: 20404.
     pub fn unpublish_track(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         track: &str,
     ) -> Result<PublishedTrack, StoreError> {
         let (mut state, now) = self.settled();
@@ -505,8 +477,8 @@ impl Store {
     /// that changes its state (nothing when it was already so). Errors: 20404.
     pub fn set_track_enabled(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         track: &str,
         enabled: bool,
     ) -> Result<PublishedTrack, StoreError> {
@@ -535,8 +507,8 @@ impl Store {
     /// disconnected). Errors: 20404.
     pub fn published_tracks(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
     ) -> Result<Vec<PublishedTrack>, StoreError> {
         let (state, _) = self.settled();
         let (_, psid) = state.resolve_participant(room, participant)?;
@@ -546,8 +518,8 @@ impl Store {
     /// One published track by SID or client id. Errors: 20404.
     pub fn fetch_published_track(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         track: &str,
     ) -> Result<PublishedTrack, StoreError> {
         let (state, _) = self.settled();
@@ -561,8 +533,8 @@ impl Store {
     /// participant. Errors: 20404.
     pub fn subscribed_tracks(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
     ) -> Result<Vec<SubscribedTrack>, StoreError> {
         let (state, _) = self.settled();
         let (_, psid) = state.resolve_participant(room, participant)?;
@@ -572,8 +544,8 @@ impl Store {
     /// One subscribed track by SID or client id. Errors: 20404.
     pub fn fetch_subscribed_track(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         track: &str,
     ) -> Result<SubscribedTrack, StoreError> {
         let (state, _) = self.settled();
@@ -710,52 +682,56 @@ impl State {
         TrackSid::from_u128(rand::random())
     }
 
-    fn resolve_room(&self, key: &str) -> Result<RoomSid, StoreError> {
-        if let Ok(sid) = RoomSid::parse(key) {
-            if self.rooms.contains_key(&sid) {
-                return Ok(sid);
-            }
-        }
-        self.names
-            .get(key)
-            .cloned()
-            .ok_or_else(|| StoreError::not_found(format!("/Rooms/{key}")))
+    /// The room a key names: by SID, any status (or, failing that, the in-progress room whose
+    /// unique name is that SID's text); by name, the in-progress room of that name.
+    fn resolve_room(&self, key: &RoomKey) -> Result<RoomSid, StoreError> {
+        let found = match key {
+            RoomKey::Sid(sid) if self.rooms.contains_key(sid) => Some(sid.clone()),
+            RoomKey::Sid(sid) => self.names.get(sid.as_str()).cloned(),
+            RoomKey::Name(name) => self.names.get(name.as_str()).cloned(),
+        };
+        found.ok_or_else(|| StoreError::room_not_found(key.as_path_segment()))
     }
 
+    /// The participant a key names in the room `room` names: by SID, of that room, any status;
+    /// by identity, the connected participant with it.
     fn resolve_participant(
         &self,
-        room: &str,
-        key: &str,
+        room: &RoomKey,
+        key: &ParticipantKey,
     ) -> Result<(RoomSid, ParticipantSid), StoreError> {
         let rsid = self.resolve_room(room)?;
-        let found = match ParticipantSid::parse(key) {
-            Ok(psid) => self
+        let found = match key {
+            ParticipantKey::Sid(psid) => self
                 .participants
-                .get(&psid)
+                .get(psid)
                 .filter(|p| p.record.room_sid == rsid)
-                .map(|_| psid),
-            Err(_) => self.room(&rsid).participants.iter().find_map(|p| {
-                let record = &self.participants[p].record;
-                (record.is_connected() && record.identity.as_str() == key).then(|| p.clone())
-            }),
+                .map(|_| psid.clone()),
+            ParticipantKey::Identity(identity) => {
+                self.room(&rsid).participants.iter().find_map(|p| {
+                    let record = &self.participants[p].record;
+                    (record.is_connected() && &record.identity == identity).then(|| p.clone())
+                })
+            }
         };
         found
             .map(|psid| (rsid, psid))
-            .ok_or_else(|| StoreError::not_found(format!("/Rooms/{room}/Participants/{key}")))
+            .ok_or_else(|| StoreError::participant_not_found(room.as_path_segment(), key.as_str()))
     }
 
     fn resolve_connected_participant(
         &self,
-        room: &str,
-        key: &str,
+        room: &RoomKey,
+        key: &ParticipantKey,
     ) -> Result<(RoomSid, ParticipantSid), StoreError> {
         let (rsid, psid) = self.resolve_participant(room, key)?;
         if self.participants[&psid].record.is_connected() {
             Ok((rsid, psid))
         } else {
-            Err(StoreError::not_found(format!(
-                "/Rooms/{room}/Participants/{key}"
-            )))
+            Err(StoreError::participant_not_found(
+                room.as_path_segment(),
+                key.as_str(),
+            ))
         }
     }
 
@@ -840,8 +816,8 @@ impl State {
         let others = self.connected_count(rsid) - usize::from(same_identity.is_some());
         let cap = entry.record.max_participants as usize;
         if others >= cap {
-            return Err(StoreError::bad_request(
-                codes::ROOM_FULL,
+            return Err(StoreError::new(
+                twilio_codes::ROOM_FULL,
                 format!("Room contains too many Participants (the room holds at most {cap})"),
             ));
         }
@@ -890,7 +866,7 @@ impl State {
         now: OffsetDateTime,
     ) -> Result<RoomRecord, StoreError> {
         if self.names.contains_key(&record.unique_name) {
-            return Err(StoreError::bad_request(codes::ROOM_EXISTS, "Room exists"));
+            return Err(StoreError::new(twilio_codes::ROOM_EXISTS, "Room exists"));
         }
         let sid = record.sid.clone();
         self.names.insert(record.unique_name.clone(), sid.clone());
@@ -1146,20 +1122,12 @@ fn created_within(
 }
 
 fn status_invalid_not_in_progress(record: &RoomRecord) -> StoreError {
-    StoreError::bad_request(
-        codes::ROOM_STATUS_INVALID,
+    StoreError::new(
+        twilio_codes::ROOM_STATUS_INVALID,
         format!(
             "Status is invalid: room {} is {}, and only an in-progress room can be completed",
             record.sid, record.status
         ),
-    )
-}
-
-fn room_not_found_for_connect(room: &str) -> StoreError {
-    StoreError::new(
-        codes::ROOM_NOT_FOUND,
-        404,
-        format!("Room not found: no in-progress room is named '{room}'"),
     )
 }
 
@@ -1173,8 +1141,8 @@ fn build_room(
     let room_type = request.room_type.unwrap_or_default();
     let large_room = request.large_room.unwrap_or(false);
     if large_room && room_type != RoomType::Group {
-        return Err(StoreError::bad_request(
-            codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
+        return Err(StoreError::new(
+            twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
             format!("Room creation parameter(s) incompatible with the Room type: LargeRoom needs a group room (got {room_type})"),
         ));
     }
@@ -1185,8 +1153,8 @@ fn build_room(
     };
     let max_participants = request.max_participants.unwrap_or(cap);
     if !(1..=cap).contains(&max_participants) {
-        return Err(StoreError::bad_request(
-            codes::MAX_PARTICIPANTS_OUT_OF_RANGE,
+        return Err(StoreError::new(
+            twilio_codes::MAX_PARTICIPANTS_OUT_OF_RANGE,
             format!("MaxParticipants is out of range: {room_type} rooms hold 1 to {cap} (got {max_participants})"),
         ));
     }
@@ -1198,8 +1166,8 @@ fn build_room(
         if (1..=MAX_ROOM_TIMEOUT_MINUTES).contains(&minutes) {
             Ok(minutes)
         } else {
-            Err(StoreError::bad_request(
-                codes::TIMEOUT_OUT_OF_RANGE,
+            Err(StoreError::new(
+                twilio_codes::TIMEOUT_OUT_OF_RANGE,
                 format!("Timeout is out of range: {name} must be 1 to {MAX_ROOM_TIMEOUT_MINUTES} minutes (got {minutes})"),
             ))
         }
@@ -1210,8 +1178,8 @@ fn build_room(
         .max_participant_duration
         .unwrap_or(DEFAULT_MAX_PARTICIPANT_DURATION);
     if !(1..=MAX_PARTICIPANT_DURATION).contains(&max_participant_duration) {
-        return Err(StoreError::bad_request(
-            codes::TIMEOUT_OUT_OF_RANGE,
+        return Err(StoreError::new(
+            twilio_codes::TIMEOUT_OUT_OF_RANGE,
             format!("Timeout is out of range: MaxParticipantDuration must be 1 to {MAX_PARTICIPANT_DURATION} seconds (got {max_participant_duration})"),
         ));
     }
@@ -1225,23 +1193,23 @@ fn build_room(
             m.to_ascii_uppercase()
         }
         Some(m) => {
-            return Err(StoreError::bad_request(
-                codes::STATUS_CALLBACK_METHOD_INVALID,
+            return Err(StoreError::new(
+                twilio_codes::STATUS_CALLBACK_METHOD_INVALID,
                 format!("StatusCallbackMethod is invalid: must be GET or POST (got '{m}')"),
             ))
         }
     };
     let record_participants_on_connect = request.record_participants_on_connect.unwrap_or(false);
     if record_participants_on_connect && matches!(room_type, RoomType::Go | RoomType::PeerToPeer) {
-        return Err(StoreError::bad_request(
-            codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
+        return Err(StoreError::new(
+            twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
             format!("Room creation parameter(s) incompatible with the Room type: {room_type} rooms cannot record (RecordParticipantsOnConnect)"),
         ));
     }
     let audio_only = request.audio_only.unwrap_or(false);
     if audio_only && room_type != RoomType::Group {
-        return Err(StoreError::bad_request(
-            codes::AUDIO_ONLY_UNSUPPORTED,
+        return Err(StoreError::new(
+            twilio_codes::AUDIO_ONLY_UNSUPPORTED,
             format!("AudioOnly flag not supported for the Room type ({room_type})"),
         ));
     }
@@ -1253,8 +1221,8 @@ fn build_room(
             for codec in codecs {
                 let upper = codec.to_ascii_uppercase();
                 if !VIDEO_CODECS.contains(&upper.as_str()) {
-                    return Err(StoreError::bad_request(
-                        codes::INVALID_PARAMETER,
+                    return Err(StoreError::new(
+                        twilio_codes::INVALID_PARAMETER,
                         format!("VideoCodecs is invalid: each must be VP8 or H264 (got '{codec}')"),
                     ));
                 }
@@ -1270,8 +1238,8 @@ fn build_room(
         Some(region) => {
             let lower = region.to_ascii_lowercase();
             if !MEDIA_REGIONS.contains(&lower.as_str()) {
-                return Err(StoreError::bad_request(
-                    codes::MEDIA_REGION_INVALID,
+                return Err(StoreError::new(
+                    twilio_codes::MEDIA_REGION_INVALID,
                     format!(
                         "MediaRegion is invalid: must be one of {} (got '{region}')",
                         MEDIA_REGIONS.join(", ")
@@ -1318,8 +1286,8 @@ fn build_room(
 
 fn validate_status_callback(raw: &str) -> Result<String, StoreError> {
     let invalid = |why: &str| {
-        StoreError::bad_request(
-            codes::STATUS_CALLBACK_INVALID,
+        StoreError::new(
+            twilio_codes::STATUS_CALLBACK_INVALID,
             format!("StatusCallback is invalid: {why}"),
         )
     };

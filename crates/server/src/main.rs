@@ -51,10 +51,12 @@ fn main() -> ExitCode {
             }
         },
         Command::Check => check(settings),
-        Command::Sdk { action } => match videoroom_server::workshop::run_sdk_command(action, &settings.sdk) {
-            true => ExitCode::SUCCESS,
-            false => ExitCode::from(1),
-        },
+        Command::Sdk { action } => {
+            match videoroom_server::workshop::run_sdk_command(action, &settings.sdk) {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::from(1),
+            }
+        }
     }
 }
 

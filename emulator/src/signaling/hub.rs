@@ -20,10 +20,10 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
 use videoroom_core::token::{TokenVerifier, VerifiedToken};
-use videoroom_core::{twilio_codes, ParticipantSid, RoomSid, TrackSid};
+use videoroom_core::{twilio_codes, ParticipantSid, RoomKey, RoomSid, TrackSid};
 use videoroom_emulator_adapter::{
-    CreateRoom, DisconnectReason, Joined, PublishTrack, Store, StoreError, StoreEvent,
-    StoreEventKind, TrackKind,
+    CreateRoom, DisconnectReason, Joined, ParticipantKey, PublishTrack, Store, StoreError,
+    StoreEvent, StoreEventKind, TrackKind,
 };
 
 use super::connection::close;
@@ -461,6 +461,12 @@ impl Hub {
         let template = self.settings.ad_hoc_template.as_ref();
         match (room_key, template) {
             (Some(key), _) => {
+                // Text that is no room name would have been refused as the ad-hoc room's name,
+                // or names no room to join.
+                let key = RoomKey::parse(&key).map_err(|err| match template {
+                    Some(_) => StoreError::from(err),
+                    None => StoreError::no_room_to_join(&key),
+                })?;
                 Ok(self
                     .store
                     .connect_participant(&key, &verified.identity, template)?)
@@ -494,7 +500,7 @@ impl Hub {
         let participant = &joined.participant.sid;
         for other in self
             .store
-            .connected_participants(joined.room.sid.as_str())
+            .connected_participants(&RoomKey::Sid(joined.room.sid.clone()))
             .unwrap_or_default()
         {
             if &other.sid != participant && !room.is_known(&other.sid) {
@@ -600,10 +606,15 @@ impl Hub {
         let granted = verified.room.as_deref().filter(|s| !s.is_empty());
         match (requested, granted) {
             (Some(requested), Some(granted)) => {
+                let fetch = |text: &str| {
+                    RoomKey::parse(text)
+                        .ok()
+                        .and_then(|key| self.store.fetch_room(&key).ok())
+                };
                 let same = requested == granted
                     || matches!(
-                        (self.store.fetch_room(requested), self.store.fetch_room(granted)),
-                        (Ok(a), Ok(b)) if a.sid == b.sid
+                        (fetch(requested), fetch(granted)),
+                        (Some(a), Some(b)) if a.sid == b.sid
                     );
                 if same {
                     Ok(Some(requested.to_owned()))
@@ -635,12 +646,13 @@ impl Hub {
         current: &[TrackInfo],
         wanted: &[TrackState],
     ) -> (Vec<TrackInfo>, Vec<PublishedTrack>) {
-        let (room_key, participant_key) = (room.as_str(), participant.as_str());
+        let room_key = RoomKey::Sid(room.clone());
+        let participant_key = ParticipantKey::Sid(participant.clone());
         for old in current {
             if !wanted.iter().any(|w| w.id == old.id) {
                 let _ = self
                     .store
-                    .unpublish_track(room_key, participant_key, old.sid.as_str());
+                    .unpublish_track(&room_key, &participant_key, old.sid.as_str());
             }
         }
         let mut tracks: Vec<TrackInfo> = Vec::new();
@@ -657,7 +669,7 @@ impl Hub {
                     ),
                 ))
             } else {
-                self.publish_one(room_key, participant_key, current, want)
+                self.publish_one(&room_key, &participant_key, current, want)
             };
             match result {
                 Ok(track) => {
@@ -678,8 +690,8 @@ impl Hub {
 
     fn publish_one(
         &self,
-        room: &str,
-        participant: &str,
+        room: &RoomKey,
+        participant: &ParticipantKey,
         current: &[TrackInfo],
         want: &TrackState,
     ) -> Result<TrackInfo, SignalingError> {
@@ -841,8 +853,8 @@ impl Hub {
         };
         let gone = room.members.remove(index);
         if let Err(err) = self.store.disconnect_participant(
-            seat.room.as_str(),
-            seat.participant.as_str(),
+            &RoomKey::Sid(seat.room.clone()),
+            &ParticipantKey::Sid(seat.participant.clone()),
             DisconnectReason::Left,
         ) {
             tracing::warn!(room = %seat.room, participant = %seat.participant, error = %err, "signaling: store refused the disconnect");
@@ -878,7 +890,10 @@ impl Hub {
                 // by now is not announced at all.
                 let still_connected = self
                     .store
-                    .fetch_participant(event.room.sid.as_str(), participant.sid.as_str())
+                    .fetch_participant(
+                        &RoomKey::Sid(event.room.sid.clone()),
+                        &ParticipantKey::Sid(participant.sid.clone()),
+                    )
                     .is_ok_and(|p| p.is_connected());
                 if !room.is_known(&participant.sid) && still_connected {
                     let phantom = Phantom {

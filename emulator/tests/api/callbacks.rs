@@ -7,7 +7,9 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha1::Sha1;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use videoroom_core::RoomKey;
 use videoroom_emulator::{CallbackSettings, DeliveryState, EmulatorSettings};
+use videoroom_emulator_adapter::ParticipantKey;
 
 use crate::helpers::{receiver, spawn, spawn_with, Behaviour, Received, TestEmulator};
 
@@ -179,8 +181,8 @@ async fn track_events_carry_the_track_fields() {
     let store = app.emulator.store();
     let track = store
         .publish_track(
-            room["sid"].as_str().unwrap(),
-            alice["sid"].as_str().unwrap(),
+            &RoomKey::parse(room["sid"].as_str().unwrap()).unwrap(),
+            &ParticipantKey::parse(alice["sid"].as_str().unwrap()).unwrap(),
             videoroom_emulator_adapter::PublishTrack {
                 client_id: "mic".to_owned(),
                 kind: videoroom_emulator_adapter::TrackKind::Audio,
@@ -190,7 +192,11 @@ async fn track_events_carry_the_track_fields() {
         )
         .unwrap();
     store
-        .unpublish_track("t", "alice", track.sid.as_str())
+        .unpublish_track(
+            &RoomKey::parse("t").unwrap(),
+            &ParticipantKey::parse("alice").unwrap(),
+            track.sid.as_str(),
+        )
         .unwrap();
     let got = wait_for_requests(&rx, 4).await;
     let track_events: Vec<BTreeMap<String, String>> = got

@@ -339,8 +339,9 @@ async fn published_and_subscribed_tracks_match_twilios_openapi_description() {
         .emulator
         .store()
         .publish_track(
-            &room_sid,
-            alice["sid"].as_str().unwrap(),
+            &videoroom_core::RoomKey::parse(&room_sid).unwrap(),
+            &videoroom_emulator_adapter::ParticipantKey::parse(alice["sid"].as_str().unwrap())
+                .unwrap(),
             videoroom_emulator_adapter::PublishTrack {
                 client_id: "cam".to_owned(),
                 kind: videoroom_emulator_adapter::TrackKind::Video,

@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use videoroom_core::credentials::TEST_ACCOUNT_SID;
-use videoroom_emulator_adapter::{PublishTrack, TrackKind};
+use videoroom_core::RoomKey;
+use videoroom_emulator_adapter::{ParticipantKey, PublishTrack, TrackKind};
 
 use crate::helpers::{assert_twilio_error, spawn};
 
@@ -233,8 +234,8 @@ async fn published_and_subscribed_tracks_are_listed_and_fetched() {
         .emulator
         .store()
         .publish_track(
-            &room_sid,
-            alice_sid,
+            &RoomKey::parse(&room_sid).unwrap(),
+            &ParticipantKey::parse(alice_sid).unwrap(),
             PublishTrack {
                 client_id: "cam-1".to_owned(),
                 kind: TrackKind::Video,

@@ -70,7 +70,7 @@ async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
     );
     let room = emulator
         .store()
-        .fetch_room(body["roomSid"].as_str().unwrap())
+        .fetch_room(&videoroom_core::RoomKey::parse(body["roomSid"].as_str().unwrap()).unwrap())
         .expect("the room exists upstream");
     assert_eq!(room.unique_name, "TwilioMode");
     let health: Value = app.get("/healthz").await.json().await.unwrap();
