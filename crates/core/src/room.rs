@@ -6,6 +6,7 @@ use std::str::FromStr;
 use time::OffsetDateTime;
 
 use crate::sid::RoomSid;
+use crate::twilio_codes;
 
 /// Longest unique name Twilio accepts, in characters (53101 beyond).
 pub const MAX_ROOM_NAME_CHARS: usize = 128;
@@ -42,9 +43,11 @@ impl RoomNameError {
     /// Twilio's code for the rule: 53100 invalid, 53101 too long, 53102 invalid characters.
     pub fn twilio_code(&self) -> u32 {
         match self {
-            RoomNameError::Empty => 53100,
-            RoomNameError::TooLong(_) => 53101,
-            RoomNameError::ControlCharacter(_) | RoomNameError::ReservedCharacter(_) => 53102,
+            RoomNameError::Empty => twilio_codes::ROOM_NAME_INVALID,
+            RoomNameError::TooLong(_) => twilio_codes::ROOM_NAME_TOO_LONG,
+            RoomNameError::ControlCharacter(_) | RoomNameError::ReservedCharacter(_) => {
+                twilio_codes::ROOM_NAME_INVALID_CHARACTERS
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use url::Url;
+use videoroom_core::twilio_codes;
 use videoroom_core::{
     BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec, RoomStatus,
 };
@@ -27,10 +28,6 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// Twilio's messages are short sentences; longer ones are cut so that an odd upstream cannot
 /// flood logs or the token service's answers.
 const MAX_MESSAGE_CHARS: usize = 240;
-/// Twilio's code for a page token it did not issue.
-const INVALID_PAGE_TOKEN: u32 = 21481;
-/// Twilio's code for "Status is invalid, or the room is not in progress".
-const ROOM_NOT_IN_PROGRESS: u32 = 53112;
 
 /// The backend port over Twilio's Video REST API. Cheap to clone (one shared connection pool).
 #[derive(Clone)]
@@ -248,7 +245,7 @@ impl TwilioAdapter {
     /// refused, so a token can never send our credentials elsewhere.
     fn page_url(&self, token: &str) -> Result<Url, BackendError> {
         let invalid = || BackendError::Invalid {
-            code: INVALID_PAGE_TOKEN,
+            code: twilio_codes::INVALID_PAGE_TOKEN,
             message: format!(
                 "Invalid PageToken: not a next_page_url of {}'s room list",
                 self.inner.host
@@ -395,12 +392,12 @@ impl TwilioAdapter {
         let twilio = twilio_error(&answer.body);
         let code = twilio.as_ref().and_then(|e| e.code);
         match (status, code) {
-            (_, Some(53113)) => BackendError::RoomExists,
-            (429, _) | (_, Some(20429)) => BackendError::RateLimited {
+            (_, Some(twilio_codes::ROOM_EXISTS)) => BackendError::RoomExists,
+            (429, _) | (_, Some(twilio_codes::TOO_MANY_REQUESTS)) => BackendError::RateLimited {
                 retry_after: retry_after(&answer.headers),
             },
-            (401, _) | (_, Some(20003)) => BackendError::Unauthorized,
-            (404, _) | (_, Some(20404)) => BackendError::NotFound,
+            (401, _) | (_, Some(twilio_codes::AUTHENTICATE)) => BackendError::Unauthorized,
+            (404, _) | (_, Some(twilio_codes::NOT_FOUND)) => BackendError::NotFound,
             (500..=599, _) => BackendError::Unavailable(format!(
                 "{} failed on its side (HTTP {status}{})",
                 self.inner.host,
@@ -563,7 +560,7 @@ impl RoomBackend for TwilioAdapter {
             // An earlier attempt may have completed the room before its answer was lost; the
             // repeat is then refused as "not in progress". Fetching by SID tells which.
             Err(BackendError::Invalid { code, message })
-                if code == ROOM_NOT_IN_PROGRESS
+                if code == twilio_codes::ROOM_STATUS_INVALID
                     && outcome.maybe_processed_earlier
                     && matches!(key, RoomKey::Sid(_)) =>
             {

@@ -8,7 +8,8 @@
 //! | complete by SID                 | yes | yes | yes           | yes                       |
 //! | create, complete by unique name | yes | no  | yes           | no                        |
 //!
-//! A GET changes nothing. A 429 was not processed (Twilio documents 20429 as safe to retry),
+//! A GET changes nothing. A 429 was not processed (Twilio documents 20429,
+//! [`TOO_MANY_REQUESTS`](videoroom_core::twilio_codes::TOO_MANY_REQUESTS), as safe to retry),
 //! and a connect error means the request never left this machine. A create that got a 5xx or
 //! timed out may have made the room, and repeating it would turn that success into "Room
 //! exists" (53113). Completing a room is idempotent in effect but not in answer: when a first
@@ -42,7 +43,7 @@ pub(crate) enum Repeat {
 /// What an attempt's failure was, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// HTTP 429 or code 20429.
+    /// HTTP 429 or code [`TOO_MANY_REQUESTS`](videoroom_core::twilio_codes::TOO_MANY_REQUESTS).
     Throttled,
     /// HTTP 5xx.
     ServerError,
