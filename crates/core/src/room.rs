@@ -1,7 +1,13 @@
 //! Rooms: their names, types, statuses, and the record a backend returns.
+//!
+//! Enumerations that travel as text (`group`, `in-progress`, …) get their names from one
+//! mechanism, strum's derives: `EnumString` parses (failing with [`UnknownValue`]), `Display`
+//! and `IntoStaticStr` write them. serde's `rename_all` uses the same case, and tests check
+//! that both agree and that each error's list of names is strum's `VariantNames`. Add a
+//! variant: add it to the enum (its text follows from `serialize_all`) and to the list in its
+//! parse error, which the test then confirms.
 
 use std::fmt;
-use std::str::FromStr;
 
 use time::OffsetDateTime;
 
@@ -107,7 +113,9 @@ impl<'de> serde::Deserialize<'de> for RoomName {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} must be one of {allowed} (got '{got}')")]
 pub struct UnknownValue {
+    /// What was being parsed, for the message ("room type").
     pub what: &'static str,
+    /// Every name the enumeration has, in declaration order, separated by ", ".
     pub allowed: &'static str,
     pub got: String,
 }
@@ -115,9 +123,26 @@ pub struct UnknownValue {
 /// Twilio's room types. `group` is current; the others are legacy but still served to
 /// existing accounts (and used by the workshop text: `go`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[serde(rename_all = "kebab-case")]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownValue,
+    parse_err_fn = unknown_room_type
+)]
 pub enum RoomType {
     #[default]
     Group,
@@ -134,13 +159,9 @@ impl RoomType {
         RoomType::GroupSmall,
     ];
 
+    /// The name Twilio uses (`group`, `peer-to-peer`, …).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoomType::Group => "group",
-            RoomType::Go => "go",
-            RoomType::PeerToPeer => "peer-to-peer",
-            RoomType::GroupSmall => "group-small",
-        }
+        self.into()
     }
 
     /// The most participants a room of this type holds (and the default `max_participants`).
@@ -154,29 +175,36 @@ impl RoomType {
     }
 }
 
-impl fmt::Display for RoomType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoomType {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RoomType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                what: "room type",
-                allowed: "group, go, peer-to-peer, group-small",
-                got: s.to_owned(),
-            })
+/// strum's `parse_err_fn` for [`RoomType`].
+fn unknown_room_type(got: &str) -> UnknownValue {
+    UnknownValue {
+        what: "room type",
+        allowed: "group, go, peer-to-peer, group-small",
+        got: got.to_owned(),
     }
 }
 
 /// A room's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(
+    serialize_all = "kebab-case",
+    parse_err_ty = UnknownValue,
+    parse_err_fn = unknown_room_status
+)]
 pub enum RoomStatus {
     InProgress,
     Completed,
@@ -184,34 +212,18 @@ pub enum RoomStatus {
 }
 
 impl RoomStatus {
+    /// The name Twilio uses (`in-progress`, `completed`, `failed`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoomStatus::InProgress => "in-progress",
-            RoomStatus::Completed => "completed",
-            RoomStatus::Failed => "failed",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for RoomStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoomStatus {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "in-progress" => Ok(RoomStatus::InProgress),
-            "completed" => Ok(RoomStatus::Completed),
-            "failed" => Ok(RoomStatus::Failed),
-            _ => Err(UnknownValue {
-                what: "room status",
-                allowed: "in-progress, completed, failed",
-                got: s.to_owned(),
-            }),
-        }
+/// strum's `parse_err_fn` for [`RoomStatus`].
+fn unknown_room_status(got: &str) -> UnknownValue {
+    UnknownValue {
+        what: "room status",
+        allowed: "in-progress, completed, failed",
+        got: got.to_owned(),
     }
 }
 
@@ -325,5 +337,44 @@ mod tests {
             assert_eq!(s.as_str().parse::<RoomStatus>(), Ok(s));
         }
         assert!("done".parse::<RoomStatus>().is_err());
+        assert_eq!(
+            "done".parse::<RoomStatus>().unwrap_err().to_string(),
+            "room status must be one of in-progress, completed, failed (got 'done')"
+        );
+    }
+
+    /// strum writes the names for text, serde for JSON: both must say the same.
+    #[test]
+    fn text_and_json_names_agree() {
+        for t in RoomType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(t.to_string(), t.as_str());
+        }
+        for s in [
+            RoomStatus::InProgress,
+            RoomStatus::Completed,
+            RoomStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(RoomType::PeerToPeer.as_str(), "peer-to-peer");
+        assert_eq!(RoomStatus::InProgress.as_str(), "in-progress");
+    }
+
+    /// A parse error lists exactly the names strum parses, so a new variant cannot be left out.
+    #[test]
+    fn parse_errors_list_every_name() {
+        use strum::VariantNames;
+        let listed = |e: UnknownValue| e.allowed;
+        assert_eq!(
+            listed(unknown_room_type("x")),
+            RoomType::VARIANTS.join(", ")
+        );
+        assert_eq!(
+            listed(unknown_room_status("x")),
+            RoomStatus::VARIANTS.join(", ")
+        );
+        assert_eq!(RoomType::VARIANTS.len(), RoomType::ALL.len());
     }
 }

@@ -550,7 +550,7 @@ impl RoomBackend for TwilioAdapter {
             RoomKey::Name(_) => Repeat::OnlyIfUnprocessed,
         };
         let form = encode(&CompleteRoomForm {
-            status: "completed",
+            status: RoomStatus::Completed,
         });
         let outcome = self
             .execute(Call::post(self.room_url(key), form, repeat))
