@@ -93,9 +93,14 @@ impl TwilioAdapter {
             .map_err(|_| ConfigError::InvalidBaseUrl(base.to_string()))?
             .pop_if_empty()
             .extend(["v1", "Rooms"]);
+        // `effective_base_url` refuses URLs without a host; an empty host here would make every
+        // message name no host at all, so the refusal is repeated rather than defaulted.
+        let host_name = base
+            .host_str()
+            .ok_or_else(|| ConfigError::InvalidBaseUrl(base.to_string()))?;
         let host = match base.port() {
-            Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
-            None => base.host_str().unwrap_or_default().to_owned(),
+            Some(port) => format!("{host_name}:{port}"),
+            None => host_name.to_owned(),
         };
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
@@ -574,9 +579,12 @@ impl RoomBackend for TwilioAdapter {
     }
 }
 
+/// A form body or query string. Only this crate's flat wire structs are encoded, and
+/// serde_urlencoded encodes any flat struct of strings and numbers, so this cannot fail; an
+/// empty body instead would silently create a room with every default.
 fn encode<T: serde::Serialize>(value: &T) -> String {
-    // Flat structs of strings and numbers always encode.
-    serde_urlencoded::to_string(value).unwrap_or_default()
+    serde_urlencoded::to_string(value)
+        .expect("a flat struct of strings and numbers always encodes as a form")
 }
 
 fn twilio_error(body: &[u8]) -> Option<TwilioErrorJson> {
