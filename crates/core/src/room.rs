@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr, VariantNames};
 use time::OffsetDateTime;
 
 use crate::sid::RoomSid;
@@ -120,29 +122,24 @@ pub struct UnknownValue {
     pub got: String,
 }
 
+impl UnknownValue {
+    /// `got` is not one of the names listed in `allowed`; for strum's `parse_err_fn`.
+    pub fn new(what: &'static str, allowed: &'static str, got: &str) -> Self {
+        Self {
+            what,
+            allowed,
+            got: got.to_owned(),
+        }
+    }
+}
+
 /// Twilio's room types. `group` is current; the others are legacy but still served to
 /// existing accounts (and used by the workshop text: `go`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::EnumString,
-    strum::Display,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownValue,
-    parse_err_fn = unknown_room_type
-)]
+#[derive(EnumString, strum::Display, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+#[strum(parse_err_ty = UnknownValue, parse_err_fn = unknown_room_type)]
 pub enum RoomType {
     #[default]
     Group,
@@ -175,36 +172,16 @@ impl RoomType {
     }
 }
 
-/// strum's `parse_err_fn` for [`RoomType`].
 fn unknown_room_type(got: &str) -> UnknownValue {
-    UnknownValue {
-        what: "room type",
-        allowed: "group, go, peer-to-peer, group-small",
-        got: got.to_owned(),
-    }
+    UnknownValue::new("room type", "group, go, peer-to-peer, group-small", got)
 }
 
 /// A room's status.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::EnumString,
-    strum::Display,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[strum(
-    serialize_all = "kebab-case",
-    parse_err_ty = UnknownValue,
-    parse_err_fn = unknown_room_status
-)]
+#[derive(EnumString, strum::Display, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+#[strum(parse_err_ty = UnknownValue, parse_err_fn = unknown_room_status)]
 pub enum RoomStatus {
     InProgress,
     Completed,
@@ -218,13 +195,8 @@ impl RoomStatus {
     }
 }
 
-/// strum's `parse_err_fn` for [`RoomStatus`].
 fn unknown_room_status(got: &str) -> UnknownValue {
-    UnknownValue {
-        what: "room status",
-        allowed: "in-progress, completed, failed",
-        got: got.to_owned(),
-    }
+    UnknownValue::new("room status", "in-progress, completed, failed", got)
 }
 
 /// What a backend knows of a room: the fields the token service and the contract suite need.
@@ -365,7 +337,6 @@ mod tests {
     /// A parse error lists exactly the names strum parses, so a new variant cannot be left out.
     #[test]
     fn parse_errors_list_every_name() {
-        use strum::VariantNames;
         let listed = |e: UnknownValue| e.allowed;
         assert_eq!(
             listed(unknown_room_type("x")),
