@@ -1,5 +1,7 @@
 //! HTTP Basic authentication as Twilio does it: the Account SID with the Auth Token, or an API
-//! key SID of that account with its secret. Anything else is 401 with code 20003.
+//! key SID of that account with its secret. Anything else is 401 with code 20003
+//! ([`AUTHENTICATE`](videoroom_core::twilio_codes::AUTHENTICATE), which
+//! [`ApiError::authenticate`] carries).
 
 use actix_web::http::header;
 use actix_web::HttpRequest;

@@ -139,7 +139,7 @@ async fn advance_clock(
     let report = emulator.advance_clock(Duration::from_secs(seconds));
     Ok(HttpResponse::Ok().json(Advanced {
         advanced_seconds: seconds,
-        offset_seconds: emulator.clock().offset().as_secs(),
+        offset_seconds: emulator.offset_clock().offset().as_secs(),
         now: format_time(emulator.store().now()),
         rooms_ended: report.rooms_ended.iter().map(|s| s.to_string()).collect(),
         participants_removed: report

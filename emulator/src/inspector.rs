@@ -115,7 +115,7 @@ pub async fn state(emulator: web::Data<Emulator>) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(State {
             now: format_time(store.now()),
-            clock_offset_seconds: emulator.clock().offset().as_secs(),
+            clock_offset_seconds: emulator.offset_clock().offset().as_secs(),
             account_sid: emulator.settings().account_sid.as_str().to_owned(),
             rooms,
             callbacks,

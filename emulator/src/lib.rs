@@ -51,6 +51,7 @@ use std::time::Duration;
 use actix_web::web;
 use parking_lot::Mutex;
 use tokio::sync::mpsc::UnboundedReceiver;
+use videoroom_core::clock::Clock;
 use videoroom_core::RoomBackend;
 use videoroom_emulator_adapter::{EmulatorBackend, OffsetClock, Store, StoreEvent};
 
@@ -134,8 +135,16 @@ impl Emulator {
         Arc::clone(&self.inner.store)
     }
 
-    /// The emulator's clock (the system clock plus what the control route advanced).
-    pub fn clock(&self) -> Arc<OffsetClock> {
+    /// The time the emulator runs on (the system clock plus what the control route advanced).
+    /// Whoever mints tokens for this emulator reads this clock, so that tokens and the
+    /// signaling that checks them agree on "now" after the clock was moved.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
+    /// The emulator's movable clock itself, for the control routes and the inspector (which
+    /// show its offset) and for tests that move it without applying what became due.
+    pub fn offset_clock(&self) -> Arc<OffsetClock> {
         Arc::clone(&self.inner.clock)
     }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::twilio_codes;
+
 /// Longest identity Twilio accepts, in characters.
 pub const MAX_IDENTITY_CHARS: usize = 128;
 
@@ -29,9 +31,9 @@ impl IdentityError {
     /// The Twilio error code for this rule (53200 empty, 53201 too long, 53202 characters).
     pub fn twilio_code(&self) -> u32 {
         match self {
-            IdentityError::Empty => 53200,
-            IdentityError::TooLong(_) => 53201,
-            IdentityError::ControlCharacter(_) => 53202,
+            IdentityError::Empty => twilio_codes::IDENTITY_INVALID,
+            IdentityError::TooLong(_) => twilio_codes::IDENTITY_TOO_LONG,
+            IdentityError::ControlCharacter(_) => twilio_codes::IDENTITY_INVALID_CHARACTERS,
         }
     }
 }

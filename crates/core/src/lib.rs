@@ -6,10 +6,12 @@
 //! the find-or-create use case ([`RoomService`]).
 //!
 //! It deliberately does no I/O and knows neither actix-web nor reqwest: time comes in as an
-//! argument, randomness as bytes, and backends are reached only through the port. That keeps
+//! argument or from a [`Clock`] (reading the system clock in [`SystemClock`] is the one
+//! exception), randomness as bytes, and backends are reached only through the port. That keeps
 //! every rule here testable in microseconds and shared, unchanged, by the real Twilio adapter
 //! and the emulator.
 
+pub mod clock;
 pub mod credentials;
 pub mod identity;
 pub mod port;
@@ -22,6 +24,7 @@ pub mod twilio_codes;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use clock::{Clock, SystemClock};
 pub use identity::{Identity, IdentityError};
 pub use port::{BackendError, RoomBackend, RoomKey, RoomPage, RoomQuery};
 pub use room::{Room, RoomName, RoomNameError, RoomSpec, RoomStatus, RoomType, UnknownValue};

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::room::{Room, RoomName, RoomNameError, RoomSpec, RoomStatus};
 use crate::sid::RoomSid;
+use crate::twilio_codes;
 
 /// How a room is addressed: by SID (any status) or by unique name (in-progress rooms only,
 /// as Twilio resolves `GET /v1/Rooms/{UniqueName}`).
@@ -69,17 +70,21 @@ pub struct RoomPage {
 /// What went wrong talking to a backend, in the terms callers act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
-    /// No such room (20404), or the name belongs to no in-progress room.
+    /// No such room ([`NOT_FOUND`](twilio_codes::NOT_FOUND)), or the name belongs to no
+    /// in-progress room.
     #[error("room not found")]
     NotFound,
-    /// An in-progress room already has this unique name (53113).
-    #[error("a room with this unique name is already in progress (53113)")]
+    /// An in-progress room already has this unique name.
+    #[error(
+        "a room with this unique name is already in progress ({})",
+        twilio_codes::ROOM_EXISTS
+    )]
     RoomExists,
-    /// The backend is throttling us (20429); try again after the given delay if known.
-    #[error("rate limited by the backend (20429)")]
+    /// The backend is throttling us; try again after the given delay if known.
+    #[error("rate limited by the backend ({})", twilio_codes::TOO_MANY_REQUESTS)]
     RateLimited { retry_after: Option<Duration> },
-    /// The credentials were refused (20003).
-    #[error("the backend refused the credentials (20003)")]
+    /// The credentials were refused.
+    #[error("the backend refused the credentials ({})", twilio_codes::AUTHENTICATE)]
     Unauthorized,
     /// The backend refused the request's values, with its code and message.
     #[error("the backend refused the request ({code}): {message}")]

@@ -1,11 +1,20 @@
 //! Rooms: their names, types, statuses, and the record a backend returns.
+//!
+//! Enumerations that travel as text (`group`, `in-progress`, …) get their names from one
+//! mechanism, strum's derives: `EnumString` parses (failing with [`UnknownValue`]), `Display`
+//! and `IntoStaticStr` write them. serde's `rename_all` uses the same case, and tests check
+//! that both agree and that each error's list of names is strum's `VariantNames`. Add a
+//! variant: add it to the enum (its text follows from `serialize_all`) and to the list in its
+//! parse error, which the test then confirms.
 
 use std::fmt;
-use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr, VariantNames};
 use time::OffsetDateTime;
 
 use crate::sid::RoomSid;
+use crate::twilio_codes;
 
 /// Longest unique name Twilio accepts, in characters (53101 beyond).
 pub const MAX_ROOM_NAME_CHARS: usize = 128;
@@ -42,9 +51,11 @@ impl RoomNameError {
     /// Twilio's code for the rule: 53100 invalid, 53101 too long, 53102 invalid characters.
     pub fn twilio_code(&self) -> u32 {
         match self {
-            RoomNameError::Empty => 53100,
-            RoomNameError::TooLong(_) => 53101,
-            RoomNameError::ControlCharacter(_) | RoomNameError::ReservedCharacter(_) => 53102,
+            RoomNameError::Empty => twilio_codes::ROOM_NAME_INVALID,
+            RoomNameError::TooLong(_) => twilio_codes::ROOM_NAME_TOO_LONG,
+            RoomNameError::ControlCharacter(_) | RoomNameError::ReservedCharacter(_) => {
+                twilio_codes::ROOM_NAME_INVALID_CHARACTERS
+            }
         }
     }
 }
@@ -104,17 +115,31 @@ impl<'de> serde::Deserialize<'de> for RoomName {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} must be one of {allowed} (got '{got}')")]
 pub struct UnknownValue {
+    /// What was being parsed, for the message ("room type").
     pub what: &'static str,
+    /// Every name the enumeration has, in declaration order, separated by ", ".
     pub allowed: &'static str,
     pub got: String,
 }
 
+impl UnknownValue {
+    /// `got` is not one of the names listed in `allowed`; for strum's `parse_err_fn`.
+    pub fn new(what: &'static str, allowed: &'static str, got: &str) -> Self {
+        Self {
+            what,
+            allowed,
+            got: got.to_owned(),
+        }
+    }
+}
+
 /// Twilio's room types. `group` is current; the others are legacy but still served to
 /// existing accounts (and used by the workshop text: `go`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(EnumString, strum::Display, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+#[strum(parse_err_ty = UnknownValue, parse_err_fn = unknown_room_type)]
 pub enum RoomType {
     #[default]
     Group,
@@ -131,13 +156,9 @@ impl RoomType {
         RoomType::GroupSmall,
     ];
 
+    /// The name Twilio uses (`group`, `peer-to-peer`, …).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoomType::Group => "group",
-            RoomType::Go => "go",
-            RoomType::PeerToPeer => "peer-to-peer",
-            RoomType::GroupSmall => "group-small",
-        }
+        self.into()
     }
 
     /// The most participants a room of this type holds (and the default `max_participants`).
@@ -151,29 +172,16 @@ impl RoomType {
     }
 }
 
-impl fmt::Display for RoomType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoomType {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RoomType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                what: "room type",
-                allowed: "group, go, peer-to-peer, group-small",
-                got: s.to_owned(),
-            })
-    }
+fn unknown_room_type(got: &str) -> UnknownValue {
+    UnknownValue::new("room type", "group, go, peer-to-peer, group-small", got)
 }
 
 /// A room's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(EnumString, strum::Display, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+#[strum(parse_err_ty = UnknownValue, parse_err_fn = unknown_room_status)]
 pub enum RoomStatus {
     InProgress,
     Completed,
@@ -181,35 +189,14 @@ pub enum RoomStatus {
 }
 
 impl RoomStatus {
+    /// The name Twilio uses (`in-progress`, `completed`, `failed`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoomStatus::InProgress => "in-progress",
-            RoomStatus::Completed => "completed",
-            RoomStatus::Failed => "failed",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for RoomStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoomStatus {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "in-progress" => Ok(RoomStatus::InProgress),
-            "completed" => Ok(RoomStatus::Completed),
-            "failed" => Ok(RoomStatus::Failed),
-            _ => Err(UnknownValue {
-                what: "room status",
-                allowed: "in-progress, completed, failed",
-                got: s.to_owned(),
-            }),
-        }
-    }
+fn unknown_room_status(got: &str) -> UnknownValue {
+    UnknownValue::new("room status", "in-progress, completed, failed", got)
 }
 
 /// What a backend knows of a room: the fields the token service and the contract suite need.
@@ -322,5 +309,43 @@ mod tests {
             assert_eq!(s.as_str().parse::<RoomStatus>(), Ok(s));
         }
         assert!("done".parse::<RoomStatus>().is_err());
+        assert_eq!(
+            "done".parse::<RoomStatus>().unwrap_err().to_string(),
+            "room status must be one of in-progress, completed, failed (got 'done')"
+        );
+    }
+
+    /// strum writes the names for text, serde for JSON: both must say the same.
+    #[test]
+    fn text_and_json_names_agree() {
+        for t in RoomType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(t.to_string(), t.as_str());
+        }
+        for s in [
+            RoomStatus::InProgress,
+            RoomStatus::Completed,
+            RoomStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(RoomType::PeerToPeer.as_str(), "peer-to-peer");
+        assert_eq!(RoomStatus::InProgress.as_str(), "in-progress");
+    }
+
+    /// A parse error lists exactly the names strum parses, so a new variant cannot be left out.
+    #[test]
+    fn parse_errors_list_every_name() {
+        let listed = |e: UnknownValue| e.allowed;
+        assert_eq!(
+            listed(unknown_room_type("x")),
+            RoomType::VARIANTS.join(", ")
+        );
+        assert_eq!(
+            listed(unknown_room_status("x")),
+            RoomStatus::VARIANTS.join(", ")
+        );
+        assert_eq!(RoomType::VARIANTS.len(), RoomType::ALL.len());
     }
 }

@@ -8,16 +8,16 @@
 //!
 //! Time is always an argument (`now`, in Unix seconds): this module reads no clock.
 
-use std::fmt;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::identity::Identity;
 use crate::sid::{AccountSid, ApiKeySid};
+use crate::twilio_codes;
 
 /// twilio-node's default lifetime of a token, in seconds.
 pub const DEFAULT_TTL_SECS: u64 = 3600;
@@ -26,22 +26,13 @@ pub const MAX_TTL_SECS: u64 = 86_400;
 /// The content type that marks a Twilio "first-party auth" token.
 pub const TWILIO_CTY: &str = "twilio-fpa;v=1";
 
-/// An API key: its SID, its secret, and the account it belongs to.
-#[derive(Clone)]
+/// An API key: its SID, its secret, and the account it belongs to. Its `Debug` output shows
+/// the SIDs and `[REDACTED]` in place of the secret (`SecretString` redacts itself).
+#[derive(Clone, Debug)]
 pub struct ApiKey {
     pub account_sid: AccountSid,
     pub sid: ApiKeySid,
     pub secret: SecretString,
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKey")
-            .field("account_sid", &self.account_sid)
-            .field("sid", &self.sid)
-            .field("secret", &"[redacted]")
-            .finish()
-    }
 }
 
 /// A token setting that cannot work.
@@ -157,22 +148,48 @@ impl TokenSigner {
     }
 }
 
+/// HS256 is HMAC with SHA-256, keyed with the API key secret's bytes.
+type HmacSha256 = Hmac<Sha256>;
+
+/// An HS256 MAC keyed with `secret`.
+fn hs256(secret: &str) -> HmacSha256 {
+    // HMAC hashes keys longer than a block and pads shorter ones, so every length is valid.
+    HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts a key of any length")
+}
+
 /// Serializes and signs (HS256) any header and claims. Exposed so tests can build tokens that
 /// differ from a good one in exactly one way.
+///
+/// # Panics
+///
+/// If `header` or `claims` cannot be written as JSON, which happens only for maps with
+/// non-string keys: the signer's own structs and any `serde_json::Value` always can.
 pub fn sign_parts<H: Serialize, C: Serialize>(header: &H, claims: &C, secret: &str) -> String {
-    // Serializing these plain structs to JSON cannot fail (no maps with non-string keys).
-    let header = serde_json::to_vec(header).unwrap_or_default();
-    let claims = serde_json::to_vec(claims).unwrap_or_default();
+    let header = serde_json::to_vec(header)
+        .expect("a token header is a JSON object with string keys, so it serializes");
+    let claims = serde_json::to_vec(claims)
+        .expect("token claims are a JSON object with string keys, so they serialize");
     let message = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),
         URL_SAFE_NO_PAD.encode(claims)
     );
-    let key = EncodingKey::from_secret(secret.as_bytes());
-    // HMAC signing with a byte key cannot fail; an empty signature would fail verification.
-    let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap_or_default();
+    let mut mac = hs256(secret);
+    mac.update(message.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{message}.{signature}")
+}
+
+/// Whether `signature` (base64url, as in a JWT) is the HS256 MAC of `message` under `secret`.
+/// The comparison takes the same time wherever the bytes differ, so a caller cannot learn a
+/// valid signature byte by byte from response times.
+fn hs256_matches(message: &str, signature: &str, secret: &str) -> bool {
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+        return false;
+    };
+    let mut mac = hs256(secret);
+    mac.update(message.as_bytes());
+    mac.verify_slice(&signature).is_ok()
 }
 
 /// Why a token was refused, with Twilio's code for it.
@@ -197,13 +214,13 @@ pub enum TokenErrorKind {
 impl TokenErrorKind {
     pub fn code(self) -> u32 {
         match self {
-            TokenErrorKind::Invalid => 20101,
-            TokenErrorKind::InvalidHeader => 20102,
-            TokenErrorKind::InvalidIssuerOrSubject => 20103,
-            TokenErrorKind::Expired => 20104,
-            TokenErrorKind::NotYetValid => 20105,
-            TokenErrorKind::InvalidGrants => 20106,
-            TokenErrorKind::InvalidSignature => 20107,
+            TokenErrorKind::Invalid => twilio_codes::TOKEN_INVALID,
+            TokenErrorKind::InvalidHeader => twilio_codes::TOKEN_HEADER_INVALID,
+            TokenErrorKind::InvalidIssuerOrSubject => twilio_codes::TOKEN_ISSUER_OR_SUBJECT_INVALID,
+            TokenErrorKind::Expired => twilio_codes::TOKEN_EXPIRED,
+            TokenErrorKind::NotYetValid => twilio_codes::TOKEN_NOT_YET_VALID,
+            TokenErrorKind::InvalidGrants => twilio_codes::TOKEN_GRANTS_INVALID,
+            TokenErrorKind::InvalidSignature => twilio_codes::TOKEN_SIGNATURE_INVALID,
         }
     }
 
@@ -365,8 +382,10 @@ impl TokenVerifier {
             )
         })?;
 
-        let iss = claims.iss.as_deref().unwrap_or_default();
-        let sub = claims.sub.as_deref().unwrap_or_default();
+        // A missing claim is read as "" so that it is refused by the same SID rule, and with
+        // the same code (20103), as a malformed one.
+        let iss = claims.iss.as_deref().unwrap_or("");
+        let sub = claims.sub.as_deref().unwrap_or("");
         let api_key_sid = ApiKeySid::parse(iss).map_err(|e| {
             TokenError::new(TokenErrorKind::InvalidIssuerOrSubject, format!("iss: {e}"))
         })?;
@@ -390,18 +409,10 @@ impl TokenVerifier {
             ));
         }
 
-        let (message, signature) = token
+        let (message, _) = token
             .rsplit_once('.')
-            .unwrap_or((token, decoded.signature.as_str()));
-        let decoding = DecodingKey::from_secret(key.secret.expose_secret().as_bytes());
-        let valid = jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
-            &decoding,
-            Algorithm::HS256,
-        )
-        .unwrap_or(false);
-        if !valid {
+            .expect("decode_unverified accepted the token, so it has three dot-separated parts");
+        if !hs256_matches(message, &decoded.signature, key.secret.expose_secret()) {
             return Err(TokenError::new(
                 TokenErrorKind::InvalidSignature,
                 "signature does not match the API key secret",
@@ -487,5 +498,44 @@ fn shown(v: Option<&str>) -> String {
         // log lines through the detail.
         Some(s) => format!("{:?}", s.chars().take(40).collect::<String>()),
         None => "nothing".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
+
+    fn key() -> ApiKey {
+        ApiKey {
+            account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
+            sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded API key SID"),
+            secret: SecretString::from(TEST_API_KEY_SECRET),
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_the_sids_but_never_the_secret() {
+        let signer = TokenSigner::new(key(), DEFAULT_TTL_SECS, None).expect("valid signer");
+        for shown in [format!("{:?}", key()), format!("{signer:?}")] {
+            assert!(!shown.contains(TEST_API_KEY_SECRET), "{shown}");
+            assert!(shown.contains("[REDACTED]"), "{shown}");
+            assert!(shown.contains(TEST_API_KEY_SID), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_signature_is_accepted_only_for_its_message_and_secret() {
+        let token = sign_parts(
+            &serde_json::json!({"alg": "HS256"}),
+            &serde_json::json!({}),
+            "secret",
+        );
+        let (message, signature) = token.rsplit_once('.').expect("three parts");
+        assert!(hs256_matches(message, signature, "secret"));
+        assert!(!hs256_matches(message, signature, "other secret"));
+        assert!(!hs256_matches(&format!("{message}x"), signature, "secret"));
+        assert!(!hs256_matches(message, "not base64url!", "secret"));
+        assert!(!hs256_matches(message, "", "secret"));
     }
 }

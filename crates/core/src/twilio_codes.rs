@@ -17,6 +17,8 @@ pub const AUTHENTICATE: u32 = 20003;
 pub const METHOD_NOT_ALLOWED: u32 = 20004;
 /// No such resource (HTTP 404).
 pub const NOT_FOUND: u32 = 20404;
+/// The account is being throttled (HTTP 429); Twilio documents the request as safe to retry.
+pub const TOO_MANY_REQUESTS: u32 = 20429;
 /// Something failed on the server's side.
 pub const INTERNAL: u32 = 20500;
 /// A `PageToken` the server did not issue.

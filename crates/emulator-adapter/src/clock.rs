@@ -4,27 +4,17 @@
 //! from timestamps read from a [`Clock`], never from timers, so a test can move a
 //! [`ManualClock`] ten minutes ahead and see a room complete on the next operation, and the
 //! emulator can move its [`OffsetClock`] from a control route without waiting.
+//!
+//! The [`Clock`] trait and [`SystemClock`] belong to core (`videoroom_core::clock`), so that
+//! the token service and the emulator mint and check tokens on one notion of time; they are
+//! re-exported here so the store's users can keep importing them from this crate. The
+//! controllable clocks stay here, beside the store they drive.
 
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use time::OffsetDateTime;
-
-/// A source of the current time. Implementations must be cheap and never block.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time. The store truncates it to whole seconds in UTC.
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
+pub use videoroom_core::clock::{Clock, SystemClock};
 
 /// A clock that only moves when told to: for tests.
 #[derive(Debug)]

@@ -11,9 +11,9 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use videoroom_core::clock::{Clock, SystemClock};
 use videoroom_core::{RoomBackend, RoomService};
 use videoroom_emulator::{Emulator, EmulatorSettings};
-use videoroom_emulator_adapter::{Clock, SystemClock};
 use videoroom_twilio_adapter::TwilioAdapter;
 
 use crate::error::ApiError;

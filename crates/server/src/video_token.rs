@@ -14,9 +14,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::Arc;
 
 use serde::Serialize;
+use videoroom_core::clock::Clock;
 use videoroom_core::token::TokenSigner;
 use videoroom_core::{Identity, RoomName, RoomService};
-use videoroom_emulator_adapter::Clock;
 
 use crate::error::ApiError;
 use crate::params::TokenParams;

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use url::Url;
+use videoroom_core::twilio_codes;
 use videoroom_core::{
     BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec, RoomStatus,
 };
@@ -27,10 +28,6 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// Twilio's messages are short sentences; longer ones are cut so that an odd upstream cannot
 /// flood logs or the token service's answers.
 const MAX_MESSAGE_CHARS: usize = 240;
-/// Twilio's code for a page token it did not issue.
-const INVALID_PAGE_TOKEN: u32 = 21481;
-/// Twilio's code for "Status is invalid, or the room is not in progress".
-const ROOM_NOT_IN_PROGRESS: u32 = 53112;
 
 /// The backend port over Twilio's Video REST API. Cheap to clone (one shared connection pool).
 #[derive(Clone)]
@@ -96,9 +93,14 @@ impl TwilioAdapter {
             .map_err(|_| ConfigError::InvalidBaseUrl(base.to_string()))?
             .pop_if_empty()
             .extend(["v1", "Rooms"]);
+        // `effective_base_url` refuses URLs without a host; an empty host here would make every
+        // message name no host at all, so the refusal is repeated rather than defaulted.
+        let host_name = base
+            .host_str()
+            .ok_or_else(|| ConfigError::InvalidBaseUrl(base.to_string()))?;
         let host = match base.port() {
-            Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
-            None => base.host_str().unwrap_or_default().to_owned(),
+            Some(port) => format!("{host_name}:{port}"),
+            None => host_name.to_owned(),
         };
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
@@ -248,7 +250,7 @@ impl TwilioAdapter {
     /// refused, so a token can never send our credentials elsewhere.
     fn page_url(&self, token: &str) -> Result<Url, BackendError> {
         let invalid = || BackendError::Invalid {
-            code: INVALID_PAGE_TOKEN,
+            code: twilio_codes::INVALID_PAGE_TOKEN,
             message: format!(
                 "Invalid PageToken: not a next_page_url of {}'s room list",
                 self.inner.host
@@ -395,12 +397,12 @@ impl TwilioAdapter {
         let twilio = twilio_error(&answer.body);
         let code = twilio.as_ref().and_then(|e| e.code);
         match (status, code) {
-            (_, Some(53113)) => BackendError::RoomExists,
-            (429, _) | (_, Some(20429)) => BackendError::RateLimited {
+            (_, Some(twilio_codes::ROOM_EXISTS)) => BackendError::RoomExists,
+            (429, _) | (_, Some(twilio_codes::TOO_MANY_REQUESTS)) => BackendError::RateLimited {
                 retry_after: retry_after(&answer.headers),
             },
-            (401, _) | (_, Some(20003)) => BackendError::Unauthorized,
-            (404, _) | (_, Some(20404)) => BackendError::NotFound,
+            (401, _) | (_, Some(twilio_codes::AUTHENTICATE)) => BackendError::Unauthorized,
+            (404, _) | (_, Some(twilio_codes::NOT_FOUND)) => BackendError::NotFound,
             (500..=599, _) => BackendError::Unavailable(format!(
                 "{} failed on its side (HTTP {status}{})",
                 self.inner.host,
@@ -553,7 +555,7 @@ impl RoomBackend for TwilioAdapter {
             RoomKey::Name(_) => Repeat::OnlyIfUnprocessed,
         };
         let form = encode(&CompleteRoomForm {
-            status: "completed",
+            status: RoomStatus::Completed,
         });
         let outcome = self
             .execute(Call::post(self.room_url(key), form, repeat))
@@ -563,7 +565,7 @@ impl RoomBackend for TwilioAdapter {
             // An earlier attempt may have completed the room before its answer was lost; the
             // repeat is then refused as "not in progress". Fetching by SID tells which.
             Err(BackendError::Invalid { code, message })
-                if code == ROOM_NOT_IN_PROGRESS
+                if code == twilio_codes::ROOM_STATUS_INVALID
                     && outcome.maybe_processed_earlier
                     && matches!(key, RoomKey::Sid(_)) =>
             {
@@ -577,9 +579,12 @@ impl RoomBackend for TwilioAdapter {
     }
 }
 
+/// A form body or query string. Only this crate's flat wire structs are encoded, and
+/// serde_urlencoded encodes any flat struct of strings and numbers, so this cannot fail; an
+/// empty body instead would silently create a room with every default.
 fn encode<T: serde::Serialize>(value: &T) -> String {
-    // Flat structs of strings and numbers always encode.
-    serde_urlencoded::to_string(value).unwrap_or_default()
+    serde_urlencoded::to_string(value)
+        .expect("a flat struct of strings and numbers always encodes as a form")
 }
 
 fn twilio_error(body: &[u8]) -> Option<TwilioErrorJson> {

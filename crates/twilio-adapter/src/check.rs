@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use url::Url;
-use videoroom_core::{AccountSid, ApiKeySid};
+use videoroom_core::{twilio_codes, AccountSid, ApiKeySid};
 
 /// The credentials work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +74,14 @@ impl fmt::Display for Unreachable {
 /// Why the check failed, with what to do about it (the `Display` text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
-    /// 401 / 20003. Twilio answers the same for an unknown key SID, a wrong secret, a deleted
+    /// 401 / [`AUTHENTICATE`](twilio_codes::AUTHENTICATE). Twilio answers the same for an unknown key SID, a wrong secret, a deleted
     /// key and a suspended account, so the message cannot say which.
     #[error(
-        "{host} refused API key {api_key_sid} (401, code 20003): the key SID or the secret is \
+        "{host} refused API key {api_key_sid} (401, code {code}): the key SID or the secret is \
          wrong, or the key was deleted. Twilio does not say which. Check API_KEY / \
          TWILIO_API_KEY_SID and API_SECRET / TWILIO_API_KEY_SECRET (an API key is created \
-         in the Twilio console under Account > API keys; its secret is shown only once)"
+         in the Twilio console under Account > API keys; its secret is shown only once)",
+        code = twilio_codes::AUTHENTICATE
     )]
     BadCredentials {
         host: String,
@@ -100,8 +101,9 @@ pub enum CheckError {
     /// The key works but belongs to another account than the configured one.
     #[error(
         "API key {api_key_sid} belongs to account {actual}, not to the configured {configured}; \
-         tokens minted with this key and account would be refused (20103). Set ACCOUNT_SID / \
-         TWILIO_ACCOUNT_SID to {actual}, or use a key of {configured}"
+         tokens minted with this key and account would be refused ({code}). Set ACCOUNT_SID / \
+         TWILIO_ACCOUNT_SID to {actual}, or use a key of {configured}",
+        code = twilio_codes::TOKEN_ISSUER_OR_SUBJECT_INVALID
     )]
     AccountMismatch {
         api_key_sid: ApiKeySid,
@@ -120,9 +122,10 @@ pub enum CheckError {
     )]
     TimedOut { host: String, after: Duration },
     #[error(
-        "{host} is throttling this account (429, code 20429){}; the credentials could not be \
+        "{host} is throttling this account (429, code {code}){}; the credentials could not be \
          checked, try again",
-        retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default()
+        retry_after.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default(),
+        code = twilio_codes::TOO_MANY_REQUESTS
     )]
     RateLimited {
         host: String,

@@ -8,7 +8,8 @@
 //! | complete by SID                 | yes | yes | yes           | yes                       |
 //! | create, complete by unique name | yes | no  | yes           | no                        |
 //!
-//! A GET changes nothing. A 429 was not processed (Twilio documents 20429 as safe to retry),
+//! A GET changes nothing. A 429 was not processed (Twilio documents 20429,
+//! [`TOO_MANY_REQUESTS`](videoroom_core::twilio_codes::TOO_MANY_REQUESTS), as safe to retry),
 //! and a connect error means the request never left this machine. A create that got a 5xx or
 //! timed out may have made the room, and repeating it would turn that success into "Room
 //! exists" (53113). Completing a room is idempotent in effect but not in answer: when a first
@@ -27,8 +28,6 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng as _;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use time::format_description::well_known::Rfc2822;
-use time::OffsetDateTime;
 
 /// How much a request may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +41,7 @@ pub(crate) enum Repeat {
 /// What an attempt's failure was, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// HTTP 429 or code 20429.
+    /// HTTP 429 or code [`TOO_MANY_REQUESTS`](videoroom_core::twilio_codes::TOO_MANY_REQUESTS).
     Throttled,
     /// HTTP 5xx.
     ServerError,
@@ -76,16 +75,19 @@ pub(crate) fn jittered(step: Duration) -> Duration {
     half + Duration::from_millis(random)
 }
 
-/// The delay a `Retry-After` header asks for: delta-seconds or an HTTP date.
+/// The delay a `Retry-After` header asks for: delta-seconds or an HTTP date (RFC 9110's
+/// `HTTP-date`, read by `httpdate` in all three of its historical forms).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let date = OffsetDateTime::parse(value, &Rfc2822).ok()?;
-    let now = OffsetDateTime::from(SystemTime::now());
-    let wait = date - now;
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    let date = httpdate::parse_http_date(value).ok()?;
+    // A date already past asks for no wait at all.
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -134,8 +136,7 @@ mod tests {
             Some(Duration::ZERO),
             "a past date means now"
         );
-        let soon = OffsetDateTime::from(SystemTime::now()) + time::Duration::seconds(30);
-        let value = soon.format(&Rfc2822).expect("formats");
+        let value = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&value).expect("header"));
         let wait = retry_after(&headers).expect("a date");
         assert!(

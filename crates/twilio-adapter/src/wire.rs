@@ -44,7 +44,8 @@ impl<'a> CreateRoomForm<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct CompleteRoomForm {
-    pub(crate) status: &'static str,
+    /// Always [`RoomStatus::Completed`]; written with the status's own name (`completed`).
+    pub(crate) status: RoomStatus,
 }
 
 /// The query of `GET /v1/Rooms`.
@@ -301,6 +302,15 @@ mod tests {
             empty, "",
             "an empty create is valid and leaves every default to Twilio"
         );
+    }
+
+    #[test]
+    fn the_completion_form_names_the_status_as_twilio_does() {
+        let form = serde_urlencoded::to_string(CompleteRoomForm {
+            status: RoomStatus::Completed,
+        })
+        .expect("form");
+        assert_eq!(form, "Status=completed");
     }
 
     #[test]

@@ -358,7 +358,7 @@ async fn the_background_ticker_ends_idle_rooms_without_any_request() {
         ("StatusCallback", &format!("{}/s", rx.base)),
     ])
     .await;
-    app.emulator.clock().advance(Duration::from_secs(61));
+    app.emulator.offset_clock().advance(Duration::from_secs(61));
     let got = wait_for_requests(&rx, 2).await;
     assert!(got
         .iter()

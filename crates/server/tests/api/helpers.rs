@@ -13,7 +13,7 @@ use videoroom_core::token::{decode_unverified, ApiKey, TokenVerifier, VerifiedTo
 use videoroom_core::{
     AccountSid, ApiKeySid, BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec,
 };
-use videoroom_emulator_adapter::{EmulatorBackend, Store, SystemClock};
+use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_server::settings::Overrides;
 use videoroom_server::{Application, Backend, Settings};
 
@@ -116,11 +116,11 @@ pub async fn spawn_app_with(overrides: Overrides) -> TestApp {
 /// Like [`spawn_app_with`], with every backend call taking at least `latency` (as a real
 /// network would), so that concurrent requests overlap inside the backend.
 pub async fn spawn_app_with_latency(overrides: Overrides, latency: Duration) -> TestApp {
-    let store = Arc::new(Store::new(Arc::new(SystemClock)));
-    let counting = Arc::new(CountingBackend::new(
-        Arc::new(EmulatorBackend::new(store)),
-        latency,
-    ));
+    // The port over an emulator's store, reached through the emulator crate's API (the server
+    // does not depend on the store's crate). Its background tasks are not started: the store
+    // applies due transitions on every call.
+    let emulator = Emulator::new(EmulatorSettings::seeded());
+    let counting = Arc::new(CountingBackend::new(emulator.backend(), latency));
     let mut app = spawn_app_over(overrides, counting.clone()).await;
     app.backend = Some(counting);
     app
