@@ -26,7 +26,7 @@ pub enum SidError {
     /// The length is right but a character is not a hex digit: usually a placeholder such as
     /// `ACxxxx…` copied from an example, so the message shows the first bad character rather
     /// than a length that is not the problem.
-    #[error("{kind} must be {prefix} followed by 32 hexadecimal digits (0-9, a-f), but character {position} is '{bad}'; is it a placeholder? Copy the real value from the Twilio Console")]
+    #[error("{kind} must be {prefix} followed by 32 hexadecimal digits (0-9, a-f), but character {position} is '{bad}' (a placeholder?)")]
     NotHex {
         kind: &'static str,
         prefix: &'static str,

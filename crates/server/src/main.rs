@@ -20,6 +20,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for warning in &settings.warnings {
+        eprintln!("videoroom: warning: {warning}");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Token { identity } => match cli::token(&settings, &identity) {
@@ -51,10 +54,12 @@ fn main() -> ExitCode {
             }
         },
         Command::Check => check(settings),
-        Command::Sdk { action } => match videoroom_server::workshop::run_sdk_command(action, &settings.sdk) {
-            true => ExitCode::SUCCESS,
-            false => ExitCode::from(1),
-        },
+        Command::Sdk { action } => {
+            match videoroom_server::workshop::run_sdk_command(action, &settings.sdk) {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::from(1),
+            }
+        }
     }
 }
 

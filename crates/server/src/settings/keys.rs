@@ -235,7 +235,8 @@ pub const KEYS: &[KeySpec] = &[
         flag: None,
         default: Some("true"),
         secret: false,
-        meaning: "emulator: fetch a missing twilio-video.js with `npm pack` at start-up (false: never)",
+        meaning:
+            "emulator: fetch a missing twilio-video.js with `npm pack` at start-up (false: never)",
         show: |s| s.sdk.fetch.to_string(),
     },
 ];

@@ -42,7 +42,7 @@ use serde::Deserialize;
 use videoroom_core::token::{ApiKey, TokenConfigError, TokenSigner};
 use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
 use videoroom_emulator::sdk::{SdkOptions, SdkSource};
-use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR};
+use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR};
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
@@ -186,6 +186,9 @@ pub struct Settings {
     pub sdk: SdkSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
+    /// Things that are not errors but will not do what the person meant (a variable in `.env`
+    /// that is read before it); the binary prints them on standard error.
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
@@ -212,11 +215,32 @@ impl Settings {
         )
     }
 
+    /// The name a person used for `key`: its flag, variable (`(in .env)` when from there) or
+    /// TOML key, as the value's origin says.
+    pub fn name_of(&self, key: &str) -> String {
+        validation::name_in(&self.origins, key)
+    }
+
     /// The Twilio adapter's configuration: these credentials, base URL, region and edge, with
-    /// the adapter's default timeouts and retries. The error names the setting to fix.
+    /// the adapter's default timeouts and retries. The error names the setting to fix, under
+    /// the name the person used for it (the adapter's own messages name its variables).
     pub fn twilio_config(&self) -> Result<TwilioConfig, String> {
+        let renamed = |message: String| {
+            [
+                (BASE_URL_VAR, "twilio.base_url"),
+                (REGION_VAR, "twilio.region"),
+                (EDGE_VAR, "twilio.edge"),
+            ]
+            .into_iter()
+            .filter(|(_, key)| self.origins.contains_key(key))
+            .fold(message, |text, (var, key)| {
+                text.replace(var, &self.name_of(key))
+            })
+        };
         let base_url = url::Url::parse(&self.twilio.base_url).map_err(|e| {
-            format!("{BASE_URL_VAR} must be an absolute URL such as https://video.twilio.com ({e})")
+            renamed(format!(
+                "{BASE_URL_VAR} must be an absolute URL such as https://video.twilio.com ({e})"
+            ))
         })?;
         let mut config = TwilioConfig::new(
             self.credentials.account_sid.clone(),
@@ -226,7 +250,7 @@ impl Settings {
         config.base_url = base_url;
         config.region = self.twilio.region.clone();
         config.edge = self.twilio.edge.clone();
-        config.validate().map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| renamed(e.to_string()))?;
         Ok(config)
     }
 
@@ -304,6 +328,7 @@ impl Settings {
                 fetch: sdk_fetch.expect(CHECKED),
             },
             origins,
+            warnings: Vec::new(),
         };
         validation::whole(&settings)?;
         Ok(settings)

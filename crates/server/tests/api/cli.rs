@@ -466,3 +466,65 @@ fn an_explicit_config_file_replaces_videoroom_toml() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn enum_flags_with_bad_values_join_the_report_of_every_problem() {
+    let output = run(
+        &[
+            "config",
+            "--backend",
+            "twilo",
+            "--room-type",
+            "huge",
+            "--log-format",
+            "jsno",
+            "--port",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("videoroom: invalid configuration:"),
+        "{err}"
+    );
+    for expected in [
+        "--backend: unknown variant `twilo`, expected `emulator` or `twilio`; did you mean 'twilio'?",
+        "--room-type: room type must be one of",
+        "--log-format: unknown variant `jsno`",
+        "--port: must be a port number",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn an_empty_videoroom_config_counts_as_unset() {
+    let dir = TempDir::new();
+    dir.write("videoroom.toml", "port = 4321\n");
+    let output = videoroom(&dir, &["config"], &[("VIDEOROOM_CONFIG", "")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output)
+            .lines()
+            .any(|l| l.starts_with("port ") && l.contains("4321")),
+        "the default videoroom.toml is read: {}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn warnings_about_dotenv_are_printed_on_standard_error() {
+    let dir = TempDir::new();
+    dir.write(".env", "RUST_LOG=debug\n");
+    let output = videoroom(&dir, &["config"], &[]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("videoroom: warning: RUST_LOG in .env is ignored"),
+        "{}",
+        stderr(&output)
+    );
+}
