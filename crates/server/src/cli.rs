@@ -4,13 +4,13 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use videoroom_core::token::{decode_unverified, TokenErrorKind, TokenVerifier};
 use videoroom_core::Identity;
 
-use crate::settings::{Overrides, Settings};
+use crate::settings::{Overrides, Settings, CONFIG_VAR, KEYS};
 
 /// videoroom: a Twilio Video token service that runs against real Twilio or, offline, against
 /// a built-in emulator of Twilio Video.
@@ -21,6 +21,37 @@ pub struct Cli {
     pub settings: SettingsArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The command line as clap parses it, with each flag's help naming the environment variables
+/// behind it (`[env: PORT]`) and the settings that have no flag listed after the options.
+///
+/// The names come from the key specs, so the help cannot drift from what is read. clap's own
+/// `env` attribute would print the same but also read the variable itself, as a flag, ahead of
+/// `.env` and with the wrong origin; the settings layer reads the environment instead.
+pub fn command() -> clap::Command {
+    let mut command = Cli::command().mut_arg("config", |arg| with_env(arg, &[CONFIG_VAR]));
+    for spec in KEYS {
+        if let Some(flag) = spec.flag {
+            let id = flag.trim_start_matches("--").replace('-', "_");
+            command = command.mut_arg(id, |arg| with_env(arg, spec.env));
+        }
+    }
+    let without_flags: Vec<String> = KEYS
+        .iter()
+        .filter(|spec| spec.flag.is_none())
+        .map(|spec| format!("  {:<34} {}", spec.env.join(", "), spec.meaning))
+        .collect();
+    command.after_help(format!(
+        "Settings without a flag (environment, .env or videoroom.toml; see docs/configuration.md):\n{}\n  {:<34} log level, e.g. debug (environment only)",
+        without_flags.join("\n"),
+        "RUST_LOG"
+    ))
+}
+
+fn with_env(arg: clap::Arg, env: &[&str]) -> clap::Arg {
+    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+    arg.help(format!("{help} [env: {}]", env.join(", ")))
 }
 
 /// Flags that override every other configuration layer (see docs/configuration.md): the file
@@ -177,6 +208,59 @@ fn pretty_part(token: &str, index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The subcommands of `videoroom`, as `--help` lists them.
+    fn subcommands() -> Vec<String> {
+        command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect()
+    }
+
+    fn doc(path: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} cannot be read: {e}", path.display()))
+    }
+
+    #[test]
+    fn the_architectures_cli_list_is_the_binarys_list_of_commands() {
+        let text = doc("docs/architecture.md");
+        let list = text
+            .split("the CLI (")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("docs/architecture.md names the CLI's commands as `the CLI (...)`");
+        let documented: Vec<String> = list
+            .split(',')
+            .map(|name| name.trim().trim_matches('`').to_owned())
+            .collect();
+        assert_eq!(documented, subcommands(), "docs/architecture.md: {list}");
+    }
+
+    #[test]
+    fn the_configuration_reference_shows_every_command() {
+        let text = doc("docs/configuration.md");
+        let block = text
+            .split("## Command line")
+            .nth(1)
+            .and_then(|rest| rest.split("```").nth(1))
+            .expect("docs/configuration.md has a command line block");
+        for name in subcommands() {
+            let shown = block.lines().any(|line| {
+                line.starts_with("videoroom ")
+                    && line
+                        .split_whitespace()
+                        .any(|word| word.trim_matches(|c| c == '[' || c == ']') == name)
+            });
+            assert!(
+                shown,
+                "docs/configuration.md's command line block lacks `{name}`"
+            );
+        }
+    }
 
     #[test]
     fn decoded_parts_keep_the_tokens_key_order() {

@@ -3,14 +3,14 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 use videoroom_server::cli::{self, Cli, Command};
 use videoroom_server::settings::{BackendKind, Sources};
 use videoroom_server::{banner, telemetry, Application, Settings};
 use videoroom_twilio_adapter::TwilioAdapter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     let sources =
         Sources::from_process(cli.settings.config.clone(), cli.settings.overrides.clone());
     let settings = match sources.load() {

@@ -528,3 +528,24 @@ fn warnings_about_dotenv_are_printed_on_standard_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn help_names_the_environment_variables_behind_each_flag() {
+    let output = run(&["--help"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let help = stdout(&output);
+    for spec in videoroom_server::settings::KEYS {
+        let names = spec.env.join(", ");
+        match spec.flag {
+            Some(flag) => {
+                let line = help
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(&format!("{flag} ")))
+                    .unwrap_or_else(|| panic!("no line for {flag} in:\n{help}"));
+                assert!(line.contains(&format!("[env: {names}]")), "{line}");
+            }
+            None => assert!(help.contains(&names), "{names} is not in:\n{help}"),
+        }
+    }
+    assert!(help.contains("[env: VIDEOROOM_CONFIG]"), "{help}");
+}
