@@ -549,3 +549,41 @@ fn help_names_the_environment_variables_behind_each_flag() {
     }
     assert!(help.contains("[env: VIDEOROOM_CONFIG]"), "{help}");
 }
+
+/// The first example block of `section` in docs/configuration.md: the command after `$ ` and
+/// the lines it prints.
+fn documented_example(section: &str) -> (String, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let text = std::fs::read_to_string(&path).expect("docs/configuration.md is readable");
+    let block = text
+        .split(section)
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .unwrap_or_else(|| panic!("no example block under {section}"));
+    let mut lines = block.lines().skip_while(|l| !l.starts_with("$ "));
+    let command = lines
+        .next()
+        .and_then(|l| l.strip_prefix("$ "))
+        .expect("the block starts with `$ command`")
+        .to_owned();
+    let printed: Vec<&str> = lines.collect();
+    (command, printed.join("\n"))
+}
+
+#[test]
+fn the_documented_validation_example_is_exactly_what_the_binary_prints() {
+    let (command, printed) = documented_example("## Validation at start-up");
+    // `NAME=value ... videoroom args...`, as a shell reads it (the example has no quoting).
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "videoroom")
+        .expect("the example runs videoroom");
+    let env: Vec<(&str, &str)> = words[..at]
+        .iter()
+        .map(|w| w.split_once('=').expect("NAME=value before the command"))
+        .collect();
+    let output = run(&words[at + 1..], &env);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr(&output).trim_end(), printed.trim_end());
+}
