@@ -16,6 +16,11 @@ fn main() -> ExitCode {
     let settings = match sources.load() {
         Ok(settings) => settings,
         Err(e) => {
+            // `config` still shows what is set and where, with what is missing, so that the
+            // person can see which layer to fix.
+            if let Some(Command::Config) = cli.command {
+                print!("{}", sources.describe_unchecked());
+            }
             eprintln!("videoroom: {e}");
             return ExitCode::from(2);
         }

@@ -269,6 +269,60 @@ impl Sources {
     }
 }
 
+impl Sources {
+    /// What the layers say, key by key (the highest layer winning), before any check: what
+    /// `videoroom config` prints when the settings cannot be used, so that a person sees what
+    /// is set, where, and what is not set rather than nothing (the problems themselves go to
+    /// standard error). Secrets are shown only as set or not.
+    pub fn describe_unchecked(&self) -> String {
+        let mut values: BTreeMap<&'static str, (String, Origin)> = KEYS
+            .iter()
+            .filter_map(|spec| Some((spec.key, (spec.default?.to_owned(), Origin::Default))))
+            .collect();
+        if let Some(file) = self.config_file.as_ref().filter(|f| f.path.exists()) {
+            let read = Config::builder()
+                .add_source(File::from(file.path.as_path()).format(FileFormat::Toml))
+                .build();
+            if let Ok(alone) = read {
+                for spec in KEYS {
+                    if let Ok(value) = alone.get::<String>(spec.key) {
+                        values.insert(spec.key, (value, Origin::File(file.path.clone())));
+                    }
+                }
+            }
+        }
+        let dotenv = self
+            .dotenv_file
+            .as_deref()
+            .and_then(|path| read_dotenv(path).ok())
+            .unwrap_or_default();
+        for layer in [
+            Layer::from_vars(&dotenv, Origin::DotEnv),
+            Layer::from_vars(&self.env, Origin::Env),
+        ] {
+            values.extend(layer.values);
+        }
+        for (key, value) in self.overrides.pairs() {
+            if let Some(spec) = spec(&key) {
+                values.insert(
+                    spec.key,
+                    (value, Origin::Flag(spec.flag.unwrap_or(spec.key))),
+                );
+            }
+        }
+        let mut out = String::new();
+        for spec in KEYS {
+            let line = match values.get(spec.key) {
+                Some((_, origin)) if spec.secret => format!("{:<40} ({origin})", "[redacted]"),
+                Some((value, origin)) => format!("{value:<40} ({origin})"),
+                None => "(not set)".to_owned(),
+            };
+            out.push_str(&format!("{:<24} = {line}\n", spec.key).replace(" \n", "\n"));
+        }
+        out
+    }
+}
+
 /// A file that does not fit the raw struct: an unknown key (named in full, `room.nmae`, with
 /// the known key it is probably meant to be), or a value where a table belongs (`room =
 /// "myroom"` for `[room] name = "myroom"`).

@@ -587,3 +587,32 @@ fn the_documented_validation_example_is_exactly_what_the_binary_prints() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(stderr(&output).trim_end(), printed.trim_end());
 }
+
+#[test]
+fn config_in_twilio_mode_without_credentials_prints_what_it_has_and_what_is_missing() {
+    let dir = TempDir::new();
+    dir.write(
+        ".env",
+        "ACCOUNT_SID=AC33333333333333333333333333333333\nAPI_SECRET=dotenv-secret-value\n",
+    );
+    let output = videoroom(&dir, &["config", "--backend", "twilio"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let out = stdout(&output);
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no line for {key} in {out}"))
+            .to_owned()
+    };
+    assert!(line("backend").contains("twilio") && line("backend").contains("(flag --backend)"));
+    assert!(line("credentials.account_sid").contains("AC33333333333333333333333333333333"));
+    assert!(line("credentials.account_sid").contains("(.env ACCOUNT_SID)"));
+    assert!(line("credentials.api_secret").contains("[redacted]"));
+    assert!(line("credentials.api_key").contains("(not set)"));
+    assert!(!out.contains("dotenv-secret-value"), "{out}");
+    let err = stderr(&output);
+    assert!(err.contains("API_KEY (or TWILIO_API_KEY_SID)"), "{err}");
+    assert!(!err.contains("dotenv-secret-value"), "{err}");
+}
