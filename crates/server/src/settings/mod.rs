@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -46,7 +47,7 @@ use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR}
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
-use validation::{BaseUrl, Checker, Parsed, RegionId, TtlSecs};
+use validation::{BaseUrl, Checker, FetchTimeout, Parsed, RegionId, TtlSecs};
 
 /// Which backend holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -134,7 +135,7 @@ pub struct TwilioSettings {
 }
 
 /// Where the workshop page's twilio-video.js comes from, when the settings say.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SdkSettings {
     /// A `twilio-video.min.js` or the npm tarball to serve instead of the cache.
     pub path: Option<PathBuf>,
@@ -143,6 +144,8 @@ pub struct SdkSettings {
     /// Whether a missing SDK is fetched with `npm pack` at start-up. Tests and offline machines
     /// turn it off, so nothing reaches a package registry.
     pub fetch: bool,
+    /// How long `npm pack` may take before the fetch gives up and explains the offline ways.
+    pub fetch_timeout: Duration,
 }
 
 impl SdkSettings {
@@ -155,10 +158,18 @@ impl SdkSettings {
         }
     }
 
+    /// `npm pack`, stopped after `sdk.fetch_timeout`.
+    pub fn npm_source(&self) -> SdkSource {
+        SdkSource::Npm {
+            program: None,
+            timeout: self.fetch_timeout,
+        }
+    }
+
     /// Where the server's start-up gets a missing SDK: `npm pack`, unless `sdk.fetch` is off.
     pub fn startup_source(&self) -> SdkSource {
         if self.fetch {
-            SdkSource::npm()
+            self.npm_source()
         } else {
             SdkSource::Disabled
         }
@@ -294,6 +305,7 @@ impl Settings {
         let sdk_path = check.optional("sdk.path", raw.sdk.path);
         let sdk_cache_dir = check.optional("sdk.cache_dir", raw.sdk.cache_dir);
         let sdk_fetch = check.value("sdk.fetch", raw.sdk.fetch);
+        let sdk_fetch_timeout = check.value("sdk.fetch_timeout", raw.sdk.fetch_timeout);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         check.finish()?;
@@ -326,6 +338,7 @@ impl Settings {
                 path: sdk_path.expect(CHECKED),
                 cache_dir: sdk_cache_dir.expect(CHECKED),
                 fetch: sdk_fetch.expect(CHECKED),
+                fetch_timeout: sdk_fetch_timeout.expect(CHECKED).0,
             },
             origins,
             warnings: Vec::new(),
@@ -403,6 +416,7 @@ struct RawSdk {
     path: Parsed<Option<PathBuf>>,
     cache_dir: Parsed<Option<PathBuf>>,
     fetch: Parsed<bool>,
+    fetch_timeout: Parsed<FetchTimeout>,
 }
 
 /// Invalid settings: every problem found, each naming its key and the fix.

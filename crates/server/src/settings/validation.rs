@@ -202,6 +202,21 @@ impl FromSetting for TtlSecs {
     }
 }
 
+/// How long `npm pack` may take: whole seconds, 1 to 600.
+#[derive(Debug)]
+pub(super) struct FetchTimeout(pub std::time::Duration);
+
+impl FromSetting for FetchTimeout {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        match s.parse::<u64>() {
+            Ok(secs @ 1..=600) => Ok(FetchTimeout(std::time::Duration::from_secs(secs))),
+            _ => Err(format!(
+                "must be a whole number of seconds from 1 to 600 (got '{s}')"
+            )),
+        }
+    }
+}
+
 /// A Twilio region id as written into tokens (`twr`).
 #[derive(Debug)]
 pub(super) struct RegionId(pub String);

@@ -616,3 +616,63 @@ fn config_in_twilio_mode_without_credentials_prints_what_it_has_and_what_is_miss
     assert!(err.contains("API_KEY (or TWILIO_API_KEY_SID)"), "{err}");
     assert!(!err.contains("dotenv-secret-value"), "{err}");
 }
+
+/// `videoroom sdk fetch` with `npm_body` as the npm client on PATH, stopped after two seconds.
+#[cfg(unix)]
+fn sdk_fetch_with_fake_npm(npm_body: &str) -> (Output, Duration) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new();
+    let bin = dir.0.join("bin");
+    std::fs::create_dir_all(&bin).expect("a bin folder");
+    let npm = bin.join("npm");
+    std::fs::write(&npm, format!("#!/bin/sh\n{npm_body}\n")).expect("write a fake npm");
+    std::fs::set_permissions(&npm, std::fs::Permissions::from_mode(0o755))
+        .expect("make the fake npm executable");
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let cache = dir.0.join("cache");
+    let started = Instant::now();
+    let output = videoroom(
+        &dir,
+        &["sdk", "fetch"],
+        &[
+            ("PATH", &path),
+            ("VIDEOROOM_SDK_CACHE_DIR", &cache.display().to_string()),
+            ("VIDEOROOM_SDK_FETCH_TIMEOUT", "7"),
+        ],
+    )
+    .output()
+    .expect("videoroom runs");
+    (output, started.elapsed())
+}
+
+#[cfg(unix)]
+#[test]
+fn sdk_fetch_with_an_unreachable_registry_says_why_and_offers_the_offline_ways() {
+    let (output, _) = sdk_fetch_with_fake_npm(
+        "echo 'npm error code ECONNREFUSED' >&2\necho 'npm error request to https://registry.npmjs.org/ failed' >&2\nexit 1",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("npm said: npm error code ECONNREFUSED"),
+        "{err}"
+    );
+    assert!(!err.contains("no message"), "{err}");
+    assert!(err.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{err}");
+    assert!(err.contains("copy twilio-video-2.36.0.tgz into"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sdk_fetch_with_a_hanging_npm_reports_progress_and_gives_up_at_the_timeout() {
+    let (output, took) = sdk_fetch_with_fake_npm("exec sleep 120");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    let err = stderr(&output);
+    assert!(
+        err.contains("still waiting for npm (5 s of at most 7 s"),
+        "{err}"
+    );
+    assert!(err.contains("did not finish within 7 s"), "{err}");
+    assert!(err.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{err}");
+}
