@@ -82,6 +82,11 @@ pub enum Command {
     Decode {
         /// The token; read from standard input when absent or `-`
         token: Option<String>,
+        /// Check validity against the clock of the emulator at this URL (e.g.
+        /// http://localhost:3000), which /emulator/clock/advance may have moved ahead, rather
+        /// than against this computer's clock
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
     },
     /// Check the configured Twilio credentials with one cheap request
     Check,
@@ -100,6 +105,71 @@ pub fn token(settings: &Settings, identity: &str) -> Result<String, String> {
     Ok(signer.mint(&identity, Some(settings.room.name.as_str()), now))
 }
 
+/// The clock a token's validity is checked against.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    /// This computer's clock.
+    Local,
+    /// The clock of a running emulator: this computer's plus the offset that
+    /// `/emulator/clock/advance` added.
+    Emulator { url: String, offset_secs: i64 },
+}
+
+impl Clock {
+    /// The emulator's clock, read from its `GET /emulator/state` (`clock_offset_seconds`).
+    pub async fn of_emulator(url: &str) -> Result<Clock, String> {
+        let base = url.trim_end_matches('/');
+        let state_url = format!("{base}/emulator/state");
+        let unreachable = |e: &dyn std::fmt::Display| {
+            format!("--server: could not read the emulator's clock from {state_url} ({e}); is a videoroom in emulator mode (or videoroom-emulator) running there?")
+        };
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| unreachable(&e))?;
+        let response = client
+            .get(&state_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| unreachable(&e))?;
+        let state: serde_json::Value = response.json().await.map_err(|e| unreachable(&e))?;
+        let offset_secs = state
+            .get("clock_offset_seconds")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| unreachable(&"the answer has no clock_offset_seconds"))?;
+        Ok(Clock::Emulator {
+            url: base.to_owned(),
+            offset_secs,
+        })
+    }
+
+    /// The time on this clock, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        let local = OffsetDateTime::now_utc().unix_timestamp();
+        match self {
+            Clock::Local => local,
+            Clock::Emulator { offset_secs, .. } => local.saturating_add(*offset_secs),
+        }
+    }
+
+    /// Which clock this is, as `decode` prints it.
+    fn describe(&self, now: i64) -> String {
+        let shown = OffsetDateTime::from_unix_timestamp(now)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| now.to_string());
+        match self {
+            Clock::Local => format!(
+                "this computer's clock, {shown} (an emulator whose clock was advanced is ahead of it: add --server URL to use its clock)"
+            ),
+            Clock::Emulator { url, offset_secs } => format!(
+                "the emulator's clock at {url}, {shown} ({offset_secs} s ahead of this computer's)"
+            ),
+        }
+    }
+}
+
 /// The outcome of `videoroom decode`: the text to print and whether the token verified.
 pub struct Decoded {
     pub text: String,
@@ -107,7 +177,7 @@ pub struct Decoded {
 }
 
 /// `videoroom decode`: header, claims, signature check, validity, as a person reads them.
-pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, String> {
+pub fn decode(settings: &Settings, token: Option<&str>, clock: &Clock) -> Result<Decoded, String> {
     let token = match token {
         Some(t) if t != "-" => t.trim().to_owned(),
         _ => {
@@ -141,7 +211,7 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
     }
     let key = settings.credentials.api_key();
     let key_sid = key.sid.to_string();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = clock.now();
     let verified = match TokenVerifier::new(vec![key]).verify(&token, now) {
         Ok(v) => {
             text.push_str(&format!(
@@ -177,6 +247,8 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
             false
         }
     };
+    // Validity depends on the clock; say which one was used.
+    text.push_str(&format!("Clock:     {}\n", clock.describe(now)));
     Ok(Decoded { text, verified })
 }
 

@@ -44,7 +44,9 @@ fn main() -> ExitCode {
             print!("{}", settings.describe());
             ExitCode::SUCCESS
         }
-        Command::Decode { token } => match cli::decode(&settings, token.as_deref()) {
+        Command::Decode { token, server } => match decode_clock(server.as_deref())
+            .and_then(|clock| cli::decode(&settings, token.as_deref(), &clock))
+        {
             Ok(decoded) => {
                 print!("{}", decoded.text);
                 if decoded.verified {
@@ -91,6 +93,16 @@ fn serve(settings: Settings) -> ExitCode {
             eprintln!("videoroom: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The clock `decode` checks against: the emulator's at `server`, else this computer's.
+fn decode_clock(server: Option<&str>) -> Result<cli::Clock, String> {
+    match server {
+        None => Ok(cli::Clock::Local),
+        Some(url) => runtime()
+            .map_err(|e| e.to_string())?
+            .block_on(cli::Clock::of_emulator(url)),
     }
 }
 

@@ -676,3 +676,47 @@ fn sdk_fetch_with_a_hanging_npm_reports_progress_and_gives_up_at_the_timeout() {
     assert!(err.contains("did not finish within 7 s"), "{err}");
     assert!(err.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{err}");
 }
+
+#[tokio::test]
+async fn decode_checks_validity_against_the_emulators_clock_when_given_its_url() {
+    let server = start(&["--port", "0"], &[]);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let advanced = client()
+        .post(format!("{base}/emulator/clock/advance"))
+        .basic_auth(
+            videoroom_core::credentials::TEST_ACCOUNT_SID,
+            Some(videoroom_core::credentials::TEST_AUTH_TOKEN),
+        )
+        .form(&[("Seconds", "7200")])
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert_eq!(advanced.status().as_u16(), 200);
+    // Minted on this computer's clock, with the default lifetime of an hour.
+    let token = stdout(&run(&["token", "--identity", "alice"], &[]));
+
+    let local = run(&["decode", token.trim()], &[]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    assert!(
+        stdout(&local).contains("Clock:     this computer's clock"),
+        "{}",
+        stdout(&local)
+    );
+
+    let dir = TempDir::new();
+    let on_emulator = tokio::task::spawn_blocking(move || {
+        videoroom(&dir, &["decode", "--server", &base, token.trim()], &[])
+            .output()
+            .expect("videoroom runs")
+    })
+    .await
+    .expect("the decode finishes");
+    let out = stdout(&on_emulator);
+    assert_eq!(on_emulator.status.code(), Some(1), "{out}");
+    assert!(out.contains("Refused:   20104"), "{out}");
+    assert!(
+        out.contains("Clock:     the emulator's clock at http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(out.contains("(7200 s ahead of this computer's)"), "{out}");
+}
