@@ -11,7 +11,7 @@ use videoroom_core::credentials::{
     Credentials, Found, TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
 };
 use videoroom_core::token::ApiKey;
-use videoroom_core::{AccountSid, ApiKeySid};
+use videoroom_core::{AccountSid, ApiKeySid, SidError};
 
 // The credential variables are named once, in core, for both binaries.
 pub use videoroom_core::credentials::{
@@ -72,9 +72,9 @@ pub struct EmulatorSettings {
 /// A credential setting that cannot work, naming the variable and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{var} must be an Account SID: AC followed by 32 hex digits (got '{shown}')")]
+    #[error("{var} must be an Account SID: AC followed by 32 hex digits ({shown})")]
     AccountSid { var: &'static str, shown: String },
-    #[error("{var} must be an API key SID: SK followed by 32 hex digits (got '{shown}')")]
+    #[error("{var} must be an API key SID: SK followed by 32 hex digits ({shown})")]
     ApiKeySid { var: &'static str, shown: String },
     #[error("{set} is set but {missing} is not: an API key needs both its SID and its secret")]
     HalfKey {
@@ -119,9 +119,9 @@ impl EmulatorSettings {
         let mut settings = Self::seeded();
         if let Some(Found { var, value }) = found.account_sid {
             settings.account_sid =
-                AccountSid::parse(&value).map_err(|_| SettingsError::AccountSid {
+                AccountSid::parse(&value).map_err(|e| SettingsError::AccountSid {
                     var,
-                    shown: preview(&value),
+                    shown: what_is_wrong(&e, &value),
                 })?;
         }
         if let Some(token) = found.auth_token {
@@ -130,9 +130,9 @@ impl EmulatorSettings {
         let key = match (found.api_key_sid, found.api_key_secret) {
             (Some(Found { var, value: sid }), Some(secret)) => ApiKey {
                 account_sid: settings.account_sid.clone(),
-                sid: ApiKeySid::parse(&sid).map_err(|_| SettingsError::ApiKeySid {
+                sid: ApiKeySid::parse(&sid).map_err(|e| SettingsError::ApiKeySid {
                     var,
-                    shown: preview(&sid),
+                    shown: what_is_wrong(&e, &sid),
                 })?,
                 secret: secret.value,
             },
@@ -250,6 +250,17 @@ pub fn api_key_is_seeded(key: &ApiKey) -> bool {
     key.sid.as_str() == TEST_API_KEY_SID && key.secret.expose_secret() == TEST_API_KEY_SECRET
 }
 
+/// What is wrong with a refused SID, without showing it whole: its first non-hex character
+/// when that is the problem (a placeholder such as `ACxxxx…`), else its first characters.
+fn what_is_wrong(error: &SidError, value: &str) -> String {
+    match error {
+        SidError::NotHex { position, bad, .. } => {
+            format!("character {position} is '{bad}', not a hex digit; a placeholder?")
+        }
+        _ => format!("got '{}'", preview(value)),
+    }
+}
+
 /// The first characters of a refused value: enough to recognise it, never a whole secret.
 fn preview(value: &str) -> String {
     let head: String = value.chars().take(4).collect();
@@ -342,6 +353,17 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("secretish"), "{text}");
+    }
+
+    #[test]
+    fn a_placeholder_account_sid_is_named_by_its_first_non_hex_character() {
+        let err = EmulatorSettings::from_lookup(env(&[(
+            ENV_ACCOUNT_SID[0],
+            "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("character 3 is 'x', not a hex digit"), "{err}");
     }
 
     #[test]

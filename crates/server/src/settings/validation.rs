@@ -473,7 +473,7 @@ pub(super) fn whole(settings: &Settings) -> Result<(), SettingsError> {
     if let Err(e) = settings.token_signer() {
         return Err(SettingsError::single(format!(
             "{}: {e}",
-            describe(ENV_API_KEY_SECRET)
+            settings.name_of("credentials.api_secret")
         )));
     }
     // The Twilio adapter has the last word on its own settings (region and edge apply only to
