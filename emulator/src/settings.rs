@@ -183,6 +183,31 @@ impl EmulatorSettings {
     }
 }
 
+/// The candidate closest to `given`, when it is close enough to be a typo (for the "did you
+/// mean" of both binaries' settings): at most one edit
+/// (a swap of two neighbours counts as one) in three characters of the longer word (`twilo`
+/// for `twilio`, `jsno` for `json`, `peer2peer` for `peer-to-peer`), ignoring case.
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let given = given.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&given, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(distance, c)| {
+            let longer = given.chars().count().max(c.chars().count());
+            *distance <= (longer / 3).max(1)
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
 /// Why a `.env` file could not be read. Each message names the file and says how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum DotenvError {

@@ -20,7 +20,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
-use videoroom_emulator::settings::{api_key_is_seeded, read_dotenv};
+use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv};
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
 
@@ -79,7 +79,14 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
         (None, Some((text, name))) => match text.to_ascii_lowercase().as_str() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
-            _ => return Err(format!("{name}: must be pretty or json (got '{text}')")),
+            _ => {
+                let hint = did_you_mean(&text, ["pretty", "json"])
+                    .map(|c| format!("; did you mean '{c}'?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{name}: must be pretty or json (got '{text}'){hint}"
+                ));
+            }
         },
         (None, None) => LogFormat::Pretty,
     };

@@ -228,6 +228,26 @@ async fn an_empty_emulator_port_counts_as_unset() {
 }
 
 #[actix_web::test]
+async fn a_misspelt_log_format_variable_gets_the_value_probably_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::time::timeout(
+        Duration::from_secs(20),
+        command_in(dir.path(), &[], &[("VIDEOROOM_LOG_FORMAT", "jsno")]).output(),
+    )
+    .await
+    .expect("the binary stops instead of serving")
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "VIDEOROOM_LOG_FORMAT: must be pretty or json (got 'jsno'); did you mean 'json'?"
+        ),
+        "{stderr}"
+    );
+}
+
+#[actix_web::test]
 async fn a_dotenv_saved_with_a_bom_stops_the_binary_with_how_to_save_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), b"\xEF\xBB\xBFEMULATOR_PORT=0\n").unwrap();

@@ -20,6 +20,7 @@ use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
 
 use super::sources::Origin;
 use super::{BackendKind, Credentials, LogFormat, RawCredentials, Settings, SettingsError};
+pub(super) use videoroom_emulator::settings::did_you_mean;
 
 /// One value of the raw struct: absent, valid, or refused with the rule it broke. Parsing
 /// never fails the whole struct, so every problem can be reported at once.
@@ -84,30 +85,6 @@ impl<T: FromSetting> FromSetting for Option<T> {
             T::from_setting(text).map(Some)
         }
     }
-}
-
-/// The candidate closest to `given`, when it is close enough to be a typo: at most one edit
-/// (a swap of two neighbours counts as one) in three characters of the longer word (`twilo`
-/// for `twilio`, `jsno` for `json`, `peer2peer` for `peer-to-peer`), ignoring case.
-pub(super) fn did_you_mean<'a>(
-    given: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let given = given.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&given, &c.to_ascii_lowercase()),
-                c,
-            )
-        })
-        .filter(|(distance, c)| {
-            let longer = given.chars().count().max(c.chars().count());
-            *distance <= (longer / 3).max(1)
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, c)| c)
 }
 
 /// `rule` with "did you mean 'x'?" appended when `given` is a near miss of one of `choices`.
