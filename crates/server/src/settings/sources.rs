@@ -163,7 +163,6 @@ impl Sources {
         let env_config = std::env::var_os(CONFIG_VAR)
             .filter(|v| !v.to_string_lossy().trim().is_empty())
             .map(PathBuf::from);
-        let config_path = config_path.filter(|p| !p.as_os_str().is_empty());
         let config_file = match config_path.or(env_config) {
             Some(path) => ConfigFile {
                 path,
