@@ -55,8 +55,13 @@ const FILE_IN_TARBALL: &str = "package/dist/twilio-video.min.js";
 /// Name of the cached file inside the cache directory.
 pub const CACHED_FILE_NAME: &str = "twilio-video.min.js";
 
-/// How long `npm pack` may take before the server gives up and explains what to do.
-const NPM_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long `npm pack` may take, by default, before the fetch gives up and explains what to do.
+/// A reachable registry delivers the 1 MB tarball in seconds; without one, npm itself retries
+/// for over a minute in silence, which is what this cuts short.
+pub const DEFAULT_NPM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a waiting fetch reports that it is still waiting, by default.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// The URL of the same version on Twilio's CDN, which the page uses in twilio mode.
 pub fn cdn_url() -> String {
@@ -75,10 +80,10 @@ pub fn tarball_name() -> String {
 pub enum SdkError {
     #[error("the npm client was not found on PATH (looked for `npm`, and `npm.cmd` on Windows)")]
     NpmMissing,
-    #[error("`npm pack` failed ({status}): {detail}")]
+    #[error("`npm pack` failed ({status}); npm said: {detail}")]
     NpmFailed { status: String, detail: String },
-    #[error("`npm pack` did not finish within {} s (no network?)", NPM_TIMEOUT.as_secs())]
-    NpmTimeout,
+    #[error("`npm pack` did not finish within {secs} s, so the npm registry is probably unreachable from here (no network, a proxy or a firewall){}", said(.detail))]
+    NpmTimeout { secs: u64, detail: String },
     #[error("{what} does not match the pinned hash (expected {expected}, got {actual}); it is not twilio-video {SDK_VERSION} as published")]
     Integrity {
         what: String,
@@ -89,6 +94,26 @@ pub enum SdkError {
     NotInTarball,
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+}
+
+/// "; npm said: …" when npm wrote something before it was stopped.
+fn said(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!("; npm said: {detail}")
+    }
+}
+
+impl SdkError {
+    /// Whether the npm registry was tried and could not deliver: then the explanation offers
+    /// the offline ways rather than the command that just failed.
+    fn npm_tried(&self) -> bool {
+        matches!(
+            self,
+            SdkError::NpmFailed { .. } | SdkError::NpmTimeout { .. }
+        )
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SdkError + '_ {
@@ -102,8 +127,12 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SdkError + '_ {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SdkSource {
     /// `npm pack` from the npm registry, with `program` as the npm client, or else the `npm`
-    /// found on `PATH` (through `PATHEXT` on Windows, where it is `npm.cmd`).
-    Npm { program: Option<PathBuf> },
+    /// found on `PATH` (through `PATHEXT` on Windows, where it is `npm.cmd`), stopped after
+    /// `timeout`.
+    Npm {
+        program: Option<PathBuf>,
+        timeout: Duration,
+    },
     /// A tarball already on disk, copied into the cache and checked exactly like one npm
     /// fetched: the fetch path with no network (tests, or a tarball carried on a USB stick).
     Tarball(PathBuf),
@@ -113,9 +142,12 @@ pub enum SdkSource {
 }
 
 impl SdkSource {
-    /// `npm pack` with the npm client on `PATH`.
+    /// `npm pack` with the npm client on `PATH` and the default timeout.
     pub fn npm() -> Self {
-        SdkSource::Npm { program: None }
+        SdkSource::Npm {
+            program: None,
+            timeout: DEFAULT_NPM_TIMEOUT,
+        }
     }
 }
 
@@ -308,12 +340,35 @@ impl LocalSdk {
     }
 
     /// Fetches from the options' source, blocking the calling thread, and records the outcome.
+    /// While `npm pack` runs, the log says every few seconds that it is still waiting.
     pub fn fetch_now(&self) {
+        self.fetch_with_progress(PROGRESS_EVERY, |waited, limit| {
+            tracing::info!(
+                "still waiting for `npm pack` ({} s of at most {} s)",
+                waited.as_secs(),
+                limit.as_secs()
+            );
+        });
+    }
+
+    /// As [`LocalSdk::fetch_now`], calling `progress(waited, timeout)` every `every` while
+    /// `npm pack` runs, so that a person at a terminal knows it has not hung.
+    pub fn fetch_with_progress(
+        &self,
+        every: Duration,
+        mut progress: impl FnMut(Duration, Duration),
+    ) {
         let fetched = match &self.options.source {
-            SdkSource::Npm { program } => program
-                .clone()
-                .map_or_else(find_npm, Ok)
-                .and_then(|npm| fetch_with_npm(&npm, &self.cache_dir)),
+            SdkSource::Npm { program, timeout } => {
+                program.clone().map_or_else(find_npm, Ok).and_then(|npm| {
+                    let waiting = Waiting {
+                        timeout: *timeout,
+                        every,
+                        progress: &mut progress,
+                    };
+                    fetch_with_npm(&npm, &self.cache_dir, waiting)
+                })
+            }
             SdkSource::Tarball(path) => copy_tarball(path, &self.cache_dir),
             SdkSource::Disabled => Ok(()),
         };
@@ -328,7 +383,11 @@ impl LocalSdk {
                 self.set(state);
             }
             Err(error) => {
-                let reason = explanation(&self.options, &self.cache_dir, &error.to_string());
+                let reason = if error.npm_tried() {
+                    offline_explanation(&self.cache_dir, &error.to_string())
+                } else {
+                    explanation(&self.options, &self.cache_dir, &error.to_string())
+                };
                 tracing::warn!("{reason}");
                 self.set(SdkState::Unavailable { reason });
             }
@@ -369,6 +428,17 @@ pub fn explanation(options: &SdkOptions, cache_dir: &Path, cause: &str) -> Strin
          `npm pack twilio-video@{version}` in {dir}) and reload the page, or set \
          VIDEOROOM_SDK_PATH to a copy of twilio-video.min.js {version} (or its .tgz) and \
          restart. Everything else keeps working."
+    )
+}
+
+/// The explanation after `npm pack` itself failed or timed out: the registry cannot be reached
+/// from here, so the ways that need no registry come first, not the command that just failed.
+pub fn offline_explanation(cache_dir: &Path, cause: &str) -> String {
+    let dir = cache_dir.display();
+    let version = SDK_VERSION;
+    let tarball = tarball_name();
+    format!(
+        "twilio-video.js {version} could not be fetched: {cause}. Without the registry, either          copy {tarball} into {dir} (make it with `npm pack twilio-video@{version}` on a machine          that has network access, or copy it from that machine's cache folder) and reload the          page, or set sdk.path (VIDEOROOM_SDK_PATH) to a copy of twilio-video.min.js {version}          or of {tarball} and restart. Once the network works, `videoroom sdk fetch` tries again.          Everything else keeps working."
     )
 }
 
@@ -434,7 +504,7 @@ fn read_checked(
 /// Runs `npm pack twilio-video@<version>` in a scratch folder and copies the tarball into the
 /// cache directory, where [`find_local`] checks and extracts it. The scratch folder is in the
 /// system's temporary directory, so a process stopped mid-fetch leaves nothing in the cache.
-fn fetch_with_npm(npm: &Path, cache_dir: &Path) -> Result<(), SdkError> {
+fn fetch_with_npm(npm: &Path, cache_dir: &Path, waiting: Waiting<'_>) -> Result<(), SdkError> {
     fs::create_dir_all(cache_dir).map_err(io_error(cache_dir))?;
     let scratch = std::env::temp_dir().join(format!(
         "videoroom-npm-pack-{}-{}",
@@ -442,7 +512,7 @@ fn fetch_with_npm(npm: &Path, cache_dir: &Path) -> Result<(), SdkError> {
         uuid::Uuid::new_v4().simple()
     ));
     fs::create_dir_all(&scratch).map_err(io_error(&scratch))?;
-    let result = run_npm_pack(npm, &scratch).and_then(|()| {
+    let result = run_npm_pack(npm, &scratch, waiting).and_then(|()| {
         let from = scratch.join(tarball_name());
         let partial = cache_dir.join(format!("{}.partial-{}", tarball_name(), std::process::id()));
         fs::copy(&from, &partial).map_err(io_error(&from))?;
@@ -464,10 +534,19 @@ fn copy_tarball(tarball: &Path, cache_dir: &Path) -> Result<(), SdkError> {
     fs::rename(&partial, &to).map_err(io_error(&to))
 }
 
-fn run_npm_pack(npm: &Path, dir: &Path) -> Result<(), SdkError> {
+/// How long `npm pack` may run, and whom to tell, how often, that it still runs.
+struct Waiting<'a> {
+    timeout: Duration,
+    every: Duration,
+    progress: &'a mut dyn FnMut(Duration, Duration),
+}
+
+fn run_npm_pack(npm: &Path, dir: &Path, waiting: Waiting<'_>) -> Result<(), SdkError> {
     let spec = format!("twilio-video@{SDK_VERSION}");
+    // `--loglevel=error` rather than `--silent`: silent also hides npm's error, which is the
+    // one thing a person needs when the fetch fails.
     let mut child = Command::new(npm)
-        .args(["pack", &spec, "--silent", "--no-fund", "--no-audit"])
+        .args(["pack", &spec, "--loglevel=error", "--no-fund", "--no-audit"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -478,49 +557,83 @@ fn run_npm_pack(npm: &Path, dir: &Path) -> Result<(), SdkError> {
             _ => io_error(Path::new("npm"))(error),
         })?;
 
-    // Read stderr on its own thread so a chatty npm cannot block on a full pipe.
+    // Read stderr on its own thread so a chatty npm cannot block on a full pipe. The text
+    // comes back through a channel, so that a program npm started and that still holds the
+    // pipe cannot make the wait for it hang after npm is stopped.
     let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut text = String::new();
         if let Some(mut stderr) = stderr {
             let _ = stderr.read_to_string(&mut text);
         }
-        text
+        let _ = sender.send(text);
     });
+    let npm_said = || {
+        receiver
+            .recv_timeout(Duration::from_secs(2))
+            .map(|text| npm_message(&text))
+            .unwrap_or_default()
+    };
 
-    let deadline = Instant::now() + NPM_TIMEOUT;
+    let Waiting {
+        timeout,
+        every,
+        progress,
+    } = waiting;
+    let started = Instant::now();
+    let mut next_report = every;
     let status = loop {
         match child.try_wait().map_err(io_error(Path::new("npm")))? {
             Some(status) => break status,
-            None if Instant::now() >= deadline => {
+            None if started.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SdkError::NpmTimeout);
+                return Err(SdkError::NpmTimeout {
+                    secs: timeout.as_secs(),
+                    detail: npm_said(),
+                });
             }
-            None => std::thread::sleep(Duration::from_millis(200)),
+            None => {
+                if started.elapsed() >= next_report {
+                    progress(started.elapsed(), timeout);
+                    next_report += every;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     };
-    let stderr = reader.join().unwrap_or_default();
     if status.success() {
         Ok(())
     } else {
+        let detail = npm_said();
         Err(SdkError::NpmFailed {
             status: status.to_string(),
-            detail: last_line(&stderr),
+            detail: if detail.is_empty() {
+                "nothing on its standard error".to_owned()
+            } else {
+                detail
+            },
         })
     }
 }
 
-/// npm's most telling line is usually its last non-empty one ("npm error code ENOTFOUND …").
-fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("no message")
-        .trim()
-        .chars()
-        .take(300)
-        .collect()
+/// npm's error lines, the most telling ones kept: its code and message lines, without the
+/// pointer to its debug log, joined on one line and cut at a length a page can show.
+fn npm_message(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains("A complete log of this run"))
+        .collect();
+    let kept = &lines[lines.len().saturating_sub(6)..];
+    let joined = kept.join(" | ");
+    if joined.chars().count() > 600 {
+        let cut: String = joined.chars().take(600).collect();
+        format!("{cut}…")
+    } else {
+        joined
+    }
 }
 
 /// Checks the tarball against [`TARBALL_INTEGRITY`] and returns the SDK file inside it.
@@ -611,6 +724,7 @@ mod tests {
         let mut options = offline(&dir.path().join("cache"));
         options.source = SdkSource::Npm {
             program: Some(dir.path().join("no-such-npm")),
+            timeout: DEFAULT_NPM_TIMEOUT,
         };
         let local = LocalSdk::new(options);
         assert!(matches!(local.state(), SdkState::Fetching));
@@ -622,6 +736,97 @@ mod tests {
             }
             other => panic!("expected an explanation, got {other:?}"),
         }
+    }
+
+    /// A fake npm client: a shell script with `body`.
+    #[cfg(unix)]
+    fn fake_npm(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let npm = dir.join("npm");
+        fs::write(&npm, format!("#!/bin/sh\n{body}\n")).expect("write a fake npm");
+        fs::set_permissions(&npm, fs::Permissions::from_mode(0o755))
+            .expect("make the fake npm executable");
+        npm
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failing_npm_is_quoted_and_the_offline_ways_are_offered_instead_of_retrying() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let npm = fake_npm(
+            dir.path(),
+            "echo 'npm error code ENOTFOUND' >&2\n\
+             echo 'npm error network request to https://registry.npmjs.org/twilio-video failed' >&2\n\
+             echo 'npm error A complete log of this run can be found in: /x.log' >&2\n\
+             exit 1",
+        );
+        let mut options = offline(&dir.path().join("cache"));
+        options.source = SdkSource::Npm {
+            program: Some(npm),
+            timeout: DEFAULT_NPM_TIMEOUT,
+        };
+        let local = LocalSdk::new(options);
+        local.fetch_now();
+        let SdkState::Unavailable { reason } = local.state() else {
+            panic!("expected an explanation");
+        };
+        assert!(
+            reason.contains("npm said: npm error code ENOTFOUND | npm error network request"),
+            "{reason}"
+        );
+        assert!(
+            !reason.contains("no message") && !reason.contains("complete log"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(&format!("copy {} into", tarball_name())),
+            "{reason}"
+        );
+        assert!(reason.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{reason}");
+        assert!(!reason.contains("run `videoroom sdk fetch`"), "{reason}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hanging_npm_is_stopped_at_the_timeout_with_progress_on_the_way() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let npm = fake_npm(
+            dir.path(),
+            "echo 'npm http fetch GET attempt 1' >&2\nexec sleep 60",
+        );
+        let mut options = offline(&dir.path().join("cache"));
+        options.source = SdkSource::Npm {
+            program: Some(npm),
+            timeout: Duration::from_secs(1),
+        };
+        let local = LocalSdk::new(options);
+        let started = Instant::now();
+        let mut reports = Vec::new();
+        local.fetch_with_progress(Duration::from_millis(300), |waited, limit| {
+            reports.push((waited, limit))
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(reports.len() >= 2, "{reports:?}");
+        assert!(reports
+            .iter()
+            .all(|(_, limit)| *limit == Duration::from_secs(1)));
+        let SdkState::Unavailable { reason } = local.state() else {
+            panic!("expected an explanation");
+        };
+        assert!(reason.contains("did not finish within 1 s"), "{reason}");
+        assert!(
+            reason.contains("npm registry is probably unreachable"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("npm said: npm http fetch GET attempt 1"),
+            "{reason}"
+        );
+        assert!(reason.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{reason}");
     }
 
     #[test]

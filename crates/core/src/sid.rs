@@ -23,6 +23,17 @@ pub enum SidError {
         prefix: &'static str,
         len: usize,
     },
+    /// The length is right but a character is not a hex digit: usually a placeholder such as
+    /// `ACxxxx…` copied from an example, so the message shows the first bad character rather
+    /// than a length that is not the problem.
+    #[error("{kind} must be {prefix} followed by 32 hexadecimal digits (0-9, a-f), but character {position} is '{bad}' (a placeholder?)")]
+    NotHex {
+        kind: &'static str,
+        prefix: &'static str,
+        /// 1-based position in the whole SID, prefix included.
+        position: usize,
+        bad: char,
+    },
 }
 
 macro_rules! sid_type {
@@ -43,8 +54,13 @@ macro_rules! sid_type {
                     return Err(SidError::WrongPrefix { kind: $kind, prefix: $prefix, got });
                 }
                 let digits = &s[2..];
+                if digits.chars().count() == 32 {
+                    if let Some((i, bad)) = digits.chars().enumerate().find(|(_, c)| !c.is_ascii_hexdigit()) {
+                        return Err(SidError::NotHex { kind: $kind, prefix: $prefix, position: i + 3, bad });
+                    }
+                }
                 if digits.len() != 32 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(SidError::WrongShape { kind: $kind, prefix: $prefix, len: s.len() });
+                    return Err(SidError::WrongShape { kind: $kind, prefix: $prefix, len: s.chars().count() });
                 }
                 Ok(Self(s.to_owned()))
             }
@@ -148,6 +164,23 @@ mod tests {
         assert!(RoomSid::parse("RMzz86eeac00a04e28a40e99ed26e7d406").is_err());
         assert!(RoomSid::parse("RMca86eeac00a04e28a40e99ed26e7d4066").is_err());
         assert!(RoomSid::parse("").is_err());
+    }
+
+    #[test]
+    fn a_placeholder_of_the_right_length_is_refused_for_its_first_non_hex_character() {
+        let err = AccountSid::parse("ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").unwrap_err();
+        assert_eq!(
+            err,
+            SidError::NotHex {
+                kind: "Account SID",
+                prefix: "AC",
+                position: 3,
+                bad: 'x'
+            }
+        );
+        let text = err.to_string();
+        assert!(text.contains("character 3 is 'x'"), "{text}");
+        assert!(!text.contains("34 characters"), "{text}");
     }
 
     #[test]

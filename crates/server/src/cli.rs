@@ -4,13 +4,13 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use videoroom_core::token::{decode_unverified, TokenErrorKind, TokenVerifier};
 use videoroom_core::Identity;
 
-use crate::settings::{Overrides, Settings};
+use crate::settings::{Overrides, Settings, CONFIG_VAR, KEYS};
 
 /// videoroom: a Twilio Video token service that runs against real Twilio or, offline, against
 /// a built-in emulator of Twilio Video.
@@ -21,6 +21,37 @@ pub struct Cli {
     pub settings: SettingsArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The command line as clap parses it, with each flag's help naming the environment variables
+/// behind it (`[env: PORT]`) and the settings that have no flag listed after the options.
+///
+/// The names come from the key specs, so the help cannot drift from what is read. clap's own
+/// `env` attribute would print the same but also read the variable itself, as a flag, ahead of
+/// `.env` and with the wrong origin; the settings layer reads the environment instead.
+pub fn command() -> clap::Command {
+    let mut command = Cli::command().mut_arg("config", |arg| with_env(arg, &[CONFIG_VAR]));
+    for spec in KEYS {
+        if let Some(flag) = spec.flag {
+            let id = flag.trim_start_matches("--").replace('-', "_");
+            command = command.mut_arg(id, |arg| with_env(arg, spec.env));
+        }
+    }
+    let without_flags: Vec<String> = KEYS
+        .iter()
+        .filter(|spec| spec.flag.is_none())
+        .map(|spec| format!("  {:<34} {}", spec.env.join(", "), spec.meaning))
+        .collect();
+    command.after_help(format!(
+        "Settings without a flag (environment, .env or videoroom.toml; see docs/configuration.md):\n{}\n  {:<34} log level, e.g. debug (environment only)",
+        without_flags.join("\n"),
+        "RUST_LOG"
+    ))
+}
+
+fn with_env(arg: clap::Arg, env: &[&str]) -> clap::Arg {
+    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+    arg.help(format!("{help} [env: {}]", env.join(", ")))
 }
 
 /// Flags that override every other configuration layer (see docs/configuration.md): the file
@@ -51,6 +82,11 @@ pub enum Command {
     Decode {
         /// The token; read from standard input when absent or `-`
         token: Option<String>,
+        /// Check validity against the clock of the emulator at this URL (e.g.
+        /// http://localhost:3000), which /emulator/clock/advance may have moved ahead, rather
+        /// than against this computer's clock
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
     },
     /// Check the configured Twilio credentials with one cheap request
     Check,
@@ -69,6 +105,71 @@ pub fn token(settings: &Settings, identity: &str) -> Result<String, String> {
     Ok(signer.mint(&identity, Some(settings.room.name.as_str()), now))
 }
 
+/// The clock a token's validity is checked against.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    /// This computer's clock.
+    Local,
+    /// The clock of a running emulator: this computer's plus the offset that
+    /// `/emulator/clock/advance` added.
+    Emulator { url: String, offset_secs: i64 },
+}
+
+impl Clock {
+    /// The emulator's clock, read from its `GET /emulator/state` (`clock_offset_seconds`).
+    pub async fn of_emulator(url: &str) -> Result<Clock, String> {
+        let base = url.trim_end_matches('/');
+        let state_url = format!("{base}/emulator/state");
+        let unreachable = |e: &dyn std::fmt::Display| {
+            format!("--server: could not read the emulator's clock from {state_url} ({e}); is a videoroom in emulator mode (or videoroom-emulator) running there?")
+        };
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| unreachable(&e))?;
+        let response = client
+            .get(&state_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| unreachable(&e))?;
+        let state: serde_json::Value = response.json().await.map_err(|e| unreachable(&e))?;
+        let offset_secs = state
+            .get("clock_offset_seconds")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| unreachable(&"the answer has no clock_offset_seconds"))?;
+        Ok(Clock::Emulator {
+            url: base.to_owned(),
+            offset_secs,
+        })
+    }
+
+    /// The time on this clock, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        let local = OffsetDateTime::now_utc().unix_timestamp();
+        match self {
+            Clock::Local => local,
+            Clock::Emulator { offset_secs, .. } => local.saturating_add(*offset_secs),
+        }
+    }
+
+    /// Which clock this is, as `decode` prints it.
+    fn describe(&self, now: i64) -> String {
+        let shown = OffsetDateTime::from_unix_timestamp(now)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| now.to_string());
+        match self {
+            Clock::Local => format!(
+                "this computer's clock, {shown} (an emulator whose clock was advanced is ahead of it: add --server URL to use its clock)"
+            ),
+            Clock::Emulator { url, offset_secs } => format!(
+                "the emulator's clock at {url}, {shown} ({offset_secs} s ahead of this computer's)"
+            ),
+        }
+    }
+}
+
 /// The outcome of `videoroom decode`: the text to print and whether the token verified.
 pub struct Decoded {
     pub text: String,
@@ -76,7 +177,7 @@ pub struct Decoded {
 }
 
 /// `videoroom decode`: header, claims, signature check, validity, as a person reads them.
-pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, String> {
+pub fn decode(settings: &Settings, token: Option<&str>, clock: &Clock) -> Result<Decoded, String> {
     let token = match token {
         Some(t) if t != "-" => t.trim().to_owned(),
         _ => {
@@ -110,7 +211,7 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
     }
     let key = settings.credentials.api_key();
     let key_sid = key.sid.to_string();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = clock.now();
     let verified = match TokenVerifier::new(vec![key]).verify(&token, now) {
         Ok(v) => {
             text.push_str(&format!(
@@ -146,6 +247,8 @@ pub fn decode(settings: &Settings, token: Option<&str>) -> Result<Decoded, Strin
             false
         }
     };
+    // Validity depends on the clock; say which one was used.
+    text.push_str(&format!("Clock:     {}\n", clock.describe(now)));
     Ok(Decoded { text, verified })
 }
 
@@ -177,6 +280,59 @@ fn pretty_part(token: &str, index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The subcommands of `videoroom`, as `--help` lists them.
+    fn subcommands() -> Vec<String> {
+        command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect()
+    }
+
+    fn doc(path: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} cannot be read: {e}", path.display()))
+    }
+
+    #[test]
+    fn the_architectures_cli_list_is_the_binarys_list_of_commands() {
+        let text = doc("docs/architecture.md");
+        let list = text
+            .split("the CLI (")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("docs/architecture.md names the CLI's commands as `the CLI (...)`");
+        let documented: Vec<String> = list
+            .split(',')
+            .map(|name| name.trim().trim_matches('`').to_owned())
+            .collect();
+        assert_eq!(documented, subcommands(), "docs/architecture.md: {list}");
+    }
+
+    #[test]
+    fn the_configuration_reference_shows_every_command() {
+        let text = doc("docs/configuration.md");
+        let block = text
+            .split("## Command line")
+            .nth(1)
+            .and_then(|rest| rest.split("```").nth(1))
+            .expect("docs/configuration.md has a command line block");
+        for name in subcommands() {
+            let shown = block.lines().any(|line| {
+                line.starts_with("videoroom ")
+                    && line
+                        .split_whitespace()
+                        .any(|word| word.trim_matches(|c| c == '[' || c == ']') == name)
+            });
+            assert!(
+                shown,
+                "docs/configuration.md's command line block lacks `{name}`"
+            );
+        }
+    }
 
     #[test]
     fn decoded_parts_keep_the_tokens_key_order() {

@@ -3,23 +3,31 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 use videoroom_server::cli::{self, Cli, Command};
 use videoroom_server::settings::{BackendKind, Sources};
 use videoroom_server::{banner, telemetry, Application, Settings};
 use videoroom_twilio_adapter::TwilioAdapter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     let sources =
         Sources::from_process(cli.settings.config.clone(), cli.settings.overrides.clone());
     let settings = match sources.load() {
         Ok(settings) => settings,
         Err(e) => {
+            // `config` still shows what is set and where, with what is missing, so that the
+            // person can see which layer to fix.
+            if let Some(Command::Config) = cli.command {
+                print!("{}", sources.describe_unchecked());
+            }
             eprintln!("videoroom: {e}");
             return ExitCode::from(2);
         }
     };
+    for warning in &settings.warnings {
+        eprintln!("videoroom: warning: {warning}");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Token { identity } => match cli::token(&settings, &identity) {
@@ -36,7 +44,9 @@ fn main() -> ExitCode {
             print!("{}", settings.describe());
             ExitCode::SUCCESS
         }
-        Command::Decode { token } => match cli::decode(&settings, token.as_deref()) {
+        Command::Decode { token, server } => match decode_clock(server.as_deref())
+            .and_then(|clock| cli::decode(&settings, token.as_deref(), &clock))
+        {
             Ok(decoded) => {
                 print!("{}", decoded.text);
                 if decoded.verified {
@@ -83,6 +93,16 @@ fn serve(settings: Settings) -> ExitCode {
             eprintln!("videoroom: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The clock `decode` checks against: the emulator's at `server`, else this computer's.
+fn decode_clock(server: Option<&str>) -> Result<cli::Clock, String> {
+    match server {
+        None => Ok(cli::Clock::Local),
+        Some(url) => runtime()
+            .map_err(|e| e.to_string())?
+            .block_on(cli::Clock::of_emulator(url)),
     }
 }
 

@@ -257,7 +257,7 @@ impl Workshop {
 /// Runs an `SdkCommand`; prints what happened and returns whether the SDK is ready.
 pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
     let source = match command {
-        SdkCommand::Fetch => SdkSource::npm(),
+        SdkCommand::Fetch => sdk.npm_source(),
         SdkCommand::Status => SdkSource::Disabled,
     };
     let local = LocalSdk::new(sdk.options(source));
@@ -266,7 +266,14 @@ pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
             "fetching twilio-video.js {SDK_VERSION} with `npm pack` into {} ...",
             local.cache_dir().display()
         );
-        local.fetch_now();
+        // A person waits at the terminal: say every few seconds that npm is still running.
+        local.fetch_with_progress(sdk::PROGRESS_EVERY, |waited, limit| {
+            eprintln!(
+                "  still waiting for npm ({} s of at most {} s; sdk.fetch_timeout)",
+                waited.as_secs(),
+                limit.as_secs()
+            );
+        });
     }
     match local.state() {
         SdkState::Ready { source, .. } => {

@@ -2,7 +2,9 @@
 //!
 //! It serves the emulator's REST API (`/v1`), control routes and inspector (`/emulator`) and
 //! whatever else [`Emulator::configure`] mounts, with the credentials of `EmulatorSettings`
-//! (the seeded public test account unless the environment names one). Once listening it prints
+//! (the seeded public test account unless the environment or a `.env` file in the working
+//! directory names one: the same variables, read by the same reader, as `videoroom`'s). Once
+//! listening it prints
 //! `listening on http://<host>:<port>` (the real port, also with `--port 0`), then the base URL
 //! and credentials to point a client at it. It stops gracefully on SIGINT or SIGTERM.
 //!
@@ -10,42 +12,104 @@
 //! also mount this same emulator on its own port.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::path::Path;
 use std::process::ExitCode;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
-use videoroom_emulator::settings::api_key_is_seeded;
+use videoroom_core::credentials::first_set;
+use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv};
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
 
+/// The variable behind `--port`.
+const PORT_VAR: &str = "EMULATOR_PORT";
+
 /// A local emulator of Twilio Video (REST API, status callbacks, signaling).
+///
+/// Credentials: ACCOUNT_SID, AUTH_TOKEN, API_KEY, API_SECRET (or their TWILIO_ names) from the
+/// environment or a .env file in the working directory; the seeded test account otherwise.
 #[derive(Debug, Parser)]
 #[command(name = "videoroom-emulator", version, about)]
 struct Cli {
-    /// Port to listen on; 0 picks a free one (the line "listening on …" tells which).
-    #[arg(long, env = "EMULATOR_PORT", default_value_t = 3001)]
-    port: u16,
+    /// Port to listen on; 0 picks a free one (the line "listening on …" tells which)
+    /// [env: EMULATOR_PORT] [default: 3001]
+    #[arg(long)]
+    port: Option<u16>,
     /// Address to listen on. Keep the loopback address unless others must reach it.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
     /// Log line format on standard error, as `videoroom`'s (level: RUST_LOG)
-    #[arg(long, env = LOG_FORMAT_VAR, value_enum, default_value_t = LogFormat::Pretty)]
+    /// [env: VIDEOROOM_LOG_FORMAT] [default: pretty]
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+/// What the command line, the environment and `.env` say, with every value checked.
+struct Options {
+    host: IpAddr,
+    port: u16,
     log_format: LogFormat,
+    settings: EmulatorSettings,
+}
+
+/// Reads the layers as `videoroom` does: flags over the environment over `.env`; an empty
+/// variable counts as unset (so `EMULATOR_PORT=` is the default port, not an error).
+fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, String> {
+    let dotenv = read_dotenv(Path::new(".env")).map_err(|e| e.to_string())?;
+    let var = |name: &'static str| {
+        first_set(&[name], &env)
+            .map(|found| (found.value, name.to_owned()))
+            .or_else(|| {
+                first_set(&[name], |n| dotenv.get(n).cloned())
+                    .map(|found| (found.value, format!("{name} (in .env)")))
+            })
+    };
+    let port = match (cli.port, var(PORT_VAR)) {
+        (Some(port), _) => port,
+        (None, Some((text, name))) => text
+            .parse::<u16>()
+            .map_err(|_| format!("{name}: must be a port number from 0 to 65535 (got '{text}')"))?,
+        (None, None) => 3001,
+    };
+    let log_format = match (cli.log_format, var(LOG_FORMAT_VAR)) {
+        (Some(format), _) => format,
+        (None, Some((text, name))) => match text.to_ascii_lowercase().as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            _ => {
+                let hint = did_you_mean(&text, ["pretty", "json"])
+                    .map(|c| format!("; did you mean '{c}'?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{name}: must be pretty or json (got '{text}'){hint}"
+                ));
+            }
+        },
+        (None, None) => LogFormat::Pretty,
+    };
+    let settings = EmulatorSettings::from_layers(env, &dotenv).map_err(|e| e.to_string())?;
+    Ok(Options {
+        host: cli.host,
+        port,
+        log_format,
+        settings,
+    })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
-    let settings = match EmulatorSettings::from_env() {
-        Ok(settings) => settings,
+    let options = match options(cli, |name| std::env::var(name).ok()) {
+        Ok(options) => options,
         Err(err) => {
             eprintln!("videoroom-emulator: {err}");
             return ExitCode::from(2);
         }
     };
-    match actix_web::rt::System::new().block_on(run(cli, settings)) {
+    telemetry::init(options.log_format);
+    match actix_web::rt::System::new().block_on(run(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("videoroom-emulator: {err:#}");
@@ -54,12 +118,16 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
-    let listener = TcpListener::bind((cli.host, cli.port)).map_err(|e| {
+async fn run(options: Options) -> anyhow::Result<()> {
+    let Options {
+        host,
+        port,
+        settings,
+        ..
+    } = options;
+    let listener = TcpListener::bind((host, port)).map_err(|e| {
         anyhow::anyhow!(
-            "cannot listen on {}:{}: {e}; choose another port with --port (0 picks a free one)",
-            cli.host,
-            cli.port
+            "cannot listen on {host}:{port}: {e}; choose another port with --port (0 picks a free one)"
         )
     })?;
     let addr = listener.local_addr()?;

@@ -28,10 +28,30 @@ fn command(env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Starts the binary and reads its output up to the end of the banner (the API key secret
-/// line). Returns the child, the base URL from the listening line and all lines read.
-async fn start(env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
-    let mut child = command(env).spawn().expect("the binary starts");
+/// The binary in `dir` (where it looks for `.env`), with `args` and no `--port` of its own.
+fn command_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut fresh = Command::new(env!("CARGO_BIN_EXE_videoroom-emulator"));
+    fresh
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for name in ENV_ALL
+        .iter()
+        .chain(&["EMULATOR_PORT", "VIDEOROOM_LOG_FORMAT"])
+    {
+        fresh.env_remove(name);
+    }
+    for (k, v) in env {
+        fresh.env(k, v);
+    }
+    fresh
+}
+
+/// Reads a started child's output up to the end of the banner (the API key secret line).
+async fn banner_of(child: &mut Child) -> (String, Vec<String>) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let mut seen = Vec::new();
@@ -52,6 +72,14 @@ async fn start(env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
         .await
         .expect("the banner is printed");
     let base = base.unwrap_or_else(|| panic!("no listening line in {seen:#?}"));
+    (base, seen)
+}
+
+/// Starts the binary and reads its output up to the end of the banner (the API key secret
+/// line). Returns the child, the base URL from the listening line and all lines read.
+async fn start(env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
+    let mut child = command(env).spawn().expect("the binary starts");
+    let (base, seen) = banner_of(&mut child).await;
     (child, base, seen)
 }
 
@@ -151,4 +179,86 @@ async fn a_malformed_credential_stops_the_binary_with_a_message_naming_the_varia
         stderr.contains("ACCOUNT_SID must be an Account SID"),
         "{stderr}"
     );
+}
+
+#[actix_web::test]
+async fn credentials_in_dotenv_are_read_as_videoroom_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "ACCOUNT_SID=AC0123456789abcdef0123456789abcdef\nAPI_KEY=SK0123456789abcdef0123456789abcdef\nAPI_SECRET=dotenv-api-secret\nEMULATOR_PORT=0\n",
+    )
+    .unwrap();
+    let mut child = command_in(dir.path(), &[], &[]).spawn().unwrap();
+    let (base, lines) = banner_of(&mut child).await;
+    let banner = lines.join("\n");
+    assert!(
+        banner.contains("AC0123456789abcdef0123456789abcdef"),
+        "{banner}"
+    );
+    assert!(!banner.contains("dotenv-api-secret"), "{banner}");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/v1/Rooms"))
+        .basic_auth(
+            "SK0123456789abcdef0123456789abcdef",
+            Some("dotenv-api-secret"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the key from .env is accepted");
+    child.kill().await.unwrap();
+}
+
+#[actix_web::test]
+async fn an_empty_emulator_port_counts_as_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    // The empty variable falls through to `.env`'s port 0 instead of failing to parse.
+    std::fs::write(dir.path().join(".env"), "EMULATOR_PORT=0\n").unwrap();
+    let mut child = command_in(
+        dir.path(),
+        &[],
+        &[("EMULATOR_PORT", ""), ("VIDEOROOM_LOG_FORMAT", "")],
+    )
+    .spawn()
+    .unwrap();
+    let (base, _) = banner_of(&mut child).await;
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    child.kill().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_misspelt_log_format_variable_gets_the_value_probably_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::time::timeout(
+        Duration::from_secs(20),
+        command_in(dir.path(), &[], &[("VIDEOROOM_LOG_FORMAT", "jsno")]).output(),
+    )
+    .await
+    .expect("the binary stops instead of serving")
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "VIDEOROOM_LOG_FORMAT: must be pretty or json (got 'jsno'); did you mean 'json'?"
+        ),
+        "{stderr}"
+    );
+}
+
+#[actix_web::test]
+async fn a_dotenv_saved_with_a_bom_stops_the_binary_with_how_to_save_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), b"\xEF\xBB\xBFEMULATOR_PORT=0\n").unwrap();
+    let output = tokio::time::timeout(
+        Duration::from_secs(20),
+        command_in(dir.path(), &[], &[]).output(),
+    )
+    .await
+    .expect("the binary stops instead of serving")
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("UTF-8 without BOM"), "{stderr}");
 }

@@ -268,7 +268,11 @@ describe('the workshop page on a machine that has never fetched the SDK', () => 
   before(async () => {
     // An empty cache, with npm on PATH: the server fetches the pinned SDK in the background.
     cache = mkdtempSync(joinPath(tmpdir(), 'videoroom-fresh-sdk-cache-'));
-    server = await startVideoroom([], { VIDEOROOM_SDK_CACHE_DIR: cache });
+    // The fetch may take as long as the page waits below, not just the default 30 s.
+    server = await startVideoroom([], {
+      VIDEOROOM_SDK_CACHE_DIR: cache,
+      VIDEOROOM_SDK_FETCH_TIMEOUT: '140',
+    });
   });
 
   after(async () => {

@@ -239,6 +239,15 @@ pub const KEYS: &[KeySpec] = &[
             "emulator: fetch a missing twilio-video.js with `npm pack` at start-up (false: never)",
         show: |s| s.sdk.fetch.to_string(),
     },
+    KeySpec {
+        key: "sdk.fetch_timeout",
+        env: &["VIDEOROOM_SDK_FETCH_TIMEOUT"],
+        flag: None,
+        default: Some("30"),
+        secret: false,
+        meaning: "seconds `npm pack` may take before a fetch of twilio-video.js gives up, 1 to 600",
+        show: |s| s.sdk.fetch_timeout.as_secs().to_string(),
+    },
 ];
 
 /// The spec of `key`, if it is one.

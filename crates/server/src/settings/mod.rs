@@ -36,17 +36,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 use videoroom_core::token::{ApiKey, TokenConfigError, TokenSigner};
 use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
 use videoroom_emulator::sdk::{SdkOptions, SdkSource};
-use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR};
+use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR};
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
-use validation::{BaseUrl, Checker, Parsed, RegionId, TtlSecs};
+use validation::{BaseUrl, Checker, FetchTimeout, Parsed, RegionId, TtlSecs};
 
 /// Which backend holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -134,7 +135,7 @@ pub struct TwilioSettings {
 }
 
 /// Where the workshop page's twilio-video.js comes from, when the settings say.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SdkSettings {
     /// A `twilio-video.min.js` or the npm tarball to serve instead of the cache.
     pub path: Option<PathBuf>,
@@ -143,6 +144,8 @@ pub struct SdkSettings {
     /// Whether a missing SDK is fetched with `npm pack` at start-up. Tests and offline machines
     /// turn it off, so nothing reaches a package registry.
     pub fetch: bool,
+    /// How long `npm pack` may take before the fetch gives up and explains the offline ways.
+    pub fetch_timeout: Duration,
 }
 
 impl SdkSettings {
@@ -155,10 +158,18 @@ impl SdkSettings {
         }
     }
 
+    /// `npm pack`, stopped after `sdk.fetch_timeout`.
+    pub fn npm_source(&self) -> SdkSource {
+        SdkSource::Npm {
+            program: None,
+            timeout: self.fetch_timeout,
+        }
+    }
+
     /// Where the server's start-up gets a missing SDK: `npm pack`, unless `sdk.fetch` is off.
     pub fn startup_source(&self) -> SdkSource {
         if self.fetch {
-            SdkSource::npm()
+            self.npm_source()
         } else {
             SdkSource::Disabled
         }
@@ -186,6 +197,9 @@ pub struct Settings {
     pub sdk: SdkSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
+    /// Things that are not errors but will not do what the person meant (a variable in `.env`
+    /// that is read before it); the binary prints them on standard error.
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
@@ -212,11 +226,32 @@ impl Settings {
         )
     }
 
+    /// The name a person used for `key`: its flag, variable (`(in .env)` when from there) or
+    /// TOML key, as the value's origin says.
+    pub fn name_of(&self, key: &str) -> String {
+        validation::name_in(&self.origins, key)
+    }
+
     /// The Twilio adapter's configuration: these credentials, base URL, region and edge, with
-    /// the adapter's default timeouts and retries. The error names the setting to fix.
+    /// the adapter's default timeouts and retries. The error names the setting to fix, under
+    /// the name the person used for it (the adapter's own messages name its variables).
     pub fn twilio_config(&self) -> Result<TwilioConfig, String> {
+        let renamed = |message: String| {
+            [
+                (BASE_URL_VAR, "twilio.base_url"),
+                (REGION_VAR, "twilio.region"),
+                (EDGE_VAR, "twilio.edge"),
+            ]
+            .into_iter()
+            .filter(|(_, key)| self.origins.contains_key(key))
+            .fold(message, |text, (var, key)| {
+                text.replace(var, &self.name_of(key))
+            })
+        };
         let base_url = url::Url::parse(&self.twilio.base_url).map_err(|e| {
-            format!("{BASE_URL_VAR} must be an absolute URL such as https://video.twilio.com ({e})")
+            renamed(format!(
+                "{BASE_URL_VAR} must be an absolute URL such as https://video.twilio.com ({e})"
+            ))
         })?;
         let mut config = TwilioConfig::new(
             self.credentials.account_sid.clone(),
@@ -226,7 +261,7 @@ impl Settings {
         config.base_url = base_url;
         config.region = self.twilio.region.clone();
         config.edge = self.twilio.edge.clone();
-        config.validate().map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| renamed(e.to_string()))?;
         Ok(config)
     }
 
@@ -270,6 +305,7 @@ impl Settings {
         let sdk_path = check.optional("sdk.path", raw.sdk.path);
         let sdk_cache_dir = check.optional("sdk.cache_dir", raw.sdk.cache_dir);
         let sdk_fetch = check.value("sdk.fetch", raw.sdk.fetch);
+        let sdk_fetch_timeout = check.value("sdk.fetch_timeout", raw.sdk.fetch_timeout);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         check.finish()?;
@@ -302,8 +338,10 @@ impl Settings {
                 path: sdk_path.expect(CHECKED),
                 cache_dir: sdk_cache_dir.expect(CHECKED),
                 fetch: sdk_fetch.expect(CHECKED),
+                fetch_timeout: sdk_fetch_timeout.expect(CHECKED).0,
             },
             origins,
+            warnings: Vec::new(),
         };
         validation::whole(&settings)?;
         Ok(settings)
@@ -378,6 +416,7 @@ struct RawSdk {
     path: Parsed<Option<PathBuf>>,
     cache_dir: Parsed<Option<PathBuf>>,
     fetch: Parsed<bool>,
+    fetch_timeout: Parsed<FetchTimeout>,
 }
 
 /// Invalid settings: every problem found, each naming its key and the fix.

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use clap::builder::PossibleValuesParser;
 use config::{Config, ConfigError, File, FileFormat, Map, Source, Value};
 use videoroom_core::credentials::first_set;
+use videoroom_emulator::settings::read_dotenv;
 
 use super::keys::{spec, KEYS};
+use super::validation::did_you_mean;
 use super::{Raw, Settings, SettingsError};
 
 /// The variable that names the TOML file of layer 2 (as `--config` does).
@@ -54,12 +55,13 @@ impl fmt::Display for Origin {
 /// The command-line flags that set keys: the top layer. `videoroom`'s command line flattens
 /// this struct in, so a flag goes from clap straight into the layer; each field is serialized
 /// under its dotted key, which must be in [`KEYS`] with the same flag (a test checks both).
-/// `None` leaves the key to the lower layers. Values stay text so that a bad one is reported
-/// like any other layer's, with every other problem.
+/// `None` leaves the key to the lower layers. Values stay text, with no clap value parser
+/// (not even for the enum flags), so that a bad one is reported like any other layer's, with
+/// every other problem and a "did you mean" hint, rather than by clap alone.
 #[derive(Debug, Clone, Default, clap::Args, serde::Serialize)]
 pub struct Overrides {
-    /// Where rooms live
-    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["emulator", "twilio"]))]
+    /// Where rooms live: emulator or twilio [default: emulator]
+    #[arg(long, global = true, value_name = "BACKEND")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
     /// IP address to bind [default: 127.0.0.1]
@@ -74,8 +76,8 @@ pub struct Overrides {
     #[arg(long, global = true, value_name = "NAME")]
     #[serde(rename = "room.name", skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
-    /// Type of rooms created [default: group]
-    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["group", "go", "peer-to-peer", "group-small"]))]
+    /// Type of rooms created: group, go, peer-to-peer or group-small [default: group]
+    #[arg(long, global = true, value_name = "TYPE")]
     #[serde(rename = "room.type", skip_serializing_if = "Option::is_none")]
     pub room_type: Option<String>,
     /// Whether a request's room parameter may choose another room [default: true]
@@ -113,8 +115,8 @@ pub struct Overrides {
     #[arg(long, global = true, value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workshop_dir: Option<String>,
-    /// Log line format on standard error [default: pretty]
-    #[arg(long, global = true, value_parser = PossibleValuesParser::new(["pretty", "json"]))]
+    /// Log line format on standard error: pretty or json [default: pretty]
+    #[arg(long, global = true, value_name = "FORMAT")]
     #[serde(rename = "log.format", skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
 }
@@ -157,7 +159,10 @@ impl Sources {
     /// `VIDEOROOM_CONFIG` names) and `.env` in the working directory, the process environment,
     /// and the flags. This is the one place that reads the process environment.
     pub fn from_process(config_path: Option<PathBuf>, overrides: Overrides) -> Self {
-        let env_config = std::env::var_os(CONFIG_VAR).map(PathBuf::from);
+        // An empty value counts as unset here too, as for every other variable and flag.
+        let env_config = std::env::var_os(CONFIG_VAR)
+            .filter(|v| !v.to_string_lossy().trim().is_empty())
+            .map(PathBuf::from);
         let config_file = match config_path.or(env_config) {
             Some(path) => ConfigFile {
                 path,
@@ -226,8 +231,10 @@ impl Sources {
             }
         }
 
+        let mut warnings = Vec::new();
         if let Some(path) = &self.dotenv_file {
-            let vars = read_dotenv(path)?;
+            let vars = read_dotenv(path).map_err(|e| SettingsError::single(e.to_string()))?;
+            warnings.extend(ignored_in_dotenv(&vars));
             let layer = Layer::from_vars(&vars, Origin::DotEnv);
             for (key, (_, origin)) in &layer.values {
                 origins.insert(key, origin.clone());
@@ -255,12 +262,69 @@ impl Sources {
             .build()
             .and_then(Config::try_deserialize::<Raw>)
             .map_err(|e| SettingsError::single(format!("could not read the configuration: {e}")))?;
-        Settings::from_raw(raw, origins)
+        let mut settings = Settings::from_raw(raw, origins)?;
+        settings.warnings = warnings;
+        Ok(settings)
     }
 }
 
-/// A file that does not fit the raw struct: an unknown key (named in full, `room.nmae`), or a
-/// table where a value belongs.
+impl Sources {
+    /// What the layers say, key by key (the highest layer winning), before any check: what
+    /// `videoroom config` prints when the settings cannot be used, so that a person sees what
+    /// is set, where, and what is not set rather than nothing (the problems themselves go to
+    /// standard error). Secrets are shown only as set or not.
+    pub fn describe_unchecked(&self) -> String {
+        let mut values: BTreeMap<&'static str, (String, Origin)> = KEYS
+            .iter()
+            .filter_map(|spec| Some((spec.key, (spec.default?.to_owned(), Origin::Default))))
+            .collect();
+        if let Some(file) = self.config_file.as_ref().filter(|f| f.path.exists()) {
+            let read = Config::builder()
+                .add_source(File::from(file.path.as_path()).format(FileFormat::Toml))
+                .build();
+            if let Ok(alone) = read {
+                for spec in KEYS {
+                    if let Ok(value) = alone.get::<String>(spec.key) {
+                        values.insert(spec.key, (value, Origin::File(file.path.clone())));
+                    }
+                }
+            }
+        }
+        let dotenv = self
+            .dotenv_file
+            .as_deref()
+            .and_then(|path| read_dotenv(path).ok())
+            .unwrap_or_default();
+        for layer in [
+            Layer::from_vars(&dotenv, Origin::DotEnv),
+            Layer::from_vars(&self.env, Origin::Env),
+        ] {
+            values.extend(layer.values);
+        }
+        for (key, value) in self.overrides.pairs() {
+            if let Some(spec) = spec(&key) {
+                values.insert(
+                    spec.key,
+                    (value, Origin::Flag(spec.flag.unwrap_or(spec.key))),
+                );
+            }
+        }
+        let mut out = String::new();
+        for spec in KEYS {
+            let line = match values.get(spec.key) {
+                Some((_, origin)) if spec.secret => format!("{:<40} ({origin})", "[redacted]"),
+                Some((value, origin)) => format!("{value:<40} ({origin})"),
+                None => "(not set)".to_owned(),
+            };
+            out.push_str(&format!("{:<24} = {line}\n", spec.key).replace(" \n", "\n"));
+        }
+        out
+    }
+}
+
+/// A file that does not fit the raw struct: an unknown key (named in full, `room.nmae`, with
+/// the known key it is probably meant to be), or a value where a table belongs (`room =
+/// "myroom"` for `[room] name = "myroom"`).
 fn file_problem(path: &Path, error: ConfigError) -> SettingsError {
     // config wraps the error of a nested table's field in `At { key: "room" }`; serde's own
     // message names the unknown field itself.
@@ -275,44 +339,98 @@ fn file_problem(path: &Path, error: ConfigError) -> SettingsError {
     let unknown = inner
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next());
-    match unknown {
-        Some(field) => {
-            let key = match table {
-                Some(table) => format!("{table}.{field}"),
-                None => field.to_owned(),
-            };
-            SettingsError::single(format!(
-                "{}: unknown key(s) {key}; known keys are {}",
-                path.display(),
-                KEYS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
-            ))
-        }
-        None => SettingsError::single(format!("{}: {error}", path.display())),
+    if let Some(field) = unknown {
+        let key = match table {
+            Some(table) => format!("{table}.{field}"),
+            None => field.to_owned(),
+        };
+        let hint = match likely_key(&key) {
+            Some(known) => format!(" (did you mean {}?)", toml_form(known)),
+            None => String::new(),
+        };
+        return SettingsError::single(format!(
+            "{}: unknown key(s) {key}{hint}; known keys are {}",
+            path.display(),
+            KEYS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    // A value given for a table: serde says "expected struct RawRoom" for the key `room`.
+    if let Some(table) = table.filter(|t| inner.contains("expected struct") && is_table(t)) {
+        return SettingsError::single(format!(
+            "{}: `{table}` is a table, not a value: {}",
+            path.display(),
+            table_hint(table)
+        ));
+    }
+    SettingsError::single(format!("{}: {error}", path.display()))
+}
+
+/// Whether `name` is a table of the TOML file (the first part of a dotted key).
+fn is_table(name: &str) -> bool {
+    KEYS.iter()
+        .any(|s| s.key.split_once('.').is_some_and(|(t, _)| t == name))
+}
+
+/// How to write the keys of `table`: `[room]` then `name = ...`, and the table's keys.
+fn table_hint(table: &str) -> String {
+    let keys: Vec<&str> = KEYS
+        .iter()
+        .filter_map(|s| s.key.strip_prefix(table)?.strip_prefix('.'))
+        .collect();
+    let example = keys.iter().find(|k| **k == "name").unwrap_or(&keys[0]);
+    format!(
+        "write `[{table}]` on a line of its own and `{example} = ...` under it (the keys of [{table}] are {})",
+        keys.join(", ")
+    )
+}
+
+/// The known key an unknown one is probably meant to be: the same last part in another table
+/// (`[room] ttl` for `token.ttl`), else a near spelling (`room.nmae`), else a near last part
+/// (a top-level `nmae` for `room.name`).
+fn likely_key(unknown: &str) -> Option<&'static str> {
+    fn last_part(key: &str) -> &str {
+        key.rsplit('.').next().unwrap_or(key)
+    }
+    let keys = || KEYS.iter().map(|s| s.key);
+    keys()
+        .find(|key| last_part(key) == last_part(unknown))
+        .or_else(|| did_you_mean(unknown, keys()))
+        .or_else(|| {
+            let last = did_you_mean(last_part(unknown), keys().map(last_part))?;
+            keys().find(|key| last_part(key) == last)
+        })
+}
+
+/// A dotted key as it is written in the TOML file.
+fn toml_form(key: &str) -> String {
+    match key.split_once('.') {
+        Some((table, rest)) => format!("`{rest}` under `[{table}]` ({key})"),
+        None => format!("`{key}` at the top of the file, before any [table]"),
     }
 }
 
-fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, SettingsError> {
-    let iter = match dotenvy::from_path_iter(path) {
-        Ok(iter) => iter,
-        Err(e) if e.not_found() => return Ok(BTreeMap::new()),
-        Err(e) => {
-            return Err(SettingsError::single(format!(
-                "could not read {}: {e}",
-                path.display()
-            )))
-        }
-    };
-    let mut vars = BTreeMap::new();
-    for item in iter {
-        let (name, value) = item.map_err(|e| {
-            SettingsError::single(format!(
-                "{} has a line that is not NAME=value: {e}",
-                path.display()
-            ))
-        })?;
-        vars.insert(name, value);
-    }
-    Ok(vars)
+/// Variables a `.env` file may hold that are read before it, or by something other than the
+/// settings, and so cannot take effect from there. Each is named with a warning rather than
+/// silently ignored. (Honouring them was weighed: `VIDEOROOM_CONFIG` would let a lower layer
+/// choose the file beneath it, and `RUST_LOG` is read by the logger, which both binaries
+/// start before or without their settings.)
+const READ_BEFORE_DOTENV: &[(&str, &str)] = &[
+    (
+        CONFIG_VAR,
+        "the TOML file is chosen before .env is read; use --config PATH or set it in the environment",
+    ),
+    (
+        "RUST_LOG",
+        "the log level is read from the environment only; set it there (RUST_LOG=debug cargo run, or $env:RUST_LOG=\"debug\" in PowerShell)",
+    ),
+];
+
+fn ignored_in_dotenv(vars: &BTreeMap<String, String>) -> Vec<String> {
+    READ_BEFORE_DOTENV
+        .iter()
+        .filter(|(name, _)| vars.get(*name).is_some_and(|v| !v.trim().is_empty()))
+        .map(|(name, why)| format!("{name} in .env is ignored: {why}"))
+        .collect()
 }
 
 /// A layer of values found under environment-variable names (`.env` or the environment).

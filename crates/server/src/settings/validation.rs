@@ -20,6 +20,7 @@ use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
 
 use super::sources::Origin;
 use super::{BackendKind, Credentials, LogFormat, RawCredentials, Settings, SettingsError};
+pub(super) use videoroom_emulator::settings::did_you_mean;
 
 /// One value of the raw struct: absent, valid, or refused with the rule it broke. Parsing
 /// never fails the whole struct, so every problem can be reported at once.
@@ -86,25 +87,34 @@ impl<T: FromSetting> FromSetting for Option<T> {
     }
 }
 
-/// One of a serde enum's lowercase names, with serde's "expected one of" message.
+/// `rule` with "did you mean 'x'?" appended when `given` is a near miss of one of `choices`.
+fn with_suggestion(rule: String, given: &str, choices: &[&str]) -> String {
+    match did_you_mean(given, choices.iter().copied()) {
+        Some(choice) => format!("{rule}; did you mean '{choice}'?"),
+        None => rule,
+    }
+}
+
+/// One of a serde enum's lowercase names, with serde's "expected one of" message and, for a
+/// near miss, the name probably meant.
 struct SerdeEnum<T>(PhantomData<T>);
 
 impl<T: DeserializeOwned> SerdeEnum<T> {
-    fn parse(s: &str) -> Result<T, String> {
+    fn parse(s: &str, choices: &[&str]) -> Result<T, String> {
         let de = de::value::StrDeserializer::<de::value::Error>::new(s);
-        T::deserialize(de).map_err(|e| e.to_string())
+        T::deserialize(de).map_err(|e| with_suggestion(e.to_string(), s, choices))
     }
 }
 
 impl FromSetting for BackendKind {
     fn from_setting(s: &str) -> Result<Self, String> {
-        SerdeEnum::parse(s)
+        SerdeEnum::parse(s, &["emulator", "twilio"])
     }
 }
 
 impl FromSetting for LogFormat {
     fn from_setting(s: &str) -> Result<Self, String> {
-        SerdeEnum::parse(s)
+        SerdeEnum::parse(s, &["pretty", "json"])
     }
 }
 
@@ -144,7 +154,10 @@ impl FromSetting for RoomName {
 
 impl FromSetting for RoomType {
     fn from_setting(s: &str) -> Result<Self, String> {
-        s.parse::<RoomType>().map_err(|e| e.to_string())
+        s.parse::<RoomType>().map_err(|e| {
+            let choices: Vec<&str> = RoomType::ALL.iter().map(|t| t.as_str()).collect();
+            with_suggestion(e.to_string(), s, &choices)
+        })
     }
 }
 
@@ -163,6 +176,21 @@ impl FromSetting for TtlSecs {
             ));
         }
         Ok(TtlSecs(ttl))
+    }
+}
+
+/// How long `npm pack` may take: whole seconds, 1 to 600.
+#[derive(Debug)]
+pub(super) struct FetchTimeout(pub std::time::Duration);
+
+impl FromSetting for FetchTimeout {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        match s.parse::<u64>() {
+            Ok(secs @ 1..=600) => Ok(FetchTimeout(std::time::Duration::from_secs(secs))),
+            _ => Err(format!(
+                "must be a whole number of seconds from 1 to 600 (got '{s}')"
+            )),
+        }
     }
 }
 
@@ -249,6 +277,15 @@ impl FromSetting for ApiKeySid {
     }
 }
 
+/// The name a person used for `key`, as its origin in `origins` says.
+pub(super) fn name_in(origins: &BTreeMap<&'static str, Origin>, key: &str) -> String {
+    origins
+        .get(key)
+        .cloned()
+        .unwrap_or(Origin::Default)
+        .name_for(key)
+}
+
 /// Collects every problem, each under the name the person used for its key.
 pub(super) struct Checker<'a> {
     origins: &'a BTreeMap<&'static str, Origin>,
@@ -264,11 +301,7 @@ impl<'a> Checker<'a> {
     }
 
     fn name(&self, key: &str) -> String {
-        self.origins
-            .get(key)
-            .cloned()
-            .unwrap_or(Origin::Default)
-            .name_for(key)
+        name_in(self.origins, key)
     }
 
     fn problem(&mut self, key: &str, message: impl fmt::Display) {
@@ -417,7 +450,7 @@ pub(super) fn whole(settings: &Settings) -> Result<(), SettingsError> {
     if let Err(e) = settings.token_signer() {
         return Err(SettingsError::single(format!(
             "{}: {e}",
-            describe(ENV_API_KEY_SECRET)
+            settings.name_of("credentials.api_secret")
         )));
     }
     // The Twilio adapter has the last word on its own settings (region and edge apply only to
@@ -431,6 +464,21 @@ pub(super) fn whole(settings: &Settings) -> Result<(), SettingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_enum_setting_suggests_the_value_probably_meant() {
+        let backend = BackendKind::from_setting("twilo").unwrap_err();
+        assert!(backend.contains("did you mean 'twilio'?"), "{backend}");
+        let format = LogFormat::from_setting("jsno").unwrap_err();
+        assert!(format.contains("did you mean 'json'?"), "{format}");
+        let room_type = RoomType::from_setting("peer2peer").unwrap_err();
+        assert!(
+            room_type.contains("did you mean 'peer-to-peer'?"),
+            "{room_type}"
+        );
+        let far = BackendKind::from_setting("zoom").unwrap_err();
+        assert!(!far.contains("did you mean"), "{far}");
+    }
 
     #[test]
     fn booleans_accept_the_usual_spellings_and_name_the_rule_otherwise() {

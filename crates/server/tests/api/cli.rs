@@ -466,3 +466,257 @@ fn an_explicit_config_file_replaces_videoroom_toml() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn enum_flags_with_bad_values_join_the_report_of_every_problem() {
+    let output = run(
+        &[
+            "config",
+            "--backend",
+            "twilo",
+            "--room-type",
+            "huge",
+            "--log-format",
+            "jsno",
+            "--port",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("videoroom: invalid configuration:"),
+        "{err}"
+    );
+    for expected in [
+        "--backend: unknown variant `twilo`, expected `emulator` or `twilio`; did you mean 'twilio'?",
+        "--room-type: room type must be one of",
+        "--log-format: unknown variant `jsno`",
+        "--port: must be a port number",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn an_empty_videoroom_config_counts_as_unset() {
+    let dir = TempDir::new();
+    dir.write("videoroom.toml", "port = 4321\n");
+    let output = videoroom(&dir, &["config"], &[("VIDEOROOM_CONFIG", "")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output)
+            .lines()
+            .any(|l| l.starts_with("port ") && l.contains("4321")),
+        "the default videoroom.toml is read: {}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn warnings_about_dotenv_are_printed_on_standard_error() {
+    let dir = TempDir::new();
+    dir.write(".env", "RUST_LOG=debug\n");
+    let output = videoroom(&dir, &["config"], &[]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("videoroom: warning: RUST_LOG in .env is ignored"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn help_names_the_environment_variables_behind_each_flag() {
+    let output = run(&["--help"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let help = stdout(&output);
+    for spec in videoroom_server::settings::KEYS {
+        let names = spec.env.join(", ");
+        match spec.flag {
+            Some(flag) => {
+                let line = help
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(&format!("{flag} ")))
+                    .unwrap_or_else(|| panic!("no line for {flag} in:\n{help}"));
+                assert!(line.contains(&format!("[env: {names}]")), "{line}");
+            }
+            None => assert!(help.contains(&names), "{names} is not in:\n{help}"),
+        }
+    }
+    assert!(help.contains("[env: VIDEOROOM_CONFIG]"), "{help}");
+}
+
+/// The first example block of `section` in docs/configuration.md: the command after `$ ` and
+/// the lines it prints.
+fn documented_example(section: &str) -> (String, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let text = std::fs::read_to_string(&path).expect("docs/configuration.md is readable");
+    let block = text
+        .split(section)
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .unwrap_or_else(|| panic!("no example block under {section}"));
+    let mut lines = block.lines().skip_while(|l| !l.starts_with("$ "));
+    let command = lines
+        .next()
+        .and_then(|l| l.strip_prefix("$ "))
+        .expect("the block starts with `$ command`")
+        .to_owned();
+    let printed: Vec<&str> = lines.collect();
+    (command, printed.join("\n"))
+}
+
+#[test]
+fn the_documented_validation_example_is_exactly_what_the_binary_prints() {
+    let (command, printed) = documented_example("## Validation at start-up");
+    // `NAME=value ... videoroom args...`, as a shell reads it (the example has no quoting).
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "videoroom")
+        .expect("the example runs videoroom");
+    let env: Vec<(&str, &str)> = words[..at]
+        .iter()
+        .map(|w| w.split_once('=').expect("NAME=value before the command"))
+        .collect();
+    let output = run(&words[at + 1..], &env);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr(&output).trim_end(), printed.trim_end());
+}
+
+#[test]
+fn config_in_twilio_mode_without_credentials_prints_what_it_has_and_what_is_missing() {
+    let dir = TempDir::new();
+    dir.write(
+        ".env",
+        "ACCOUNT_SID=AC33333333333333333333333333333333\nAPI_SECRET=dotenv-secret-value\n",
+    );
+    let output = videoroom(&dir, &["config", "--backend", "twilio"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let out = stdout(&output);
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no line for {key} in {out}"))
+            .to_owned()
+    };
+    assert!(line("backend").contains("twilio") && line("backend").contains("(flag --backend)"));
+    assert!(line("credentials.account_sid").contains("AC33333333333333333333333333333333"));
+    assert!(line("credentials.account_sid").contains("(.env ACCOUNT_SID)"));
+    assert!(line("credentials.api_secret").contains("[redacted]"));
+    assert!(line("credentials.api_key").contains("(not set)"));
+    assert!(!out.contains("dotenv-secret-value"), "{out}");
+    let err = stderr(&output);
+    assert!(err.contains("API_KEY (or TWILIO_API_KEY_SID)"), "{err}");
+    assert!(!err.contains("dotenv-secret-value"), "{err}");
+}
+
+/// `videoroom sdk fetch` with `npm_body` as the npm client on PATH, stopped after two seconds.
+#[cfg(unix)]
+fn sdk_fetch_with_fake_npm(npm_body: &str) -> (Output, Duration) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new();
+    let bin = dir.0.join("bin");
+    std::fs::create_dir_all(&bin).expect("a bin folder");
+    let npm = bin.join("npm");
+    std::fs::write(&npm, format!("#!/bin/sh\n{npm_body}\n")).expect("write a fake npm");
+    std::fs::set_permissions(&npm, std::fs::Permissions::from_mode(0o755))
+        .expect("make the fake npm executable");
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let cache = dir.0.join("cache");
+    let started = Instant::now();
+    let output = videoroom(
+        &dir,
+        &["sdk", "fetch"],
+        &[
+            ("PATH", &path),
+            ("VIDEOROOM_SDK_CACHE_DIR", &cache.display().to_string()),
+            ("VIDEOROOM_SDK_FETCH_TIMEOUT", "7"),
+        ],
+    )
+    .output()
+    .expect("videoroom runs");
+    (output, started.elapsed())
+}
+
+#[cfg(unix)]
+#[test]
+fn sdk_fetch_with_an_unreachable_registry_says_why_and_offers_the_offline_ways() {
+    let (output, _) = sdk_fetch_with_fake_npm(
+        "echo 'npm error code ECONNREFUSED' >&2\necho 'npm error request to https://registry.npmjs.org/ failed' >&2\nexit 1",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("npm said: npm error code ECONNREFUSED"),
+        "{err}"
+    );
+    assert!(!err.contains("no message"), "{err}");
+    assert!(err.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{err}");
+    assert!(err.contains("copy twilio-video-2.36.0.tgz into"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sdk_fetch_with_a_hanging_npm_reports_progress_and_gives_up_at_the_timeout() {
+    let (output, took) = sdk_fetch_with_fake_npm("exec sleep 120");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    let err = stderr(&output);
+    assert!(
+        err.contains("still waiting for npm (5 s of at most 7 s"),
+        "{err}"
+    );
+    assert!(err.contains("did not finish within 7 s"), "{err}");
+    assert!(err.contains("sdk.path (VIDEOROOM_SDK_PATH)"), "{err}");
+}
+
+#[tokio::test]
+async fn decode_checks_validity_against_the_emulators_clock_when_given_its_url() {
+    let server = start(&["--port", "0"], &[]);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let advanced = client()
+        .post(format!("{base}/emulator/clock/advance"))
+        .basic_auth(
+            videoroom_core::credentials::TEST_ACCOUNT_SID,
+            Some(videoroom_core::credentials::TEST_AUTH_TOKEN),
+        )
+        .form(&[("Seconds", "7200")])
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert_eq!(advanced.status().as_u16(), 200);
+    // Minted on this computer's clock, with the default lifetime of an hour.
+    let token = stdout(&run(&["token", "--identity", "alice"], &[]));
+
+    let local = run(&["decode", token.trim()], &[]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    assert!(
+        stdout(&local).contains("Clock:     this computer's clock"),
+        "{}",
+        stdout(&local)
+    );
+
+    let dir = TempDir::new();
+    let on_emulator = tokio::task::spawn_blocking(move || {
+        videoroom(&dir, &["decode", "--server", &base, token.trim()], &[])
+            .output()
+            .expect("videoroom runs")
+    })
+    .await
+    .expect("the decode finishes");
+    let out = stdout(&on_emulator);
+    assert_eq!(on_emulator.status.code(), Some(1), "{out}");
+    assert!(out.contains("Refused:   20104"), "{out}");
+    assert!(
+        out.contains("Clock:     the emulator's clock at http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(out.contains("(7200 s ahead of this computer's)"), "{out}");
+}

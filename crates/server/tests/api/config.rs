@@ -421,3 +421,139 @@ fn the_emulator_gets_this_servers_credentials_and_ad_hoc_setting() {
     assert!(!emulator.ad_hoc_rooms);
     assert!(videoroom_server::startup::emulator_settings(&Layers::new().settings()).ad_hoc_rooms);
 }
+
+#[test]
+fn a_misspelt_value_of_every_enum_setting_gets_the_value_probably_meant() {
+    let mut layers = Layers::new();
+    layers.toml = Some("[room]\ntype = \"peer2peer\"\n");
+    layers.dotenv = Some("VIDEOROOM_LOG_FORMAT=jsno\n");
+    layers.env.push(("VIDEOROOM_BACKEND", "twilo"));
+    let problems = layers.problems();
+    for expected in [
+        "VIDEOROOM_BACKEND: unknown variant `twilo`, expected `emulator` or `twilio`; did you mean 'twilio'?",
+        "VIDEOROOM_LOG_FORMAT (in .env): unknown variant `jsno`, expected `pretty` or `json`; did you mean 'json'?",
+        "(got 'peer2peer'); did you mean 'peer-to-peer'?",
+    ] {
+        assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
+    }
+}
+
+#[test]
+fn a_value_given_for_a_table_points_at_the_key_inside_it() {
+    let mut layers = Layers::new();
+    layers.toml = Some("room = \"myroom\"\n");
+    let problems = layers.problems();
+    assert!(
+        problems.contains("`room` is a table, not a value: write `[room]` on a line of its own and `name = ...` under it"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn an_unknown_key_close_to_a_known_one_gets_a_hint() {
+    let mut layers = Layers::new();
+    layers.toml = Some("[room]\nttl = 600\n");
+    let problems = layers.problems();
+    assert!(
+        problems
+            .contains("unknown key(s) room.ttl (did you mean `ttl` under `[token]` (token.ttl)?)"),
+        "{problems}"
+    );
+    layers.toml = Some("[room]\nnmae = \"typo\"\n");
+    let problems = layers.problems();
+    assert!(
+        problems.contains("(did you mean `name` under `[room]` (room.name)?)"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_placeholder_sid_is_refused_for_its_first_non_hex_character_not_its_length() {
+    let mut layers = Layers::new();
+    layers.dotenv = Some("ACCOUNT_SID=ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+    let problems = layers.problems();
+    assert!(
+        problems.contains("ACCOUNT_SID (in .env): Account SID must be AC followed by 32 hexadecimal digits (0-9, a-f), but character 3 is 'x'"),
+        "{problems}"
+    );
+    assert!(!problems.contains("34 characters"), "{problems}");
+}
+
+#[test]
+fn a_twilio_region_error_names_the_flag_that_set_it() {
+    let mut layers = Layers::new();
+    layers.overrides.backend = Some("twilio".into());
+    layers.overrides.twilio_region = Some("x y".into());
+    layers.env = vec![
+        ("ACCOUNT_SID", "AC33333333333333333333333333333333"),
+        ("API_KEY", "SK44444444444444444444444444444444"),
+        ("API_SECRET", "real-secret"),
+    ];
+    let problems = layers.problems();
+    assert!(
+        problems.contains("--twilio-region must be lowercase letters"),
+        "{problems}"
+    );
+    assert!(!problems.contains("TWILIO_REGION"), "{problems}");
+
+    layers.overrides.twilio_region = None;
+    layers.overrides.twilio_edge = Some("tokyo".into());
+    layers.overrides.twilio_base_url = Some("http://127.0.0.1:9".into());
+    let problems = layers.problems();
+    assert!(
+        problems.contains("TWILIO_REGION/--twilio-edge apply only to *.twilio.com hosts, but --twilio-base-url is"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_dotenv_saved_as_utf16_or_with_a_bom_is_refused_with_how_to_save_it() {
+    let layers = Layers::new();
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "VIDEOROOM_ROOM=x\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(layers.dir.0.join(".env"), utf16).unwrap();
+    let problems = layers.problems();
+    assert!(
+        problems.contains(".env is saved as UTF-16; save it as UTF-8 without BOM"),
+        "{problems}"
+    );
+
+    std::fs::write(layers.dir.0.join(".env"), b"\xEF\xBB\xBFVIDEOROOM_ROOM=x\n").unwrap();
+    let problems = layers.problems();
+    assert!(
+        problems.contains(
+            ".env starts with a byte-order mark (BOM); save it as UTF-8 without BOM (Notepad"
+        ),
+        "{problems}"
+    );
+}
+
+#[test]
+fn variables_in_dotenv_that_cannot_take_effect_there_are_warned_about() {
+    let mut layers = Layers::new();
+    layers.dotenv = Some(
+        "RUST_LOG=debug\nVIDEOROOM_CONFIG=other.toml\nVIDEOROOM_SDK_PATH=/tmp/twilio-video.min.js\n",
+    );
+    let s = layers.settings();
+    let warnings = s.warnings.join("\n");
+    assert!(
+        warnings.contains("RUST_LOG in .env is ignored"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("VIDEOROOM_CONFIG in .env is ignored"),
+        "{warnings}"
+    );
+    // VIDEOROOM_SDK_PATH is a setting like any other, so .env sets it.
+    assert_eq!(
+        s.sdk.path.as_deref(),
+        Some(std::path::Path::new("/tmp/twilio-video.min.js"))
+    );
+    assert!(!warnings.contains("VIDEOROOM_SDK_PATH"), "{warnings}");
+}

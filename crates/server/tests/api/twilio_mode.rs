@@ -202,5 +202,7 @@ fn region_and_edge_on_a_foreign_host_stop_start_up_in_twilio_mode() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("TWILIO_REGION"), "{err}");
+    // The region was set with the flag, so the message names the flag (issue 12: it named
+    // TWILIO_REGION, the variable, which was not used).
+    assert!(err.contains("--twilio-region"), "{err}");
 }
