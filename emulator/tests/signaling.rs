@@ -1157,6 +1157,74 @@ async fn a_client_that_does_not_read_is_disconnected_instead_of_buffered() {
     drop(bob);
 }
 
+/// A client whose socket takes almost nothing: a receive window of a few KB, and it never reads
+/// once connected, so the server's frames back up at once instead of filling megabytes of
+/// kernel buffers first.
+async fn join_without_reading(server: &TestServer, identity: &str, room: &str) -> Client {
+    let address = server
+        .url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .expect("host:port in the URL");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let stream = socket
+        .connect(address.parse().expect("a socket address"))
+        .await
+        .expect("TCP connect");
+    let (ws, _) =
+        tokio_tungstenite::client_async(server.url.as_str(), MaybeTlsStream::Plain(stream))
+            .await
+            .expect("WebSocket upgrade");
+    let mut client = Client { ws, session: None };
+    client
+        .handshake_and_connect(
+            &server.token(identity, Some(room)),
+            None,
+            &[video_track(identity)],
+        )
+        .await;
+    client
+}
+
+#[actix_web::test]
+async fn a_client_dropped_for_not_reading_is_let_go_within_the_close_timeout() {
+    let server = TestServer::start_with(SignalingOptions {
+        send_timeout: Duration::from_millis(200),
+        flood_burst: 10_000,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, _) = server.join("alice", "stuck").await;
+    let bob = join_without_reading(&server, "bob", "stuck").await;
+    let update = alice.msg().await;
+    let id = update["peer_connections"][0]["id"]
+        .as_str()
+        .expect("peer connection id")
+        .to_owned();
+    assert_eq!(server.signaling.open_connections(), 2);
+
+    let sdp = "a".repeat(60 * 1024);
+    for revision in 2..2000 {
+        let offer =
+            json!({"description": {"type": "offer", "revision": revision, "sdp": sdp}, "id": id});
+        alice
+            .send_msg(json!({"type": "update", "peer_connections": [offer]}))
+            .await;
+        if server.connected_identities("stuck").len() == 1 {
+            break;
+        }
+    }
+    wait_until(|| server.connected_identities("stuck") == ["alice"]).await;
+    // bob still holds its socket open and reads nothing, yet the server lets go of it: its task,
+    // its queue and the frames it could not send are freed.
+    wait_until(|| server.signaling.open_connections() == 1).await;
+    drop(bob);
+}
+
 #[actix_web::test]
 async fn resuming_a_session_is_answered_with_53001() {
     let server = TestServer::start().await;

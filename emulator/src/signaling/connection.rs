@@ -210,12 +210,19 @@ pub async fn run(
     if let Phase::Joined(seat) = &conn.phase {
         conn.hub.leave(seat, conn.handle.id);
     }
+    // Frames still queued for the client will never be sent: free them now, not when a client
+    // that may never read lets the close frame through.
+    drop(rx);
+    drop(stream);
     let reason = ending.map(|(code, description)| CloseReason {
         code: CloseCode::from(code),
         description: (!description.is_empty()).then_some(description),
     });
-    // The peer may already be gone; there is nothing left to do if the close frame fails.
-    let _ = session.close(reason).await;
+    // The close frame waits behind whatever the socket has not taken yet, and a client that does
+    // not read never takes it: waiting without a limit would pin this task, its socket and its
+    // frames for as long as the client cares to stay. The peer may also be gone already; either
+    // way there is nothing left to do if the close frame does not go out in time.
+    let _ = tokio::time::timeout(conn.options.send_timeout, session.close(reason)).await;
 }
 
 /// Sends one text frame; `false` when the socket is gone or too slow to take it.

@@ -19,7 +19,7 @@ mod connection;
 mod hub;
 pub mod protocol;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +100,8 @@ struct Inner {
     events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
     started: AtomicBool,
     next_connection: AtomicU64,
+    /// Connection tasks still running, joined or not: each holds its socket and its queue.
+    open: Arc<AtomicUsize>,
 }
 
 impl Signaling {
@@ -119,6 +121,7 @@ impl Signaling {
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
                 next_connection: AtomicU64::new(1),
+                open: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }
@@ -162,6 +165,13 @@ impl Signaling {
         self.inner.hub.connected_count()
     }
 
+    /// WebSocket connections whose task is still running, joined or not. A client the server
+    /// dropped (for not reading, flooding, a bad frame) leaves this count within the close
+    /// timeout, whatever that client does.
+    pub fn open_connections(&self) -> usize {
+        self.inner.open.load(Ordering::SeqCst)
+    }
+
     fn upgrade(
         &self,
         req: &HttpRequest,
@@ -170,13 +180,35 @@ impl Signaling {
         self.start();
         let (response, session, stream) = actix_ws::handle(req, body)?;
         let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
-        actix_web::rt::spawn(connection::run(
+        let open = OpenConnection::count(&self.inner.open);
+        let task = connection::run(
             self.inner.hub.clone(),
             self.inner.options.clone(),
             id,
             session,
             stream,
-        ));
+        );
+        actix_web::rt::spawn(async move {
+            task.await;
+            drop(open);
+        });
         Ok(response)
+    }
+}
+
+/// One running connection task in [`Signaling::open_connections`], uncounted when dropped (so a
+/// task that panics is uncounted too).
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn count(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        Self(open.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
