@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_core::token::{sign_parts, ApiKey, TokenSigner, TokenVerifier};
+use videoroom_core::twilio_codes;
 use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomName, RoomType};
 use videoroom_emulator::signaling::{Signaling, SignalingOptions};
 use videoroom_emulator_adapter::{
@@ -753,6 +754,70 @@ async fn every_revision_a_client_receives_only_goes_up() {
 }
 
 // ----- Room rules --------------------------------------------------------------------------------
+
+/// The largest integer a JavaScript number (how the SDK compares revisions) holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+#[actix_web::test]
+async fn a_participant_revision_that_cannot_rise_is_refused_and_its_departure_still_counts() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "ghost").await;
+    bob.send_msg(json!({"type": "update", "participant": {
+        "revision": u64::MAX, "tracks": [video_track("bob")]}}))
+        .await;
+    let refused = bob.msg().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revision"),
+        "{refused}"
+    );
+    assert_eq!(bob.closed().await, Some(1000));
+
+    // alice last saw bob at the revision it joined with (2); its departure must rise above it,
+    // or the SDK ignores it and bob stays on alice's screen.
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "bob");
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    let revision = update["participants"][0]["revision"]
+        .as_u64()
+        .expect("a revision");
+    assert!(revision > 2 && revision <= MAX_SAFE_INTEGER, "{update}");
+}
+
+#[actix_web::test]
+async fn a_peer_connection_revision_that_cannot_rise_is_refused_before_it_is_relayed() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = pair(&server, "ghost-pc").await;
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": u64::MAX, "sdp": "x"}, "id": id}]}))
+        .await;
+    let refused = alice.msg().await;
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
+        "{refused}"
+    );
+
+    // bob never got the offer: the next thing it hears is alice leaving, with a `close` whose
+    // revision is above the pair's last one and still exact in JavaScript.
+    let update = bob.msg().await;
+    assert_eq!(
+        update["participants"][0]["state"], "disconnected",
+        "{update}"
+    );
+    let close = &update["peer_connections"][0]["description"];
+    assert_eq!(close["type"], "close");
+    let revision = close["revision"].as_u64().expect("a revision");
+    assert!(revision >= 2 && revision <= MAX_SAFE_INTEGER, "{update}");
+}
 
 #[actix_web::test]
 async fn a_third_participant_in_a_go_room_is_refused_with_53105() {

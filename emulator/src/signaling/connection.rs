@@ -16,7 +16,8 @@ use tokio::time::{sleep_until, Instant};
 
 use super::hub::{ConnHandle, Hub, Outgoing, Seat};
 use super::protocol::{
-    self, ClientFrame, ConnectMessage, ErrorBody, Iced, ServerFrame, ServerMessage, UpdateMessage,
+    self, ClientFrame, ConnectMessage, ErrorBody, Iced, Refusal, ServerFrame, ServerMessage,
+    UpdateMessage,
 };
 use super::SignalingOptions;
 use videoroom_core::twilio_codes;
@@ -287,6 +288,9 @@ impl Connection {
                         )
                     }
                 };
+                if let Err(refusal) = connect.check() {
+                    return self.refuse_invalid("connect", &refusal);
+                }
                 match self.hub.join(&self.handle, &connect) {
                     Ok(seat) => {
                         self.phase = Phase::Joined(seat);
@@ -301,6 +305,9 @@ impl Connection {
             ("update", Phase::Joined(seat)) => {
                 match serde_json::from_value::<UpdateMessage>(body) {
                     Ok(update) => {
+                        if let Err(refusal) = update.check() {
+                            return self.refuse_invalid("update", &refusal);
+                        }
                         self.hub.update(seat, self.handle.id, &update);
                         Step::Continue
                     }
@@ -330,6 +337,18 @@ impl Connection {
                 Step::Continue
             }
         }
+    }
+
+    /// Refuses a room message that breaks a limit: 53004, and the connection ends.
+    fn refuse_invalid(&mut self, kind: &str, refusal: &Refusal) -> Step {
+        tracing::info!(kind, reason = %refusal.0, "signaling: message refused");
+        self.refuse(
+            twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
+            &format!(
+                "Client sent an invalid signaling message: {kind}: {}",
+                refusal.0
+            ),
+        )
     }
 
     /// Sends an SDK error and ends the connection.

@@ -39,6 +39,14 @@ const MAX_TRACKS_PER_PARTICIPANT: usize = 32;
 /// The most peer-connection states one `update` may carry; the rest are dropped.
 const MAX_PEER_CONNECTIONS_PER_UPDATE: usize = 64;
 
+/// The revision after `revision`, for a departure or a closed peer connection. Client revisions
+/// are checked on the way in ([`protocol::MAX_CLIENT_REVISION`]), so this never overflows.
+fn next(revision: u64) -> u64 {
+    revision
+        .checked_add(1)
+        .expect("client revisions are at most MAX_CLIENT_REVISION, far below u64::MAX")
+}
+
 /// What a connection's task is asked to send.
 #[derive(Debug)]
 pub enum Outgoing {
@@ -302,7 +310,7 @@ impl RoomHub {
     /// revision, their `subscribed` lists without its tracks, and `close` for each peer
     /// connection of the pair.
     fn announce_departure(&mut self, gone: &Member) {
-        let departed = gone.remote_state(ParticipantStatus::Disconnected, gone.revision + 1);
+        let departed = gone.remote_state(ParticipantStatus::Disconnected, next(gone.revision));
         let closing: Vec<(String, PeerPair)> = {
             let ids: Vec<String> = self
                 .peer_connections
@@ -327,7 +335,7 @@ impl RoomHub {
                     id: id.clone(),
                     description: ServerDescription {
                         kind: ServerDescriptionKind::Close,
-                        revision: p.revision + 1,
+                        revision: next(p.revision),
                     },
                 })
                 .collect();

@@ -166,6 +166,64 @@ fn default_true() -> bool {
     true
 }
 
+// ----- Limits on what a client sends -------------------------------------------------------------
+
+/// The highest revision a client may give its participant state or a peer connection. The SDK
+/// compares revisions as JavaScript numbers, exact up to 2^53 - 1; the server announces a
+/// departure or a closed peer connection one revision higher, so a client stays one below. A
+/// higher revision could not rise any more (at `u64::MAX` it would wrap to 0, which the SDK
+/// ignores, leaving a ghost on the other screens): the message is refused.
+pub const MAX_CLIENT_REVISION: u64 = (1 << 53) - 2;
+
+/// Why a room message is refused as a whole: the client gets
+/// [`SIGNALING_OUTGOING_MESSAGE_INVALID`](videoroom_core::twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID)
+/// with this text and is disconnected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+fn check_revision(what: &str, revision: u64) -> Result<(), Refusal> {
+    if revision > MAX_CLIENT_REVISION {
+        return Err(Refusal(format!(
+            "{what} {revision} is too high to rise any further (at most {MAX_CLIENT_REVISION})"
+        )));
+    }
+    Ok(())
+}
+
+impl ParticipantState {
+    /// Checks what the hub relies on before it keeps the state.
+    pub fn check(&self) -> Result<(), Refusal> {
+        check_revision("participant.revision", self.revision)
+    }
+}
+
+impl ConnectMessage {
+    /// Checks what the hub relies on before it seats the participant.
+    pub fn check(&self) -> Result<(), Refusal> {
+        self.participant
+            .as_ref()
+            .map_or(Ok(()), ParticipantState::check)
+    }
+}
+
+impl UpdateMessage {
+    /// Checks what the hub relies on before it keeps or relays anything of the update.
+    pub fn check(&self) -> Result<(), Refusal> {
+        if let Some(participant) = &self.participant {
+            participant.check()?;
+        }
+        for state in self.peer_connections.iter().flatten() {
+            for key in ["description", "ice"] {
+                let revision = state.get(key).and_then(|v| v.get("revision"));
+                if let Some(revision) = revision.and_then(Value::as_u64) {
+                    check_revision(&format!("peer_connections[].{key}.revision"), revision)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The id of a peer-connection state, and the revision of its description, if any.
 pub fn peer_connection_id(state: &Value) -> Option<&str> {
     state.get("id").and_then(Value::as_str)
