@@ -819,6 +819,140 @@ async fn a_peer_connection_revision_that_cannot_rise_is_refused_before_it_is_rel
     assert!(revision >= 2 && revision <= MAX_SAFE_INTEGER, "{update}");
 }
 
+/// Reads frames until the next `msg`, asserting that no frame is larger than `max_bytes`.
+async fn small_msg(client: &mut Client, max_bytes: usize) -> Value {
+    loop {
+        let text = match tokio::time::timeout(WAIT, client.ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        assert!(
+            text.len() <= max_bytes,
+            "a frame of {} bytes (at most {max_bytes} expected): {}…",
+            text.len(),
+            &text[..200.min(text.len())]
+        );
+        let frame: Value = serde_json::from_str(&text).expect("server frames are JSON");
+        if frame["type"] == "msg" {
+            return frame["body"].clone();
+        }
+    }
+}
+
+#[actix_web::test]
+async fn oversized_track_fields_fail_their_track_and_never_reach_the_others() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "fields").await;
+    let huge_id = "i".repeat(200 * 1024);
+    bob.send_msg(json!({"type": "update", "participant": {"revision": 3, "tracks": [
+        video_track("bob"),
+        {"enabled": true, "id": huge_id, "kind": "audio", "name": "mic", "priority": "standard"},
+        {"enabled": true, "id": "t-priority", "kind": "audio", "name": "p", "priority": "p".repeat(8000)},
+        {"enabled": true, "id": "t-kind", "kind": "k".repeat(8000), "name": "k", "priority": "low"},
+        {"enabled": true, "id": "t-name", "kind": "audio", "name": "n".repeat(129), "priority": "low"},
+    ]}}))
+    .await;
+
+    // bob's answer names each failure with the SDK's code, and echoes nothing large.
+    let published = small_msg(&mut bob, 4096).await;
+    let tracks = published["published"]["tracks"]
+        .as_array()
+        .expect("published tracks")
+        .clone();
+    assert_eq!(tracks.len(), 5, "{published}");
+    assert_eq!(tracks[0]["state"], "ready");
+    let codes: Vec<&Value> = tracks[1..].iter().map(|t| &t["error"]["code"]).collect();
+    assert_eq!(
+        codes,
+        [
+            twilio_codes::TRACK_INVALID,
+            twilio_codes::TRACK_INVALID,
+            twilio_codes::TRACK_INVALID,
+            twilio_codes::TRACK_NAME_TOO_LONG
+        ]
+    );
+
+    // alice hears of bob's one good track only, in a small frame.
+    let update = small_msg(&mut alice, 4096).await;
+    let seen = update["participants"][0]["tracks"]
+        .as_array()
+        .expect("bob's tracks");
+    assert_eq!(seen.len(), 1, "{update}");
+    assert_eq!(seen[0]["id"], "track-bob");
+}
+
+#[actix_web::test]
+async fn an_update_listing_thousands_of_tracks_is_refused_with_53004_in_a_small_answer() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "many").await;
+    let tracks: Vec<Value> = (0..5000)
+        .map(|i| json!({"id": format!("t{i}"), "kind": "audio"}))
+        .collect();
+    bob.send_msg(json!({"type": "update", "participant": {"revision": 3, "tracks": tracks}}))
+        .await;
+    let refused = small_msg(&mut bob, 4096).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID
+    );
+    assert_eq!(bob.closed().await, Some(1000));
+    let update = small_msg(&mut alice, 4096).await;
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    assert_eq!(server.connected_identities("many"), ["alice"]);
+}
+
+#[actix_web::test]
+async fn a_room_holds_at_most_170_tracks_and_the_rest_fail_with_53203() {
+    let server = TestServer::start().await;
+    // A peer-to-peer room: Twilio sets no track limit on it, the emulator's hub does.
+    server.create_room("crowded", RoomType::PeerToPeer);
+    let tracks = |owner: &str| -> Vec<Value> {
+        (0..32)
+            .map(|i| json!({"id": format!("{owner}-{i}"), "kind": "audio", "name": format!("{owner}-{i}")}))
+            .collect()
+    };
+    let mut clients = Vec::new();
+    let mut last = Value::Null;
+    for owner in ["p1", "p2", "p3", "p4", "p5", "p6"] {
+        let mut client = Client::open(&server).await;
+        last = client
+            .handshake_and_connect(&server.token(owner, Some("crowded")), None, &tracks(owner))
+            .await;
+        clients.push(client);
+    }
+    // Five participants publish 160 tracks; the sixth gets 10 more, then 53203.
+    let published = last["published"]["tracks"].as_array().expect("published");
+    let ready = published.iter().filter(|t| t["state"] == "ready").count();
+    assert_eq!(ready, 10, "{last}");
+    assert!(published
+        .iter()
+        .filter(|t| t["state"] == "failed")
+        .all(|t| t["error"]["code"] == twilio_codes::ROOM_TRACK_LIMIT_REACHED));
+}
+
+#[actix_web::test]
+async fn a_relayed_state_over_64_kib_is_refused_with_53004_and_not_relayed() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = pair(&server, "big-sdp").await;
+    let sdp = "a".repeat(100 * 1024);
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": 2, "sdp": sdp}, "id": id}]}))
+        .await;
+    let refused = small_msg(&mut alice, 4096).await;
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
+        "{refused}"
+    );
+    let update = small_msg(&mut bob, 4096).await;
+    assert_eq!(
+        update["participants"][0]["state"], "disconnected",
+        "{update}"
+    );
+}
+
 #[actix_web::test]
 async fn a_third_participant_in_a_go_room_is_refused_with_53105() {
     let server = TestServer::start().await;
@@ -1203,9 +1337,10 @@ async fn a_client_that_does_not_read_is_disconnected_instead_of_buffered() {
     })
     .await;
     let (mut alice, bob, id) = pair(&server, "slow").await;
-    // bob never reads: alice's large offers pile up until bob's queue overflows.
-    let sdp = "a".repeat(200 * 1024);
-    for revision in 2..200 {
+    // bob never reads: alice's large offers (within the 64 KiB a relayed state may take) pile up
+    // until bob's queue overflows.
+    let sdp = "a".repeat(60 * 1024);
+    for revision in 2..2000 {
         let offer =
             json!({"description": {"type": "offer", "revision": revision, "sdp": sdp}, "id": id});
         alice

@@ -35,7 +35,15 @@ use super::protocol::{
 };
 
 /// The most tracks one participant may publish; more is refused per track with 53203.
+/// (Twilio documents no per-participant figure; the SDK publishes one or two tracks, a screen
+/// share a third.)
 const MAX_TRACKS_PER_PARTICIPANT: usize = 32;
+/// The most tracks published in one room at a time, all participants together; more is refused
+/// per track with 53203. Twilio's group rooms default to 170 (its recommended 60 audio, 60 video
+/// and 50 data tracks) and the store applies that to them; peer-to-peer rooms are unlimited at
+/// Twilio, but a browser mesh carrying 170 tracks is far past any real use, so signaling applies
+/// the same figure to every room: it bounds what one room's state costs to send.
+const MAX_TRACKS_PER_ROOM: usize = 170;
 /// The most peer-connection states one `update` may carry; the rest are dropped.
 const MAX_PEER_CONNECTIONS_PER_UPDATE: usize = 64;
 
@@ -437,8 +445,9 @@ impl Hub {
             tracks: Vec::new(),
         });
         let participant = joined.participant.sid.clone();
+        let others = room.members.iter().map(|m| m.tracks.len()).sum();
         let (tracks, published) =
-            self.publish_all(&joined.room.sid, &participant, &[], &state.tracks);
+            self.publish_all(&joined.room.sid, &participant, &[], &state.tracks, others);
         let member = Member {
             conn: conn.clone(),
             participant,
@@ -620,7 +629,9 @@ impl Hub {
                         twilio_codes::TOKEN_GRANTS_INVALID,
                         format!(
                             "Invalid Access Token grants: the token's video grant is for room \
-                             '{granted}', not '{requested}'"
+                             '{}', not '{}'",
+                            protocol::shown(granted, 128),
+                            protocol::shown(requested, 128)
                         ),
                     ))
                 }
@@ -635,13 +646,15 @@ impl Hub {
     /// Brings the store's published tracks of a participant from `current` to `wanted`:
     /// publishes new track ids, unpublishes vanished ones, and applies `enabled` changes.
     /// Returns the tracks now published and the `published.tracks` list for the client
-    /// (`ready` with a SID, or `failed` with the error).
+    /// (`ready` with a SID, or `failed` with the error). `others` is how many tracks the rest of
+    /// the room publishes, for [`MAX_TRACKS_PER_ROOM`].
     fn publish_all(
         &self,
         room: &RoomSid,
         participant: &ParticipantSid,
         current: &[TrackInfo],
         wanted: &[TrackState],
+        others: usize,
     ) -> (Vec<TrackInfo>, Vec<PublishedTrack>) {
         let (room_key, participant_key) = (room.as_str(), participant.as_str());
         for old in current {
@@ -664,6 +677,14 @@ impl Hub {
                         "Participant has too many Tracks (at most {MAX_TRACKS_PER_PARTICIPANT})"
                     ),
                 ))
+            } else if others + tracks.len() >= MAX_TRACKS_PER_ROOM {
+                Err(SignalingError::new(
+                    twilio_codes::ROOM_TRACK_LIMIT_REACHED,
+                    format!(
+                        "The maximum number of published tracks allowed in the Room at the same \
+                         time has been reached ({MAX_TRACKS_PER_ROOM})"
+                    ),
+                ))
             } else {
                 self.publish_one(room_key, participant_key, current, want)
             };
@@ -675,8 +696,9 @@ impl Hub {
                     });
                     tracks.push(track);
                 }
+                // An id too long to publish is cut: the answer stays small, and no SDK sends one.
                 Err(err) => published.push(PublishedTrack::Failed {
-                    id: want.id.clone(),
+                    id: want.id.chars().take(protocol::MAX_TRACK_ID_CHARS).collect(),
                     error: err.body(),
                 }),
             }
@@ -691,16 +713,34 @@ impl Hub {
         current: &[TrackInfo],
         want: &TrackState,
     ) -> Result<TrackInfo, SignalingError> {
-        let kind = TrackKind::from_str(&want.kind).map_err(|e| {
+        let invalid = |why: String| {
             SignalingError::new(
                 twilio_codes::TRACK_INVALID,
-                format!("Track is invalid: {e}"),
+                format!("Track is invalid: {why}"),
             )
+        };
+        let id_chars = want.id.chars().count();
+        if id_chars > protocol::MAX_TRACK_ID_CHARS {
+            return Err(invalid(format!(
+                "its id has {id_chars} characters (at most {})",
+                protocol::MAX_TRACK_ID_CHARS
+            )));
+        }
+        let kind = TrackKind::from_str(&want.kind).map_err(|_| {
+            invalid(format!(
+                "kind must be audio, video or data (got '{}')",
+                protocol::shown(&want.kind, 16)
+            ))
         })?;
-        let priority = want
-            .priority
-            .clone()
-            .unwrap_or_else(|| "standard".to_owned());
+        let priority = want.priority.as_deref().unwrap_or("standard");
+        if !protocol::TRACK_PRIORITIES.contains(&priority) {
+            return Err(invalid(format!(
+                "priority must be one of {} (got '{}')",
+                protocol::TRACK_PRIORITIES.join(", "),
+                protocol::shown(priority, 16)
+            )));
+        }
+        let priority = priority.to_owned();
         if let Some(old) = current.iter().find(|t| t.id == want.id) {
             if old.enabled != want.enabled {
                 self.store
@@ -794,16 +834,29 @@ impl Hub {
     ) {
         let participant = room.members[index].participant.clone();
         let current = room.members[index].tracks.clone();
-        let (tracks, published) = self.publish_all(room_sid, &participant, &current, &state.tracks);
+        let others = room
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(other, _)| *other != index)
+            .map(|(_, m)| m.tracks.len())
+            .sum();
+        let (tracks, published) =
+            self.publish_all(room_sid, &participant, &current, &state.tracks, others);
         let changed = tracks.len() != current.len()
             || tracks
                 .iter()
                 .zip(current.iter())
                 .any(|(a, b)| a.sid != b.sid || a.enabled != b.enabled || a.priority != b.priority);
+        // A refused track changes nothing the others see, but its publisher waits for the
+        // outcome: it is told.
+        let refused = published
+            .iter()
+            .any(|p| matches!(p, PublishedTrack::Failed { .. }));
         let member = &mut room.members[index];
         member.revision = state.revision;
         member.tracks = tracks;
-        if changed {
+        if changed || refused {
             member.published_revision += 1;
             member.conn.send(ServerMessage::Update(Update {
                 published: Some(Revisioned {
