@@ -788,7 +788,7 @@ async fn a_participant_revision_that_cannot_rise_is_refused_and_its_departure_st
     let revision = update["participants"][0]["revision"]
         .as_u64()
         .expect("a revision");
-    assert!(revision > 2 && revision <= MAX_SAFE_INTEGER, "{update}");
+    assert!((3..=MAX_SAFE_INTEGER).contains(&revision), "{update}");
 }
 
 #[actix_web::test]
@@ -816,7 +816,7 @@ async fn a_peer_connection_revision_that_cannot_rise_is_refused_before_it_is_rel
     let close = &update["peer_connections"][0]["description"];
     assert_eq!(close["type"], "close");
     let revision = close["revision"].as_u64().expect("a revision");
-    assert!(revision >= 2 && revision <= MAX_SAFE_INTEGER, "{update}");
+    assert!((2..=MAX_SAFE_INTEGER).contains(&revision), "{update}");
 }
 
 /// Reads frames until the next `msg`, asserting that no frame is larger than `max_bytes`.
@@ -1256,6 +1256,63 @@ async fn a_flood_of_updates_is_cut_off() {
     let update = alice.msg().await;
     assert_eq!(update["participants"][0]["identity"], "mallory");
     assert_eq!(server.connected_identities("flood"), ["alice", "bob"]);
+}
+
+#[actix_web::test]
+async fn a_client_whose_updates_make_the_server_send_too_much_to_the_room_is_cut_off() {
+    let server = TestServer::start_with(SignalingOptions {
+        fanout_burst_bytes: 64 * 1024,
+        fanout_bytes_per_second: 8 * 1024,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, mut bob, _) = pair(&server, "fanout").await;
+    let (mut mallory, _) = server.join("mallory", "fanout").await;
+    alice.msg().await;
+    bob.msg().await;
+
+    // Every update toggles 32 tracks with the longest names allowed: each goes to both others.
+    let tracks = |enabled: bool| -> Vec<Value> {
+        (0..32)
+            .map(|i| {
+                json!({"id": format!("m{i}"), "kind": "audio", "enabled": enabled,
+                            "name": format!("{i:0>128}")})
+            })
+            .collect()
+    };
+    let mut closed = None;
+    for revision in 3..200u64 {
+        let update = json!({"type": "msg", "body": {"type": "update", "participant":
+            {"revision": revision, "tracks": tracks(revision % 2 == 0)}}});
+        if mallory
+            .ws
+            .send(Message::text(update.to_string()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if let Ok(Some(Ok(Message::Close(frame)))) =
+            tokio::time::timeout(Duration::from_millis(5), mallory.ws.next()).await
+        {
+            closed = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    let closed = match closed {
+        Some(code) => Some(code),
+        None => mallory.closed().await,
+    };
+    assert_eq!(closed, Some(1008));
+    wait_until(|| server.connected_identities("fanout") == ["alice", "bob"]).await;
+    // The others stay, and are told mallory left.
+    let update = loop {
+        let update = alice.msg().await;
+        if update["participants"][0]["state"] == "disconnected" {
+            break update;
+        }
+    };
+    assert_eq!(update["participants"][0]["identity"], "mallory");
 }
 
 #[actix_web::test]

@@ -50,7 +50,8 @@ enum Step {
     Close(u16, String),
 }
 
-/// A token bucket over incoming frames.
+/// A token bucket: over incoming frames, and over the bytes a client's updates make the server
+/// queue for the others.
 struct Bucket {
     tokens: f64,
     burst: f64,
@@ -59,22 +60,23 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(burst: u32, per_second: u32) -> Self {
+    fn new(burst: f64, per_second: f64) -> Self {
         Self {
-            tokens: f64::from(burst),
-            burst: f64::from(burst),
-            per_second: f64::from(per_second),
+            tokens: burst,
+            burst,
+            per_second,
             last: Instant::now(),
         }
     }
 
-    fn take(&mut self) -> bool {
+    /// Takes `amount` tokens; `false` when there are not that many.
+    fn take(&mut self, amount: f64) -> bool {
         let now = Instant::now();
         let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
         self.tokens = (self.tokens + refill).min(self.burst);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= amount {
+            self.tokens -= amount;
             true
         } else {
             false
@@ -91,6 +93,8 @@ struct Connection {
     negotiated: Option<Duration>,
     /// Frames to send before anything else happens.
     replies: Vec<ServerFrame>,
+    /// What this client's updates may make the server queue for the other members.
+    fanout: Bucket,
 }
 
 /// Runs one connection to its end.
@@ -109,13 +113,20 @@ pub async fn run(
         .max_continuation_size(options.max_frame_bytes);
     let mut conn = Connection {
         hub,
-        handle: ConnHandle::new(id, tx, kill.clone()),
+        handle: ConnHandle::new(id, tx, kill.clone(), options.outgoing_queue_bytes),
         phase: Phase::AwaitHello,
         negotiated: None,
         replies: Vec::new(),
+        fanout: Bucket::new(
+            options.fanout_burst_bytes as f64,
+            options.fanout_bytes_per_second as f64,
+        ),
         options,
     };
-    let mut bucket = Bucket::new(conn.options.flood_burst, conn.options.flood_per_second);
+    let mut bucket = Bucket::new(
+        f64::from(conn.options.flood_burst),
+        f64::from(conn.options.flood_per_second),
+    );
     // Two timers for the whole connection, moved rather than recreated on every frame.
     let far_future = Instant::now() + Duration::from_secs(86_400 * 365);
     let silence = sleep_until(Instant::now() + conn.options.hello_timeout);
@@ -131,6 +142,7 @@ pub async fn run(
             }
             outgoing = rx.recv() => match outgoing {
                 Some(Outgoing::Text(text)) => {
+                    conn.handle.taken(text.len());
                     if !send(&mut session, text, conn.options.send_timeout).await {
                         break None;
                     }
@@ -165,7 +177,7 @@ pub async fn run(
                 };
                 match message {
                     AggregatedMessage::Text(text) => {
-                        if !bucket.take() {
+                        if !bucket.take(1.0) {
                             break Some((close::POLICY, "too many messages".into()));
                         }
                         let step = conn.on_text(&text);
@@ -308,8 +320,15 @@ impl Connection {
                         if let Err(refusal) = update.check() {
                             return self.refuse_invalid("update", &refusal);
                         }
-                        self.hub.update(seat, self.handle.id, &update);
-                        Step::Continue
+                        let fanout = self.hub.update(seat, self.handle.id, &update);
+                        if self.fanout.take(fanout as f64) {
+                            Step::Continue
+                        } else {
+                            Step::Close(
+                                close::POLICY,
+                                "updates that make the server send too much to the room".into(),
+                            )
+                        }
                     }
                     Err(err) => self.refuse(
                         twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,

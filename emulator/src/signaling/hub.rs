@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -63,29 +64,62 @@ pub enum Outgoing {
     Close(u16, String),
 }
 
-/// The hub's handle on one connection: its bounded outgoing queue and a kill switch used when
-/// that queue is full.
+/// The hub's handle on one connection: its outgoing queue, bounded in frames and in bytes, and
+/// a kill switch used when that queue is full.
 #[derive(Clone, Debug)]
 pub struct ConnHandle {
     pub id: u64,
     tx: mpsc::Sender<Outgoing>,
     kill: Arc<Notify>,
+    /// Bytes of text in the queue, not yet taken by the connection's task.
+    queued: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
 }
 
 impl ConnHandle {
-    pub fn new(id: u64, tx: mpsc::Sender<Outgoing>, kill: Arc<Notify>) -> Self {
-        Self { id, tx, kill }
+    pub fn new(
+        id: u64,
+        tx: mpsc::Sender<Outgoing>,
+        kill: Arc<Notify>,
+        max_queued_bytes: usize,
+    ) -> Self {
+        Self {
+            id,
+            tx,
+            kill,
+            queued: Arc::new(AtomicUsize::new(0)),
+            max_queued_bytes,
+        }
     }
 
-    /// Queues a frame. A full queue means the client does not read: it is killed instead.
-    fn send(&self, frame: impl Into<ServerFrame>) {
-        match self
-            .tx
-            .try_send(Outgoing::Text(protocol::encode(&frame.into())))
-        {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
-            Err(TrySendError::Full(_)) => self.kill.notify_one(),
+    /// Queues a frame and returns its size in bytes (0 when it was not queued). A full queue,
+    /// in frames or in bytes, means the client does not read: it is killed instead.
+    fn send(&self, frame: impl Into<ServerFrame>) -> usize {
+        let text = protocol::encode(&frame.into());
+        let bytes = text.len();
+        let before = self.queued.fetch_add(bytes, Ordering::SeqCst);
+        if before + bytes > self.max_queued_bytes {
+            self.queued.fetch_sub(bytes, Ordering::SeqCst);
+            self.kill.notify_one();
+            return 0;
         }
+        match self.tx.try_send(Outgoing::Text(text)) {
+            Ok(()) => bytes,
+            Err(TrySendError::Closed(_)) => {
+                self.queued.fetch_sub(bytes, Ordering::SeqCst);
+                0
+            }
+            Err(TrySendError::Full(_)) => {
+                self.queued.fetch_sub(bytes, Ordering::SeqCst);
+                self.kill.notify_one();
+                0
+            }
+        }
+    }
+
+    /// The connection's task took `bytes` of text off the queue.
+    pub fn taken(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::SeqCst);
     }
 
     fn close(&self, code: u16, reason: &str) {
@@ -773,19 +807,21 @@ impl Hub {
     }
 
     /// Handles `update` from a joined client: a newer participant state (tracks published,
-    /// unpublished, enabled or disabled) and peer-connection states to relay by id.
-    pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) {
+    /// unpublished, enabled or disabled) and peer-connection states to relay by id. Returns the
+    /// bytes it queued for the other members, which the sender's fan-out budget pays for.
+    pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) -> usize {
         let mut rooms = self.rooms.lock();
         let Some(room) = rooms.get_mut(&seat.room) else {
-            return;
+            return 0;
         };
         let Some(index) = room.seat_holder(seat, conn_id) else {
-            return;
+            return 0;
         };
 
+        let mut fanout = 0;
         if let Some(state) = &update.participant {
             if state.revision > room.members[index].revision {
-                self.apply_participant_state(&seat.room, room, index, state);
+                fanout += self.apply_participant_state(&seat.room, room, index, state);
             }
         }
 
@@ -816,13 +852,14 @@ impl Hub {
             }
             for (target, states) in outbox {
                 if let Some(member) = room.members.iter().find(|m| m.participant == target) {
-                    member.conn.send(ServerMessage::Update(Update {
+                    fanout += member.conn.send(ServerMessage::Update(Update {
                         peer_connections: Some(states),
                         ..Update::default()
                     }));
                 }
             }
         }
+        fanout
     }
 
     fn apply_participant_state(
@@ -831,7 +868,7 @@ impl Hub {
         room: &mut RoomHub,
         index: usize,
         state: &ParticipantState,
-    ) {
+    ) -> usize {
         let participant = room.members[index].participant.clone();
         let current = room.members[index].tracks.clone();
         let others = room
@@ -868,6 +905,7 @@ impl Hub {
         }
         let arrived = room.members[index]
             .remote_state(ParticipantStatus::Connected, room.members[index].revision);
+        let mut fanout = 0;
         for other in 0..room.members.len() {
             if other == index {
                 continue;
@@ -885,8 +923,9 @@ impl Hub {
                     tracks: subscribed,
                 });
             }
-            member.conn.send(ServerMessage::Update(update));
+            fanout += member.conn.send(ServerMessage::Update(update));
         }
+        fanout
     }
 
     /// The client left (`disconnect`, `bye`, or its socket closed): disconnects it in the store
@@ -987,5 +1026,40 @@ impl Hub {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt as _;
+
+    fn frame_of(bytes: usize) -> ServerMessage {
+        ServerMessage::Error(ErrorBody {
+            code: twilio_codes::SIGNALING_DISCONNECTED,
+            message: "x".repeat(bytes),
+        })
+    }
+
+    #[test]
+    fn a_queue_full_in_bytes_stops_the_client_long_before_it_is_full_in_frames() {
+        let (tx, mut rx) = mpsc::channel(256);
+        let kill = Arc::new(Notify::new());
+        let handle = ConnHandle::new(1, tx, kill.clone(), 10_000);
+
+        assert!(handle.send(frame_of(4_000)) > 4_000);
+        assert!(handle.send(frame_of(4_000)) > 4_000);
+        assert!(kill.notified().now_or_never().is_none(), "not killed yet");
+        // A third frame would hold 12 KB for a client that took nothing: it is killed instead,
+        // with 254 frames of room left.
+        assert_eq!(handle.send(frame_of(4_000)), 0);
+        assert!(kill.notified().now_or_never().is_some(), "killed");
+
+        // What the connection's task takes off the queue is room again.
+        let Ok(Outgoing::Text(text)) = rx.try_recv() else {
+            panic!("the first frame is queued");
+        };
+        handle.taken(text.len());
+        assert!(handle.send(frame_of(4_000)) > 4_000);
     }
 }

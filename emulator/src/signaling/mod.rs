@@ -57,6 +57,15 @@ pub struct SignalingOptions {
     pub max_frame_bytes: usize,
     /// Frames queued for one client before it counts as not reading and is disconnected.
     pub outgoing_queue: usize,
+    /// Bytes queued for one client before it counts as not reading and is disconnected, so that
+    /// large frames cannot pile up to `outgoing_queue` of them. At least one largest frame.
+    pub outgoing_queue_bytes: usize,
+    /// Bytes one client's updates may make the server queue for the other members at once…
+    pub fanout_burst_bytes: usize,
+    /// …and per second after that, before it is disconnected (1008) for making the server send
+    /// too much. A participant's state goes to every other member, so without this one client
+    /// could turn each frame it sends into one for everybody.
+    pub fanout_bytes_per_second: usize,
     /// How long one frame may take to hand to the socket before the client counts as gone.
     pub send_timeout: Duration,
     /// Frames a client may send at once…
@@ -78,6 +87,9 @@ impl Default for SignalingOptions {
             hello_timeout: Duration::from_secs(10),
             max_frame_bytes: 256 * 1024,
             outgoing_queue: 256,
+            outgoing_queue_bytes: 1024 * 1024,
+            fanout_burst_bytes: 8 * 1024 * 1024,
+            fanout_bytes_per_second: 2 * 1024 * 1024,
             send_timeout: Duration::from_secs(5),
             flood_burst: 300,
             flood_per_second: 100,
