@@ -7,7 +7,9 @@
 //! peer-connection id to the pair it connects, and which participants connected without signaling
 //! (simulated ones) the clients were told about.
 //!
-//! Every operation takes one lock and never awaits while holding it. Messages to other
+//! Each room has its own lock, so one room's traffic never delays another's: the map of rooms is
+//! locked only to find, add or remove a room, and never while a room's lock is being taken
+//! (the order is always room, then map). Nothing awaits while holding a lock. Messages to other
 //! participants are queued with `try_send` on their bounded outgoing queues: a participant whose
 //! queue is full is told to close (its own task then cleans up), so one slow reader never blocks
 //! a room or grows memory.
@@ -186,6 +188,12 @@ struct Seated {
     published: Vec<PublishedTrack>,
 }
 
+/// A join refused once its room's lock was taken: the room, to forget it if it stays empty.
+struct SeatError {
+    room: RoomSid,
+    error: SignalingError,
+}
+
 /// Where a joined connection sits: what it needs to address the hub afterwards.
 #[derive(Debug, Clone)]
 pub struct Seat {
@@ -259,6 +267,9 @@ struct PeerPair {
 
 #[derive(Debug, Default)]
 struct RoomHub {
+    /// Removed from the hub (emptied or ended): whoever finds it so after waiting for its lock
+    /// takes the room afresh from the hub's map.
+    closed: bool,
     /// In join order.
     members: Vec<Member>,
     /// Participants connected without signaling (the control route's simulated participants),
@@ -404,13 +415,56 @@ pub struct HubSettings {
     pub session_timeout_secs: u64,
 }
 
+/// One room of the hub, behind its own lock.
+type SharedRoom = Arc<Mutex<RoomHub>>;
+
+/// Identities whose join has entered the store but whose room lock is not taken yet. The store
+/// announces every connected participant as an event; signaling's own joins must not be taken
+/// for participants without signaling (phantoms) in that gap.
+#[derive(Debug, Default)]
+struct Joining(Mutex<HashMap<String, usize>>);
+
+impl Joining {
+    fn mark(&self, identity: &str) -> JoiningMark<'_> {
+        *self.0.lock().entry(identity.to_owned()).or_default() += 1;
+        JoiningMark {
+            joining: self,
+            identity: identity.to_owned(),
+        }
+    }
+
+    fn contains(&self, identity: &str) -> bool {
+        self.0.lock().contains_key(identity)
+    }
+}
+
+/// A join in progress, unmarked when dropped.
+struct JoiningMark<'a> {
+    joining: &'a Joining,
+    identity: String,
+}
+
+impl Drop for JoiningMark<'_> {
+    fn drop(&mut self) {
+        let mut joining = self.joining.0.lock();
+        if let Some(count) = joining.get_mut(&self.identity) {
+            *count -= 1;
+            if *count == 0 {
+                joining.remove(&self.identity);
+            }
+        }
+    }
+}
+
 /// The room hub. Share it as `Arc<Hub>`.
 #[derive(Debug)]
 pub struct Hub {
     store: Arc<Store>,
     verifier: TokenVerifier,
     settings: HubSettings,
-    rooms: Mutex<HashMap<RoomSid, RoomHub>>,
+    /// Held only to find, add or remove a room (see the module doc).
+    rooms: Mutex<HashMap<RoomSid, SharedRoom>>,
+    joining: Joining,
 }
 
 impl Hub {
@@ -420,12 +474,32 @@ impl Hub {
             verifier,
             settings,
             rooms: Mutex::new(HashMap::new()),
+            joining: Joining::default(),
         }
     }
 
     /// How many participants are connected over signaling, all rooms together.
     pub fn connected_count(&self) -> usize {
-        self.rooms.lock().values().map(|r| r.members.len()).sum()
+        let rooms: Vec<SharedRoom> = self.rooms.lock().values().cloned().collect();
+        rooms.iter().map(|room| room.lock().members.len()).sum()
+    }
+
+    /// The room, if the hub has it.
+    fn room(&self, sid: &RoomSid) -> Option<SharedRoom> {
+        self.rooms.lock().get(sid).cloned()
+    }
+
+    /// The room, added to the hub when it has none.
+    fn room_or_new(&self, sid: &RoomSid) -> SharedRoom {
+        self.rooms.lock().entry(sid.clone()).or_default().clone()
+    }
+
+    /// Removes a room left without members from the hub; called with the room's lock held.
+    fn forget_if_empty(&self, sid: &RoomSid, room: &mut RoomHub) {
+        if room.members.is_empty() && !room.closed {
+            room.closed = true;
+            self.rooms.lock().remove(sid);
+        }
     }
 
     /// Handles `connect`, in four steps: [`Hub::verify`] the token, [`Hub::seat`] the
@@ -438,17 +512,32 @@ impl Hub {
         connect: &ConnectMessage,
     ) -> Result<Seat, SignalingError> {
         let verified = self.verify(connect)?;
-        let mut rooms = self.rooms.lock();
-        let (room, seated) = self.seat(&mut rooms, conn, connect, &verified)?;
-        self.reply(room, &seated);
-        let Seated { joined, member, .. } = seated;
-        let seat = Seat {
-            room: joined.room.sid,
-            participant: member.participant.clone(),
-        };
-        Self::announce(room, member);
-        tracing::info!(room = %seat.room, participant = %seat.participant, identity = %verified.identity.as_str(), "signaling: participant connected");
-        Ok(seat)
+        let _joining = self.joining.mark(verified.identity.as_str());
+        let joined = self.enter_store(connect, &verified)?;
+        loop {
+            let shared = self.room_or_new(&joined.room.sid);
+            let mut room = shared.lock();
+            if room.closed {
+                // Emptied or ended while this join waited for it: take the hub's current one.
+                continue;
+            }
+            let seated = match self.seat(&mut room, conn, connect, &verified, joined) {
+                Ok(seated) => seated,
+                Err(err) => {
+                    self.forget_if_empty(&err.room, &mut room);
+                    return Err(err.error);
+                }
+            };
+            self.reply(&room, &seated);
+            let Seated { joined, member, .. } = seated;
+            let seat = Seat {
+                room: joined.room.sid,
+                participant: member.participant.clone(),
+            };
+            Self::announce(&mut room, member);
+            tracing::info!(room = %seat.room, participant = %seat.participant, identity = %verified.identity.as_str(), "signaling: participant connected");
+            return Ok(seat);
+        }
     }
 
     /// Join step 1: the `connect`'s token, verified with the emulator's API keys at the store's
@@ -461,18 +550,35 @@ impl Hub {
             .map_err(|e| SignalingError::new(e.code(), e.kind.message()))
     }
 
-    /// Join step 2: connects the participant in the store (in the room the `connect` asks for,
-    /// or a new one), brings the room's members up to date ([`Hub::make_room`]) and publishes
-    /// its tracks. The new member is not in the room's list yet: [`Hub::announce`] adds it.
-    fn seat<'r>(
+    /// Join step 2, with the participant connected in the store ([`Hub::enter_store`]) and its
+    /// room's lock taken: brings the room's members up to date ([`Hub::make_room`]) and
+    /// publishes its tracks. The new member is not in the room's list yet: [`Hub::announce`]
+    /// adds it.
+    fn seat(
         &self,
-        rooms: &'r mut HashMap<RoomSid, RoomHub>,
+        room: &mut RoomHub,
         conn: &ConnHandle,
         connect: &ConnectMessage,
         verified: &VerifiedToken,
-    ) -> Result<(&'r mut RoomHub, Seated), SignalingError> {
-        let joined = self.enter_store(connect, verified)?;
-        let room = rooms.entry(joined.room.sid.clone()).or_default();
+        joined: Joined,
+    ) -> Result<Seated, SeatError> {
+        // Between entering the store and taking the room's lock, the participant may have been
+        // disconnected again (the same identity joined once more, a REST kick, the room ended).
+        let still_connected = self
+            .store
+            .fetch_participant(joined.room.sid.as_str(), joined.participant.sid.as_str())
+            .is_ok_and(|p| p.is_connected());
+        if !still_connected {
+            return Err(SeatError {
+                room: joined.room.sid,
+                error: SignalingError::new(
+                    twilio_codes::SIGNALING_DISCONNECTED,
+                    "Signaling connection disconnected: the participant was disconnected while \
+                     it joined (the same identity joined again, it was removed, or the room \
+                     ended); connect again",
+                ),
+            });
+        }
         self.make_room(room, &joined);
         let state = connect.participant.clone().unwrap_or(ParticipantState {
             revision: 1,
@@ -491,14 +597,11 @@ impl Hub {
             published_revision: 1,
             subscribed_revision: 1,
         };
-        Ok((
-            room,
-            Seated {
-                joined,
-                member,
-                published,
-            },
-        ))
+        Ok(Seated {
+            joined,
+            member,
+            published,
+        })
     }
 
     /// Connects the participant in the store: in the room the `connect` or the token names, or
@@ -810,10 +913,11 @@ impl Hub {
     /// unpublished, enabled or disabled) and peer-connection states to relay by id. Returns the
     /// bytes it queued for the other members, which the sender's fan-out budget pays for.
     pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) -> usize {
-        let mut rooms = self.rooms.lock();
-        let Some(room) = rooms.get_mut(&seat.room) else {
+        let Some(shared) = self.room(&seat.room) else {
             return 0;
         };
+        let mut guard = shared.lock();
+        let room = &mut *guard;
         let Some(index) = room.seat_holder(seat, conn_id) else {
             return 0;
         };
@@ -932,10 +1036,11 @@ impl Hub {
     /// and tells the others. Does nothing when the hub already removed it (kicked, replaced,
     /// room completed).
     pub fn leave(&self, seat: &Seat, conn_id: u64) {
-        let mut rooms = self.rooms.lock();
-        let Some(room) = rooms.get_mut(&seat.room) else {
+        let Some(shared) = self.room(&seat.room) else {
             return;
         };
+        let mut guard = shared.lock();
+        let room = &mut *guard;
         let Some(index) = room.seat_holder(seat, conn_id) else {
             return;
         };
@@ -948,34 +1053,43 @@ impl Hub {
             tracing::warn!(room = %seat.room, participant = %seat.participant, error = %err, "signaling: store refused the disconnect");
         }
         room.announce_departure(&gone);
-        if room.members.is_empty() {
-            rooms.remove(&seat.room);
-        }
+        self.forget_if_empty(&seat.room, room);
         tracing::info!(room = %seat.room, participant = %seat.participant, "signaling: participant left");
     }
 
     /// Applies a store event that did not come from signaling: a room completed (REST, timeout,
     /// reset) or a participant disconnected over REST.
     pub fn on_store_event(&self, event: &StoreEvent) {
-        let mut rooms = self.rooms.lock();
-        match event.kind {
-            StoreEventKind::RoomEnded(_) => {
-                if let Some(room) = rooms.remove(&event.room.sid) {
-                    for member in room.members {
-                        member.conn.send(room_completed());
-                        member.conn.close(close::NORMAL, "room completed");
-                    }
+        if let StoreEventKind::RoomEnded(_) = event.kind {
+            let removed = self.rooms.lock().remove(&event.room.sid);
+            if let Some(shared) = removed {
+                let mut room = shared.lock();
+                room.closed = true;
+                for member in std::mem::take(&mut room.members) {
+                    member.conn.send(room_completed());
+                    member.conn.close(close::NORMAL, "room completed");
                 }
             }
+            return;
+        }
+        let Some(shared) = self.room(&event.room.sid) else {
+            return;
+        };
+        let mut guard = shared.lock();
+        let room = &mut *guard;
+        if room.closed {
+            return;
+        }
+        match event.kind {
             StoreEventKind::ParticipantConnected => {
                 let Some(participant) = &event.participant else {
                     return;
                 };
-                let Some(room) = rooms.get_mut(&event.room.sid) else {
+                // Signaling's own joins are members already, or about to be; a participant
+                // that has left again by now is not announced at all.
+                if self.joining.contains(participant.identity.as_str()) {
                     return;
-                };
-                // Signaling's own joins are members already; a participant that has left again
-                // by now is not announced at all.
+                }
                 let still_connected = self
                     .store
                     .fetch_participant(event.room.sid.as_str(), participant.sid.as_str())
@@ -991,9 +1105,6 @@ impl Hub {
             }
             StoreEventKind::ParticipantDisconnected(reason) => {
                 let Some(participant) = &event.participant else {
-                    return;
-                };
-                let Some(room) = rooms.get_mut(&event.room.sid) else {
                     return;
                 };
                 let Some(index) = room.position(&participant.sid) else {
@@ -1020,9 +1131,7 @@ impl Hub {
                     }
                 }
                 gone.conn.close(close::NORMAL, reason.as_str());
-                if room.members.is_empty() {
-                    rooms.remove(&event.room.sid);
-                }
+                self.forget_if_empty(&event.room.sid, room);
             }
             _ => {}
         }
@@ -1033,12 +1142,85 @@ impl Hub {
 mod tests {
     use super::*;
     use futures::FutureExt as _;
+    use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
+    use videoroom_core::token::{ApiKey, TokenSigner};
+    use videoroom_core::{AccountSid, ApiKeySid, Identity};
 
     fn frame_of(bytes: usize) -> ServerMessage {
         ServerMessage::Error(ErrorBody {
             code: twilio_codes::SIGNALING_DISCONNECTED,
             message: "x".repeat(bytes),
         })
+    }
+
+    fn seeded_key() -> ApiKey {
+        ApiKey {
+            account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
+            sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded key SID"),
+            secret: TEST_API_KEY_SECRET.to_owned().into(),
+        }
+    }
+
+    fn hub() -> Hub {
+        let store = Arc::new(Store::new(Arc::new(
+            videoroom_emulator_adapter::ManualClock::fixed(),
+        )));
+        Hub::new(
+            store,
+            TokenVerifier::new(vec![seeded_key()]),
+            HubSettings {
+                ad_hoc_template: Some(CreateRoom::default()),
+                session_timeout_secs: 30,
+            },
+        )
+    }
+
+    fn connect(hub: &Hub, identity: &str, room: &str) -> ConnectMessage {
+        let token = TokenSigner::new(seeded_key(), 3600, None)
+            .expect("signer")
+            .mint(
+                &Identity::parse(identity).expect("identity"),
+                Some(room),
+                hub.store.now().unix_timestamp(),
+            );
+        serde_json::from_value(serde_json::json!({"token": token, "name": room}))
+            .expect("a connect message")
+    }
+
+    fn handle(id: u64) -> (ConnHandle, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(64);
+        (
+            ConnHandle::new(id, tx, Arc::new(Notify::new()), 1 << 20),
+            rx,
+        )
+    }
+
+    #[test]
+    fn a_room_busy_under_its_lock_does_not_hold_up_a_join_in_another_room() {
+        let hub = Arc::new(hub());
+        let (alice, _alice_rx) = handle(1);
+        let seat = hub
+            .join(&alice, &connect(&hub, "alice", "noisy"))
+            .expect("alice joins");
+        // The noisy room is busy for as long as this guard lives, as when it fans a large
+        // update out to its members.
+        let noisy = hub.room(&seat.room).expect("the noisy room");
+        let busy = noisy.lock();
+
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let joiner = hub.clone();
+        std::thread::spawn(move || {
+            let (bob, _bob_rx) = handle(2);
+            let joined = joiner.join(&bob, &connect(&joiner, "bob", "quiet")).is_ok();
+            let _ = done_tx.send(joined);
+        });
+        let joined = done_rx.recv_timeout(std::time::Duration::from_secs(5));
+        drop(busy);
+        assert_eq!(
+            joined,
+            Ok(true),
+            "the join in the quiet room waited for the noisy one"
+        );
     }
 
     #[test]
