@@ -208,6 +208,33 @@ impl Signaling {
     }
 }
 
+/// How long data the server sends may sit unacknowledged, or unsent behind a peer's closed
+/// receive window, before the kernel gives the connection up (`TCP_USER_TIMEOUT`).
+///
+/// A client that stops reading is dropped by its connection task within
+/// [`SignalingOptions::send_timeout`], but the socket itself belongs to actix-web, which waits
+/// for the peer to take the bytes already written before it closes: a client that never reads
+/// would keep it, and what is buffered for it, for as long as it likes. A live browser
+/// acknowledges within milliseconds, even in a throttled background tab (its network process
+/// keeps reading), so this only ever ends connections that are already dead or hostile.
+pub const UNREAD_DATA_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Register with `HttpServer::on_connect`: applies [`UNREAD_DATA_TIMEOUT`] to each accepted TCP
+/// connection (on Linux; elsewhere the option does not exist and nothing is set), so that the
+/// socket of a client that stops reading is closed and its buffers freed.
+pub fn on_connect(connection: &dyn std::any::Any, _data: &mut actix_web::dev::Extensions) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(err) =
+            socket2::SockRef::from(stream).set_tcp_user_timeout(Some(UNREAD_DATA_TIMEOUT))
+        {
+            tracing::debug!(error = %err, "cannot set TCP_USER_TIMEOUT on an accepted connection");
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = connection;
+}
+
 /// One running connection task in [`Signaling::open_connections`], uncounted when dropped (so a
 /// task that panics is uncounted too).
 struct OpenConnection(Arc<AtomicUsize>);
