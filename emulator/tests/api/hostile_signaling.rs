@@ -429,7 +429,7 @@ async fn hostile_non_readers_flooded_with_large_updates_are_dropped_in_bounded_m
     };
     let peak_kb = server.status_kb("VmHWM:").saturating_sub(rss_start);
     println!(
-        "hostile signaling: {NON_READERS} non-readers dropped after {:.1} s; RSS growth peak {:.1} MB (sampled {:.1} MB), bound {RSS_GROWTH_BOUND_MB} MB",
+        "hostile signaling: attack over after {:.1} s with {remaining} of {NON_READERS} non-readers still connected; RSS growth peak {:.1} MB (sampled {:.1} MB), bound {RSS_GROWTH_BOUND_MB} MB",
         started.elapsed().as_secs_f64(),
         peak_kb as f64 / 1024.0,
         peak_growth_kb as f64 / 1024.0
