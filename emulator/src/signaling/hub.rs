@@ -52,7 +52,7 @@ const MAX_PEER_CONNECTIONS_PER_UPDATE: usize = 64;
 
 /// The revision after `revision`, for a departure or a closed peer connection. Client revisions
 /// are checked on the way in ([`protocol::MAX_CLIENT_REVISION`]), so this never overflows.
-fn next(revision: u64) -> u64 {
+fn next_revision(revision: u64) -> u64 {
     revision
         .checked_add(1)
         .expect("client revisions are at most MAX_CLIENT_REVISION, far below u64::MAX")
@@ -363,7 +363,10 @@ impl RoomHub {
     /// revision, their `subscribed` lists without its tracks, and `close` for each peer
     /// connection of the pair.
     fn announce_departure(&mut self, gone: &Member) {
-        let departed = gone.remote_state(ParticipantStatus::Disconnected, next(gone.revision));
+        let departed = gone.remote_state(
+            ParticipantStatus::Disconnected,
+            next_revision(gone.revision),
+        );
         let closing: Vec<(String, PeerPair)> = {
             let ids: Vec<String> = self
                 .peer_connections
@@ -388,7 +391,7 @@ impl RoomHub {
                     id: id.clone(),
                     description: ServerDescription {
                         kind: ServerDescriptionKind::Close,
-                        revision: next(p.revision),
+                        revision: next_revision(p.revision),
                     },
                 })
                 .collect();

@@ -710,6 +710,27 @@ mod tests {
     }
 
     #[test]
+    fn client_text_in_an_error_is_cut_and_stripped() {
+        assert_eq!(shown("standard", 16), "standard");
+        assert_eq!(shown("a\nb", 16), "ab");
+        assert_eq!(shown(&"x".repeat(8000), 16), format!("{}…", "x".repeat(16)));
+    }
+
+    #[test]
+    fn revisions_stop_where_the_next_one_is_still_exact_in_javascript() {
+        let update = |revision: u64| -> UpdateMessage {
+            serde_json::from_value(json!({"participant": {"revision": revision, "tracks": []},
+                "peer_connections": [{"id": "p", "ice": {"revision": revision}}]}))
+            .expect("an update")
+        };
+        assert_eq!(update(MAX_CLIENT_REVISION).check(), Ok(()));
+        assert!(update(MAX_CLIENT_REVISION + 1).check().is_err());
+        assert!(update(u64::MAX).check().is_err());
+        // The server's departure revision, one higher, is still a safe integer.
+        assert_eq!(MAX_CLIENT_REVISION + 1, (1 << 53) - 1);
+    }
+
+    #[test]
     fn the_revision_of_a_peer_connection_state_is_its_highest() {
         let state = json!({"id": "p", "description": {"revision": 4}, "ice": {"revision": 7}});
         assert_eq!(peer_connection_id(&state), Some("p"));
