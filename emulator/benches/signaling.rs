@@ -46,8 +46,10 @@ const RSS_GROWTH_TARGET_KB: u64 = 20 * 1024;
 /// Members of the noisy room, and how often each sends a track update.
 const NOISY_MEMBERS: usize = 6;
 const NOISY_UPDATES_PER_SECOND: u64 = 15;
-/// Joins measured in the quiet room, without and with the noise.
+/// Joins measured in the quiet room, without and with the noise, one every `QUIET_JOIN_EVERY`
+/// so that they sample the whole flood rather than a few milliseconds of it.
 const QUIET_JOINS: usize = 20;
+const QUIET_JOIN_EVERY: Duration = Duration::from_millis(100);
 /// Twilio's default empty-room timeout is 5 minutes; advance a little past it.
 const ADVANCE_SECONDS: u64 = 5 * 60 + 10;
 const WAIT: Duration = Duration::from_secs(10);
@@ -512,11 +514,13 @@ async fn run() -> BenchResult<bool> {
     Ok(all)
 }
 
-/// `count` joins of the quiet room, one after another (each leaves before the next joins);
-/// their latencies, sorted.
+/// `count` joins of the quiet room, one every [`QUIET_JOIN_EVERY`] (each leaves before the next
+/// joins); their latencies, sorted.
 async fn quiet_joins(url: &str, label: &str, count: usize) -> BenchResult<Vec<Duration>> {
     let mut joins = Vec::with_capacity(count);
+    let mut ticker = tokio::time::interval(QUIET_JOIN_EVERY);
     for i in 0..count {
+        ticker.tick().await;
         let (participant, latency) =
             Participant::join(url, &format!("{label}-{i}"), "quiet").await?;
         joins.push(latency);
