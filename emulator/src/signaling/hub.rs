@@ -506,9 +506,10 @@ impl Hub {
     }
 
     /// Handles `connect`, in four steps: [`Hub::verify`] the token, [`Hub::seat`] the
-    /// participant (room resolved or created, participant connected in the store, its tracks
-    /// published), [`Hub::reply`] `connected` to it, and [`Hub::announce`] it to every other
-    /// member, each with a `create-offer` for the new peer connection of the pair.
+    /// participant (connected in the store by [`Hub::enter_store`], in the room resolved or
+    /// created, before its room's lock is taken; then its tracks published),
+    /// [`Hub::reply`] `connected` to it, and [`Hub::announce`] it to every other member, each
+    /// with a `create-offer` for the new peer connection of the pair.
     pub fn join(
         &self,
         conn: &ConnHandle,
