@@ -11,6 +11,13 @@
 //! Printed: join latency p50/p99, relay latency p50/p99, the server's RSS at start, its peak
 //! (VmHWM) and growth, rooms completed, and PASS/FAIL against the targets: relay p99 under 5 ms,
 //! RSS growth under 20 MB, every room completed. Exits non-zero when a target is missed.
+//!
+//! Then a noisy-neighbour phase: participants join and leave a quiet room one after another,
+//! first with nothing else going on, then while six members of another room flood it with
+//! track updates (32 tracks with the longest names allowed, toggled 15 times a second each,
+//! within the flood and fan-out limits, every update sent on to the five others). Printed: the
+//! quiet room's join latency p50/p99 in both cases and their ratio (noisy / quiet). The hub
+//! locks each room separately, so the ratio measures the CPU the two rooms share, not a lock.
 //! Run with `cargo bench -p videoroom-emulator --bench signaling` (or `cargo xtask bench`).
 
 use std::io::{BufRead as _, BufReader};
@@ -36,6 +43,13 @@ const MESSAGES_EACH_WAY: usize = 50;
 const RELAY_TICK: Duration = Duration::from_millis(10);
 const RELAY_P99_TARGET: Duration = Duration::from_millis(5);
 const RSS_GROWTH_TARGET_KB: u64 = 20 * 1024;
+/// Members of the noisy room, and how often each sends a track update.
+const NOISY_MEMBERS: usize = 6;
+const NOISY_UPDATES_PER_SECOND: u64 = 15;
+/// Joins measured in the quiet room, without and with the noise, one every `QUIET_JOIN_EVERY`
+/// so that they sample the whole flood rather than a few milliseconds of it.
+const QUIET_JOINS: usize = 20;
+const QUIET_JOIN_EVERY: Duration = Duration::from_millis(100);
 /// Twilio's default empty-room timeout is 5 minutes; advance a little past it.
 const ADVANCE_SECONDS: u64 = 5 * 60 + 10;
 const WAIT: Duration = Duration::from_secs(10);
@@ -217,8 +231,21 @@ impl Participant {
         }
     }
 
-    /// Joins as the SDK does; returns the participant and its join latency.
+    /// Joins as the SDK does, with one camera track; returns the participant and its join
+    /// latency.
     async fn join(url: &str, identity: &str, room: &str) -> BenchResult<(Self, Duration)> {
+        let camera = json!({"enabled": true, "id": format!("{identity}-cam"), "kind": "video",
+            "name": format!("{identity}-cam"), "priority": "standard"});
+        Self::join_with(url, identity, room, vec![camera]).await
+    }
+
+    /// Joins as the SDK does, publishing `tracks`.
+    async fn join_with(
+        url: &str,
+        identity: &str,
+        room: &str,
+        tracks: Vec<Value>,
+    ) -> BenchResult<(Self, Duration)> {
         let token = token(identity, room)?;
         let started = Instant::now();
         let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
@@ -239,8 +266,7 @@ impl Participant {
         }
         me.send(json!({"type": "msg", "body": {
             "type": "connect", "version": 2, "name": null, "token": token,
-            "participant": {"revision": 2, "tracks": [{"enabled": true, "id": format!("{identity}-cam"),
-                "kind": "video", "name": format!("{identity}-cam"), "priority": "standard"}]},
+            "participant": {"revision": 2, "tracks": tracks},
             "peer_connections": [], "ice_servers": "acquire", "format": "unified",
             "subscribe": {"rules": [{"type": "include", "all": true}], "revision": 1},
         }}))
@@ -483,5 +509,133 @@ async fn run() -> BenchResult<bool> {
         println!("  {}  {what}", if *ok { "PASS" } else { "FAIL" });
         all &= ok;
     }
+
+    noisy_neighbour(&ws_url).await?;
     Ok(all)
+}
+
+/// `count` joins of the quiet room, one every [`QUIET_JOIN_EVERY`] (each leaves before the next
+/// joins); their latencies, sorted.
+async fn quiet_joins(url: &str, label: &str, count: usize) -> BenchResult<Vec<Duration>> {
+    let mut joins = Vec::with_capacity(count);
+    let mut ticker = tokio::time::interval(QUIET_JOIN_EVERY);
+    for i in 0..count {
+        ticker.tick().await;
+        let (participant, latency) =
+            Participant::join(url, &format!("{label}-{i}"), "quiet").await?;
+        joins.push(latency);
+        participant.leave().await?;
+    }
+    joins.sort();
+    Ok(joins)
+}
+
+/// The 32 tracks of a noisy member, with the longest names signaling accepts (128 characters).
+fn noisy_tracks(member: usize, enabled: bool) -> Vec<Value> {
+    (0..32)
+        .map(|t| {
+            json!({"enabled": enabled, "id": format!("noisy-{member}-{t}"), "kind": "audio",
+                   "name": format!("{member}-{t:0>125}"), "priority": "standard"})
+        })
+        .collect()
+}
+
+/// One noisy member: joins, then toggles its tracks until `stop`, reading everything it is
+/// sent so that it is never dropped as a slow reader. Returns the updates it sent and the
+/// frames it received.
+async fn noisy_member(
+    url: String,
+    member: usize,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+) -> BenchResult<(u64, u64)> {
+    let (participant, _) = Participant::join_with(
+        &url,
+        &format!("noisy-{member}"),
+        "noisy",
+        noisy_tracks(member, true),
+    )
+    .await?;
+    let session = participant.session.clone();
+    let (mut sink, mut stream) = participant.ws.split();
+    let reader = tokio::spawn(async move {
+        let mut frames = 0u64;
+        while let Some(Ok(_)) = stream.next().await {
+            frames += 1;
+        }
+        frames
+    });
+    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / NOISY_UPDATES_PER_SECOND));
+    let mut sent = 0u64;
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => break,
+            _ = ticker.tick() => {
+                let update = json!({"type": "msg", "body": {"type": "update", "version": 2,
+                    "session": session, "participant": {"revision": 3 + sent,
+                    "tracks": noisy_tracks(member, sent % 2 == 1)}}});
+                if sink.send(Message::text(update.to_string())).await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+        }
+    }
+    let _ = sink
+        .send(Message::text(json!({"type": "bye"}).to_string()))
+        .await;
+    let _ = sink.close().await;
+    let frames = tokio::time::timeout(WAIT, reader)
+        .await
+        .map_err(|_| "a noisy member's socket did not close".to_owned())?
+        .map_err(|e| format!("noisy reader: {e}"))?;
+    Ok((sent, frames))
+}
+
+async fn noisy_neighbour(url: &str) -> BenchResult<()> {
+    let quiet = quiet_joins(url, "calm", QUIET_JOINS).await?;
+
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let members: Vec<_> = (0..NOISY_MEMBERS)
+        .map(|m| tokio::spawn(noisy_member(url.to_owned(), m, stop.clone())))
+        .collect();
+    // Let every member join and the flood build up before measuring.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let noisy = quiet_joins(url, "busy", QUIET_JOINS).await?;
+    let noisy_for = started.elapsed();
+    stop.notify_waiters();
+    let (mut sent, mut received) = (0, 0);
+    for member in members {
+        let (s, r) = member
+            .await
+            .map_err(|e| format!("noisy member task: {e}"))??;
+        sent += s;
+        received += r;
+    }
+
+    let ratio = |p: f64| {
+        percentile(&noisy, p).as_secs_f64() / percentile(&quiet, p).as_secs_f64().max(1e-9)
+    };
+    println!(
+        "noisy neighbour: {QUIET_JOINS} joins of a quiet room, alone, then while {NOISY_MEMBERS} members of another room each send {NOISY_UPDATES_PER_SECOND} updates of 32 tracks a second"
+    );
+    println!(
+        "  quiet room alone      p50 {}   p99 {}",
+        ms(percentile(&quiet, 50.0)),
+        ms(percentile(&quiet, 99.0))
+    );
+    println!(
+        "  beside the noisy one  p50 {}   p99 {}   (over {}: {sent} updates sent, {received} frames received in the noisy room)",
+        ms(percentile(&noisy, 50.0)),
+        ms(percentile(&noisy, 99.0)),
+        ms(noisy_for)
+    );
+    println!(
+        "  ratio noisy / quiet   p50 {:.2}   p99 {:.2}",
+        ratio(50.0),
+        ratio(99.0)
+    );
+    Ok(())
 }

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_core::token::{sign_parts, ApiKey, TokenSigner, TokenVerifier};
+use videoroom_core::twilio_codes;
 use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomKey, RoomName, RoomType};
 use videoroom_emulator::signaling::{Signaling, SignalingOptions};
 use videoroom_emulator_adapter::{
@@ -760,6 +761,204 @@ async fn every_revision_a_client_receives_only_goes_up() {
 
 // ----- Room rules --------------------------------------------------------------------------------
 
+/// The largest integer a JavaScript number (how the SDK compares revisions) holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+#[actix_web::test]
+async fn a_participant_revision_that_cannot_rise_is_refused_and_its_departure_still_counts() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "ghost").await;
+    bob.send_msg(json!({"type": "update", "participant": {
+        "revision": u64::MAX, "tracks": [video_track("bob")]}}))
+        .await;
+    let refused = bob.msg().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revision"),
+        "{refused}"
+    );
+    assert_eq!(bob.closed().await, Some(1000));
+
+    // alice last saw bob at the revision it joined with (2); its departure must rise above it,
+    // or the SDK ignores it and bob stays on alice's screen.
+    let update = alice.msg().await;
+    assert_eq!(update["participants"][0]["identity"], "bob");
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    let revision = update["participants"][0]["revision"]
+        .as_u64()
+        .expect("a revision");
+    assert!((3..=MAX_SAFE_INTEGER).contains(&revision), "{update}");
+}
+
+#[actix_web::test]
+async fn a_peer_connection_revision_that_cannot_rise_is_refused_before_it_is_relayed() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = pair(&server, "ghost-pc").await;
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": u64::MAX, "sdp": "x"}, "id": id}]}))
+        .await;
+    let refused = alice.msg().await;
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
+        "{refused}"
+    );
+
+    // bob never got the offer: the next thing it hears is alice leaving, with a `close` whose
+    // revision is above the pair's last one and still exact in JavaScript.
+    let update = bob.msg().await;
+    assert_eq!(
+        update["participants"][0]["state"], "disconnected",
+        "{update}"
+    );
+    let close = &update["peer_connections"][0]["description"];
+    assert_eq!(close["type"], "close");
+    let revision = close["revision"].as_u64().expect("a revision");
+    assert!((2..=MAX_SAFE_INTEGER).contains(&revision), "{update}");
+}
+
+/// Reads frames until the next `msg`, asserting that no frame is larger than `max_bytes`.
+async fn small_msg(client: &mut Client, max_bytes: usize) -> Value {
+    loop {
+        let text = match tokio::time::timeout(WAIT, client.ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        assert!(
+            text.len() <= max_bytes,
+            "a frame of {} bytes (at most {max_bytes} expected): {}…",
+            text.len(),
+            &text[..200.min(text.len())]
+        );
+        let frame: Value = serde_json::from_str(&text).expect("server frames are JSON");
+        if frame["type"] == "msg" {
+            return frame["body"].clone();
+        }
+    }
+}
+
+#[actix_web::test]
+async fn oversized_track_fields_fail_their_track_and_never_reach_the_others() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "fields").await;
+    let huge_id = "i".repeat(200 * 1024);
+    bob.send_msg(json!({"type": "update", "participant": {"revision": 3, "tracks": [
+        video_track("bob"),
+        {"enabled": true, "id": huge_id, "kind": "audio", "name": "mic", "priority": "standard"},
+        {"enabled": true, "id": "t-priority", "kind": "audio", "name": "p", "priority": "p".repeat(8000)},
+        {"enabled": true, "id": "t-kind", "kind": "k".repeat(8000), "name": "k", "priority": "low"},
+        {"enabled": true, "id": "t-name", "kind": "audio", "name": "n".repeat(129), "priority": "low"},
+    ]}}))
+    .await;
+
+    // bob's answer names each failure with the SDK's code, and echoes nothing large.
+    let published = small_msg(&mut bob, 4096).await;
+    let tracks = published["published"]["tracks"]
+        .as_array()
+        .expect("published tracks")
+        .clone();
+    assert_eq!(tracks.len(), 5, "{published}");
+    assert_eq!(tracks[0]["state"], "ready");
+    let codes: Vec<&Value> = tracks[1..].iter().map(|t| &t["error"]["code"]).collect();
+    assert_eq!(
+        codes,
+        [
+            twilio_codes::TRACK_INVALID,
+            twilio_codes::TRACK_INVALID,
+            twilio_codes::TRACK_INVALID,
+            twilio_codes::TRACK_NAME_TOO_LONG
+        ]
+    );
+
+    // alice hears of bob's one good track only, in a small frame.
+    let update = small_msg(&mut alice, 4096).await;
+    let seen = update["participants"][0]["tracks"]
+        .as_array()
+        .expect("bob's tracks");
+    assert_eq!(seen.len(), 1, "{update}");
+    assert_eq!(seen[0]["id"], "track-bob");
+}
+
+#[actix_web::test]
+async fn an_update_listing_thousands_of_tracks_is_refused_with_53004_in_a_small_answer() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, _) = pair(&server, "many").await;
+    let tracks: Vec<Value> = (0..5000)
+        .map(|i| json!({"id": format!("t{i}"), "kind": "audio"}))
+        .collect();
+    bob.send_msg(json!({"type": "update", "participant": {"revision": 3, "tracks": tracks}}))
+        .await;
+    let refused = small_msg(&mut bob, 4096).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID
+    );
+    assert_eq!(bob.closed().await, Some(1000));
+    let update = small_msg(&mut alice, 4096).await;
+    assert_eq!(update["participants"][0]["state"], "disconnected");
+    assert_eq!(server.connected_identities("many"), ["alice"]);
+}
+
+#[actix_web::test]
+async fn a_room_holds_at_most_170_tracks_and_the_rest_fail_with_53203() {
+    let server = TestServer::start().await;
+    // A peer-to-peer room: Twilio sets no track limit on it, the emulator's hub does.
+    server.create_room("crowded", RoomType::PeerToPeer);
+    let tracks = |owner: &str| -> Vec<Value> {
+        (0..32)
+            .map(|i| json!({"id": format!("{owner}-{i}"), "kind": "audio", "name": format!("{owner}-{i}")}))
+            .collect()
+    };
+    let mut clients = Vec::new();
+    let mut last = Value::Null;
+    for owner in ["p1", "p2", "p3", "p4", "p5", "p6"] {
+        let mut client = Client::open(&server).await;
+        last = client
+            .handshake_and_connect(&server.token(owner, Some("crowded")), None, &tracks(owner))
+            .await;
+        clients.push(client);
+    }
+    // Five participants publish 160 tracks; the sixth gets 10 more, then 53203.
+    let published = last["published"]["tracks"].as_array().expect("published");
+    let ready = published.iter().filter(|t| t["state"] == "ready").count();
+    assert_eq!(ready, 10, "{last}");
+    assert!(published
+        .iter()
+        .filter(|t| t["state"] == "failed")
+        .all(|t| t["error"]["code"] == twilio_codes::ROOM_TRACK_LIMIT_REACHED));
+}
+
+#[actix_web::test]
+async fn a_relayed_state_over_64_kib_is_refused_with_53004_and_not_relayed() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob, id) = pair(&server, "big-sdp").await;
+    let sdp = "a".repeat(100 * 1024);
+    alice
+        .send_msg(json!({"type": "update", "peer_connections": [
+            {"description": {"type": "offer", "revision": 2, "sdp": sdp}, "id": id}]}))
+        .await;
+    let refused = small_msg(&mut alice, 4096).await;
+    assert_eq!(
+        refused["code"],
+        twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
+        "{refused}"
+    );
+    let update = small_msg(&mut bob, 4096).await;
+    assert_eq!(
+        update["participants"][0]["state"], "disconnected",
+        "{update}"
+    );
+}
+
 #[actix_web::test]
 async fn a_third_participant_in_a_go_room_is_refused_with_53105() {
     let server = TestServer::start().await;
@@ -1074,6 +1273,63 @@ async fn a_flood_of_updates_is_cut_off() {
 }
 
 #[actix_web::test]
+async fn a_client_whose_updates_make_the_server_send_too_much_to_the_room_is_cut_off() {
+    let server = TestServer::start_with(SignalingOptions {
+        fanout_burst_bytes: 64 * 1024,
+        fanout_bytes_per_second: 8 * 1024,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, mut bob, _) = pair(&server, "fanout").await;
+    let (mut mallory, _) = server.join("mallory", "fanout").await;
+    alice.msg().await;
+    bob.msg().await;
+
+    // Every update toggles 32 tracks with the longest names allowed: each goes to both others.
+    let tracks = |enabled: bool| -> Vec<Value> {
+        (0..32)
+            .map(|i| {
+                json!({"id": format!("m{i}"), "kind": "audio", "enabled": enabled,
+                            "name": format!("{i:0>128}")})
+            })
+            .collect()
+    };
+    let mut closed = None;
+    for revision in 3..200u64 {
+        let update = json!({"type": "msg", "body": {"type": "update", "participant":
+            {"revision": revision, "tracks": tracks(revision % 2 == 0)}}});
+        if mallory
+            .ws
+            .send(Message::text(update.to_string()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if let Ok(Some(Ok(Message::Close(frame)))) =
+            tokio::time::timeout(Duration::from_millis(5), mallory.ws.next()).await
+        {
+            closed = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    let closed = match closed {
+        Some(code) => Some(code),
+        None => mallory.closed().await,
+    };
+    assert_eq!(closed, Some(1008));
+    wait_until(|| server.connected_identities("fanout") == ["alice", "bob"]).await;
+    // The others stay, and are told mallory left.
+    let update = loop {
+        let update = alice.msg().await;
+        if update["participants"][0]["state"] == "disconnected" {
+            break update;
+        }
+    };
+    assert_eq!(update["participants"][0]["identity"], "mallory");
+}
+
+#[actix_web::test]
 async fn a_socket_that_vanishes_mid_negotiation_is_cleaned_up_and_the_other_side_is_told() {
     let server = TestServer::start().await;
     server.create_room("vanish", RoomType::Group);
@@ -1152,9 +1408,10 @@ async fn a_client_that_does_not_read_is_disconnected_instead_of_buffered() {
     })
     .await;
     let (mut alice, bob, id) = pair(&server, "slow").await;
-    // bob never reads: alice's large offers pile up until bob's queue overflows.
-    let sdp = "a".repeat(200 * 1024);
-    for revision in 2..200 {
+    // bob never reads: alice's large offers (within the 64 KiB a relayed state may take) pile up
+    // until bob's queue overflows.
+    let sdp = "a".repeat(60 * 1024);
+    for revision in 2..2000 {
         let offer =
             json!({"description": {"type": "offer", "revision": revision, "sdp": sdp}, "id": id});
         alice
@@ -1168,6 +1425,74 @@ async fn a_client_that_does_not_read_is_disconnected_instead_of_buffered() {
     let update = alice.msg().await;
     assert_eq!(update["participants"][0]["identity"], "bob");
     assert_eq!(update["participants"][0]["state"], "disconnected");
+    drop(bob);
+}
+
+/// A client whose socket takes almost nothing: a receive window of a few KB, and it never reads
+/// once connected, so the server's frames back up at once instead of filling megabytes of
+/// kernel buffers first.
+async fn join_without_reading(server: &TestServer, identity: &str, room: &str) -> Client {
+    let address = server
+        .url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .expect("host:port in the URL");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let stream = socket
+        .connect(address.parse().expect("a socket address"))
+        .await
+        .expect("TCP connect");
+    let (ws, _) =
+        tokio_tungstenite::client_async(server.url.as_str(), MaybeTlsStream::Plain(stream))
+            .await
+            .expect("WebSocket upgrade");
+    let mut client = Client { ws, session: None };
+    client
+        .handshake_and_connect(
+            &server.token(identity, Some(room)),
+            None,
+            &[video_track(identity)],
+        )
+        .await;
+    client
+}
+
+#[actix_web::test]
+async fn a_client_dropped_for_not_reading_is_let_go_within_the_close_timeout() {
+    let server = TestServer::start_with(SignalingOptions {
+        send_timeout: Duration::from_millis(200),
+        flood_burst: 10_000,
+        ..SignalingOptions::default()
+    })
+    .await;
+    let (mut alice, _) = server.join("alice", "stuck").await;
+    let bob = join_without_reading(&server, "bob", "stuck").await;
+    let update = alice.msg().await;
+    let id = update["peer_connections"][0]["id"]
+        .as_str()
+        .expect("peer connection id")
+        .to_owned();
+    assert_eq!(server.signaling.open_connections(), 2);
+
+    let sdp = "a".repeat(60 * 1024);
+    for revision in 2..2000 {
+        let offer =
+            json!({"description": {"type": "offer", "revision": revision, "sdp": sdp}, "id": id});
+        alice
+            .send_msg(json!({"type": "update", "peer_connections": [offer]}))
+            .await;
+        if server.connected_identities("stuck").len() == 1 {
+            break;
+        }
+    }
+    wait_until(|| server.connected_identities("stuck") == ["alice"]).await;
+    // bob still holds its socket open and reads nothing, yet the server lets go of it: its task,
+    // its queue and the frames it could not send are freed.
+    wait_until(|| server.signaling.open_connections() == 1).await;
     drop(bob);
 }
 

@@ -164,6 +164,8 @@ impl Application {
                 .configure(|cfg| workshop.configure(cfg))
                 .default_service(web::to(not_found))
         })
+        // Sockets of clients that stop reading are closed by the kernel (see the function).
+        .on_connect(videoroom_emulator::signaling::on_connect)
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
         .shutdown_signal(shutdown_signal())

@@ -144,6 +144,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             .configure(move |cfg| app.configure(cfg))
             .default_service(web::to(not_found))
     })
+    .on_connect(videoroom_emulator::signaling::on_connect)
     .listen(listener)?
     .shutdown_timeout(5)
     .run();

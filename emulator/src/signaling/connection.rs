@@ -16,7 +16,8 @@ use tokio::time::{sleep_until, Instant};
 
 use super::hub::{ConnHandle, Hub, Outgoing, Seat};
 use super::protocol::{
-    self, ClientFrame, ConnectMessage, ErrorBody, Iced, ServerFrame, ServerMessage, UpdateMessage,
+    self, ClientFrame, ConnectMessage, ErrorBody, Iced, Refusal, ServerFrame, ServerMessage,
+    UpdateMessage,
 };
 use super::SignalingOptions;
 use videoroom_core::twilio_codes;
@@ -49,7 +50,8 @@ enum Step {
     Close(u16, String),
 }
 
-/// A token bucket over incoming frames.
+/// A token bucket: over incoming frames, and over the bytes a client's updates make the server
+/// queue for the others.
 struct Bucket {
     tokens: f64,
     burst: f64,
@@ -58,22 +60,23 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(burst: u32, per_second: u32) -> Self {
+    fn new(burst: f64, per_second: f64) -> Self {
         Self {
-            tokens: f64::from(burst),
-            burst: f64::from(burst),
-            per_second: f64::from(per_second),
+            tokens: burst,
+            burst,
+            per_second,
             last: Instant::now(),
         }
     }
 
-    fn take(&mut self) -> bool {
+    /// Takes `amount` tokens; `false` when there are not that many.
+    fn take(&mut self, amount: f64) -> bool {
         let now = Instant::now();
         let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
         self.tokens = (self.tokens + refill).min(self.burst);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= amount {
+            self.tokens -= amount;
             true
         } else {
             false
@@ -90,6 +93,8 @@ struct Connection {
     negotiated: Option<Duration>,
     /// Frames to send before anything else happens.
     replies: Vec<ServerFrame>,
+    /// What this client's updates may make the server queue for the other members.
+    fanout: Bucket,
 }
 
 /// Runs one connection to its end.
@@ -108,13 +113,20 @@ pub async fn run(
         .max_continuation_size(options.max_frame_bytes);
     let mut conn = Connection {
         hub,
-        handle: ConnHandle::new(id, tx, kill.clone()),
+        handle: ConnHandle::new(id, tx, kill.clone(), options.outgoing_queue_bytes),
         phase: Phase::AwaitHello,
         negotiated: None,
         replies: Vec::new(),
+        fanout: Bucket::new(
+            options.fanout_burst_bytes as f64,
+            options.fanout_bytes_per_second as f64,
+        ),
         options,
     };
-    let mut bucket = Bucket::new(conn.options.flood_burst, conn.options.flood_per_second);
+    let mut bucket = Bucket::new(
+        f64::from(conn.options.flood_burst),
+        f64::from(conn.options.flood_per_second),
+    );
     // Two timers for the whole connection, moved rather than recreated on every frame.
     let far_future = Instant::now() + Duration::from_secs(86_400 * 365);
     let silence = sleep_until(Instant::now() + conn.options.hello_timeout);
@@ -130,6 +142,7 @@ pub async fn run(
             }
             outgoing = rx.recv() => match outgoing {
                 Some(Outgoing::Text(text)) => {
+                    conn.handle.taken(text.len());
                     if !send(&mut session, text, conn.options.send_timeout).await {
                         break None;
                     }
@@ -164,7 +177,7 @@ pub async fn run(
                 };
                 match message {
                     AggregatedMessage::Text(text) => {
-                        if !bucket.take() {
+                        if !bucket.take(1.0) {
                             break Some((close::POLICY, "too many messages".into()));
                         }
                         let step = conn.on_text(&text);
@@ -210,12 +223,19 @@ pub async fn run(
     if let Phase::Joined(seat) = &conn.phase {
         conn.hub.leave(seat, conn.handle.id);
     }
+    // Frames still queued for the client will never be sent: free them now, not when a client
+    // that may never read lets the close frame through.
+    drop(rx);
+    drop(stream);
     let reason = ending.map(|(code, description)| CloseReason {
         code: CloseCode::from(code),
         description: (!description.is_empty()).then_some(description),
     });
-    // The peer may already be gone; there is nothing left to do if the close frame fails.
-    let _ = session.close(reason).await;
+    // The close frame waits behind whatever the socket has not taken yet, and a client that does
+    // not read never takes it: waiting without a limit would pin this task, its socket and its
+    // frames for as long as the client cares to stay. The peer may also be gone already; either
+    // way there is nothing left to do if the close frame does not go out in time.
+    let _ = tokio::time::timeout(conn.options.send_timeout, session.close(reason)).await;
 }
 
 /// Sends one text frame; `false` when the socket is gone or too slow to take it.
@@ -280,6 +300,9 @@ impl Connection {
                         )
                     }
                 };
+                if let Err(refusal) = connect.check() {
+                    return self.refuse_invalid("connect", &refusal);
+                }
                 match self.hub.join(&self.handle, &connect) {
                     Ok(seat) => {
                         self.phase = Phase::Joined(seat);
@@ -294,8 +317,18 @@ impl Connection {
             ("update", Phase::Joined(seat)) => {
                 match serde_json::from_value::<UpdateMessage>(body) {
                     Ok(update) => {
-                        self.hub.update(seat, self.handle.id, &update);
-                        Step::Continue
+                        if let Err(refusal) = update.check() {
+                            return self.refuse_invalid("update", &refusal);
+                        }
+                        let fanout = self.hub.update(seat, self.handle.id, &update);
+                        if self.fanout.take(fanout as f64) {
+                            Step::Continue
+                        } else {
+                            Step::Close(
+                                close::POLICY,
+                                "updates that make the server send too much to the room".into(),
+                            )
+                        }
                     }
                     Err(err) => self.refuse(
                         twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
@@ -323,6 +356,18 @@ impl Connection {
                 Step::Continue
             }
         }
+    }
+
+    /// Refuses a room message that breaks a limit: 53004, and the connection ends.
+    fn refuse_invalid(&mut self, kind: &str, refusal: &Refusal) -> Step {
+        tracing::info!(kind, reason = %refusal.0, "signaling: message refused");
+        self.refuse(
+            twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID,
+            &format!(
+                "Client sent an invalid signaling message: {kind}: {}",
+                refusal.0
+            ),
+        )
     }
 
     /// Sends an SDK error and ends the connection.

@@ -7,13 +7,16 @@
 //! peer-connection id to the pair it connects, and which participants connected without signaling
 //! (simulated ones) the clients were told about.
 //!
-//! Every operation takes one lock and never awaits while holding it. Messages to other
+//! Each room has its own lock, so one room's traffic never delays another's: the map of rooms is
+//! locked only to find, add or remove a room, and never while a room's lock is being taken
+//! (the order is always room, then map). Nothing awaits while holding a lock. Messages to other
 //! participants are queued with `try_send` on their bounded outgoing queues: a participant whose
 //! queue is full is told to close (its own task then cleans up), so one slow reader never blocks
 //! a room or grows memory.
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -35,9 +38,25 @@ use super::protocol::{
 };
 
 /// The most tracks one participant may publish; more is refused per track with 53203.
+/// (Twilio documents no per-participant figure; the SDK publishes one or two tracks, a screen
+/// share a third.)
 const MAX_TRACKS_PER_PARTICIPANT: usize = 32;
+/// The most tracks published in one room at a time, all participants together; more is refused
+/// per track with 53203. Twilio's group rooms default to 170 (its recommended 60 audio, 60 video
+/// and 50 data tracks) and the store applies that to them; peer-to-peer rooms are unlimited at
+/// Twilio, but a browser mesh carrying 170 tracks is far past any real use, so signaling applies
+/// the same figure to every room: it bounds what one room's state costs to send.
+const MAX_TRACKS_PER_ROOM: usize = 170;
 /// The most peer-connection states one `update` may carry; the rest are dropped.
 const MAX_PEER_CONNECTIONS_PER_UPDATE: usize = 64;
+
+/// The revision after `revision`, for a departure or a closed peer connection. Client revisions
+/// are checked on the way in ([`protocol::MAX_CLIENT_REVISION`]), so this never overflows.
+fn next_revision(revision: u64) -> u64 {
+    revision
+        .checked_add(1)
+        .expect("client revisions are at most MAX_CLIENT_REVISION, far below u64::MAX")
+}
 
 /// What a connection's task is asked to send.
 #[derive(Debug)]
@@ -47,29 +66,62 @@ pub enum Outgoing {
     Close(u16, String),
 }
 
-/// The hub's handle on one connection: its bounded outgoing queue and a kill switch used when
-/// that queue is full.
+/// The hub's handle on one connection: its outgoing queue, bounded in frames and in bytes, and
+/// a kill switch used when that queue is full.
 #[derive(Clone, Debug)]
 pub struct ConnHandle {
     pub id: u64,
     tx: mpsc::Sender<Outgoing>,
     kill: Arc<Notify>,
+    /// Bytes of text in the queue, not yet taken by the connection's task.
+    queued: Arc<AtomicUsize>,
+    max_queued_bytes: usize,
 }
 
 impl ConnHandle {
-    pub fn new(id: u64, tx: mpsc::Sender<Outgoing>, kill: Arc<Notify>) -> Self {
-        Self { id, tx, kill }
+    pub fn new(
+        id: u64,
+        tx: mpsc::Sender<Outgoing>,
+        kill: Arc<Notify>,
+        max_queued_bytes: usize,
+    ) -> Self {
+        Self {
+            id,
+            tx,
+            kill,
+            queued: Arc::new(AtomicUsize::new(0)),
+            max_queued_bytes,
+        }
     }
 
-    /// Queues a frame. A full queue means the client does not read: it is killed instead.
-    fn send(&self, frame: impl Into<ServerFrame>) {
-        match self
-            .tx
-            .try_send(Outgoing::Text(protocol::encode(&frame.into())))
-        {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
-            Err(TrySendError::Full(_)) => self.kill.notify_one(),
+    /// Queues a frame and returns its size in bytes (0 when it was not queued). A full queue,
+    /// in frames or in bytes, means the client does not read: it is killed instead.
+    fn send(&self, frame: impl Into<ServerFrame>) -> usize {
+        let text = protocol::encode(&frame.into());
+        let bytes = text.len();
+        let before = self.queued.fetch_add(bytes, Ordering::SeqCst);
+        if before + bytes > self.max_queued_bytes {
+            self.queued.fetch_sub(bytes, Ordering::SeqCst);
+            self.kill.notify_one();
+            return 0;
         }
+        match self.tx.try_send(Outgoing::Text(text)) {
+            Ok(()) => bytes,
+            Err(TrySendError::Closed(_)) => {
+                self.queued.fetch_sub(bytes, Ordering::SeqCst);
+                0
+            }
+            Err(TrySendError::Full(_)) => {
+                self.queued.fetch_sub(bytes, Ordering::SeqCst);
+                self.kill.notify_one();
+                0
+            }
+        }
+    }
+
+    /// The connection's task took `bytes` of text off the queue.
+    pub fn taken(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::SeqCst);
     }
 
     fn close(&self, code: u16, reason: &str) {
@@ -134,6 +186,12 @@ struct Seated {
     member: Member,
     /// The outcome of publishing each of its tracks, for `connected`.
     published: Vec<PublishedTrack>,
+}
+
+/// A join refused once its room's lock was taken: the room, to forget it if it stays empty.
+struct SeatError {
+    room: RoomSid,
+    error: SignalingError,
 }
 
 /// Where a joined connection sits: what it needs to address the hub afterwards.
@@ -209,6 +267,9 @@ struct PeerPair {
 
 #[derive(Debug, Default)]
 struct RoomHub {
+    /// Removed from the hub (emptied or ended): whoever finds it so after waiting for its lock
+    /// takes the room afresh from the hub's map.
+    closed: bool,
     /// In join order.
     members: Vec<Member>,
     /// Participants connected without signaling (the control route's simulated participants),
@@ -302,7 +363,10 @@ impl RoomHub {
     /// revision, their `subscribed` lists without its tracks, and `close` for each peer
     /// connection of the pair.
     fn announce_departure(&mut self, gone: &Member) {
-        let departed = gone.remote_state(ParticipantStatus::Disconnected, gone.revision + 1);
+        let departed = gone.remote_state(
+            ParticipantStatus::Disconnected,
+            next_revision(gone.revision),
+        );
         let closing: Vec<(String, PeerPair)> = {
             let ids: Vec<String> = self
                 .peer_connections
@@ -327,7 +391,7 @@ impl RoomHub {
                     id: id.clone(),
                     description: ServerDescription {
                         kind: ServerDescriptionKind::Close,
-                        revision: p.revision + 1,
+                        revision: next_revision(p.revision),
                     },
                 })
                 .collect();
@@ -354,13 +418,56 @@ pub struct HubSettings {
     pub session_timeout_secs: u64,
 }
 
+/// One room of the hub, behind its own lock.
+type SharedRoom = Arc<Mutex<RoomHub>>;
+
+/// Identities whose join has entered the store but whose room lock is not taken yet. The store
+/// announces every connected participant as an event; signaling's own joins must not be taken
+/// for participants without signaling (phantoms) in that gap.
+#[derive(Debug, Default)]
+struct Joining(Mutex<HashMap<String, usize>>);
+
+impl Joining {
+    fn mark(&self, identity: &str) -> JoiningMark<'_> {
+        *self.0.lock().entry(identity.to_owned()).or_default() += 1;
+        JoiningMark {
+            joining: self,
+            identity: identity.to_owned(),
+        }
+    }
+
+    fn contains(&self, identity: &str) -> bool {
+        self.0.lock().contains_key(identity)
+    }
+}
+
+/// A join in progress, unmarked when dropped.
+struct JoiningMark<'a> {
+    joining: &'a Joining,
+    identity: String,
+}
+
+impl Drop for JoiningMark<'_> {
+    fn drop(&mut self) {
+        let mut joining = self.joining.0.lock();
+        if let Some(count) = joining.get_mut(&self.identity) {
+            *count -= 1;
+            if *count == 0 {
+                joining.remove(&self.identity);
+            }
+        }
+    }
+}
+
 /// The room hub. Share it as `Arc<Hub>`.
 #[derive(Debug)]
 pub struct Hub {
     store: Arc<Store>,
     verifier: TokenVerifier,
     settings: HubSettings,
-    rooms: Mutex<HashMap<RoomSid, RoomHub>>,
+    /// Held only to find, add or remove a room (see the module doc).
+    rooms: Mutex<HashMap<RoomSid, SharedRoom>>,
+    joining: Joining,
 }
 
 impl Hub {
@@ -370,35 +477,71 @@ impl Hub {
             verifier,
             settings,
             rooms: Mutex::new(HashMap::new()),
+            joining: Joining::default(),
         }
     }
 
     /// How many participants are connected over signaling, all rooms together.
     pub fn connected_count(&self) -> usize {
-        self.rooms.lock().values().map(|r| r.members.len()).sum()
+        let rooms: Vec<SharedRoom> = self.rooms.lock().values().cloned().collect();
+        rooms.iter().map(|room| room.lock().members.len()).sum()
+    }
+
+    /// The room, if the hub has it.
+    fn room(&self, sid: &RoomSid) -> Option<SharedRoom> {
+        self.rooms.lock().get(sid).cloned()
+    }
+
+    /// The room, added to the hub when it has none.
+    fn room_or_new(&self, sid: &RoomSid) -> SharedRoom {
+        self.rooms.lock().entry(sid.clone()).or_default().clone()
+    }
+
+    /// Removes a room left without members from the hub; called with the room's lock held.
+    fn forget_if_empty(&self, sid: &RoomSid, room: &mut RoomHub) {
+        if room.members.is_empty() && !room.closed {
+            room.closed = true;
+            self.rooms.lock().remove(sid);
+        }
     }
 
     /// Handles `connect`, in four steps: [`Hub::verify`] the token, [`Hub::seat`] the
-    /// participant (room resolved or created, participant connected in the store, its tracks
-    /// published), [`Hub::reply`] `connected` to it, and [`Hub::announce`] it to every other
-    /// member, each with a `create-offer` for the new peer connection of the pair.
+    /// participant (connected in the store by [`Hub::enter_store`], in the room resolved or
+    /// created, before its room's lock is taken; then its tracks published),
+    /// [`Hub::reply`] `connected` to it, and [`Hub::announce`] it to every other member, each
+    /// with a `create-offer` for the new peer connection of the pair.
     pub fn join(
         &self,
         conn: &ConnHandle,
         connect: &ConnectMessage,
     ) -> Result<Seat, SignalingError> {
         let verified = self.verify(connect)?;
-        let mut rooms = self.rooms.lock();
-        let (room, seated) = self.seat(&mut rooms, conn, connect, &verified)?;
-        self.reply(room, &seated);
-        let Seated { joined, member, .. } = seated;
-        let seat = Seat {
-            room: joined.room.sid,
-            participant: member.participant.clone(),
-        };
-        Self::announce(room, member);
-        tracing::info!(room = %seat.room, participant = %seat.participant, identity = %verified.identity.as_str(), "signaling: participant connected");
-        Ok(seat)
+        let _joining = self.joining.mark(verified.identity.as_str());
+        let joined = self.enter_store(connect, &verified)?;
+        loop {
+            let shared = self.room_or_new(&joined.room.sid);
+            let mut room = shared.lock();
+            if room.closed {
+                // Emptied or ended while this join waited for it: take the hub's current one.
+                continue;
+            }
+            let seated = match self.seat(&mut room, conn, connect, &verified, joined) {
+                Ok(seated) => seated,
+                Err(err) => {
+                    self.forget_if_empty(&err.room, &mut room);
+                    return Err(err.error);
+                }
+            };
+            self.reply(&room, &seated);
+            let Seated { joined, member, .. } = seated;
+            let seat = Seat {
+                room: joined.room.sid,
+                participant: member.participant.clone(),
+            };
+            Self::announce(&mut room, member);
+            tracing::info!(room = %seat.room, participant = %seat.participant, identity = %verified.identity.as_str(), "signaling: participant connected");
+            return Ok(seat);
+        }
     }
 
     /// Join step 1: the `connect`'s token, verified with the emulator's API keys at the store's
@@ -411,26 +554,47 @@ impl Hub {
             .map_err(|e| SignalingError::new(e.code(), e.kind.message()))
     }
 
-    /// Join step 2: connects the participant in the store (in the room the `connect` asks for,
-    /// or a new one), brings the room's members up to date ([`Hub::make_room`]) and publishes
-    /// its tracks. The new member is not in the room's list yet: [`Hub::announce`] adds it.
-    fn seat<'r>(
+    /// Join step 2, with the participant connected in the store ([`Hub::enter_store`]) and its
+    /// room's lock taken: brings the room's members up to date ([`Hub::make_room`]) and
+    /// publishes its tracks. The new member is not in the room's list yet: [`Hub::announce`]
+    /// adds it.
+    fn seat(
         &self,
-        rooms: &'r mut HashMap<RoomSid, RoomHub>,
+        room: &mut RoomHub,
         conn: &ConnHandle,
         connect: &ConnectMessage,
         verified: &VerifiedToken,
-    ) -> Result<(&'r mut RoomHub, Seated), SignalingError> {
-        let joined = self.enter_store(connect, verified)?;
-        let room = rooms.entry(joined.room.sid.clone()).or_default();
+        joined: Joined,
+    ) -> Result<Seated, SeatError> {
+        // Between entering the store and taking the room's lock, the participant may have been
+        // disconnected again (the same identity joined once more, a REST kick, the room ended).
+        let still_connected = self
+            .store
+            .fetch_participant(
+                &RoomKey::Sid(joined.room.sid.clone()),
+                &ParticipantKey::Sid(joined.participant.sid.clone()),
+            )
+            .is_ok_and(|p| p.is_connected());
+        if !still_connected {
+            return Err(SeatError {
+                room: joined.room.sid,
+                error: SignalingError::new(
+                    twilio_codes::SIGNALING_DISCONNECTED,
+                    "Signaling connection disconnected: the participant was disconnected while \
+                     it joined (the same identity joined again, it was removed, or the room \
+                     ended); connect again",
+                ),
+            });
+        }
         self.make_room(room, &joined);
         let state = connect.participant.clone().unwrap_or(ParticipantState {
             revision: 1,
             tracks: Vec::new(),
         });
         let participant = joined.participant.sid.clone();
+        let others = room.members.iter().map(|m| m.tracks.len()).sum();
         let (tracks, published) =
-            self.publish_all(&joined.room.sid, &participant, &[], &state.tracks);
+            self.publish_all(&joined.room.sid, &participant, &[], &state.tracks, others);
         let member = Member {
             conn: conn.clone(),
             participant,
@@ -440,14 +604,11 @@ impl Hub {
             published_revision: 1,
             subscribed_revision: 1,
         };
-        Ok((
-            room,
-            Seated {
-                joined,
-                member,
-                published,
-            },
-        ))
+        Ok(Seated {
+            joined,
+            member,
+            published,
+        })
     }
 
     /// Connects the participant in the store: in the room the `connect` or the token names, or
@@ -623,7 +784,9 @@ impl Hub {
                         twilio_codes::TOKEN_GRANTS_INVALID,
                         format!(
                             "Invalid Access Token grants: the token's video grant is for room \
-                             '{granted}', not '{requested}'"
+                             '{}', not '{}'",
+                            protocol::shown(granted, 128),
+                            protocol::shown(requested, 128)
                         ),
                     ))
                 }
@@ -638,13 +801,15 @@ impl Hub {
     /// Brings the store's published tracks of a participant from `current` to `wanted`:
     /// publishes new track ids, unpublishes vanished ones, and applies `enabled` changes.
     /// Returns the tracks now published and the `published.tracks` list for the client
-    /// (`ready` with a SID, or `failed` with the error).
+    /// (`ready` with a SID, or `failed` with the error). `others` is how many tracks the rest of
+    /// the room publishes, for [`MAX_TRACKS_PER_ROOM`].
     fn publish_all(
         &self,
         room: &RoomSid,
         participant: &ParticipantSid,
         current: &[TrackInfo],
         wanted: &[TrackState],
+        others: usize,
     ) -> (Vec<TrackInfo>, Vec<PublishedTrack>) {
         let room_key = RoomKey::Sid(room.clone());
         let participant_key = ParticipantKey::Sid(participant.clone());
@@ -668,6 +833,14 @@ impl Hub {
                         "Participant has too many Tracks (at most {MAX_TRACKS_PER_PARTICIPANT})"
                     ),
                 ))
+            } else if others + tracks.len() >= MAX_TRACKS_PER_ROOM {
+                Err(SignalingError::new(
+                    twilio_codes::ROOM_TRACK_LIMIT_REACHED,
+                    format!(
+                        "The maximum number of published tracks allowed in the Room at the same \
+                         time has been reached ({MAX_TRACKS_PER_ROOM})"
+                    ),
+                ))
             } else {
                 self.publish_one(&room_key, &participant_key, current, want)
             };
@@ -679,8 +852,9 @@ impl Hub {
                     });
                     tracks.push(track);
                 }
+                // An id too long to publish is cut: the answer stays small, and no SDK sends one.
                 Err(err) => published.push(PublishedTrack::Failed {
-                    id: want.id.clone(),
+                    id: want.id.chars().take(protocol::MAX_TRACK_ID_CHARS).collect(),
                     error: err.body(),
                 }),
             }
@@ -695,16 +869,34 @@ impl Hub {
         current: &[TrackInfo],
         want: &TrackState,
     ) -> Result<TrackInfo, SignalingError> {
-        let kind = TrackKind::from_str(&want.kind).map_err(|e| {
+        let invalid = |why: String| {
             SignalingError::new(
                 twilio_codes::TRACK_INVALID,
-                format!("Track is invalid: {e}"),
+                format!("Track is invalid: {why}"),
             )
+        };
+        let id_chars = want.id.chars().count();
+        if id_chars > protocol::MAX_TRACK_ID_CHARS {
+            return Err(invalid(format!(
+                "its id has {id_chars} characters (at most {})",
+                protocol::MAX_TRACK_ID_CHARS
+            )));
+        }
+        let kind = TrackKind::from_str(&want.kind).map_err(|_| {
+            invalid(format!(
+                "kind must be audio, video or data (got '{}')",
+                protocol::shown(&want.kind, 16)
+            ))
         })?;
-        let priority = want
-            .priority
-            .clone()
-            .unwrap_or_else(|| "standard".to_owned());
+        let priority = want.priority.as_deref().unwrap_or("standard");
+        if !protocol::TRACK_PRIORITIES.contains(&priority) {
+            return Err(invalid(format!(
+                "priority must be one of {} (got '{}')",
+                protocol::TRACK_PRIORITIES.join(", "),
+                protocol::shown(priority, 16)
+            )));
+        }
+        let priority = priority.to_owned();
         if let Some(old) = current.iter().find(|t| t.id == want.id) {
             if old.enabled != want.enabled {
                 self.store
@@ -737,19 +929,22 @@ impl Hub {
     }
 
     /// Handles `update` from a joined client: a newer participant state (tracks published,
-    /// unpublished, enabled or disabled) and peer-connection states to relay by id.
-    pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) {
-        let mut rooms = self.rooms.lock();
-        let Some(room) = rooms.get_mut(&seat.room) else {
-            return;
+    /// unpublished, enabled or disabled) and peer-connection states to relay by id. Returns the
+    /// bytes it queued for the other members, which the sender's fan-out budget pays for.
+    pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) -> usize {
+        let Some(shared) = self.room(&seat.room) else {
+            return 0;
         };
+        let mut guard = shared.lock();
+        let room = &mut *guard;
         let Some(index) = room.seat_holder(seat, conn_id) else {
-            return;
+            return 0;
         };
 
+        let mut fanout = 0;
         if let Some(state) = &update.participant {
             if state.revision > room.members[index].revision {
-                self.apply_participant_state(&seat.room, room, index, state);
+                fanout += self.apply_participant_state(&seat.room, room, index, state);
             }
         }
 
@@ -780,13 +975,14 @@ impl Hub {
             }
             for (target, states) in outbox {
                 if let Some(member) = room.members.iter().find(|m| m.participant == target) {
-                    member.conn.send(ServerMessage::Update(Update {
+                    fanout += member.conn.send(ServerMessage::Update(Update {
                         peer_connections: Some(states),
                         ..Update::default()
                     }));
                 }
             }
         }
+        fanout
     }
 
     fn apply_participant_state(
@@ -795,19 +991,32 @@ impl Hub {
         room: &mut RoomHub,
         index: usize,
         state: &ParticipantState,
-    ) {
+    ) -> usize {
         let participant = room.members[index].participant.clone();
         let current = room.members[index].tracks.clone();
-        let (tracks, published) = self.publish_all(room_sid, &participant, &current, &state.tracks);
+        let others = room
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(other, _)| *other != index)
+            .map(|(_, m)| m.tracks.len())
+            .sum();
+        let (tracks, published) =
+            self.publish_all(room_sid, &participant, &current, &state.tracks, others);
         let changed = tracks.len() != current.len()
             || tracks
                 .iter()
                 .zip(current.iter())
                 .any(|(a, b)| a.sid != b.sid || a.enabled != b.enabled || a.priority != b.priority);
+        // A refused track changes nothing the others see, but its publisher waits for the
+        // outcome: it is told.
+        let refused = published
+            .iter()
+            .any(|p| matches!(p, PublishedTrack::Failed { .. }));
         let member = &mut room.members[index];
         member.revision = state.revision;
         member.tracks = tracks;
-        if changed {
+        if changed || refused {
             member.published_revision += 1;
             member.conn.send(ServerMessage::Update(Update {
                 published: Some(Revisioned {
@@ -819,6 +1028,7 @@ impl Hub {
         }
         let arrived = room.members[index]
             .remote_state(ParticipantStatus::Connected, room.members[index].revision);
+        let mut fanout = 0;
         for other in 0..room.members.len() {
             if other == index {
                 continue;
@@ -836,18 +1046,20 @@ impl Hub {
                     tracks: subscribed,
                 });
             }
-            member.conn.send(ServerMessage::Update(update));
+            fanout += member.conn.send(ServerMessage::Update(update));
         }
+        fanout
     }
 
     /// The client left (`disconnect`, `bye`, or its socket closed): disconnects it in the store
     /// and tells the others. Does nothing when the hub already removed it (kicked, replaced,
     /// room completed).
     pub fn leave(&self, seat: &Seat, conn_id: u64) {
-        let mut rooms = self.rooms.lock();
-        let Some(room) = rooms.get_mut(&seat.room) else {
+        let Some(shared) = self.room(&seat.room) else {
             return;
         };
+        let mut guard = shared.lock();
+        let room = &mut *guard;
         let Some(index) = room.seat_holder(seat, conn_id) else {
             return;
         };
@@ -860,34 +1072,43 @@ impl Hub {
             tracing::warn!(room = %seat.room, participant = %seat.participant, error = %err, "signaling: store refused the disconnect");
         }
         room.announce_departure(&gone);
-        if room.members.is_empty() {
-            rooms.remove(&seat.room);
-        }
+        self.forget_if_empty(&seat.room, room);
         tracing::info!(room = %seat.room, participant = %seat.participant, "signaling: participant left");
     }
 
     /// Applies a store event that did not come from signaling: a room completed (REST, timeout,
     /// reset) or a participant disconnected over REST.
     pub fn on_store_event(&self, event: &StoreEvent) {
-        let mut rooms = self.rooms.lock();
-        match event.kind {
-            StoreEventKind::RoomEnded(_) => {
-                if let Some(room) = rooms.remove(&event.room.sid) {
-                    for member in room.members {
-                        member.conn.send(room_completed());
-                        member.conn.close(close::NORMAL, "room completed");
-                    }
+        if let StoreEventKind::RoomEnded(_) = event.kind {
+            let removed = self.rooms.lock().remove(&event.room.sid);
+            if let Some(shared) = removed {
+                let mut room = shared.lock();
+                room.closed = true;
+                for member in std::mem::take(&mut room.members) {
+                    member.conn.send(room_completed());
+                    member.conn.close(close::NORMAL, "room completed");
                 }
             }
+            return;
+        }
+        let Some(shared) = self.room(&event.room.sid) else {
+            return;
+        };
+        let mut guard = shared.lock();
+        let room = &mut *guard;
+        if room.closed {
+            return;
+        }
+        match event.kind {
             StoreEventKind::ParticipantConnected => {
                 let Some(participant) = &event.participant else {
                     return;
                 };
-                let Some(room) = rooms.get_mut(&event.room.sid) else {
+                // Signaling's own joins are members already, or about to be; a participant
+                // that has left again by now is not announced at all.
+                if self.joining.contains(participant.identity.as_str()) {
                     return;
-                };
-                // Signaling's own joins are members already; a participant that has left again
-                // by now is not announced at all.
+                }
                 let still_connected = self
                     .store
                     .fetch_participant(
@@ -906,9 +1127,6 @@ impl Hub {
             }
             StoreEventKind::ParticipantDisconnected(reason) => {
                 let Some(participant) = &event.participant else {
-                    return;
-                };
-                let Some(room) = rooms.get_mut(&event.room.sid) else {
                     return;
                 };
                 let Some(index) = room.position(&participant.sid) else {
@@ -935,11 +1153,117 @@ impl Hub {
                     }
                 }
                 gone.conn.close(close::NORMAL, reason.as_str());
-                if room.members.is_empty() {
-                    rooms.remove(&event.room.sid);
-                }
+                self.forget_if_empty(&event.room.sid, room);
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt as _;
+    use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
+    use videoroom_core::token::{ApiKey, TokenSigner};
+    use videoroom_core::{AccountSid, ApiKeySid, Identity};
+
+    fn frame_of(bytes: usize) -> ServerMessage {
+        ServerMessage::Error(ErrorBody {
+            code: twilio_codes::SIGNALING_DISCONNECTED,
+            message: "x".repeat(bytes),
+        })
+    }
+
+    fn seeded_key() -> ApiKey {
+        ApiKey {
+            account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
+            sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded key SID"),
+            secret: TEST_API_KEY_SECRET.to_owned().into(),
+        }
+    }
+
+    fn hub() -> Hub {
+        let store = Arc::new(Store::new(Arc::new(
+            videoroom_emulator_adapter::ManualClock::fixed(),
+        )));
+        Hub::new(
+            store,
+            TokenVerifier::new(vec![seeded_key()]),
+            HubSettings {
+                ad_hoc_template: Some(CreateRoom::default()),
+                session_timeout_secs: 30,
+            },
+        )
+    }
+
+    fn connect(hub: &Hub, identity: &str, room: &str) -> ConnectMessage {
+        let token = TokenSigner::new(seeded_key(), 3600, None)
+            .expect("signer")
+            .mint(
+                &Identity::parse(identity).expect("identity"),
+                Some(room),
+                hub.store.now().unix_timestamp(),
+            );
+        serde_json::from_value(serde_json::json!({"token": token, "name": room}))
+            .expect("a connect message")
+    }
+
+    fn handle(id: u64) -> (ConnHandle, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(64);
+        (
+            ConnHandle::new(id, tx, Arc::new(Notify::new()), 1 << 20),
+            rx,
+        )
+    }
+
+    #[test]
+    fn a_room_busy_under_its_lock_does_not_hold_up_a_join_in_another_room() {
+        let hub = Arc::new(hub());
+        let (alice, _alice_rx) = handle(1);
+        let seat = hub
+            .join(&alice, &connect(&hub, "alice", "noisy"))
+            .expect("alice joins");
+        // The noisy room is busy for as long as this guard lives, as when it fans a large
+        // update out to its members.
+        let noisy = hub.room(&seat.room).expect("the noisy room");
+        let busy = noisy.lock();
+
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let joiner = hub.clone();
+        std::thread::spawn(move || {
+            let (bob, _bob_rx) = handle(2);
+            let joined = joiner.join(&bob, &connect(&joiner, "bob", "quiet")).is_ok();
+            let _ = done_tx.send(joined);
+        });
+        let joined = done_rx.recv_timeout(std::time::Duration::from_secs(5));
+        drop(busy);
+        assert_eq!(
+            joined,
+            Ok(true),
+            "the join in the quiet room waited for the noisy one"
+        );
+    }
+
+    #[test]
+    fn a_queue_full_in_bytes_stops_the_client_long_before_it_is_full_in_frames() {
+        let (tx, mut rx) = mpsc::channel(256);
+        let kill = Arc::new(Notify::new());
+        let handle = ConnHandle::new(1, tx, kill.clone(), 10_000);
+
+        assert!(handle.send(frame_of(4_000)) > 4_000);
+        assert!(handle.send(frame_of(4_000)) > 4_000);
+        assert!(kill.notified().now_or_never().is_none(), "not killed yet");
+        // A third frame would hold 12 KB for a client that took nothing: it is killed instead,
+        // with 254 frames of room left.
+        assert_eq!(handle.send(frame_of(4_000)), 0);
+        assert!(kill.notified().now_or_never().is_some(), "killed");
+
+        // What the connection's task takes off the queue is room again.
+        let Ok(Outgoing::Text(text)) = rx.try_recv() else {
+            panic!("the first frame is queued");
+        };
+        handle.taken(text.len());
+        assert!(handle.send(frame_of(4_000)) > 4_000);
     }
 }

@@ -19,7 +19,7 @@ mod connection;
 mod hub;
 pub mod protocol;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +57,15 @@ pub struct SignalingOptions {
     pub max_frame_bytes: usize,
     /// Frames queued for one client before it counts as not reading and is disconnected.
     pub outgoing_queue: usize,
+    /// Bytes queued for one client before it counts as not reading and is disconnected, so that
+    /// large frames cannot pile up to `outgoing_queue` of them. At least one largest frame.
+    pub outgoing_queue_bytes: usize,
+    /// Bytes one client's updates may make the server queue for the other members at once…
+    pub fanout_burst_bytes: usize,
+    /// …and per second after that, before it is disconnected (1008) for making the server send
+    /// too much. A participant's state goes to every other member, so without this one client
+    /// could turn each frame it sends into one for everybody.
+    pub fanout_bytes_per_second: usize,
     /// How long one frame may take to hand to the socket before the client counts as gone.
     pub send_timeout: Duration,
     /// Frames a client may send at once…
@@ -78,6 +87,9 @@ impl Default for SignalingOptions {
             hello_timeout: Duration::from_secs(10),
             max_frame_bytes: 256 * 1024,
             outgoing_queue: 256,
+            outgoing_queue_bytes: 1024 * 1024,
+            fanout_burst_bytes: 8 * 1024 * 1024,
+            fanout_bytes_per_second: 2 * 1024 * 1024,
             send_timeout: Duration::from_secs(5),
             flood_burst: 300,
             flood_per_second: 100,
@@ -100,6 +112,8 @@ struct Inner {
     events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
     started: AtomicBool,
     next_connection: AtomicU64,
+    /// Connection tasks still running, joined or not: each holds its socket and its queue.
+    open: Arc<AtomicUsize>,
 }
 
 impl Signaling {
@@ -119,6 +133,7 @@ impl Signaling {
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
                 next_connection: AtomicU64::new(1),
+                open: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }
@@ -162,6 +177,13 @@ impl Signaling {
         self.inner.hub.connected_count()
     }
 
+    /// WebSocket connections whose task is still running, joined or not. A client the server
+    /// dropped (for not reading, flooding, a bad frame) leaves this count within the close
+    /// timeout, whatever that client does.
+    pub fn open_connections(&self) -> usize {
+        self.inner.open.load(Ordering::SeqCst)
+    }
+
     fn upgrade(
         &self,
         req: &HttpRequest,
@@ -170,13 +192,62 @@ impl Signaling {
         self.start();
         let (response, session, stream) = actix_ws::handle(req, body)?;
         let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
-        actix_web::rt::spawn(connection::run(
+        let open = OpenConnection::count(&self.inner.open);
+        let task = connection::run(
             self.inner.hub.clone(),
             self.inner.options.clone(),
             id,
             session,
             stream,
-        ));
+        );
+        actix_web::rt::spawn(async move {
+            task.await;
+            drop(open);
+        });
         Ok(response)
+    }
+}
+
+/// How long data the server sends may sit unacknowledged, or unsent behind a peer's closed
+/// receive window, before the kernel gives the connection up (`TCP_USER_TIMEOUT`).
+///
+/// A client that stops reading is dropped by its connection task within
+/// [`SignalingOptions::send_timeout`], but the socket itself belongs to actix-web, which waits
+/// for the peer to take the bytes already written before it closes: a client that never reads
+/// would keep it, and what is buffered for it, for as long as it likes. A live browser
+/// acknowledges within milliseconds, even in a throttled background tab (its network process
+/// keeps reading), so this only ever ends connections that are already dead or hostile.
+pub const UNREAD_DATA_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Register with `HttpServer::on_connect`: applies [`UNREAD_DATA_TIMEOUT`] to each accepted TCP
+/// connection (on Linux; elsewhere the option does not exist and nothing is set), so that the
+/// socket of a client that stops reading is closed and its buffers freed.
+pub fn on_connect(connection: &dyn std::any::Any, _data: &mut actix_web::dev::Extensions) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(err) =
+            socket2::SockRef::from(stream).set_tcp_user_timeout(Some(UNREAD_DATA_TIMEOUT))
+        {
+            tracing::debug!(error = %err, "cannot set TCP_USER_TIMEOUT on an accepted connection");
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = connection;
+}
+
+/// One running connection task in [`Signaling::open_connections`], uncounted when dropped (so a
+/// task that panics is uncounted too).
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn count(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        Self(open.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

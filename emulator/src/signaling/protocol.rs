@@ -166,6 +166,113 @@ fn default_true() -> bool {
     true
 }
 
+// ----- Limits on what a client sends -------------------------------------------------------------
+
+/// The highest revision a client may give its participant state or a peer connection. The SDK
+/// compares revisions as JavaScript numbers, exact up to 2^53 - 1; the server announces a
+/// departure or a closed peer connection one revision higher, so a client stays one below. A
+/// higher revision could not rise any more (at `u64::MAX` it would wrap to 0, which the SDK
+/// ignores, leaving a ghost on the other screens): the message is refused.
+pub const MAX_CLIENT_REVISION: u64 = (1 << 53) - 2;
+
+/// Longest track id, in characters. The SDK's ids are UUIDs (36 characters, 38 in Firefox's
+/// braces). Twilio documents no limit of its own, but it names a track after its id when no
+/// name is given and refuses names over 128 characters (53302), so an id over 128 could not be
+/// published there either. A longer id fails that track with 53300.
+pub const MAX_TRACK_ID_CHARS: usize = 128;
+
+/// The priorities the SDK gives a track (`Track.Priority`); anything else fails that track with
+/// 53300, so no free text reaches the other participants.
+pub const TRACK_PRIORITIES: [&str; 3] = ["low", "standard", "high"];
+
+/// The most tracks one participant state may list. Beyond the hub's per-participant limit
+/// each track fails alone with 53203, as Twilio does; a list longer than this is no SDK's and
+/// is refused as a whole, so that the answer (one entry per track) stays small.
+pub const MAX_TRACKS_LISTED: usize = 64;
+
+/// Largest peer-connection state relayed (its SDP, or its ICE candidates, with the rest of the
+/// state), in bytes of JSON. A browser's offer is 5 to 30 KB; the relayed copy is queued for
+/// the other participant, so this bounds what one message can make the server hold for it.
+pub const MAX_RELAYED_STATE_BYTES: usize = 64 * 1024;
+
+/// `text` for an error message: at most `max_chars` characters, without control characters,
+/// with `…` when cut. Whatever a client sent is shown through this, so an error never echoes
+/// a large or multi-line value back.
+pub fn shown(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max_chars)
+        .collect();
+    if text.chars().count() > max_chars {
+        out.push('…');
+    }
+    out
+}
+
+/// Why a room message is refused as a whole: the client gets
+/// [`SIGNALING_OUTGOING_MESSAGE_INVALID`](videoroom_core::twilio_codes::SIGNALING_OUTGOING_MESSAGE_INVALID)
+/// with this text and is disconnected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+fn check_revision(what: &str, revision: u64) -> Result<(), Refusal> {
+    if revision > MAX_CLIENT_REVISION {
+        return Err(Refusal(format!(
+            "{what} {revision} is too high to rise any further (at most {MAX_CLIENT_REVISION})"
+        )));
+    }
+    Ok(())
+}
+
+impl ParticipantState {
+    /// Checks what the hub relies on before it keeps the state.
+    pub fn check(&self) -> Result<(), Refusal> {
+        check_revision("participant.revision", self.revision)?;
+        if self.tracks.len() > MAX_TRACKS_LISTED {
+            return Err(Refusal(format!(
+                "participant.tracks lists {} tracks (at most {MAX_TRACKS_LISTED})",
+                self.tracks.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl ConnectMessage {
+    /// Checks what the hub relies on before it seats the participant.
+    pub fn check(&self) -> Result<(), Refusal> {
+        self.participant
+            .as_ref()
+            .map_or(Ok(()), ParticipantState::check)
+    }
+}
+
+impl UpdateMessage {
+    /// Checks what the hub relies on before it keeps or relays anything of the update.
+    pub fn check(&self) -> Result<(), Refusal> {
+        if let Some(participant) = &self.participant {
+            participant.check()?;
+        }
+        for state in self.peer_connections.iter().flatten() {
+            let bytes = serde_json::to_string(state).map_or(0, |text| text.len());
+            if bytes > MAX_RELAYED_STATE_BYTES {
+                return Err(Refusal(format!(
+                    "a peer connection's description or ICE is {bytes} bytes (at most \
+                     {MAX_RELAYED_STATE_BYTES})"
+                )));
+            }
+            for key in ["description", "ice"] {
+                let revision = state.get(key).and_then(|v| v.get("revision"));
+                if let Some(revision) = revision.and_then(Value::as_u64) {
+                    check_revision(&format!("peer_connections[].{key}.revision"), revision)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The id of a peer-connection state, and the revision of its description, if any.
 pub fn peer_connection_id(state: &Value) -> Option<&str> {
     state.get("id").and_then(Value::as_str)
@@ -600,6 +707,27 @@ mod tests {
         let reason = FrameError::UnknownType(long).reason();
         assert!(!reason.contains('\n'));
         assert!(reason.len() < 64, "{reason}");
+    }
+
+    #[test]
+    fn client_text_in_an_error_is_cut_and_stripped() {
+        assert_eq!(shown("standard", 16), "standard");
+        assert_eq!(shown("a\nb", 16), "ab");
+        assert_eq!(shown(&"x".repeat(8000), 16), format!("{}…", "x".repeat(16)));
+    }
+
+    #[test]
+    fn revisions_stop_where_the_next_one_is_still_exact_in_javascript() {
+        let update = |revision: u64| -> UpdateMessage {
+            serde_json::from_value(json!({"participant": {"revision": revision, "tracks": []},
+                "peer_connections": [{"id": "p", "ice": {"revision": revision}}]}))
+            .expect("an update")
+        };
+        assert_eq!(update(MAX_CLIENT_REVISION).check(), Ok(()));
+        assert!(update(MAX_CLIENT_REVISION + 1).check().is_err());
+        assert!(update(u64::MAX).check().is_err());
+        // The server's departure revision, one higher, is still a safe integer.
+        assert_eq!(MAX_CLIENT_REVISION + 1, (1 << 53) - 1);
     }
 
     #[test]

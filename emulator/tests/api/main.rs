@@ -9,6 +9,7 @@ mod callbacks;
 mod control;
 mod docs;
 mod helpers;
+mod hostile_signaling;
 mod listing;
 mod openapi;
 mod participants;
