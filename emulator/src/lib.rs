@@ -34,6 +34,7 @@ pub mod auth;
 pub mod callbacks;
 mod control;
 pub mod error;
+pub mod guard;
 mod inspector;
 pub mod paging;
 pub mod params;
@@ -96,7 +97,10 @@ impl Emulator {
     /// `POST /emulator/clock/advance`). Nothing runs until [`Emulator::start`].
     pub fn new(settings: EmulatorSettings) -> Self {
         let clock = Arc::new(OffsetClock::new());
-        let store = Arc::new(Store::new(clock.clone()));
+        let store = Arc::new(Store::with_callback_hosts(
+            clock.clone(),
+            settings.callbacks.hosts.clone(),
+        ));
         let events = store.subscribe();
         let callbacks = Arc::new(callbacks::Callbacks::new(
             settings.callbacks.clone(),

@@ -16,7 +16,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
-use videoroom_emulator::settings::api_key_is_seeded;
+use videoroom_emulator::guard::{self, AccessPolicy};
+use videoroom_emulator::settings::{api_key_is_seeded, CallbackHosts};
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
 
@@ -33,19 +34,69 @@ struct Cli {
     /// Log line format on standard error, as `videoroom`'s (level: RUST_LOG)
     #[arg(long, env = LOG_FORMAT_VAR, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Host names this server answers to besides localhost names and IP addresses, comma
+    /// separated (a leading dot allows subdomains); other `Host` headers get 421
+    #[arg(
+        long,
+        env = "VIDEOROOM_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    allowed_hosts: Vec<String>,
+    /// Web origins (http://host:port) whose pages may call /v1 and /signaling, comma separated;
+    /// pages from other origins are refused
+    #[arg(
+        long,
+        env = "VIDEOROOM_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    allowed_origins: Vec<String>,
+    /// Hosts status callbacks may go to besides localhost, 127.0.0.0/8 and ::1, comma separated;
+    /// * allows any host
+    #[arg(
+        long,
+        env = "VIDEOROOM_CALLBACK_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOSTS"
+    )]
+    callback_hosts: Vec<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    let settings = match EmulatorSettings::from_env() {
+    let mut settings = match EmulatorSettings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("videoroom-emulator: {err}");
             return ExitCode::from(2);
         }
     };
-    match actix_web::rt::System::new().block_on(run(cli, settings)) {
+    let listed = |values: &[String]| -> Vec<String> {
+        values
+            .iter()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let access = match AccessPolicy::new(listed(&cli.allowed_hosts), listed(&cli.allowed_origins)) {
+        Ok(access) => access,
+        Err(err) => {
+            eprintln!("videoroom-emulator: --allowed-hosts / --allowed-origins: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let callback_hosts = listed(&cli.callback_hosts);
+    settings.callbacks.hosts = match CallbackHosts::parse(callback_hosts.iter().map(String::as_str))
+    {
+        Ok(hosts) => hosts,
+        Err(err) => {
+            eprintln!("videoroom-emulator: --callback-hosts (VIDEOROOM_CALLBACK_HOSTS): {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match actix_web::rt::System::new().block_on(run(cli, settings, access)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("videoroom-emulator: {err:#}");
@@ -54,7 +105,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
+async fn run(cli: Cli, settings: EmulatorSettings, access: AccessPolicy) -> anyhow::Result<()> {
     let listener = TcpListener::bind((cli.host, cli.port)).map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {}:{}: {e}; choose another port with --port (0 picks a free one)",
@@ -66,9 +117,14 @@ async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
     let emulator = Emulator::new(settings);
     emulator.start();
     let app = emulator.clone();
+    let access = web::Data::new(access);
     let server = HttpServer::new(move || {
         let app = app.clone();
         App::new()
+            // Host and Origin checks before anything else runs (see `guard`); the request log
+            // below still records what was refused.
+            .app_data(access.clone())
+            .wrap(from_fn(guard::check))
             // One log line per request, as `videoroom` logs them: method and path (never the
             // query string), status and time; headers, and so credentials, are never logged.
             .wrap(from_fn(telemetry::echo_request_id))
