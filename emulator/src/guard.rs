@@ -6,7 +6,7 @@
 //!
 //! | Way in | Rule | Refusal |
 //! |---|---|---|
-//! | DNS rebinding: a name of the attacker's that resolves to 127.0.0.1, so the page is "same origin" with the server | the `Host` header must name this server (see [`AccessPolicy::allows_host`]) | 421, on every route |
+//! | DNS rebinding: a name of the attacker's that resolves to 127.0.0.1, so the page is "same origin" with the server | the `Host` header must name this server (see [`AccessPolicy::allows_host`]) | 403, on every route (not 421: Chromium turns a 421 into a network error, hiding the message that says how to fix it) |
 //! | A cross-origin form or `fetch` that changes state (`POST`, `DELETE`, …): the browser sends it even when it hides the answer | its `Origin` must be this server's own or a configured one | 403 |
 //! | A WebSocket to `/signaling`: browsers do not apply CORS to WebSockets | its `Origin` must be this server's own or a configured one | 403, no upgrade |
 //! | Reading a `/v1` answer cross-origin | `Access-Control-Allow-Origin` only for a configured origin, never `*` ([`cors`]) | the browser hides the answer |
@@ -21,13 +21,15 @@
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse, ResponseError};
+use futures::StreamExt as _;
 use serde_json::json;
 use videoroom_core::twilio_codes;
 
@@ -217,7 +219,7 @@ pub async fn check(
         if !access.allows_host(host) {
             tracing::warn!(host = %shown(host), "refused a request for a host name this server does not answer to");
             let refusal = refusal(http, Refusal::Host(host));
-            return Ok(req.into_response(refusal).map_into_right_body());
+            return Ok(refuse(req, refusal).await);
         }
     }
     if needs_origin_check(&req) {
@@ -226,11 +228,35 @@ pub async fn check(
             if !access.allows_origin(origin, host.as_deref()) {
                 tracing::warn!(origin = %shown(origin), path = %req.path(), "refused a request from a foreign web page");
                 let refusal = refusal(http, Refusal::Origin(origin));
-                return Ok(req.into_response(refusal).map_into_right_body());
+                return Ok(refuse(req, refusal).await);
             }
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The most of a refused request's body read before answering, and how long to wait for it.
+const DRAIN_BYTES: usize = 64 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// Answers a refused request. A small body is read first: closing a connection with unread
+/// bytes makes the kernel reset it, and the browser then reports a network error instead of the
+/// refusal's message (a person opening the server under an unlisted name should read how to fix
+/// it). A large or slow body is not waited for.
+async fn refuse<B>(
+    mut req: ServiceRequest,
+    refusal: HttpResponse,
+) -> ServiceResponse<EitherBody<B, BoxBody>> {
+    let mut payload = req.take_payload();
+    let mut read = 0;
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    while read <= DRAIN_BYTES {
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(Ok(chunk))) => read += chunk.len(),
+            _ => break,
+        }
+    }
+    req.into_response(refusal).map_into_right_body()
 }
 
 /// At most 100 printable characters of a header, for messages and logs.
@@ -250,7 +276,7 @@ enum Refusal<'a> {
 fn refusal(req: &HttpRequest, why: Refusal<'_>) -> HttpResponse {
     let (status, code, message) = match why {
         Refusal::Host(host) => (
-            StatusCode::MISDIRECTED_REQUEST,
+            StatusCode::FORBIDDEN,
             "unknown_host",
             format!(
                 "this server does not answer to the host name '{}'; open it as http://localhost:PORT, or add the name to server.allowed_hosts (VIDEOROOM_ALLOWED_HOSTS)",

@@ -35,7 +35,7 @@ struct Cli {
     #[arg(long, env = LOG_FORMAT_VAR, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
     /// Host names this server answers to besides localhost names and IP addresses, comma
-    /// separated (a leading dot allows subdomains); other `Host` headers get 421
+    /// separated (a leading dot allows subdomains); other `Host` headers get 403
     #[arg(
         long,
         env = "VIDEOROOM_ALLOWED_HOSTS",

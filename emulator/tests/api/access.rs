@@ -33,7 +33,7 @@ async fn a_host_name_the_server_does_not_answer_to_is_refused_as_dns_rebinding()
         .send()
         .await
         .unwrap();
-    let body = assert_twilio_error(rebound, 421, 20403).await;
+    let body = assert_twilio_error(rebound, 403, 20403).await;
     assert!(
         body["message"].as_str().unwrap().contains("evil.test"),
         "{body}"
@@ -46,7 +46,7 @@ async fn a_host_name_the_server_does_not_answer_to_is_refused_as_dns_rebinding()
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 421, "{path}");
+        assert_eq!(res.status(), 403, "{path}");
     }
     for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
         let res = app
