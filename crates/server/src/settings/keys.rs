@@ -224,7 +224,7 @@ pub const KEYS: &[KeySpec] = &[
         flag: Some("--allowed-origins"),
         default: None,
         secret: false,
-        meaning: "web origins (http://host:port) whose pages may call /v1, /video-token and /signaling cross-origin (comma separated)",
+        meaning: "web origins (http://host:port) whose pages may read /v1 (CORS), send changes (POST, DELETE) and open /signaling cross-origin (comma separated)",
         show: |s| list_or_none(&s.allowed_origins),
     },
     KeySpec {
