@@ -412,6 +412,37 @@ mod tests {
     }
 
     #[test]
+    fn a_callback_to_a_host_the_settings_do_not_allow_is_never_queued() {
+        use std::sync::Arc;
+        use videoroom_emulator_adapter::{CallbackHosts, CreateRoom, ManualClock, Store};
+
+        // A store more open than the deliverer: the second check must still hold.
+        let store =
+            Store::with_callback_hosts(Arc::new(ManualClock::fixed()), CallbackHosts::any());
+        let mut events = store.subscribe();
+        store
+            .create_room(&CreateRoom {
+                status_callback: Some("http://192.168.1.1/cb".to_owned()),
+                ..CreateRoom::default()
+            })
+            .expect("the open store accepts the URL");
+        let created = events.try_recv().expect("room-created");
+        let callbacks = Callbacks::new(
+            CallbackSettings::default(),
+            "AC00000000000000000000000000000000".to_owned(),
+            SecretString::from("token"),
+        );
+        callbacks.enqueue(&created);
+        let delivery = &callbacks.deliveries()[0];
+        assert_eq!(delivery.state, DeliveryState::Failed);
+        let error = delivery.error.as_deref().unwrap_or_default();
+        assert!(
+            error.starts_with("refused: callbacks go only to localhost"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn the_signature_matches_twilios_published_test_vector() {
         let params = pairs(&[
             ("Digits", "1234"),
