@@ -164,6 +164,17 @@ describe('a page from another origin', () => {
       assert.deepEqual(await connectedIdentities(server.url, room), ['alice']);
       assert.deepEqual(await shownIdentities(attendee), ['alice']);
       assert.equal(await attendee.getAttribute('#status', 'data-state'), 'connected');
+
+      // The instructor's inspector, on the server's own computer, still shows the room and
+      // asks for no credentials.
+      const inspector = await browser.newPage();
+      await inspector.goto(`${server.url}/emulator`);
+      await inspector.waitForFunction(
+        (name) => [...document.querySelectorAll('#rooms strong')].some((el) => el.textContent === name),
+        room,
+        { timeout: 10_000 },
+      );
+      assert.equal(await inspector.isHidden('#signin'), true);
     });
   });
 
