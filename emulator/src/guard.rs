@@ -208,6 +208,7 @@ pub async fn check(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
     let http = req.request();
     let access = policy(http);
+    // A header that is not text cannot name this server; NUL stands for it and matches nothing.
     let host = req
         .headers()
         .get(header::HOST)
@@ -217,7 +218,9 @@ pub async fn check(
     // nothing to rebind.
     if let Some(host) = &host {
         if !access.allows_host(host) {
-            tracing::warn!(host = %shown(host), "refused a request for a host name this server does not answer to");
+            // Debug, not warn: the request log already has the 403, and a hostile page must not
+            // be able to fill the log with two lines per request.
+            tracing::debug!(host = %shown(host), "refused a request for a host name this server does not answer to");
             let refusal = refusal(http, Refusal::Host(host));
             return Ok(refuse(req, refusal).await);
         }
@@ -226,7 +229,7 @@ pub async fn check(
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("\u{0}");
             if !access.allows_origin(origin, host.as_deref()) {
-                tracing::warn!(origin = %shown(origin), path = %req.path(), "refused a request from a foreign web page");
+                tracing::debug!(origin = %shown(origin), path = %req.path(), "refused a request from a foreign web page");
                 let refusal = refusal(http, Refusal::Origin(origin));
                 return Ok(refuse(req, refusal).await);
             }

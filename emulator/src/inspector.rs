@@ -102,7 +102,8 @@ struct CallbackView {
 /// `GET /emulator/state`: the inspector's feed, bounded whatever the store holds: the oldest
 /// `PageSize` in-progress rooms (default 100), the `ended` most recently ended rooms (default
 /// 20), at most 100 participants per room, and the last 50 callbacks, with totals so the page
-/// can say what it left out. It copies only what it shows (see [`Store::inspect`]).
+/// can say what it left out. It copies only what it shows (see [`Store::inspect`]), which
+/// costs about as much as one REST page, so it runs on the worker like one (no `web::block`).
 ///
 /// Who may read it: a client on this computer (a loopback peer) freely, as the inspector tab
 /// of the person running the server; any other client only with the account's credentials
