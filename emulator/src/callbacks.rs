@@ -194,22 +194,42 @@ impl Callbacks {
             method,
             params,
         };
-        let accepted = self.queue.try_send(job).is_ok();
+        // The store refuses such URLs at room creation; this second check keeps the rule
+        // whatever made the room (and whatever the URL became).
+        let refused = self.refusal(&job.url);
+        let accepted = refused.is_none() && self.queue.try_send(job).is_ok();
         log.entries.push_back(Delivery {
-            state: if accepted {
-                DeliveryState::Pending
-            } else {
-                DeliveryState::Dropped
+            state: match (accepted, &refused) {
+                (true, _) => DeliveryState::Pending,
+                (false, Some(_)) => DeliveryState::Failed,
+                (false, None) => DeliveryState::Dropped,
             },
-            error: (!accepted).then(|| "dropped: the callback queue is full".to_owned()),
+            error: refused
+                .clone()
+                .or_else(|| (!accepted).then(|| "dropped: the callback queue is full".to_owned())),
             ..delivery
         });
+        if let Some(why) = &refused {
+            tracing::warn!(id, "status callback not sent: {why}");
+        }
         while log.entries.len() > self.settings.log_capacity.max(1) {
             log.entries.pop_front();
         }
-        if !accepted {
+        if !accepted && refused.is_none() {
             tracing::warn!(id, "status callback dropped: the delivery queue is full");
         }
+    }
+
+    /// Why a callback to `url` may not be sent, if it may not: its host is not one the
+    /// callback hosts setting allows.
+    fn refusal(&self, url: &str) -> Option<String> {
+        let allowed = url::Url::parse(url).is_ok_and(|url| self.settings.hosts.allows(&url));
+        (!allowed).then(|| {
+            format!(
+                "refused: callbacks go only to {} (emulator.callback_hosts, VIDEOROOM_CALLBACK_HOSTS)",
+                self.settings.hosts.describe()
+            )
+        })
     }
 
     /// Every remembered delivery, oldest first.
@@ -389,6 +409,37 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn a_callback_to_a_host_the_settings_do_not_allow_is_never_queued() {
+        use std::sync::Arc;
+        use videoroom_emulator_adapter::{CallbackHosts, CreateRoom, ManualClock, Store};
+
+        // A store more open than the deliverer: the second check must still hold.
+        let store =
+            Store::with_callback_hosts(Arc::new(ManualClock::fixed()), CallbackHosts::any());
+        let mut events = store.subscribe();
+        store
+            .create_room(&CreateRoom {
+                status_callback: Some("http://192.168.1.1/cb".to_owned()),
+                ..CreateRoom::default()
+            })
+            .expect("the open store accepts the URL");
+        let created = events.try_recv().expect("room-created");
+        let callbacks = Callbacks::new(
+            CallbackSettings::default(),
+            "AC00000000000000000000000000000000".to_owned(),
+            SecretString::from("token"),
+        );
+        callbacks.enqueue(&created);
+        let delivery = &callbacks.deliveries()[0];
+        assert_eq!(delivery.state, DeliveryState::Failed);
+        let error = delivery.error.as_deref().unwrap_or_default();
+        assert!(
+            error.starts_with("refused: callbacks go only to localhost"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct ApiError {
 pub fn http_status(code: u32) -> u16 {
     match code {
         twilio_codes::AUTHENTICATE => 401,
+        twilio_codes::FORBIDDEN => 403,
         // 53106 is what signaling sends when a client connects to no room; the control route
         // that joins a simulated participant answers it the same way, as a missing room.
         twilio_codes::NOT_FOUND | twilio_codes::ROOM_NOT_FOUND => 404,

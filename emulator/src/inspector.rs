@@ -1,25 +1,32 @@
 //! The inspector: a live page at `GET /emulator` showing rooms, participants, tracks and status
-//! callbacks, fed by `GET /emulator/state`. Both are open without credentials so a workshop
-//! attendee can keep the page in a tab, so neither shows a secret: callback URLs lose their
-//! query strings (they may carry tokens) and no credential appears.
+//! callbacks, fed by `GET /emulator/state`. The page is open; its feed is open to this computer
+//! (loopback clients) and asks other clients for the account's credentials (see [`state`]).
+//! Neither shows a secret: callback URLs lose their query strings (they may carry tokens) and
+//! no credential appears.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use videoroom_core::{RoomKey, RoomQuery, RoomStatus};
-use videoroom_emulator_adapter::{
-    ParticipantKey, ParticipantQuery, ParticipantStatus, RoomRecord, Store, MAX_PAGE_SIZE,
-};
+use videoroom_emulator_adapter::InspectedRoom;
+#[cfg(doc)]
+use videoroom_emulator_adapter::Store;
 
-use crate::params::format_time;
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::guard::is_loopback_peer;
+use crate::params::{format_time, Params};
 use crate::Emulator;
 
-/// How many ended rooms the inspector shows (the most recent).
-const RECENT_ENDED_ROOMS: usize = 20;
+/// How many in-progress rooms the inspector shows by default (the oldest).
+const DEFAULT_IN_PROGRESS_ROOMS: usize = 100;
+/// How many ended rooms the inspector shows by default (the most recent).
+const DEFAULT_ENDED_ROOMS: usize = 20;
+/// The most rooms of either kind one answer may show.
+const MAX_ROOMS_SHOWN: usize = 1000;
+/// How many participants of one room are shown (connected ones first).
+const PARTICIPANTS_PER_ROOM: usize = 100;
 /// How many callbacks the inspector shows (the most recent).
 const RECENT_CALLBACKS: usize = 50;
-/// Upper bound on the pages read per listing, so a huge store cannot stall the page.
-const MAX_PAGES: usize = 20;
 
 const PAGE: &str = include_str!("inspector.html");
 
@@ -35,6 +42,10 @@ struct State {
     now: String,
     clock_offset_seconds: u64,
     account_sid: String,
+    /// In-progress rooms in all (the answer shows at most `PageSize` of them).
+    rooms_in_progress: usize,
+    /// Ended rooms in all (the answer shows the `ended` most recent).
+    rooms_ended: usize,
     rooms: Vec<RoomView>,
     callbacks: Vec<CallbackView>,
 }
@@ -50,6 +61,8 @@ struct RoomView {
     date_created: String,
     end_time: Option<String>,
     has_status_callback: bool,
+    /// Participants that ever joined (at most 100 are shown).
+    participants_total: usize,
     participants: Vec<ParticipantView>,
 }
 
@@ -86,13 +99,29 @@ struct CallbackView {
     timestamp: String,
 }
 
-pub async fn state(emulator: web::Data<Emulator>) -> HttpResponse {
+/// `GET /emulator/state`: the inspector's feed, bounded whatever the store holds: the oldest
+/// `PageSize` in-progress rooms (default 100), the `ended` most recently ended rooms (default
+/// 20), at most 100 participants per room, and the last 50 callbacks, with totals so the page
+/// can say what it left out. It copies only what it shows (see [`Store::inspect`]), which
+/// costs about as much as one REST page, so it runs on the worker like one (no `web::block`).
+///
+/// Who may read it: a client on this computer (a loopback peer) freely, as the inspector tab
+/// of the person running the server; any other client only with the account's credentials
+/// (HTTP Basic, as `/v1`), because the feed lists every room and identity and, bound to a LAN
+/// address, the whole network could otherwise read it. The page asks for them on a 401.
+pub async fn state(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse, ApiError> {
+    if !is_loopback_peer(&req) {
+        authenticate(&req, emulator.settings())?;
+    }
+    let query = Params::from_query(req.query_string());
+    let in_progress = limit(&query, "PageSize", DEFAULT_IN_PROGRESS_ROOMS)?;
+    let ended = limit(&query, "ended", DEFAULT_ENDED_ROOMS)?;
     let store = emulator.store();
-    let mut rooms = all_rooms(&store, RoomStatus::InProgress);
-    let mut ended = all_rooms(&store, RoomStatus::Completed);
-    let skip = ended.len().saturating_sub(RECENT_ENDED_ROOMS);
-    rooms.extend(ended.drain(skip..).rev());
-    let rooms = rooms.iter().map(|r| room_view(&store, r)).collect();
+    let seen = store.inspect(in_progress, ended, PARTICIPANTS_PER_ROOM);
+    let rooms = seen.rooms.iter().map(room_view).collect();
     let deliveries = emulator.deliveries();
     let skip = deliveries.len().saturating_sub(RECENT_CALLBACKS);
     let callbacks = deliveries[skip..]
@@ -111,85 +140,68 @@ pub async fn state(emulator: web::Data<Emulator>) -> HttpResponse {
             timestamp: d.timestamp.clone(),
         })
         .collect();
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(State {
-            now: format_time(store.now()),
+            now: format_time(seen.now),
             clock_offset_seconds: emulator.offset_clock().offset().as_secs(),
             account_sid: emulator.settings().account_sid.as_str().to_owned(),
+            rooms_in_progress: seen.in_progress_total,
+            rooms_ended: seen.ended_total,
             rooms,
             callbacks,
+        }))
+}
+
+/// A count parameter from 0 to [`MAX_ROOMS_SHOWN`], or `default` when absent.
+fn limit(query: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
+    let Some(raw) = query.get(name) else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_ROOMS_SHOWN)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid {name}: expected a whole number from 0 to {MAX_ROOMS_SHOWN} (got '{raw}')"
+            ))
         })
 }
 
-fn all_rooms(store: &Store, status: RoomStatus) -> Vec<RoomRecord> {
-    let mut out = Vec::new();
-    let mut token = None;
-    for _ in 0..MAX_PAGES {
-        let query = RoomQuery {
-            status: Some(status),
-            page_size: Some(MAX_PAGE_SIZE),
-            page_token: token.take(),
-            ..RoomQuery::default()
-        };
-        let Ok(page) = store.list_rooms(&query) else {
-            break;
-        };
-        out.extend(page.items);
-        match page.next_page {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    out
-}
-
-fn room_view(store: &Store, room: &RoomRecord) -> RoomView {
-    let key = RoomKey::Sid(room.sid.clone());
-    let mut participants = Vec::new();
-    for status in [
-        ParticipantStatus::Connected,
-        ParticipantStatus::Disconnected,
-    ] {
-        let query = ParticipantQuery {
-            status: Some(status),
-            page_size: Some(MAX_PAGE_SIZE),
-            ..ParticipantQuery::default()
-        };
-        if let Ok(page) = store.list_participants(&key, &query) {
-            participants.extend(page.items.into_iter().map(|p| {
-                // A participant removed by a reset since the listing simply shows no tracks.
-                let tracks = store
-                    .published_tracks(&key, &ParticipantKey::Sid(p.sid.clone()))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| TrackView {
-                        sid: t.sid.as_str().to_owned(),
-                        name: t.name,
-                        kind: t.kind.as_str(),
-                        enabled: t.enabled,
-                    })
-                    .collect();
-                ParticipantView {
-                    sid: p.sid.as_str().to_owned(),
-                    identity: p.identity.as_str().to_owned(),
-                    status: p.status.as_str(),
-                    start_time: format_time(p.start_time),
-                    end_time: p.end_time.map(format_time),
-                    tracks,
-                }
-            }));
-        }
-    }
+fn room_view(room: &InspectedRoom) -> RoomView {
+    let participants = room
+        .participants
+        .iter()
+        .map(|p| ParticipantView {
+            sid: p.record.sid.as_str().to_owned(),
+            identity: p.record.identity.as_str().to_owned(),
+            status: p.record.status.as_str(),
+            start_time: format_time(p.record.start_time),
+            end_time: p.record.end_time.map(format_time),
+            tracks: p
+                .tracks
+                .iter()
+                .map(|t| TrackView {
+                    sid: t.sid.as_str().to_owned(),
+                    name: t.name.clone(),
+                    kind: t.kind.as_str(),
+                    enabled: t.enabled,
+                })
+                .collect(),
+        })
+        .collect();
+    let record = &room.record;
     RoomView {
-        sid: room.sid.as_str().to_owned(),
-        unique_name: room.unique_name.clone(),
-        status: room.status.as_str(),
-        room_type: room.room_type.as_str(),
-        max_participants: room.max_participants,
-        date_created: format_time(room.date_created),
-        end_time: room.end_time.map(format_time),
-        has_status_callback: room.status_callback.is_some(),
+        sid: record.sid.as_str().to_owned(),
+        unique_name: record.unique_name.clone(),
+        status: record.status.as_str(),
+        room_type: record.room_type.as_str(),
+        max_participants: record.max_participants,
+        date_created: format_time(record.date_created),
+        end_time: record.end_time.map(format_time),
+        has_status_callback: record.status_callback.is_some(),
+        participants_total: room.participants_total,
         participants,
     }
 }

@@ -14,15 +14,24 @@
 //! products), keeps nothing on disk, and holds exactly one account: the one in its
 //! [`EmulatorSettings`]. Rules about rooms live in the store; this crate only translates HTTP.
 //!
+//! Whoever mounts it also mounts [`guard`] (the `Host` and `Origin` checks), as both binaries
+//! do: the seeded credentials are public, so without it any web page could drive the emulator.
+//!
 //! ```no_run
+//! use actix_web::middleware::from_fn;
+//! use videoroom_emulator::guard::{self, AccessPolicy};
 //! use videoroom_emulator::{Emulator, EmulatorSettings};
 //! # async fn run() -> std::io::Result<()> {
 //! let emulator = Emulator::new(EmulatorSettings::seeded());
 //! emulator.start();
 //! let app = emulator.clone();
+//! let access = actix_web::web::Data::new(AccessPolicy::default());
 //! actix_web::HttpServer::new(move || {
 //!     let app = app.clone();
-//!     actix_web::App::new().configure(move |cfg| app.configure(cfg))
+//!     actix_web::App::new()
+//!         .app_data(access.clone())
+//!         .wrap(from_fn(guard::check))
+//!         .configure(move |cfg| app.configure(cfg))
 //! })
 //! .bind(("127.0.0.1", 3001))?
 //! .run()
@@ -34,6 +43,7 @@ pub mod auth;
 pub mod callbacks;
 mod control;
 pub mod error;
+pub mod guard;
 mod inspector;
 pub mod paging;
 pub mod params;
@@ -97,7 +107,10 @@ impl Emulator {
     /// `POST /emulator/clock/advance`). Nothing runs until [`Emulator::start`].
     pub fn new(settings: EmulatorSettings) -> Self {
         let clock = Arc::new(OffsetClock::new());
-        let store = Arc::new(Store::new(clock.clone()));
+        let store = Arc::new(Store::with_callback_hosts(
+            clock.clone(),
+            settings.callbacks.hosts.clone(),
+        ));
         let events = store.subscribe();
         let callbacks = Arc::new(callbacks::Callbacks::new(
             settings.callbacks.clone(),

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use videoroom_core::{twilio_codes, RoomKey, RoomName, RoomQuery, RoomStatus, RoomType};
@@ -27,20 +27,6 @@ use crate::Emulator;
 type Result<T> = std::result::Result<T, ApiError>;
 type StoreResult<T> = std::result::Result<T, StoreError>;
 
-/// The CORS headers Twilio documents on its Video API responses, so that a page that calls
-/// Twilio from a browser behaves the same against the emulator.
-pub fn cors_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add(("Access-Control-Allow-Origin", "*"))
-        .add(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-        .add((
-            "Access-Control-Allow-Headers",
-            "Content-Type, Authorization",
-        ))
-        .add(("Access-Control-Allow-Credentials", "false"))
-        .add(("Access-Control-Expose-Headers", "Content-Type"))
-}
-
 pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
     let room = "/Rooms/{room}";
     let participant = "/Rooms/{room}/Participants/{participant}";
@@ -48,7 +34,8 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
         twilio_scope("/v1")
             .app_data(web::Data::new(emulator.clone()))
             .wrap(twilio_shaped())
-            .wrap(cors_headers())
+            // Cross-origin calls only from configured origins; see `guard`.
+            .wrap(from_fn(crate::guard::cors))
             .service(resource("/Rooms").get(list_rooms).post(create_room))
             .service(resource(room).get(fetch_room).post(update_room))
             .service(resource(&format!("{room}/Participants")).get(list_participants))

@@ -12,6 +12,7 @@ use videoroom_core::credentials::{
 };
 use videoroom_core::token::ApiKey;
 use videoroom_core::{AccountSid, ApiKeySid, SidError};
+pub use videoroom_emulator_adapter::CallbackHosts;
 
 // The credential variables are named once, in core, for both binaries.
 pub use videoroom_core::credentials::{
@@ -34,6 +35,8 @@ pub struct CallbackSettings {
     pub concurrency: usize,
     /// How many deliveries `GET /emulator/callbacks` remembers (oldest forgotten first).
     pub log_capacity: usize,
+    /// Hosts callbacks may go to: loopback by default (see [`CallbackHosts`]).
+    pub hosts: CallbackHosts,
 }
 
 impl Default for CallbackSettings {
@@ -45,6 +48,7 @@ impl Default for CallbackSettings {
             queue_capacity: 1024,
             concurrency: 16,
             log_capacity: 1000,
+            hosts: CallbackHosts::loopback(),
         }
     }
 }

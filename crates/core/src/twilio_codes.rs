@@ -15,6 +15,9 @@ pub const INVALID_PARAMETER: u32 = 20001;
 pub const AUTHENTICATE: u32 = 20003;
 /// The HTTP method is not allowed on this resource.
 pub const METHOD_NOT_ALLOWED: u32 = 20004;
+/// The request is refused whatever the credentials (the emulator: a foreign web page's
+/// `Origin`, or a `Host` name the server does not answer to).
+pub const FORBIDDEN: u32 = 20403;
 /// No such resource (HTTP 404).
 pub const NOT_FOUND: u32 = 20404;
 /// The account is being throttled (HTTP 429); Twilio documents the request as safe to retry.

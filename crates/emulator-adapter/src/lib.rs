@@ -43,6 +43,7 @@
 //! ```
 
 pub mod backend;
+pub mod callback_hosts;
 pub mod clock;
 pub mod error;
 pub mod event;
@@ -52,6 +53,7 @@ pub mod paging;
 pub mod store;
 
 pub use backend::EmulatorBackend;
+pub use callback_hosts::CallbackHosts;
 pub use clock::{seconds_between, whole_seconds, Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::StoreError;
 pub use event::{StoreEvent, StoreEventKind};
@@ -62,7 +64,7 @@ pub use model::{
     MEDIA_REGIONS, VIDEO_CODECS,
 };
 pub use paging::{paginate, Page, SortKey, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-pub use store::{Store, TickReport};
+pub use store::{InspectedParticipant, InspectedRoom, Inspection, Store, TickReport};
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ use videoroom_core::{
     TrackSid,
 };
 
+use crate::callback_hosts::CallbackHosts;
 use crate::clock::{seconds_between, whole_seconds, Clock, SystemClock};
 use crate::error::StoreError;
 use crate::event::{StoreEvent, StoreEventKind};
@@ -56,6 +57,8 @@ use crate::paging::{paginate, Page, SortKey};
 /// leaves.
 pub struct Store {
     clock: Arc<dyn Clock>,
+    /// Where `StatusCallback` URLs may point (checked at room creation).
+    callback_hosts: CallbackHosts,
     state: Mutex<State>,
 }
 
@@ -86,6 +89,35 @@ pub struct TickReport {
     pub participants_removed: Vec<ParticipantSid>,
 }
 
+/// What [`Store::inspect`] returns: the rooms shown and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub now: OffsetDateTime,
+    /// In-progress rooms in the store (shown or not).
+    pub in_progress_total: usize,
+    /// Ended rooms in the store (shown or not).
+    pub ended_total: usize,
+    /// In-progress rooms, oldest first, then ended rooms, most recently ended first.
+    pub rooms: Vec<InspectedRoom>,
+}
+
+/// A room in an [`Inspection`].
+#[derive(Debug, Clone)]
+pub struct InspectedRoom {
+    pub record: RoomRecord,
+    /// Participants that ever joined (shown or not).
+    pub participants_total: usize,
+    /// Connected participants in join order, then the others, most recently joined first.
+    pub participants: Vec<InspectedParticipant>,
+}
+
+/// A participant in an [`Inspection`], with its published tracks.
+#[derive(Debug, Clone)]
+pub struct InspectedParticipant {
+    pub record: ParticipantRecord,
+    pub tracks: Vec<PublishedTrack>,
+}
+
 impl TickReport {
     pub fn is_empty(&self) -> bool {
         self.rooms_ended.is_empty() && self.participants_removed.is_empty()
@@ -93,12 +125,24 @@ impl TickReport {
 }
 
 impl Store {
-    /// An empty store reading time from `clock`.
+    /// An empty store reading time from `clock`, accepting loopback status callbacks only.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_callback_hosts(clock, CallbackHosts::loopback())
+    }
+
+    /// An empty store reading time from `clock`, accepting `StatusCallback` URLs whose host
+    /// `callback_hosts` allows (53111 for others).
+    pub fn with_callback_hosts(clock: Arc<dyn Clock>, callback_hosts: CallbackHosts) -> Self {
         Self {
             clock,
+            callback_hosts,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Where status callbacks may go.
+    pub fn callback_hosts(&self) -> &CallbackHosts {
+        &self.callback_hosts
     }
 
     /// The store's clock.
@@ -143,7 +187,7 @@ impl Store {
     pub fn create_room(&self, request: &CreateRoom) -> Result<RoomRecord, StoreError> {
         let (mut state, now) = self.settled();
         let sid = state.new_room_sid();
-        let record = build_room(request, sid, now, false)?;
+        let record = build_room(request, sid, now, false, &self.callback_hosts)?;
         state.insert_room(record, now)
     }
 
@@ -236,7 +280,7 @@ impl Store {
                     let mut request = template.clone();
                     request.unique_name = Some(name.clone());
                     let new_sid = state.new_room_sid();
-                    let record = build_room(&request, new_sid, now, true)?;
+                    let record = build_room(&request, new_sid, now, true, &self.callback_hosts)?;
                     (state.insert_room(record, now)?.sid, true)
                 }
                 _ => return Err(no_room()),
@@ -267,7 +311,7 @@ impl Store {
         let mut request = template.clone();
         request.unique_name = None;
         let sid = state.new_room_sid();
-        let record = build_room(&request, sid.clone(), now, true)?;
+        let record = build_room(&request, sid.clone(), now, true, &self.callback_hosts)?;
         state.insert_room(record, now)?;
         let (participant, replaced) = state.join(&sid, identity, now)?;
         Ok(Joined {
@@ -574,6 +618,39 @@ impl Store {
         state.settle_all(now)
     }
 
+    /// A bounded view for the inspector: the oldest `in_progress` in-progress rooms and the
+    /// `ended` most recently ended rooms (most recent first), each with at most
+    /// `participants` participants (connected first, then the most recently joined of the
+    /// others) and their tracks, plus the totals.
+    ///
+    /// Only what is shown is copied. The lock is held while the in-progress rooms' keys are
+    /// sorted and the shown records cloned; ended rooms are read from an index kept in end
+    /// order, so the cost does not grow with the number of rooms that ever ended.
+    pub fn inspect(&self, in_progress: usize, ended: usize, participants: usize) -> Inspection {
+        let (state, now) = self.settled();
+        let mut open: Vec<(OffsetDateTime, &RoomSid)> = state
+            .names
+            .values()
+            .map(|sid| (state.room(sid).record.date_created, sid))
+            .collect();
+        let in_progress_total = open.len();
+        open.sort_unstable();
+        let shown = open
+            .into_iter()
+            .take(in_progress)
+            .map(|(_, sid)| sid)
+            .chain(state.ended.iter().rev().take(ended));
+        let rooms = shown
+            .map(|sid| state.inspect_room(sid, participants))
+            .collect();
+        Inspection {
+            now,
+            in_progress_total,
+            ended_total: state.ended.len(),
+            rooms,
+        }
+    }
+
     /// Clears every room, participant and track (the control route "reset all state").
     ///
     /// Before clearing, each in-progress room is ended with [`RoomEndReason::Reset`] (its
@@ -611,6 +688,9 @@ struct State {
     /// Unique names of in-progress rooms.
     names: HashMap<String, RoomSid>,
     participants: HashMap<ParticipantSid, ParticipantEntry>,
+    /// Ended rooms in the order they ended, so the most recent can be read without scanning
+    /// (or sorting) every room.
+    ended: Vec<RoomSid>,
     subscribers: Vec<UnboundedSender<StoreEvent>>,
     /// No lifecycle transition is due before this time (a lower bound; `None`: none pending).
     next_due: Option<OffsetDateTime>,
@@ -976,8 +1056,35 @@ impl State {
         if self.names.get(&name) == Some(rsid) {
             self.names.remove(&name);
         }
+        self.ended.push(rsid.clone());
         tracing::debug!(room = %rsid, reason = %reason, "room ended");
         self.emit(StoreEventKind::RoomEnded(reason), rsid, None, None, at);
+    }
+
+    /// One room as the inspector shows it, with at most `limit` participants.
+    fn inspect_room(&self, sid: &RoomSid, limit: usize) -> InspectedRoom {
+        let entry = self.room(sid);
+        let (connected, others): (Vec<&ParticipantSid>, Vec<&ParticipantSid>) = entry
+            .participants
+            .iter()
+            .partition(|p| self.participants[*p].record.is_connected());
+        let participants = connected
+            .into_iter()
+            .chain(others.into_iter().rev())
+            .take(limit)
+            .map(|p| {
+                let participant = &self.participants[p];
+                InspectedParticipant {
+                    record: participant.record.clone(),
+                    tracks: participant.tracks.clone(),
+                }
+            })
+            .collect();
+        InspectedRoom {
+            record: entry.record.clone(),
+            participants_total: entry.participants.len(),
+            participants,
+        }
     }
 
     /// The earliest lifecycle transition of an in-progress room, if any.
@@ -1137,6 +1244,7 @@ fn build_room(
     sid: RoomSid,
     now: OffsetDateTime,
     ad_hoc: bool,
+    callback_hosts: &CallbackHosts,
 ) -> Result<RoomRecord, StoreError> {
     let room_type = request.room_type.unwrap_or_default();
     let large_room = request.large_room.unwrap_or(false);
@@ -1185,7 +1293,7 @@ fn build_room(
     }
     let status_callback = match request.status_callback.as_deref() {
         None | Some("") => None,
-        Some(url) => Some(validate_status_callback(url)?),
+        Some(url) => Some(validate_status_callback(url, callback_hosts)?),
     };
     let status_callback_method = match request.status_callback_method.as_deref() {
         None | Some("") => "POST".to_owned(),
@@ -1284,7 +1392,7 @@ fn build_room(
     })
 }
 
-fn validate_status_callback(raw: &str) -> Result<String, StoreError> {
+fn validate_status_callback(raw: &str, hosts: &CallbackHosts) -> Result<String, StoreError> {
     let invalid = |why: &str| {
         StoreError::new(
             twilio_codes::STATUS_CALLBACK_INVALID,
@@ -1300,6 +1408,13 @@ fn validate_status_callback(raw: &str) -> Result<String, StoreError> {
     let url = url::Url::parse(raw).map_err(|e| invalid(&format!("not an absolute URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("must be an http or https URL with a host"));
+    }
+    if !hosts.allows(&url) {
+        return Err(invalid(&format!(
+            "the emulator delivers callbacks only to {} (got host '{}'); a local receiver works as is, and the emulator's callback hosts setting (emulator.callback_hosts, VIDEOROOM_CALLBACK_HOSTS) opens others",
+            hosts.describe(),
+            url.host_str().unwrap_or_default()
+        )));
     }
     Ok(raw.to_owned())
 }

@@ -10,9 +10,9 @@ use videoroom_core::{
     RoomType,
 };
 use videoroom_emulator_adapter::{
-    Clock, CreateRoom, DisconnectReason, EmulatorBackend, ManualClock, ParticipantKey,
-    ParticipantQuery, ParticipantStatus, PublishTrack, RoomEndReason, RoomRecord, Store,
-    StoreError, StoreEvent, StoreEventKind, TrackKind,
+    CallbackHosts, Clock, CreateRoom, DisconnectReason, EmulatorBackend, ManualClock,
+    ParticipantKey, ParticipantQuery, ParticipantStatus, PublishTrack, RoomEndReason, RoomRecord,
+    Store, StoreError, StoreEvent, StoreEventKind, TrackKind,
 };
 
 fn setup() -> (Arc<ManualClock>, Arc<Store>) {
@@ -291,6 +291,62 @@ fn a_status_callback_must_be_an_absolute_http_url_and_its_method_get_or_post() {
         Some("http://127.0.0.1:9/cb?x=1")
     );
     assert_eq!(ok.status_callback_method, "GET");
+}
+
+#[test]
+fn a_status_callback_to_a_host_beyond_loopback_is_refused_unless_the_setting_allows_it() {
+    let (_, store) = setup();
+    for far in [
+        "http://192.168.1.1/admin",
+        "https://hooks.example.test/cb",
+        "http://169.254.169.254/latest/meta-data",
+    ] {
+        let err = store
+            .create_room(&CreateRoom {
+                status_callback: Some(far.to_owned()),
+                ..named("far")
+            })
+            .unwrap_err();
+        assert_eq!(err.code, 53111, "{far}");
+        assert!(
+            err.message.contains("VIDEOROOM_CALLBACK_HOSTS"),
+            "{}",
+            err.message
+        );
+    }
+    let open = Store::with_callback_hosts(
+        Arc::new(ManualClock::fixed()),
+        CallbackHosts::parse(["hooks.example.test"]).expect("a valid host"),
+    );
+    open.create_room(&CreateRoom {
+        status_callback: Some("https://hooks.example.test/cb".to_owned()),
+        ..named("far")
+    })
+    .expect("a configured callback host is accepted");
+}
+
+#[test]
+fn an_inspection_copies_only_the_rooms_it_shows_and_counts_the_rest() {
+    let (clock, store) = setup();
+    for i in 0..30 {
+        clock.advance(Duration::from_secs(1));
+        let room = store.create_room(&named(&format!("r{i}"))).unwrap();
+        if i % 3 != 0 {
+            store.complete_room(&RoomKey::Sid(room.sid)).unwrap();
+        }
+    }
+    let seen = store.inspect(4, 5, 10);
+    assert_eq!((seen.in_progress_total, seen.ended_total), (10, 20));
+    let names: Vec<&str> = seen
+        .rooms
+        .iter()
+        .map(|r| r.record.unique_name.as_str())
+        .collect();
+    // The oldest in-progress rooms, then the most recently ended first.
+    assert_eq!(
+        names,
+        ["r0", "r3", "r6", "r9", "r29", "r28", "r26", "r25", "r23"]
+    );
 }
 
 #[test]

@@ -6,9 +6,10 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use videoroom_core::credentials::{
-    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN, TEST_API_KEY_SECRET,
+    TEST_AUTH_TOKEN,
 };
 
 use crate::settings::{BackendKind, Settings};
@@ -67,29 +68,7 @@ pub fn banner(settings: &Settings, port: u16) -> String {
     let _ = writeln!(out, "  Health           {base}/healthz");
     let _ = writeln!(out, "  Decode a token   videoroom decode <TOKEN>");
     let _ = writeln!(out);
-    let creds = &settings.credentials;
-    if creds.seeded {
-        // The seeded values are public test credentials, printed so that a person can point
-        // an official client library at the emulator; real secrets are never printed.
-        let _ = writeln!(out, "  Seeded test credentials (public, emulator only):");
-        let _ = writeln!(out, "    {}={}", ENV_ACCOUNT_SID[0], creds.account_sid);
-        if let Some(token) = &creds.auth_token {
-            let _ = writeln!(out, "    {}={}", ENV_AUTH_TOKEN[0], token.expose_secret());
-        }
-        let _ = writeln!(out, "    {}={}", ENV_API_KEY_SID[0], creds.api_key_sid);
-        let _ = writeln!(
-            out,
-            "    {}={}",
-            ENV_API_KEY_SECRET[0],
-            creds.api_key_secret.expose_secret()
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "  Credentials      account {}, API key {} (secrets not shown)",
-            creds.account_sid, creds.api_key_sid
-        );
-    }
+    credentials(&mut out, settings);
     let _ = writeln!(out);
     let shown_host = match settings.host {
         // 0.0.0.0 includes the loopback interface, so the usual address is the one to show.
@@ -107,4 +86,124 @@ pub fn banner(settings: &Settings, port: u16) -> String {
     }
     let _ = write!(out, "listening on http://{shown_host}:{port}");
     out
+}
+
+/// What a configured secret prints as. A terminal is often on a projector in a workshop, so a
+/// secret is printed only when it is the seeded, public test value.
+const NOT_SHOWN: &str = "[configured, not shown]";
+
+/// The credentials block. SIDs are identifiers, not secrets, and are always shown (a client
+/// library needs the account SID); a secret is printed only when it equals the seeded public
+/// value, whatever else is configured, so setting `AUTH_TOKEN` alone never prints it.
+fn credentials(out: &mut String, settings: &Settings) {
+    let creds = &settings.credentials;
+    let shown = |secret: &SecretString, seeded: &str| {
+        if secret.expose_secret() == seeded {
+            secret.expose_secret().to_owned()
+        } else {
+            NOT_SHOWN.to_owned()
+        }
+    };
+    let all_seeded = creds.seeded
+        && creds
+            .auth_token
+            .as_ref()
+            .is_none_or(|token| token.expose_secret() == TEST_AUTH_TOKEN);
+    if all_seeded {
+        // The seeded values are public test credentials, printed so that a person can point
+        // an official client library at the emulator.
+        let _ = writeln!(out, "  Seeded test credentials (public, emulator only):");
+    } else {
+        let _ = writeln!(
+            out,
+            "  Credentials (configured secrets are not shown; seeded test values are):"
+        );
+    }
+    let _ = writeln!(out, "    {}={}", ENV_ACCOUNT_SID[0], creds.account_sid);
+    if let Some(token) = &creds.auth_token {
+        let _ = writeln!(
+            out,
+            "    {}={}",
+            ENV_AUTH_TOKEN[0],
+            shown(token, TEST_AUTH_TOKEN)
+        );
+    }
+    let _ = writeln!(out, "    {}={}", ENV_API_KEY_SID[0], creds.api_key_sid);
+    let _ = writeln!(
+        out,
+        "    {}={}",
+        ENV_API_KEY_SECRET[0],
+        shown(&creds.api_key_secret, TEST_API_KEY_SECRET)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::settings::Sources;
+
+    const AUTH: &str = "configured-auth-token-value-1234";
+    const SECRET: &str = "configured-api-secret-value-5678";
+
+    /// The banner of emulator-mode settings read from these variables alone.
+    fn banner_with(env: &[(&str, &str)]) -> String {
+        let settings = Sources {
+            config_file: None,
+            dotenv_file: None,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            overrides: Default::default(),
+        }
+        .load()
+        .expect("valid settings");
+        banner(&settings, 3000)
+    }
+
+    #[test]
+    fn a_configured_auth_token_alone_is_not_printed() {
+        let text = banner_with(&[(ENV_AUTH_TOKEN[0], AUTH)]);
+        assert!(!text.contains(AUTH), "{text}");
+        assert!(
+            text.contains("AUTH_TOKEN=[configured, not shown]"),
+            "{text}"
+        );
+        assert!(!text.contains("Seeded test credentials"), "{text}");
+        // The seeded API secret is still public and still printed.
+        assert!(text.contains(TEST_API_KEY_SECRET), "{text}");
+    }
+
+    #[test]
+    fn a_configured_account_sid_alone_prints_only_seeded_secrets() {
+        let sid = "AC00000000000000000000000000000001";
+        let text = banner_with(&[(ENV_ACCOUNT_SID[0], sid)]);
+        assert!(text.contains(&format!("ACCOUNT_SID={sid}")), "{text}");
+        assert!(text.contains(TEST_AUTH_TOKEN), "{text}");
+        assert!(text.contains(TEST_API_KEY_SECRET), "{text}");
+        assert!(!text.contains("Seeded test credentials"), "{text}");
+    }
+
+    #[test]
+    fn a_configured_api_key_prints_its_sid_but_not_its_secret() {
+        let sid = "SK00000000000000000000000000000002";
+        let text = banner_with(&[(ENV_API_KEY_SID[0], sid), (ENV_API_KEY_SECRET[0], SECRET)]);
+        assert!(text.contains(&format!("API_KEY={sid}")), "{text}");
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(
+            text.contains("API_SECRET=[configured, not shown]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn nothing_configured_prints_the_seeded_credentials() {
+        let text = banner_with(&[]);
+        assert!(text.contains("Seeded test credentials"), "{text}");
+        assert!(text.contains(TEST_AUTH_TOKEN), "{text}");
+        assert!(text.contains(TEST_API_KEY_SECRET), "{text}");
+        assert!(!text.contains(NOT_SHOWN), "{text}");
+    }
 }

@@ -13,7 +13,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use videoroom_core::clock::{Clock, SystemClock};
 use videoroom_core::{RoomBackend, RoomService};
-use videoroom_emulator::{Emulator, EmulatorSettings};
+use videoroom_emulator::{guard, Emulator, EmulatorSettings};
 use videoroom_twilio_adapter::TwilioAdapter;
 
 use crate::error::ApiError;
@@ -79,6 +79,10 @@ pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
             .unwrap_or_else(|| seeded.auth_token.clone()),
         api_keys: vec![credentials.api_key()],
         ad_hoc_rooms: settings.ad_hoc_rooms,
+        callbacks: videoroom_emulator::CallbackSettings {
+            hosts: settings.callback_hosts.clone(),
+            ..seeded.callbacks.clone()
+        },
         ..seeded
     }
 }
@@ -132,9 +136,14 @@ impl Application {
             &settings.sdk,
         );
         workshop.start();
+        // Host and Origin checks on every route, in both modes (a rebound page could mint
+        // tokens against real Twilio too); see `videoroom_emulator::guard`.
+        let access = web::Data::new(settings.access_policy());
 
         let server = HttpServer::new(move || {
             App::new()
+                .app_data(access.clone())
+                .wrap(from_fn(guard::check))
                 .wrap(from_fn(telemetry::echo_request_id))
                 .wrap(telemetry::request_logging())
                 .app_data(tokens.clone())

@@ -29,6 +29,8 @@ use actix_web::{guard, HttpRequest, HttpResponse, Responder};
 use serde_json::json;
 use videoroom_emulator::sdk::{self, LocalSdk, SdkOptions, SdkSource, SdkState, SDK_VERSION};
 
+use videoroom_emulator::guard::is_loopback_peer;
+
 use crate::cli::SdkCommand;
 use crate::settings::SdkSettings;
 
@@ -123,14 +125,17 @@ impl Workshop {
     /// Serves one file of the workshop folder, fresh from disk.
     async fn file(&self, req: &HttpRequest, name: &str) -> HttpResponse {
         let Some(path) = self.resolve(name).await else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "not_found",
+            // The folder's path helps the person at this computer; it tells others nothing
+            // they need about this machine.
+            let message = if is_loopback_peer(req) {
                 format!(
                     "there is no file '{name}' in the workshop folder {}",
                     self.dir.display()
-                ),
-            );
+                )
+            } else {
+                format!("there is no file '{name}' in the workshop folder")
+            };
+            return error(StatusCode::NOT_FOUND, "not_found", message);
         };
         match NamedFile::open_async(&path).await {
             Ok(file) => {
@@ -180,7 +185,7 @@ impl Workshop {
     }
 
     /// `/sdk/twilio-video.js`: what the page loads, in either mode.
-    fn sdk_bundle(&self) -> HttpResponse {
+    fn sdk_bundle(&self, viewer: Viewer) -> HttpResponse {
         match &self.sdk {
             Sdk::Cdn => to_cdn(),
             Sdk::Local(local) => match local.state() {
@@ -191,19 +196,19 @@ impl Workshop {
                     bundle.extend_from_slice(EMULATOR_SHIM.as_bytes());
                     script(Bytes::from(bundle))
                 }
-                state => script(Bytes::from(missing_script(local, &state))),
+                state => script(Bytes::from(missing_script(local, &state, viewer))),
             },
         }
     }
 
     /// `/sdk/twilio-video.min.js`: the SDK alone.
-    fn sdk_file(&self) -> HttpResponse {
+    fn sdk_file(&self, viewer: Viewer) -> HttpResponse {
         match &self.sdk {
             Sdk::Cdn => to_cdn(),
             Sdk::Local(local) => match local.state() {
                 SdkState::Ready { file, .. } => script(file),
                 state => {
-                    let (_, en) = messages(local, &state);
+                    let (_, en) = messages(local, &state, viewer);
                     error(StatusCode::SERVICE_UNAVAILABLE, "sdk_unavailable", en)
                 }
             },
@@ -220,8 +225,9 @@ impl Workshop {
         }
     }
 
-    /// `/sdk/status`: where the SDK comes from and whether it is ready.
-    fn sdk_status(&self) -> HttpResponse {
+    /// `/sdk/status`: where the SDK comes from and whether it is ready. File-system paths
+    /// are shown to this computer's own clients only (see [`Viewer`]).
+    fn sdk_status(&self, viewer: Viewer) -> HttpResponse {
         let body = match &self.sdk {
             Sdk::Cdn => json!({
                 "mode": "twilio",
@@ -234,10 +240,10 @@ impl Workshop {
                     "mode": "emulator",
                     "version": SDK_VERSION,
                     "state": "ready",
-                    "source": source,
+                    "source": viewer.source(&source),
                 }),
                 state => {
-                    let (ja, en) = messages(local, &state);
+                    let (ja, en) = messages(local, &state, viewer);
                     json!({
                         "mode": "emulator",
                         "version": SDK_VERSION,
@@ -290,20 +296,50 @@ pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
 
 type Data = web::Data<Workshop>;
 
-async fn sdk_bundle(workshop: Data) -> HttpResponse {
-    workshop.sdk_bundle()
+async fn sdk_bundle(workshop: Data, req: HttpRequest) -> HttpResponse {
+    workshop.sdk_bundle(Viewer::of(&req))
 }
 
-async fn sdk_file(workshop: Data) -> HttpResponse {
-    workshop.sdk_file()
+async fn sdk_file(workshop: Data, req: HttpRequest) -> HttpResponse {
+    workshop.sdk_file(Viewer::of(&req))
 }
 
 async fn shim(workshop: Data) -> HttpResponse {
     workshop.shim()
 }
 
-async fn sdk_status(workshop: Data) -> HttpResponse {
-    workshop.sdk_status()
+async fn sdk_status(workshop: Data, req: HttpRequest) -> HttpResponse {
+    workshop.sdk_status(Viewer::of(&req))
+}
+
+/// Who reads an SDK answer: the person at this computer (a loopback client) sees file-system
+/// paths, which tell them what to fix; anyone else sees the same answer without them (the
+/// server's log has the details), since paths describe the machine and its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Viewer {
+    Local,
+    Remote,
+}
+
+impl Viewer {
+    fn of(req: &HttpRequest) -> Self {
+        if is_loopback_peer(req) {
+            Viewer::Local
+        } else {
+            Viewer::Remote
+        }
+    }
+
+    /// Where a ready SDK came from, as this viewer may see it.
+    fn source(self, source: &str) -> String {
+        match self {
+            Viewer::Local => source.to_owned(),
+            Viewer::Remote if source.starts_with("VIDEOROOM_SDK_PATH") => {
+                "VIDEOROOM_SDK_PATH".to_owned()
+            }
+            Viewer::Remote => "the local cache".to_owned(),
+        }
+    }
 }
 
 async fn index(workshop: Data, req: HttpRequest) -> HttpResponse {
@@ -349,9 +385,17 @@ fn state_name(state: &SdkState) -> &'static str {
 }
 
 /// What the page says while the SDK is not there, in Japanese and English.
-fn messages(local: &LocalSdk, state: &SdkState) -> (String, String) {
+fn messages(local: &LocalSdk, state: &SdkState, viewer: Viewer) -> (String, String) {
     let dir = local.cache_dir().display();
     match state {
+        SdkState::Unavailable { .. } if viewer == Viewer::Remote => (
+            format!(
+                "twilio-video.js {SDK_VERSION} がこのサーバーにまだありません。サーバーを動かしている人に伝えてください (詳しい理由はサーバーの画面に出ています)。"
+            ),
+            format!(
+                "twilio-video.js {SDK_VERSION} is not available on this server yet; tell the person running it (the server's own output says why and how to fix it)."
+            ),
+        ),
         SdkState::Fetching => (
             format!(
                 "twilio-video.js {SDK_VERSION} を npm で取得中です。準備ができるとこのページは自動で再読み込みされます。"
@@ -370,8 +414,8 @@ fn messages(local: &LocalSdk, state: &SdkState) -> (String, String) {
     }
 }
 
-fn missing_script(local: &LocalSdk, state: &SdkState) -> String {
-    let (ja, en) = messages(local, state);
+fn missing_script(local: &LocalSdk, state: &SdkState, viewer: Viewer) -> String {
+    let (ja, en) = messages(local, state, viewer);
     let info = json!({ "state": state_name(state), "ja": ja, "en": en });
     // JSON is a JavaScript expression; escaping `<` keeps it inert even if it ever lands
     // inside an inline <script>.
@@ -444,15 +488,30 @@ mod tests {
         }
     }
 
+    /// A client on this computer.
+    const LOOPBACK: &str = "127.0.0.1:50000";
+    /// A client elsewhere on the network (TEST-NET-1, never routed).
+    const REMOTE: &str = "192.0.2.7:50000";
+
     async fn get(
         workshop: &Workshop,
         uri: &str,
     ) -> (StatusCode, actix_web::http::header::HeaderMap, String) {
+        get_from(workshop, uri, LOOPBACK).await
+    }
+
+    async fn get_from(
+        workshop: &Workshop,
+        uri: &str,
+        peer: &str,
+    ) -> (StatusCode, actix_web::http::header::HeaderMap, String) {
         let app =
             actix_test::init_service(App::new().configure(|cfg| workshop.configure(cfg))).await;
-        let response =
-            actix_test::call_service(&app, actix_test::TestRequest::get().uri(uri).to_request())
-                .await;
+        let request = actix_test::TestRequest::get()
+            .uri(uri)
+            .peer_addr(peer.parse().expect("a socket address"))
+            .to_request();
+        let response = actix_test::call_service(&app, request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let body = actix_test::read_body(response).await;
@@ -519,6 +578,48 @@ mod tests {
         assert_eq!(body["error"]["code"], "not_found");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("index.html") && message.contains(&page.0.display().to_string()));
+    }
+
+    #[actix_web::test]
+    async fn file_system_paths_are_shown_to_this_computer_and_never_to_the_network() {
+        let page = Scratch::new("paths");
+        let cache = page.0.join("cache");
+        let missing = Workshop::emulator(page.0.clone(), offline_sdk(&cache));
+        let folder = page.0.display().to_string();
+        for uri in [
+            "/sdk/status",
+            "/sdk/twilio-video.js",
+            "/sdk/twilio-video.min.js",
+            "/index.html",
+        ] {
+            let (_, _, remote) = get_from(&missing, uri, REMOTE).await;
+            assert!(
+                !remote.contains(&folder),
+                "{uri} shows a path to the network: {remote}"
+            );
+            assert!(
+                remote.contains("2.36.0") || remote.contains("index.html"),
+                "{remote}"
+            );
+            let (_, _, local) = get_from(&missing, uri, LOOPBACK).await;
+            assert!(
+                local.contains(&folder),
+                "{uri} hides the path from this computer: {local}"
+            );
+        }
+
+        let sdk_file = page.write("my-sdk.js", "window.Twilio = {};");
+        let mut options = offline_sdk(&cache);
+        options.override_path = Some(sdk_file);
+        let ready = Workshop::emulator(page.0.clone(), options);
+        let (_, _, remote) = get_from(&ready, "/sdk/status", REMOTE).await;
+        assert!(!remote.contains(&folder), "{remote}");
+        assert!(
+            remote.contains("\"source\":\"VIDEOROOM_SDK_PATH\""),
+            "{remote}"
+        );
+        let (_, _, local) = get_from(&ready, "/sdk/status", LOOPBACK).await;
+        assert!(local.contains(&folder), "{local}");
     }
 
     #[actix_web::test]

@@ -20,7 +20,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
-use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv};
+use videoroom_emulator::guard::{self, AccessPolicy};
+use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv, CallbackHosts};
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
 
@@ -45,6 +46,33 @@ struct Cli {
     /// [env: VIDEOROOM_LOG_FORMAT] [default: pretty]
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Host names this server answers to besides localhost names and IP addresses, comma
+    /// separated (a leading dot allows subdomains); other `Host` headers get 403
+    #[arg(
+        long,
+        env = "VIDEOROOM_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    allowed_hosts: Vec<String>,
+    /// Web origins (http://host:port) whose pages may call /v1 and /signaling, comma separated;
+    /// pages from other origins are refused
+    #[arg(
+        long,
+        env = "VIDEOROOM_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    allowed_origins: Vec<String>,
+    /// Hosts status callbacks may go to besides localhost, 127.0.0.0/8 and ::1, comma separated;
+    /// * allows any host
+    #[arg(
+        long,
+        env = "VIDEOROOM_CALLBACK_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOSTS"
+    )]
+    callback_hosts: Vec<String>,
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.
@@ -53,6 +81,7 @@ struct Options {
     port: u16,
     log_format: LogFormat,
     settings: EmulatorSettings,
+    access: AccessPolicy,
 }
 
 /// Reads the layers as `videoroom` does: flags over the environment over `.env`; an empty
@@ -90,12 +119,25 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
         },
         (None, None) => LogFormat::Pretty,
     };
-    let settings = EmulatorSettings::from_layers(env, &dotenv).map_err(|e| e.to_string())?;
+    let mut settings = EmulatorSettings::from_layers(env, &dotenv).map_err(|e| e.to_string())?;
+    let listed = |values: &[String]| -> Vec<String> {
+        values
+            .iter()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let access = AccessPolicy::new(listed(&cli.allowed_hosts), listed(&cli.allowed_origins))
+        .map_err(|err| format!("--allowed-hosts / --allowed-origins: {err}"))?;
+    let callback_hosts = listed(&cli.callback_hosts);
+    settings.callbacks.hosts = CallbackHosts::parse(callback_hosts.iter().map(String::as_str))
+        .map_err(|err| format!("--callback-hosts (VIDEOROOM_CALLBACK_HOSTS): {err}"))?;
     Ok(Options {
         host: cli.host,
         port,
         log_format,
         settings,
+        access,
     })
 }
 
@@ -123,6 +165,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         host,
         port,
         settings,
+        access,
         ..
     } = options;
     let listener = TcpListener::bind((host, port)).map_err(|e| {
@@ -134,9 +177,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let emulator = Emulator::new(settings);
     emulator.start();
     let app = emulator.clone();
+    let access = web::Data::new(access);
     let server = HttpServer::new(move || {
         let app = app.clone();
         App::new()
+            // Host and Origin checks before anything else runs (see `guard`); the request log
+            // below still records what was refused.
+            .app_data(access.clone())
+            .wrap(from_fn(guard::check))
             // One log line per request, as `videoroom` logs them: method and path (never the
             // query string), status and time; headers, and so credentials, are never logged.
             .wrap(from_fn(telemetry::echo_request_id))

@@ -262,3 +262,44 @@ async fn a_dotenv_saved_with_a_bom_stops_the_binary_with_how_to_save_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("UTF-8 without BOM"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn the_binary_refuses_foreign_host_names_and_pages_unless_configured() {
+    let (child, base, _) = start(&[
+        ("VIDEOROOM_ALLOWED_HOSTS", "classroom.test"),
+        ("VIDEOROOM_CALLBACK_HOSTS", ""),
+    ])
+    .await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let as_host = |host: &str| {
+        client
+            .get(format!("{base}/v1/Rooms"))
+            .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+            .header("Host", format!("{host}:{port}"))
+            .send()
+    };
+    assert_eq!(as_host("evil.test").await.unwrap().status(), 403);
+    assert_eq!(as_host("classroom.test").await.unwrap().status(), 200);
+    let foreign = client
+        .post(format!("{base}/v1/Rooms"))
+        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+        .header("Origin", "http://evil.test")
+        .form(&[("UniqueName", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    drop(child);
+}
+
+#[actix_web::test]
+async fn the_binary_reports_a_bad_allowed_origin_and_exits() {
+    let output = command(&[("VIDEOROOM_ALLOWED_ORIGINS", "*")])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'*' is not an origin"), "{stderr}");
+}

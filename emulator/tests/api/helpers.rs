@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use parking_lot::Mutex;
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use videoroom_emulator::guard::{self, AccessPolicy};
 use videoroom_emulator::{Delivery, Emulator, EmulatorSettings};
 
 pub struct TestEmulator {
@@ -32,6 +34,15 @@ pub async fn spawn() -> TestEmulator {
 }
 
 pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
+    spawn_inner(settings, None).await
+}
+
+/// An emulator behind the Host/Origin guard with `policy`, mounted as both binaries mount it.
+pub async fn spawn_guarded(settings: EmulatorSettings, policy: AccessPolicy) -> TestEmulator {
+    spawn_inner(settings, Some(policy)).await
+}
+
+async fn spawn_inner(settings: EmulatorSettings, policy: Option<AccessPolicy>) -> TestEmulator {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().unwrap().port();
     let emulator = Emulator::new(settings);
@@ -39,7 +50,15 @@ pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
     let app = emulator.clone();
     let server = HttpServer::new(move || {
         let app = app.clone();
-        App::new().configure(move |cfg| app.configure(cfg))
+        let guarded = policy.clone();
+        App::new()
+            .configure(move |cfg| {
+                if let Some(policy) = guarded {
+                    cfg.app_data(web::Data::new(policy));
+                }
+            })
+            .wrap(Condition::new(policy.is_some(), from_fn(guard::check)))
+            .configure(move |cfg| app.configure(cfg))
     })
     .workers(1)
     .listen(listener)

@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions unwrap too: in a test, a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod auth_and_errors;
 mod binary;
 mod callbacks;

@@ -26,19 +26,25 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * A fresh Chromium with its own user-data-dir. Every request and WebSocket of every page is
  * recorded, and anything addressed off this machine is aborted or closed before it connects
  * (and still recorded), so a test can assert that the page never leaves localhost.
+ *
+ * `loopbackNames` are extra host names Chromium resolves to 127.0.0.1 (with
+ * `--host-resolver-rules`), so a test can serve a page from a second, foreign-looking origin
+ * without any traffic leaving this machine.
  */
-export async function launchBrowser() {
+export async function launchBrowser({ loopbackNames = [] } = {}) {
   const userDataDir = mkdtempSync(joinPath(tmpdir(), 'videoroom-chromium-'));
+  const rules = loopbackNames.map((name) => `MAP ${name} 127.0.0.1`).join(', ');
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: rules ? [...CHROMIUM_ARGS, `--host-resolver-rules=${rules}`] : CHROMIUM_ARGS,
   });
   const urls = [];
+  const localHosts = new Set([...LOCAL_HOSTS, ...loopbackNames]);
   const isLocal = (url) => {
     const { protocol, hostname } = new URL(url);
     // data: and blob: URLs are made inside the page and go nowhere.
-    return protocol === 'data:' || protocol === 'blob:' || LOCAL_HOSTS.has(hostname);
+    return protocol === 'data:' || protocol === 'blob:' || localHosts.has(hostname);
   };
   context.on('request', (request) => urls.push(request.url()));
   await context.route('**/*', (route) => {

@@ -36,6 +36,14 @@ fn or_none(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| NONE.into())
 }
 
+fn list_or_none(values: &[String]) -> String {
+    if values.is_empty() {
+        NONE.into()
+    } else {
+        values.join(",")
+    }
+}
+
 fn path_or_none(value: &Option<std::path::PathBuf>) -> String {
     value
         .as_ref()
@@ -191,6 +199,33 @@ pub const KEYS: &[KeySpec] = &[
         secret: false,
         meaning: "emulator: an SDK client connecting to a room that does not exist creates it",
         show: |s| s.ad_hoc_rooms.to_string(),
+    },
+    KeySpec {
+        key: "emulator.callback_hosts",
+        env: &["VIDEOROOM_CALLBACK_HOSTS"],
+        flag: Some("--callback-hosts"),
+        default: None,
+        secret: false,
+        meaning: "emulator: hosts status callbacks may go to besides localhost, 127.0.0.0/8 and ::1 (comma separated; * for any)",
+        show: |s| s.callback_hosts.describe(),
+    },
+    KeySpec {
+        key: "server.allowed_hosts",
+        env: &["VIDEOROOM_ALLOWED_HOSTS"],
+        flag: Some("--allowed-hosts"),
+        default: None,
+        secret: false,
+        meaning: "host names the server answers to besides localhost names and IP addresses (comma separated; .example.test for subdomains)",
+        show: |s| list_or_none(&s.allowed_hosts),
+    },
+    KeySpec {
+        key: "server.allowed_origins",
+        env: &["VIDEOROOM_ALLOWED_ORIGINS"],
+        flag: Some("--allowed-origins"),
+        default: None,
+        secret: false,
+        meaning: "web origins (http://host:port) whose pages may read /v1 (CORS), send changes (POST, DELETE) and open /signaling cross-origin (comma separated)",
+        show: |s| list_or_none(&s.allowed_origins),
     },
     KeySpec {
         key: "workshop_dir",

@@ -47,7 +47,9 @@ use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR}
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
-use validation::{BaseUrl, Checker, FetchTimeout, Parsed, RegionId, TtlSecs};
+use validation::{BaseUrl, Checker, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs};
+use videoroom_emulator::guard::AccessPolicy;
+use videoroom_emulator::settings::CallbackHosts;
 
 /// Which backend holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -191,6 +193,12 @@ pub struct Settings {
     /// Emulator mode: whether an SDK client may create a room by connecting to a name that has
     /// none, as Twilio's "client-side room creation" account setting allows.
     pub ad_hoc_rooms: bool,
+    /// Emulator mode: hosts status callbacks may go to (loopback unless configured).
+    pub callback_hosts: CallbackHosts,
+    /// Host names the server answers to besides the localhost names and IP addresses.
+    pub allowed_hosts: Vec<String>,
+    /// Web origins whose pages may call the server cross-origin.
+    pub allowed_origins: Vec<String>,
     /// Directory the workshop page is served from (attendees edit it and reload).
     pub workshop_dir: PathBuf,
     pub log_format: LogFormat,
@@ -265,6 +273,21 @@ impl Settings {
         Ok(config)
     }
 
+    /// Who may reach the server from a browser: the `Host` names it answers to (the
+    /// configured ones, plus this machine's names when bound beyond loopback) and the origins
+    /// allowed cross-origin. See `videoroom_emulator::guard`.
+    pub fn access_policy(&self) -> AccessPolicy {
+        let mut hosts = self.allowed_hosts.clone();
+        if !self.host.is_loopback() {
+            hosts.extend(machine_names());
+        }
+        // Each list was checked when the settings were read, and the machine's names are
+        // kept only when they pass the same check.
+        AccessPolicy::new(&hosts, &self.allowed_origins)
+            .or_else(|_| AccessPolicy::new(&self.allowed_hosts, &self.allowed_origins))
+            .expect("the configured lists were validated when the settings were read")
+    }
+
     /// The effective configuration as `key = value  (origin)` lines, secrets redacted.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -300,6 +323,9 @@ impl Settings {
         let twilio_region = check.optional("twilio.region", raw.twilio.region);
         let twilio_edge = check.optional("twilio.edge", raw.twilio.edge);
         let ad_hoc_rooms = check.value("emulator.ad_hoc_rooms", raw.emulator.ad_hoc_rooms);
+        let callback_hosts = check.optional("emulator.callback_hosts", raw.emulator.callback_hosts);
+        let allowed_hosts = check.optional("server.allowed_hosts", raw.server.allowed_hosts);
+        let allowed_origins = check.optional("server.allowed_origins", raw.server.allowed_origins);
         let workshop_dir = check.value("workshop_dir", raw.workshop_dir);
         let log_format = check.value("log.format", raw.log.format);
         let sdk_path = check.optional("sdk.path", raw.sdk.path);
@@ -332,6 +358,9 @@ impl Settings {
                 edge: twilio_edge.expect(CHECKED),
             },
             ad_hoc_rooms: ad_hoc_rooms.expect(CHECKED),
+            callback_hosts: callback_hosts.expect(CHECKED).unwrap_or_default(),
+            allowed_hosts: allowed_hosts.expect(CHECKED).unwrap_or_default().0,
+            allowed_origins: allowed_origins.expect(CHECKED).unwrap_or_default().0,
             workshop_dir: resolve_workshop_dir(&workshop_dir.expect(CHECKED)),
             log_format: log_format.expect(CHECKED),
             sdk: SdkSettings {
@@ -361,6 +390,7 @@ struct Raw {
     credentials: RawCredentials,
     twilio: RawTwilio,
     emulator: RawEmulator,
+    server: RawServer,
     workshop_dir: Parsed<PathBuf>,
     log: RawLog,
     sdk: RawSdk,
@@ -402,6 +432,14 @@ struct RawTwilio {
 #[serde(deny_unknown_fields, default)]
 struct RawEmulator {
     ad_hoc_rooms: Parsed<bool>,
+    callback_hosts: Parsed<Option<CallbackHosts>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    allowed_hosts: Parsed<Option<HostList>>,
+    allowed_origins: Parsed<Option<OriginList>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -431,6 +469,22 @@ impl SettingsError {
         Self {
             problems: vec![problem],
         }
+    }
+}
+
+/// This machine's host name and its `.local` (mDNS) form, by which LAN clients reach it when
+/// the server is bound beyond loopback. Read from the kernel on Linux and from `HOSTNAME`
+/// elsewhere; none when neither says.
+fn machine_names() -> Vec<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty() && AccessPolicy::new([n.as_str()], [""; 0]).is_ok());
+    match name {
+        Some(name) if name.ends_with(".local") => vec![name],
+        Some(name) => vec![format!("{name}.local"), name],
+        None => Vec::new(),
     }
 }
 

@@ -111,6 +111,27 @@ pub struct Overrides {
         skip_serializing_if = "Option::is_none"
     )]
     pub ad_hoc_rooms: Option<String>,
+    /// Emulator: hosts status callbacks may go to besides loopback, comma separated (* for any)
+    #[arg(long, global = true, value_name = "HOSTS")]
+    #[serde(
+        rename = "emulator.callback_hosts",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub callback_hosts: Option<String>,
+    /// Host names the server answers to besides localhost names, comma separated
+    #[arg(long, global = true, value_name = "NAMES")]
+    #[serde(
+        rename = "server.allowed_hosts",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allowed_hosts: Option<String>,
+    /// Web origins whose pages may call this server cross-origin, comma separated
+    #[arg(long, global = true, value_name = "ORIGINS")]
+    #[serde(
+        rename = "server.allowed_origins",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allowed_origins: Option<String>,
     /// Directory of the workshop page [default: workshop]
     #[arg(long, global = true, value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,8 @@ use videoroom_core::credentials::{
 };
 use videoroom_core::token::MAX_TTL_SECS;
 use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
+use videoroom_emulator::guard::AccessPolicy;
+use videoroom_emulator::settings::CallbackHosts;
 
 use super::sources::Origin;
 use super::{BackendKind, Credentials, LogFormat, RawCredentials, Settings, SettingsError};
@@ -51,7 +53,7 @@ impl<'de, T: FromSetting> Deserialize<'de> for Parsed<T> {
 /// and booleans too, and every value is checked by the same rule.
 struct Text;
 
-impl Visitor<'_> for Text {
+impl<'de> Visitor<'de> for Text {
     type Value = String;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a value (text, number or boolean), not a table")
@@ -73,6 +75,15 @@ impl Visitor<'_> for Text {
     }
     fn visit_unit<E: de::Error>(self) -> Result<String, E> {
         Ok(String::new())
+    }
+    /// A TOML list (`allowed_hosts = ["a", "b"]`) reads as the comma-separated text the
+    /// variables and flags give.
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<String>()? {
+            items.push(item);
+        }
+        Ok(items.join(","))
     }
 }
 
@@ -226,6 +237,46 @@ impl FromSetting for BaseUrl {
                 "must be an http:// or https:// URL such as https://video.twilio.com (got '{s}')"
             ))
         }
+    }
+}
+
+/// The items of a comma-separated list, trimmed, blanks dropped.
+fn list_items(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Host names the server answers to besides the localhost names (`server.allowed_hosts`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct HostList(pub Vec<String>);
+
+impl FromSetting for HostList {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        let hosts = list_items(s);
+        AccessPolicy::new(&hosts, [""; 0]).map_err(|e| e.to_string())?;
+        Ok(HostList(hosts))
+    }
+}
+
+/// Origins allowed to call the server cross-origin (`server.allowed_origins`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct OriginList(pub Vec<String>);
+
+impl FromSetting for OriginList {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        let origins = list_items(s);
+        AccessPolicy::new([""; 0], &origins).map_err(|e| e.to_string())?;
+        Ok(OriginList(origins))
+    }
+}
+
+impl FromSetting for CallbackHosts {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        let hosts = list_items(s);
+        CallbackHosts::parse(hosts.iter().map(String::as_str))
     }
 }
 

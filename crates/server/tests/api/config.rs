@@ -557,3 +557,51 @@ fn variables_in_dotenv_that_cannot_take_effect_there_are_warned_about() {
     );
     assert!(!warnings.contains("VIDEOROOM_SDK_PATH"), "{warnings}");
 }
+
+#[test]
+fn access_lists_read_as_toml_lists_or_comma_separated_text_and_bad_entries_name_their_key() {
+    let dir = TempDir::new();
+    let toml = dir.write(
+        "videoroom.toml",
+        "[server]\nallowed_hosts = [\"classroom.test\", \".lan.test\"]\n\n[emulator]\ncallback_hosts = \"hooks.lan.test, 192.168.1.10\"\n",
+    );
+    let settings = Sources {
+        config_file: Some(ConfigFile {
+            path: toml,
+            required: true,
+        }),
+        env: BTreeMap::from([(
+            "VIDEOROOM_ALLOWED_ORIGINS".to_owned(),
+            "http://localhost:5173".to_owned(),
+        )]),
+        ..Sources::default()
+    }
+    .load()
+    .expect("valid lists");
+    assert_eq!(settings.allowed_hosts, ["classroom.test", ".lan.test"]);
+    assert_eq!(settings.allowed_origins, ["http://localhost:5173"]);
+    let hook = url::Url::parse("http://hooks.lan.test/cb").unwrap();
+    assert!(settings.callback_hosts.allows(&hook));
+
+    let err = Sources {
+        env: BTreeMap::from([
+            ("VIDEOROOM_ALLOWED_ORIGINS".to_owned(), "*".to_owned()),
+            (
+                "VIDEOROOM_CALLBACK_HOSTS".to_owned(),
+                "https://x.test/".to_owned(),
+            ),
+        ]),
+        ..Sources::default()
+    }
+    .load()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("VIDEOROOM_ALLOWED_ORIGINS: '*' is not an origin"),
+        "{err}"
+    );
+    assert!(
+        err.contains("VIDEOROOM_CALLBACK_HOSTS: 'https://x.test/' is not a host"),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Integration tests of `videoroom`: the real application on a free loopback port, spoken to
 //! over HTTP, and the real binary for the CLI, the banner and signals.
 
+mod access;
 mod backend_failures;
 mod bad_requests;
 mod cli;
