@@ -17,6 +17,9 @@ pub const AUTHENTICATE: u32 = 20003;
 pub const METHOD_NOT_ALLOWED: u32 = 20004;
 /// No such resource (HTTP 404).
 pub const NOT_FOUND: u32 = 20404;
+/// Too many requests (HTTP 429); the emulator also answers it to a client over its
+/// connection cap.
+pub const TOO_MANY_REQUESTS: u32 = 20429;
 /// Something failed on the server's side.
 pub const INTERNAL: u32 = 20500;
 /// A `PageToken` the server did not issue.

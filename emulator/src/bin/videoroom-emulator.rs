@@ -16,6 +16,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
+use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
 use videoroom_emulator::settings::api_key_is_seeded;
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
@@ -33,11 +34,23 @@ struct Cli {
     /// Log line format on standard error, as `videoroom`'s (level: RUST_LOG)
     #[arg(long, env = LOG_FORMAT_VAR, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// HTTP requests in progress one client address may hold at once (429 beyond), as
+    /// `videoroom`'s `limits.http_per_client`
+    #[arg(long, env = "VIDEOROOM_HTTP_PER_CLIENT", default_value_t = ConnectionLimits::default().http_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    http_per_client: u64,
+    /// /signaling WebSockets one client address may hold open (429 beyond), as `videoroom`'s
+    /// `limits.signaling_per_client`
+    #[arg(long, env = "VIDEOROOM_SIGNALING_PER_CLIENT", default_value_t = ConnectionLimits::default().signaling_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    signaling_per_client: u64,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
+    telemetry::install_panic_hook();
+    // Before listening: every socket is a descriptor, and the usual soft limit of 1,024 is
+    // exhausted by a thousand idle or slow clients.
+    limits::raise_open_file_limit();
     let settings = match EmulatorSettings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -66,9 +79,17 @@ async fn run(cli: Cli, settings: EmulatorSettings) -> anyhow::Result<()> {
     let emulator = Emulator::new(settings);
     emulator.start();
     let app = emulator.clone();
+    // One set of counters for every worker: a client's connections are counted wherever
+    // they land.
+    let per_client = PerClient::new(ConnectionLimits {
+        http_per_client: cli.http_per_client as usize,
+        signaling_per_client: cli.signaling_per_client as usize,
+    });
     let server = HttpServer::new(move || {
         let app = app.clone();
         App::new()
+            .app_data(per_client.clone())
+            .wrap(from_fn(limits::limit_per_client))
             // One log line per request, as `videoroom` logs them: method and path (never the
             // query string), status and time; headers, and so credentials, are never logged.
             .wrap(from_fn(telemetry::echo_request_id))
