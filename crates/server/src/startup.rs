@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError as _};
 use videoroom_core::{RoomBackend, RoomService};
+use videoroom_emulator::limits::{self, OverLimit, PerClient};
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_emulator_adapter::{Clock, SystemClock};
 use videoroom_twilio_adapter::TwilioAdapter;
@@ -133,8 +134,13 @@ impl Application {
         );
         workshop.start();
 
+        // One set of counters for every worker: a client's connections are counted wherever
+        // they land.
+        let per_client = PerClient::with_refusal(settings.limits, refuse_over_limit);
         let server = HttpServer::new(move || {
             App::new()
+                .app_data(per_client.clone())
+                .wrap(from_fn(limits::limit_per_client))
                 .wrap(from_fn(telemetry::echo_request_id))
                 .wrap(telemetry::request_logging())
                 .app_data(tokens.clone())
@@ -184,6 +190,22 @@ impl Application {
     /// Serves until stopped by SIGINT/SIGTERM or a [`ServerHandle`]; in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// A client over its connection cap: in Twilio's format on the emulator's surfaces (`/v1`,
+/// `/emulator`, `/signaling`), as every other error of theirs; in ours elsewhere.
+fn refuse_over_limit(req: &HttpRequest, over: OverLimit) -> HttpResponse {
+    let path = req.path();
+    let twilio_surface = over.kind == limits::Kind::Signaling
+        || path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/emulator"
+        || path.starts_with("/emulator/");
+    if twilio_surface {
+        over.twilio_response()
+    } else {
+        ApiError::TooManyRequests { limit: over.limit }.error_response()
     }
 }
 

@@ -239,6 +239,24 @@ pub const KEYS: &[KeySpec] = &[
             "emulator: fetch a missing twilio-video.js with `npm pack` at start-up (false: never)",
         show: |s| s.sdk.fetch.to_string(),
     },
+    KeySpec {
+        key: "limits.http_per_client",
+        env: &["VIDEOROOM_HTTP_PER_CLIENT"],
+        flag: None,
+        default: Some("256"),
+        secret: false,
+        meaning: "HTTP requests in progress one client address may hold at once (429 beyond)",
+        show: |s| s.limits.http_per_client.to_string(),
+    },
+    KeySpec {
+        key: "limits.signaling_per_client",
+        env: &["VIDEOROOM_SIGNALING_PER_CLIENT"],
+        flag: None,
+        default: Some("64"),
+        secret: false,
+        meaning: "emulator: /signaling WebSockets one client address may hold open (429 beyond)",
+        show: |s| s.limits.signaling_per_client.to_string(),
+    },
 ];
 
 /// The spec of `key`, if it is one.

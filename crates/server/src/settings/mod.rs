@@ -46,7 +46,7 @@ use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR};
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
-use validation::{BaseUrl, Checker, Parsed, RegionId, TtlSecs};
+use validation::{BaseUrl, Checker, ConnectionCap, Parsed, RegionId, TtlSecs};
 
 /// Which backend holds the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -76,6 +76,8 @@ impl fmt::Display for BackendKind {
 
 // The log format is the emulator's, so both binaries take the same `--log-format`.
 pub use videoroom_emulator::telemetry::LogFormat;
+// The connection caps are the emulator's too: both binaries enforce them with its middleware.
+pub use videoroom_emulator::limits::ConnectionLimits;
 
 /// The room a token request joins.
 #[derive(Debug, Clone)]
@@ -184,6 +186,8 @@ pub struct Settings {
     pub workshop_dir: PathBuf,
     pub log_format: LogFormat,
     pub sdk: SdkSettings,
+    /// How many connections one client address may hold, on HTTP and on `/signaling`.
+    pub limits: ConnectionLimits,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -270,6 +274,11 @@ impl Settings {
         let sdk_path = check.optional("sdk.path", raw.sdk.path);
         let sdk_cache_dir = check.optional("sdk.cache_dir", raw.sdk.cache_dir);
         let sdk_fetch = check.value("sdk.fetch", raw.sdk.fetch);
+        let http_per_client = check.value("limits.http_per_client", raw.limits.http_per_client);
+        let signaling_per_client = check.value(
+            "limits.signaling_per_client",
+            raw.limits.signaling_per_client,
+        );
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         check.finish()?;
@@ -303,6 +312,10 @@ impl Settings {
                 cache_dir: sdk_cache_dir.expect(CHECKED),
                 fetch: sdk_fetch.expect(CHECKED),
             },
+            limits: ConnectionLimits {
+                http_per_client: http_per_client.expect(CHECKED).0,
+                signaling_per_client: signaling_per_client.expect(CHECKED).0,
+            },
             origins,
         };
         validation::whole(&settings)?;
@@ -326,6 +339,7 @@ struct Raw {
     workshop_dir: Parsed<PathBuf>,
     log: RawLog,
     sdk: RawSdk,
+    limits: RawLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -378,6 +392,13 @@ struct RawSdk {
     path: Parsed<Option<PathBuf>>,
     cache_dir: Parsed<Option<PathBuf>>,
     fetch: Parsed<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    http_per_client: Parsed<ConnectionCap>,
+    signaling_per_client: Parsed<ConnectionCap>,
 }
 
 /// Invalid settings: every problem found, each naming its key and the fix.

@@ -466,3 +466,47 @@ fn an_explicit_config_file_replaces_videoroom_toml() {
         stderr(&missing)
     );
 }
+
+#[tokio::test]
+async fn a_token_request_writes_exactly_one_info_line() {
+    let logs = TempDir::new();
+    let log_path = logs.0.join("stderr.log");
+    let file = std::fs::File::create(&log_path).expect("a log file");
+    let server = start_with_stderr(
+        &["--port", "0", "--log-format", "json"],
+        &[("RUST_LOG", "info")],
+        Stdio::from(file),
+    );
+    let url = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
+    // Start-up lines come first; wait until the server answers before counting.
+    let health = client().get(url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = std::fs::read_to_string(&log_path).unwrap().lines().count();
+
+    let response = client()
+        .get(url("/video-token?identity=alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let new: Vec<&str> = text.lines().skip(before).collect();
+    let info: Vec<&&str> = new
+        .iter()
+        .filter(|l| l.contains("\"level\":\"INFO\""))
+        .collect();
+    assert_eq!(
+        info.len(),
+        1,
+        "one INFO line per request, got:\n{}",
+        new.join("\n")
+    );
+    assert!(info[0].contains("/video-token"), "{}", info[0]);
+    assert!(
+        !text.contains("alice"),
+        "the identity is not logged at INFO:\n{text}"
+    );
+}
