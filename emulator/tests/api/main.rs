@@ -9,6 +9,7 @@ mod callbacks;
 mod control;
 mod docs;
 mod helpers;
+mod hostile;
 mod listing;
 mod openapi;
 mod participants;
