@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use parking_lot::Mutex;
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use videoroom_emulator::limits::{limit_per_client, ConnectionLimits, PerClient};
 use videoroom_emulator::{Delivery, Emulator, EmulatorSettings};
 
 pub struct TestEmulator {
@@ -32,14 +34,31 @@ pub async fn spawn() -> TestEmulator {
 }
 
 pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
+    spawn_capped(settings, None).await
+}
+
+/// An emulator behind the per-client connection caps when `limits` are given, as the
+/// binaries serve it.
+pub async fn spawn_capped(
+    settings: EmulatorSettings,
+    limits: Option<ConnectionLimits>,
+) -> TestEmulator {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().unwrap().port();
     let emulator = Emulator::new(settings);
     emulator.start();
     let app = emulator.clone();
+    let per_client = limits.map(PerClient::new);
     let server = HttpServer::new(move || {
         let app = app.clone();
-        App::new().configure(move |cfg| app.configure(cfg))
+        // Without counters in the app's data, the middleware lets every request through.
+        let mut router = App::new();
+        if let Some(per_client) = &per_client {
+            router = router.app_data(per_client.clone());
+        }
+        router
+            .wrap(from_fn(limit_per_client))
+            .configure(move |cfg| app.configure(cfg))
     })
     .workers(1)
     .listen(listener)

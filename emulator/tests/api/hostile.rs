@@ -4,21 +4,20 @@
 //! future, and a request the HTTP parser cannot parse. Each test checks that the abuse costs
 //! the abuser, and that everyone else is still served.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use videoroom_core::credentials::{ENV_ALL, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
-use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
+use videoroom_emulator::limits::ConnectionLimits;
 use videoroom_emulator::{CallbackSettings, DeliveryState, EmulatorSettings, MAX_CLOCK_OFFSET};
 
-use crate::helpers::{assert_twilio_error, receiver, spawn_with, Behaviour, TestEmulator};
+use crate::helpers::{
+    assert_twilio_error, receiver, spawn_capped, spawn_with, Behaviour, TestEmulator,
+};
 
 /// `Authorization` for the seeded account, for requests written by hand.
 fn basic_auth() -> String {
@@ -107,56 +106,39 @@ async fn two_hundred_slow_bodies_end_with_408_and_the_api_keeps_answering_meanwh
     assert_eq!(refused, 200, "every slow body is refused: {:?}", answers[0]);
 }
 
-/// An emulator behind the per-client connection caps, as the binaries serve it.
-async fn spawn_capped(limits: ConnectionLimits) -> (String, actix_web::dev::ServerHandle) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let emulator = videoroom_emulator::Emulator::new(EmulatorSettings {
+/// An emulator with bodies given two seconds to arrive, behind these connection caps.
+async fn spawn_with_limits(limits: ConnectionLimits) -> TestEmulator {
+    let settings = EmulatorSettings {
         body_read_timeout: Duration::from_secs(2),
         ..EmulatorSettings::seeded()
-    });
-    emulator.start();
-    let per_client = PerClient::new(limits);
-    let server = HttpServer::new(move || {
-        let app = emulator.clone();
-        App::new()
-            .app_data(per_client.clone())
-            .wrap(from_fn(limits::limit_per_client))
-            .configure(move |cfg| app.configure(cfg))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .disable_signals()
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    (format!("127.0.0.1:{port}"), handle)
+    };
+    spawn_capped(settings, Some(limits)).await
+}
+
+/// `GET /v1/Rooms` with the seeded account, through `client`.
+async fn list_rooms(client: &reqwest::Client, base: &str) -> reqwest::Result<reqwest::Response> {
+    client
+        .get(format!("{base}/v1/Rooms"))
+        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
+        .send()
+        .await
 }
 
 #[actix_web::test]
 async fn a_client_over_its_http_cap_gets_429_while_another_address_is_served() {
-    let (addr, handle) = spawn_capped(ConnectionLimits {
+    let app = spawn_with_limits(ConnectionLimits {
         http_per_client: 5,
         signaling_per_client: 64,
     })
     .await;
+    let addr = address(&app);
     let mut held = Vec::new();
     for _ in 0..5 {
         held.push(slow_body(&addr).await);
     }
     // Give the server time to count all five before the sixth request arrives.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let over = client
-        .get(format!("http://{addr}/v1/Rooms"))
-        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
-        .send()
-        .await
-        .unwrap();
+    let over = app.get("/v1/Rooms").await;
     let body = assert_twilio_error(over, 429, 20429).await;
     assert!(
         body["message"].as_str().unwrap().contains("at most 5"),
@@ -169,36 +151,24 @@ async fn a_client_over_its_http_cap_gets_429_while_another_address_is_served() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let res = other
-        .get(format!("http://{addr}/v1/Rooms"))
-        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
-        .send()
-        .await
-        .unwrap();
+    let res = list_rooms(&other, &app.base).await.unwrap();
     assert_eq!(res.status(), 200);
 
     // Once the slow bodies are refused, the first client has its slots back.
     for stream in &mut held {
         read_answer(stream, Duration::from_secs(5)).await;
     }
-    let res = client
-        .get(format!("http://{addr}/v1/Rooms"))
-        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    drop(handle.stop(false));
+    assert_eq!(app.get("/v1/Rooms").await.status(), 200);
 }
 
 #[actix_web::test]
 async fn a_client_over_its_signaling_cap_gets_429_and_a_closed_socket_frees_its_slot() {
-    let (addr, handle) = spawn_capped(ConnectionLimits {
+    let app = spawn_with_limits(ConnectionLimits {
         http_per_client: 256,
         signaling_per_client: 2,
     })
     .await;
-    let url = format!("ws://{addr}/signaling");
+    let url = format!("ws://{}/signaling", address(&app));
     let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     match tokio_tungstenite::connect_async(&url).await {
@@ -218,7 +188,6 @@ async fn a_client_over_its_signaling_cap_gets_429_and_a_closed_socket_frees_its_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(reconnected, "a closed WebSocket gives its slot back");
-    drop(handle.stop(false));
 }
 
 #[actix_web::test]
@@ -355,10 +324,7 @@ async fn rooms_answer_within(base: &str, patience: Duration) -> bool {
         .timeout(patience)
         .build()
         .unwrap();
-    client
-        .get(format!("{base}/v1/Rooms"))
-        .basic_auth(TEST_ACCOUNT_SID, Some(TEST_AUTH_TOKEN))
-        .send()
+    list_rooms(&client, base)
         .await
         .is_ok_and(|r| r.status() == 200)
 }
