@@ -169,7 +169,7 @@ async fn a_client_over_its_signaling_cap_gets_429_and_a_closed_socket_frees_its_
     })
     .await;
     let url = format!("ws://{}/signaling", address(&app));
-    let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     match tokio_tungstenite::connect_async(&url).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
@@ -177,6 +177,25 @@ async fn a_client_over_its_signaling_cap_gets_429_and_a_closed_socket_frees_its_
         }
         other => panic!("a third WebSocket is refused with 429, got {other:?}"),
     }
+    // Frames still flow both ways through the counted response body: a frame that is not
+    // signaling gets the server's close frame.
+    use futures::{SinkExt as _, StreamExt as _};
+    first
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            "not signaling",
+        ))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), first.next())
+        .await
+        .expect("the server answers the frame");
+    assert!(
+        matches!(
+            answer,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(_))))
+        ),
+        "{answer:?}"
+    );
     drop(first);
     // The server notices the closed socket and releases its slot.
     let mut reconnected = false;
