@@ -510,3 +510,41 @@ async fn a_token_request_writes_exactly_one_info_line() {
         "the identity is not logged at INFO:\n{text}"
     );
 }
+
+/// Every socket is a file descriptor: with a soft limit of 1,024, a thousand idle clients
+/// starved `/healthz`. The server lifts its soft limit to the hard one before listening.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_raises_its_soft_open_file_limit_to_the_hard_limit() {
+    let dir = TempDir::new();
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" --port 0"])
+        .arg(env!("CARGO_BIN_EXE_videoroom"))
+        .current_dir(&dir.0)
+        .env_clear()
+        .env("VIDEOROOM_SDK_FETCH", "false")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("videoroom starts under sh");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let listening = lines.any(|line| {
+        line.expect("stdout is readable")
+            .starts_with("listening on ")
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "the server started");
+    let limits = limits.expect("/proc/<pid>/limits is readable on Linux");
+    let row: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a row for open files")
+        .split_whitespace()
+        .collect();
+    // "Max open files  <soft>  <hard>  files"
+    let (soft, hard) = (row[3], row[4]);
+    assert_ne!(soft, "256", "the soft limit was raised: {row:?}");
+    assert_eq!(soft, hard, "to the hard limit: {row:?}");
+}
