@@ -1,14 +1,22 @@
 //! Status callbacks: Twilio's room events, form-encoded and signed, delivered in the background.
 //!
 //! The store's event stream is turned into deliveries for rooms that have a `StatusCallback`.
-//! Each delivery is queued (bounded: when the queue is full the delivery is recorded as
-//! dropped) and sent by a worker with a per-attempt timeout and a few retries with doubling
-//! backoff. Deliveries run concurrently up to a limit, so one receiver that hangs holds one
-//! slot for at most its timeouts and never delays the REST API, which only ever enqueues.
+//! Deliveries are grouped by destination (scheme, host and port of the callback URL): each
+//! destination has its own bounded queue and its own worker, which sends up to
+//! `concurrency` deliveries at once, each attempt with a timeout and a few retries with
+//! doubling backoff. So a receiver that accepts connections and never answers fills only its
+//! own slots and its own queue: another room's callbacks to another receiver go out at once.
+//! (With one shared pool, one hanging receiver held every slot and delayed everyone's events
+//! by whole timeouts.)
+//!
+//! Everything is bounded: a full destination queue, or a new destination beyond
+//! `max_destinations`, records the delivery as dropped; a worker with nothing to do for a
+//! minute ends and forgets its destination. The REST API only ever enqueues and never waits.
 //! Every delivery and its outcome is recorded for `GET /emulator/callbacks`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -17,6 +25,7 @@ use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha1::Sha1;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Semaphore};
 use videoroom_emulator_adapter::{StoreEvent, StoreEventKind};
 
@@ -134,14 +143,19 @@ pub fn callback_params(event: &StoreEvent, account_sid: &str) -> Option<Vec<(Str
     Some(p)
 }
 
-/// The delivery machinery: log, queue and workers.
+/// How long a destination's worker waits for more work before it ends and its queue is
+/// forgotten (a later callback to the same destination starts a new one).
+const IDLE_WORKER: Duration = Duration::from_secs(60);
+
+/// The delivery machinery: log, per-destination queues and their workers.
 pub struct Callbacks {
     settings: CallbackSettings,
     account_sid: String,
     auth_token: SecretString,
     log: Mutex<Log>,
-    queue: mpsc::Sender<Job>,
-    receiver: Mutex<Option<mpsc::Receiver<Job>>>,
+    client: reqwest::Client,
+    /// The queue of each destination that has a running worker, by [`destination`].
+    destinations: Mutex<HashMap<String, mpsc::Sender<Job>>>,
 }
 
 #[derive(Default)]
@@ -152,19 +166,27 @@ struct Log {
 
 impl Callbacks {
     pub fn new(settings: CallbackSettings, account_sid: String, auth_token: SecretString) -> Self {
-        let (queue, receiver) = mpsc::channel(settings.queue_capacity.max(1));
+        let client = reqwest::Client::builder()
+            .user_agent("TwilioProxy/1.1 (videoroom-emulator)")
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            // A default client would follow redirects and hide the user agent; it fails to build
+            // in the same cases (no TLS backend) anyway.
+            .expect("an HTTP client with a user agent and no redirects builds");
         Self {
             settings,
             account_sid,
             auth_token,
             log: Mutex::new(Log::default()),
-            queue,
-            receiver: Mutex::new(Some(receiver)),
+            client,
+            destinations: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Records and enqueues the callback for `event`, if there is one. Never waits.
-    pub fn enqueue(&self, event: &StoreEvent) {
+    /// Records and enqueues the callback for `event`, if there is one, on its destination's
+    /// queue (starting that destination's worker on the current tokio runtime if it has none).
+    /// Never waits.
+    pub fn enqueue(self: &Arc<Self>, event: &StoreEvent) {
         let Some(params) = callback_params(event, &self.account_sid) else {
             return;
         };
@@ -197,16 +219,19 @@ impl Callbacks {
         // The store refuses such URLs at room creation; this second check keeps the rule
         // whatever made the room (and whatever the URL became).
         let refused = self.refusal(&job.url);
-        let accepted = refused.is_none() && self.queue.try_send(job).is_ok();
+        let dropped = match refused {
+            Some(_) => None,
+            None => self.queue(job).err(),
+        };
         log.entries.push_back(Delivery {
-            state: match (accepted, &refused) {
-                (true, _) => DeliveryState::Pending,
-                (false, Some(_)) => DeliveryState::Failed,
-                (false, None) => DeliveryState::Dropped,
+            state: match (&refused, dropped) {
+                (Some(_), _) => DeliveryState::Failed,
+                (None, Some(_)) => DeliveryState::Dropped,
+                (None, None) => DeliveryState::Pending,
             },
             error: refused
                 .clone()
-                .or_else(|| (!accepted).then(|| "dropped: the callback queue is full".to_owned())),
+                .or_else(|| dropped.map(|why| format!("dropped: {why}"))),
             ..delivery
         });
         if let Some(why) = &refused {
@@ -215,8 +240,73 @@ impl Callbacks {
         while log.entries.len() > self.settings.log_capacity.max(1) {
             log.entries.pop_front();
         }
-        if !accepted && refused.is_none() {
-            tracing::warn!(id, "status callback dropped: the delivery queue is full");
+        if let Some(why) = dropped {
+            tracing::warn!(id, "status callback dropped: {why}");
+        }
+    }
+
+    /// Puts `job` on its destination's queue; the reason when it cannot be queued.
+    fn queue(self: &Arc<Self>, mut job: Job) -> Result<(), &'static str> {
+        let key = destination(&job.url);
+        let mut destinations = self.destinations.lock();
+        if let Some(queue) = destinations.get(&key) {
+            match queue.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(_)) => {
+                    return Err("the callback queue of this destination is full")
+                }
+                // Its worker ended without forgetting it (it can only have panicked): start
+                // another below.
+                Err(TrySendError::Closed(returned)) => {
+                    destinations.remove(&key);
+                    job = returned;
+                }
+            }
+        }
+        if destinations.len() >= self.settings.max_destinations.max(1) {
+            return Err("callbacks are already queued for as many destinations as allowed");
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err("the emulator's background tasks are not running");
+        };
+        let (queue, receiver) = mpsc::channel(self.settings.queue_capacity.max(1));
+        queue
+            .try_send(job)
+            .expect("a new queue with a capacity of at least one has room for one job");
+        destinations.insert(key.clone(), queue);
+        runtime.spawn(Arc::clone(self).work(key, receiver));
+        Ok(())
+    }
+
+    /// One destination's worker: sends its queued deliveries, up to `concurrency` at once,
+    /// and ends (forgetting the destination) after [`IDLE_WORKER`] with nothing to do.
+    async fn work(self: Arc<Self>, key: String, mut receiver: mpsc::Receiver<Job>) {
+        let concurrency = self.settings.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        loop {
+            let job = match tokio::time::timeout(IDLE_WORKER, receiver.recv()).await {
+                Ok(Some(job)) => job,
+                Ok(None) => return,
+                Err(_idle) => {
+                    // Checked and forgotten under the lock `queue` sends under, so no job can
+                    // arrive between the check and the removal.
+                    let mut destinations = self.destinations.lock();
+                    if receiver.is_empty() && slots.available_permits() == concurrency {
+                        destinations.remove(&key);
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let permit = Arc::clone(&slots)
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let this = Arc::clone(&self);
+            tokio::spawn(async move {
+                this.deliver(job).await;
+                drop(permit);
+            });
         }
     }
 
@@ -250,36 +340,6 @@ impl Callbacks {
         }
     }
 
-    /// Spawns the worker that sends queued deliveries, on the current tokio runtime. Only the
-    /// first call starts one.
-    pub fn spawn_worker(self: &Arc<Self>) {
-        let Some(mut receiver) = self.receiver.lock().take() else {
-            return;
-        };
-        let this = Arc::clone(self);
-        let client = reqwest::Client::builder()
-            .user_agent("TwilioProxy/1.1 (videoroom-emulator)")
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            // A default client would follow redirects and hide the user agent; it fails to build
-            // in the same cases (no TLS backend) anyway.
-            .expect("an HTTP client with a user agent and no redirects builds");
-        let slots = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
-        tokio::spawn(async move {
-            while let Some(job) = receiver.recv().await {
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                    break;
-                };
-                let this = Arc::clone(&this);
-                let client = client.clone();
-                tokio::spawn(async move {
-                    this.deliver(&client, job).await;
-                    drop(permit);
-                });
-            }
-        });
-    }
-
     /// Records the outcome of an attempt and logs a finished delivery (without the URL's query).
     fn finish(
         &self,
@@ -307,7 +367,8 @@ impl Callbacks {
         });
     }
 
-    async fn deliver(&self, client: &reqwest::Client, job: Job) {
+    async fn deliver(&self, job: Job) {
+        let client = &self.client;
         let token = self.auth_token.expose_secret();
         let max_attempts = self.settings.max_attempts.max(1);
         let mut backoff = self.settings.first_backoff;
@@ -358,6 +419,21 @@ impl Callbacks {
             tokio::time::sleep(backoff).await;
             backoff = backoff.saturating_mul(2);
         }
+    }
+}
+
+/// The destination a callback URL is delivered to: scheme, host and port. Callbacks to one
+/// destination share a queue and its delivery slots; other destinations are not affected.
+fn destination(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}:{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port_or_known_default().unwrap_or(0)
+        ),
+        // It fails when it is sent, and is recorded as failed; it has a queue like any other.
+        Err(_) => String::from("(invalid URL)"),
     }
 }
 
@@ -427,11 +503,11 @@ mod tests {
             })
             .expect("the open store accepts the URL");
         let created = events.try_recv().expect("room-created");
-        let callbacks = Callbacks::new(
+        let callbacks = Arc::new(Callbacks::new(
             CallbackSettings::default(),
             "AC00000000000000000000000000000000".to_owned(),
             SecretString::from("token"),
-        );
+        ));
         callbacks.enqueue(&created);
         let delivery = &callbacks.deliveries()[0];
         assert_eq!(delivery.state, DeliveryState::Failed);
@@ -470,6 +546,19 @@ mod tests {
             signature("12345", "https://mycompany.com/myapp.php", &params)
         );
         assert_ne!(base, signature("12345", url, &pairs(&[("CallSid", "CA1")])));
+    }
+
+    #[test]
+    fn callbacks_to_one_host_and_port_share_a_destination_and_no_other() {
+        assert_eq!(
+            destination("http://127.0.0.1:8080/a?x=1"),
+            destination("http://127.0.0.1:8080/b")
+        );
+        assert_eq!(destination("https://h.test/a"), "https://h.test:443");
+        assert_ne!(
+            destination("http://127.0.0.1:8080/a"),
+            destination("http://127.0.0.1:8081/a")
+        );
     }
 
     #[test]

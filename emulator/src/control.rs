@@ -35,7 +35,7 @@ async fn control_params(
     emulator: &Emulator,
 ) -> Result<Params> {
     let mut params = Params::from_query(req.query_string());
-    params.extend(read_form(req, body, emulator.settings().max_body_bytes).await?);
+    params.extend(read_form(req, body, emulator.settings().body_limits()).await?);
     Ok(params)
 }
 
@@ -136,7 +136,9 @@ async fn advance_clock(
                 "Invalid Seconds: expected a whole number from 1 to {MAX_ADVANCE_SECONDS} (got '{raw}')"
             ))
         })?;
-    let report = emulator.advance_clock(Duration::from_secs(seconds));
+    let report = emulator
+        .advance_clock(Duration::from_secs(seconds))
+        .map_err(|limit| ApiError::invalid(format!("Invalid Seconds: {limit} (got '{raw}')")))?;
     Ok(HttpResponse::Ok().json(Advanced {
         advanced_seconds: seconds,
         offset_seconds: emulator.offset_clock().offset().as_secs(),

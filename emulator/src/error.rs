@@ -39,6 +39,7 @@ pub fn http_status(code: u32) -> u16 {
         // that joins a simulated participant answers it the same way, as a missing room.
         twilio_codes::NOT_FOUND | twilio_codes::ROOM_NOT_FOUND => 404,
         twilio_codes::METHOD_NOT_ALLOWED => 405,
+        twilio_codes::TOO_MANY_REQUESTS => 429,
         twilio_codes::INTERNAL => 500,
         // Every other code is a refused parameter or state: Twilio's 400.
         _ => 400,

@@ -40,11 +40,13 @@
 //! ```
 
 pub mod auth;
+pub mod body;
 pub mod callbacks;
 mod control;
 pub mod error;
 pub mod guard;
 mod inspector;
+pub mod limits;
 pub mod paging;
 pub mod params;
 pub mod resources;
@@ -73,6 +75,27 @@ pub use settings::{CallbackSettings, EmulatorSettings, SettingsError};
 /// every call, so this only decides how soon `room-ended` callbacks go out for idle rooms.
 const TICK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How far the emulator's clock may run ahead of the real one: ten years. Every timestamp then
+/// stays a date Twilio writes (four-digit years) and every timeout still has room to fire; an
+/// offset that reached year 9999 saturated the timestamp arithmetic and stopped every timer
+/// until restart.
+pub const MAX_CLOCK_OFFSET: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A clock advance refused because it would take the clock past [`MAX_CLOCK_OFFSET`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the emulator's clock may run at most {} seconds ahead of the real clock and is already {} \
+     seconds ahead, so it can move at most {} more; restart the emulator to start again from the \
+     real time",
+    MAX_CLOCK_OFFSET.as_secs(),
+    .offset.as_secs(),
+    MAX_CLOCK_OFFSET.saturating_sub(*.offset).as_secs()
+)]
+pub struct ClockLimit {
+    /// How far ahead the clock already is.
+    pub offset: Duration,
+}
+
 /// One emulated Twilio account: its store, its HTTP routes and its background tasks.
 /// Cloning is cheap and every clone is the same emulator.
 #[derive(Clone)]
@@ -91,6 +114,9 @@ struct Inner {
     /// [`Emulator::start`] is lost; taken by the first `start`.
     events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
     started: AtomicBool,
+    /// Held while the clock is checked against its cap and moved, so that two concurrent
+    /// advances cannot both pass the check.
+    advancing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -134,6 +160,7 @@ impl Emulator {
                 signaling,
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
+                advancing: Mutex::new(()),
             }),
         }
     }
@@ -203,7 +230,6 @@ impl Emulator {
             }
         });
 
-        self.inner.callbacks.spawn_worker();
         self.inner.signaling.start();
         if let Some(mut events) = self.inner.events.lock().take() {
             let callbacks = Arc::clone(&self.inner.callbacks);
@@ -221,9 +247,20 @@ impl Emulator {
         self.inner.callbacks.clear();
     }
 
-    /// Moves the emulator's clock forward and applies whatever became due.
-    pub fn advance_clock(&self, by: Duration) -> videoroom_emulator_adapter::TickReport {
-        self.inner.clock.advance(by);
-        self.inner.store.tick()
+    /// Moves the emulator's clock forward and applies whatever became due. Refused, with the
+    /// clock unchanged, when the clock would end up more than [`MAX_CLOCK_OFFSET`] ahead.
+    pub fn advance_clock(
+        &self,
+        by: Duration,
+    ) -> Result<videoroom_emulator_adapter::TickReport, ClockLimit> {
+        {
+            let _advancing = self.inner.advancing.lock();
+            let offset = self.inner.clock.offset();
+            if offset.saturating_add(by) > MAX_CLOCK_OFFSET {
+                return Err(ClockLimit { offset });
+            }
+            self.inner.clock.advance(by);
+        }
+        Ok(self.inner.store.tick())
     }
 }

@@ -2,15 +2,14 @@
 //! (POST) or the query string (GET), arrays as repeated keys, booleans as `"true"`/`"false"`,
 //! dates as `YYYY-MM-DD` or `YYYY-MM-DDTHH:mm:ssZ`. Unknown names are ignored, as Twilio does.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use futures::StreamExt as _;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use videoroom_core::{twilio_codes, RoomKey};
 use videoroom_emulator_adapter::{ParticipantKey, Store, StoreError};
 
+use crate::body::{self, BodyError, BodyLimits};
 use crate::error::ApiError;
 
 /// Decoded parameters, in the order they came, repeated keys kept.
@@ -32,14 +31,9 @@ impl Params {
 
     /// Parameters of a form body; invalid UTF-8 (raw or percent-encoded) is refused with 400.
     pub fn from_body(body: &[u8]) -> Result<Self, ApiError> {
-        let text = std::str::from_utf8(body).map_err(|_| {
+        let pairs = body::decode_form(body).map_err(|_| {
             ApiError::invalid("Invalid request body: it is not valid UTF-8 form data")
         })?;
-        let mut pairs = Vec::new();
-        for piece in text.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-            pairs.push((decode_form(k)?, decode_form(v)?));
-        }
         Ok(Self { pairs })
     }
 
@@ -131,46 +125,33 @@ pub fn format_time(t: OffsetDateTime) -> String {
     .expect("a UTC date-time has every component the format names")
 }
 
-/// Reads a request body of at most `limit` bytes. A larger one is refused with 413 before it
-/// is read whole (by its `Content-Length`, or as soon as it grows past the limit).
-pub async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            twilio_codes::INVALID_PARAMETER,
-            413,
-            format!("Request body too large: the emulator accepts at most {limit} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Reads and parses a form body.
+/// Reads and parses a form body within `limits` (see [`crate::body`]), answering in Twilio's
+/// format: 413 for a body over the cap, 408 for one that arrives too slowly, 400 otherwise.
 pub async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    limits: BodyLimits,
 ) -> Result<Params, ApiError> {
-    let body = read_body(req, payload, limit).await?;
+    let body = body::read(req, payload, limits)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => ApiError::new(
+                twilio_codes::INVALID_PARAMETER,
+                413,
+                format!("Request body too large: the emulator accepts at most {limit} bytes"),
+            ),
+            BodyError::TooSlow { deadline } => ApiError::new(
+                twilio_codes::INVALID_PARAMETER,
+                408,
+                format!(
+                    "Request body too slow: the whole body must arrive within {} seconds",
+                    deadline.as_secs()
+                ),
+            ),
+            BodyError::Unreadable(reason) => {
+                ApiError::invalid(format!("Invalid request body: {reason}"))
+            }
+        })?;
     Params::from_body(&body)
 }
 
@@ -182,7 +163,7 @@ pub fn path_segment(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
         .match_info()
         .get(name)
         .expect("handlers read only the segments their route declares");
-    String::from_utf8(percent_decode(raw, false)).map_err(|_| ApiError::not_found(req.path()))
+    String::from_utf8(percent_decode(raw)).map_err(|_| ApiError::not_found(req.path()))
 }
 
 /// The room a path's `{room}` segment names: a room SID or a unique name, parsed once here so
@@ -221,22 +202,10 @@ pub fn parse_participant_key(
     })
 }
 
-/// `application/x-www-form-urlencoded` decoding of one key or value, strict about UTF-8.
-fn decode_form(s: &str) -> Result<String, ApiError> {
-    String::from_utf8(percent_decode(s, true))
-        .map_err(|_| ApiError::invalid("Invalid request body: it is not valid UTF-8 form data"))
-}
-
-/// Percent-decoding; `plus_is_space` for form data (a literal '+' arrives as %2B, so replacing
-/// first is safe). A `%` not followed by two hex digits is kept literally, as browsers and `url`
-/// do.
-fn percent_decode(s: &str, plus_is_space: bool) -> Vec<u8> {
-    if plus_is_space {
-        let spaced = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&spaced).collect()
-    } else {
-        percent_encoding::percent_decode_str(s).collect()
-    }
+/// Percent-decoding of a path segment ('+' stays a '+' in a path). A `%` not followed by two
+/// hex digits is kept literally, as browsers and `url` do.
+fn percent_decode(s: &str) -> Vec<u8> {
+    percent_encoding::percent_decode_str(s).collect()
 }
 
 #[cfg(test)]
@@ -301,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_lone_percent_is_kept_literally() {
-        assert_eq!(percent_decode("100%", false), b"100%");
-        assert_eq!(percent_decode("a%2Fb%zz", false), b"a/b%zz");
+        assert_eq!(percent_decode("100%"), b"100%");
+        assert_eq!(percent_decode("a%2Fb%zz"), b"a/b%zz");
     }
 }

@@ -141,7 +141,7 @@ async fn create_room(
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let ctx = ctx(&req, &emulator)?;
-    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let params = read_form(&req, body, emulator.settings().body_limits()).await?;
     let request = create_request(&params)?;
     let room = emulator.store().create_room(&request)?;
     Ok(json(
@@ -256,7 +256,7 @@ async fn update_room(
     // The segment is read first and parsed after the body, so the answers keep their order: a
     // path that is not UTF-8, then the form, then an unknown room.
     let room = path_segment(&req, "room")?;
-    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let params = read_form(&req, body, emulator.settings().body_limits()).await?;
     let status = params
         .get("Status")
         .ok_or_else(|| ApiError::missing_parameter("Status"))?;
@@ -360,7 +360,7 @@ async fn update_participant(
     // Read first, parsed after the body, as in `update_room`.
     let room = path_segment(&req, "room")?;
     let participant = path_segment(&req, "participant")?;
-    let params = read_form(&req, body, emulator.settings().max_body_bytes).await?;
+    let params = read_form(&req, body, emulator.settings().body_limits()).await?;
     let status = params
         .get("Status")
         .ok_or_else(|| ApiError::missing_parameter("Status"))?;

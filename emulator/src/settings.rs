@@ -28,11 +28,16 @@ pub struct CallbackSettings {
     pub max_attempts: u32,
     /// Pause before the second attempt; it doubles before each further one.
     pub first_backoff: Duration,
-    /// Callbacks waiting for delivery beyond this are dropped (and logged as dropped), so a
-    /// dead receiver cannot make the emulator's memory grow without bound.
+    /// Callbacks waiting for delivery to one destination (scheme, host and port) beyond this
+    /// are dropped (and logged as dropped), so a dead receiver cannot make the emulator's
+    /// memory grow without bound.
     pub queue_capacity: usize,
-    /// Deliveries in flight at once; a receiver that hangs holds one slot, not the queue.
+    /// Deliveries in flight at once to one destination. Each destination has its own slots,
+    /// so a receiver that hangs delays only its own callbacks.
     pub concurrency: usize,
+    /// Destinations with callbacks queued at once; a callback to one more is dropped. With
+    /// `queue_capacity` it bounds what the queues can hold.
+    pub max_destinations: usize,
     /// How many deliveries `GET /emulator/callbacks` remembers (oldest forgotten first).
     pub log_capacity: usize,
     /// Hosts callbacks may go to: loopback by default (see [`CallbackHosts`]).
@@ -46,7 +51,8 @@ impl Default for CallbackSettings {
             max_attempts: 3,
             first_backoff: Duration::from_millis(500),
             queue_capacity: 1024,
-            concurrency: 16,
+            concurrency: 8,
+            max_destinations: 64,
             log_capacity: 1000,
             hosts: CallbackHosts::loopback(),
         }
@@ -69,6 +75,9 @@ pub struct EmulatorSettings {
     pub ad_hoc_rooms: bool,
     /// Largest request body accepted, in bytes; larger bodies get a Twilio-shaped 413.
     pub max_body_bytes: usize,
+    /// Longest time a whole request body may take to arrive; slower ones get a Twilio-shaped
+    /// 408, so a client trickling bytes cannot hold a connection for ever.
+    pub body_read_timeout: Duration,
     /// Status callback delivery.
     pub callbacks: CallbackSettings,
 }
@@ -101,6 +110,7 @@ impl EmulatorSettings {
             auth_token: SecretString::from(TEST_AUTH_TOKEN),
             ad_hoc_rooms: true,
             max_body_bytes: 64 * 1024,
+            body_read_timeout: crate::body::READ_TIMEOUT,
             callbacks: CallbackSettings::default(),
         }
     }
@@ -179,6 +189,14 @@ impl EmulatorSettings {
             api_key_secret: from_env.api_key_secret.or(from_file.api_key_secret),
         };
         Self::from_credentials(merged)
+    }
+
+    /// The limits of reading one request body.
+    pub fn body_limits(&self) -> crate::body::BodyLimits {
+        crate::body::BodyLimits {
+            max_bytes: self.max_body_bytes,
+            read_timeout: self.body_read_timeout,
+        }
     }
 
     /// Whether the auth token is the public seeded one (safe to print).

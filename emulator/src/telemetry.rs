@@ -72,6 +72,33 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// Installs a panic hook for both binaries: a panic inside actix-http's request parser is
+/// reported as one WARN line, and every other panic as the standard hook reports it.
+///
+/// actix-http 3.20 unwraps `HeaderName::from_bytes` on every header name of a parsed request,
+/// and the `http` crate refuses names of 64 KiB or more, so one request with such a name panics
+/// the connection's task: the client's connection is closed without an answer (the worker
+/// and every other connection carry on). The standard hook then writes the panic and, with
+/// `RUST_BACKTRACE` set, a symbolized backtrace, which took seconds on a loaded machine for
+/// every such request. A client's malformed request is not a bug of this server: one line,
+/// no backtrace.
+pub fn install_panic_hook() {
+    let standard = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_request_parser = info.location().is_some_and(|at| {
+            let file = at.file();
+            file.contains("actix-http") && file.contains("decoder.rs")
+        });
+        if in_request_parser {
+            tracing::warn!(
+                "closed a connection whose request actix-http cannot parse (a header name of 64 KiB or more)"
+            );
+        } else {
+            standard(info);
+        }
+    }));
+}
+
 /// The request-logging middleware: each request runs inside a `request` span (request id,
 /// method, path) and ends with one log line (status, latency). Wrap it outside
 /// [`echo_request_id`], which reads the id it assigns:

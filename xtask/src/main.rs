@@ -39,7 +39,11 @@ const STEPS: &[(&str, &str)] = &[
     ("fmt", "cargo fmt --check"),
     ("clippy", "cargo clippy -D warnings"),
     ("core-invariant", "videoroom-core does no I/O"),
-    ("cargo-test", "cargo test (insta strict)"),
+    (
+        "cargo-test",
+        "cargo test (insta strict), hostile tests aside",
+    ),
+    ("hostile", "hostile-client tests, one at a time"),
     ("snapshots", "insta snapshots all referenced"),
     ("build", "build the binaries"),
     ("node", "Node tier (twilio, jsonwebtoken)"),
@@ -267,6 +271,7 @@ fn run_step(name: &str, context: &mut Run, ci: bool) -> Result<Outcome> {
         ])),
         "core-invariant" => core_invariant(),
         "cargo-test" => cargo_test(context),
+        "hostile" => hostile(),
         "snapshots" => snapshots(context),
         "build" => build(context),
         "node" => node_tier(context, ci),
@@ -415,9 +420,21 @@ fn cargo_test(context: &mut Run) -> Result<Outcome> {
     if references.exists() {
         fs::remove_file(&references)?;
     }
+    // The hostile tests have their own step: they load the machine (hundreds of sockets, slow
+    // bodies, deadlines of seconds) and must run one at a time. They are skipped by module
+    // (`hostile::`, `hostile_signaling::`), not by the bare word, so that ordinary tests with
+    // "hostile" in their names still run here.
     let outcome = run_status(
         cargo()
-            .args(["test", "--workspace"])
+            .args([
+                "test",
+                "--workspace",
+                "--",
+                "--skip",
+                "hostile::",
+                "--skip",
+                "hostile_signaling::",
+            ])
             .env("INSTA_UPDATE", "no")
             .env("INSTA_FORCE_PASS", "0")
             .env("INSTA_REQUIRE_FULL_MATCH", "1")
@@ -426,6 +443,32 @@ fn cargo_test(context: &mut Run) -> Result<Outcome> {
     context.cargo_test_passed = matches!(outcome, Outcome::Passed);
     context.references_file = Some(references);
     Ok(outcome)
+}
+
+/// The hostile-client tests (`hostile` in their names: `emulator/tests/api/hostile*.rs`,
+/// `crates/server/tests/api/hostile.rs`), each test alone so that one test's hundreds of
+/// sockets and deadlines do not skew another's timings. Sized to finish in about two minutes
+/// on two cores.
+fn hostile() -> Result<Outcome> {
+    for package in ["videoroom-emulator", "videoroom-server"] {
+        let outcome = run_with_deadline(
+            cargo().args([
+                "test",
+                "-p",
+                package,
+                "--test",
+                "api",
+                "hostile",
+                "--",
+                "--test-threads=1",
+            ]),
+            Some(TIER_TIMEOUT),
+        )?;
+        if !matches!(outcome, Outcome::Passed) {
+            return Ok(outcome);
+        }
+    }
+    Ok(Outcome::Passed)
 }
 
 fn snapshots(context: &Run) -> Result<Outcome> {

@@ -20,7 +20,8 @@ pub const METHOD_NOT_ALLOWED: u32 = 20004;
 pub const FORBIDDEN: u32 = 20403;
 /// No such resource (HTTP 404).
 pub const NOT_FOUND: u32 = 20404;
-/// The account is being throttled (HTTP 429); Twilio documents the request as safe to retry.
+/// Too many requests (HTTP 429): Twilio throttling the account (documented as safe to retry),
+/// or the emulator refusing a client over its connection cap.
 pub const TOO_MANY_REQUESTS: u32 = 20429;
 /// Something failed on the server's side.
 pub const INTERNAL: u32 = 20500;

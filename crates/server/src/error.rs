@@ -33,6 +33,8 @@ pub enum ApiError {
     MalformedBody(String),
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes; a token request is a few bytes of JSON or form data")]
     PayloadTooLarge,
+    #[error("the request body did not arrive within {} seconds; send the whole body at once", .0.as_secs())]
+    BodyTooSlow(Duration),
     #[error(
         "unsupported content type {0}; send application/json (with fetch, add headers: \
          {{\"Content-Type\": \"application/json\"}}) or application/x-www-form-urlencoded"
@@ -42,6 +44,8 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("nothing here at {0}; the token service is GET or POST /video-token")]
     NotFound(String),
+    #[error("too many requests in progress from this address (at most {limit}); wait for some to finish and try again")]
+    TooManyRequests { limit: usize },
     #[error("the video backend is unavailable right now; try again in a moment")]
     BackendUnavailable,
     #[error("the video backend is rate limiting this server; try again in a moment")]
@@ -66,9 +70,11 @@ impl ApiError {
             ApiError::InvalidEncoding(_) => "invalid_encoding",
             ApiError::MalformedBody(_) => "malformed_body",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::BodyTooSlow(_) => "request_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotFound(_) => "not_found",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::BackendUnavailable => "backend_unavailable",
             ApiError::RateLimited { .. } => "backend_rate_limited",
             ApiError::BackendUnauthorized => "backend_unauthorized",
@@ -126,9 +132,11 @@ impl ResponseError for ApiError {
             | ApiError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             ApiError::RoomChoiceDisabled { .. } => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BackendUnavailable | ApiError::RateLimited { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

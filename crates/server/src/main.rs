@@ -79,6 +79,10 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 fn serve(settings: Settings) -> ExitCode {
     telemetry::init(settings.log_format);
+    telemetry::install_panic_hook();
+    // Before listening: every socket is a descriptor, and the usual soft limit of 1,024 is
+    // exhausted by a thousand idle or slow clients.
+    videoroom_emulator::limits::raise_open_file_limit();
     let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
         rt.block_on(async {
             let app = Application::build(settings.clone()).await?;

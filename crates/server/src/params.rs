@@ -5,11 +5,12 @@
 //! (`identity=alice`); `user` is an alias of `identity`. Parsing is strict where leniency would
 //! hide a mistake: percent-decoded bytes must be UTF-8 (a lossy decoder would silently turn
 //! them into U+FFFD), a parameter given twice with different values is refused, and the body
-//! is capped at [`MAX_BODY_BYTES`] while it is read, not after.
+//! is capped at [`MAX_BODY_BYTES`] while it is read, not after, and must arrive within
+//! [`body::READ_TIMEOUT`].
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use futures::StreamExt as _;
+use videoroom_emulator::body::{self, BodyError, BodyLimits};
 
 use crate::error::{ApiError, MAX_BODY_BYTES};
 
@@ -167,59 +168,28 @@ fn shorten(s: &str) -> String {
     }
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
-    // A declared length over the cap is refused before a byte is read.
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::MalformedBody(format!("the request body could not be read: {e}"))
-        })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+/// The body, read by the emulator crate's one body reader: capped at [`MAX_BODY_BYTES`] and
+/// given [`body::READ_TIMEOUT`] to arrive, so a client trickling bytes gets 408.
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let limits = BodyLimits {
+        max_bytes: MAX_BODY_BYTES,
+        read_timeout: body::READ_TIMEOUT,
+    };
+    body::read(req, payload, limits).await.map_err(|e| match e {
+        BodyError::TooLarge { .. } => ApiError::PayloadTooLarge,
+        BodyError::TooSlow { deadline } => ApiError::BodyTooSlow(deadline),
+        BodyError::Unreadable(reason) => {
+            ApiError::MalformedBody(format!("the request body could not be read: {reason}"))
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    })
 }
 
-/// Decodes `application/x-www-form-urlencoded` pairs (also the query string's format),
-/// refusing bytes that are not UTF-8 once percent-decoded.
+/// Decodes `application/x-www-form-urlencoded` pairs (also the query string's format) with the
+/// emulator crate's decoder, refusing bytes that are not UTF-8 once percent-decoded.
 pub fn decode_urlencoded(input: &[u8], what: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let mut pairs = Vec::new();
-    for piece in input.split(|&b| b == b'&') {
-        if piece.is_empty() {
-            continue;
-        }
-        let (name, value) = match piece.iter().position(|&b| b == b'=') {
-            Some(i) => (&piece[..i], &piece[i + 1..]),
-            None => (piece, &[][..]),
-        };
-        let name = decode_component(name, what, None)?;
-        let value = decode_component(value, what, Some(&name))?;
-        pairs.push((name, value));
-    }
-    Ok(pairs)
-}
-
-fn decode_component(raw: &[u8], what: &str, name: Option<&str>) -> Result<String, ApiError> {
-    // Form encoding writes a space as '+'; a literal '+' arrives as %2B, so replacing first is
-    // safe. A '%' that starts no escape stays a literal '%', as browsers read it.
-    let spaced: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
-    String::from_utf8(bytes).map_err(|_| {
-        let which = match name {
-            Some(name) => format!("the value of '{}'", shorten_plain(name)),
+    body::decode_form(input).map_err(|invalid| {
+        let which = match invalid.name {
+            Some(name) => format!("the value of '{}'", shorten_plain(&name)),
             None => "a parameter name".to_owned(),
         };
         ApiError::InvalidEncoding(format!(
@@ -238,28 +208,6 @@ mod tests {
 
     fn pairs(s: &str) -> Vec<(String, String)> {
         decode_urlencoded(s.as_bytes(), "query string").unwrap()
-    }
-
-    #[test]
-    fn plus_and_percent_escapes_decode_to_utf8_text() {
-        assert_eq!(
-            pairs("identity=%E5%B1%B1%E7%94%B0+%E5%A4%AA%E9%83%8E&room=a%2Bb"),
-            vec![
-                ("identity".into(), "山田 太郎".into()),
-                ("room".into(), "a+b".into())
-            ]
-        );
-    }
-
-    #[test]
-    fn a_stray_percent_is_kept_literally() {
-        assert_eq!(
-            pairs("identity=100%&x=%zz%4"),
-            vec![
-                ("identity".into(), "100%".into()),
-                ("x".into(), "%zz%4".into())
-            ]
-        );
     }
 
     #[test]

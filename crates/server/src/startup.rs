@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError as _};
 use videoroom_core::clock::{Clock, SystemClock};
 use videoroom_core::{RoomBackend, RoomService};
+use videoroom_emulator::limits::{self, OverLimit, PerClient};
 use videoroom_emulator::{guard, Emulator, EmulatorSettings};
 use videoroom_twilio_adapter::TwilioAdapter;
 
@@ -140,10 +141,15 @@ impl Application {
         // tokens against real Twilio too); see `videoroom_emulator::guard`.
         let access = web::Data::new(settings.access_policy());
 
+        // One set of counters for every worker: a client's connections are counted wherever
+        // they land.
+        let per_client = PerClient::with_refusal(settings.limits, refuse_over_limit);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(access.clone())
+                .app_data(per_client.clone())
                 .wrap(from_fn(guard::check))
+                .wrap(from_fn(limits::limit_per_client))
                 .wrap(from_fn(telemetry::echo_request_id))
                 .wrap(telemetry::request_logging())
                 .app_data(tokens.clone())
@@ -195,6 +201,22 @@ impl Application {
     /// Serves until stopped by SIGINT/SIGTERM or a [`ServerHandle`]; in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// A client over its connection cap: in Twilio's format on the emulator's surfaces (`/v1`,
+/// `/emulator`, `/signaling`), as every other error of theirs; in ours elsewhere.
+fn refuse_over_limit(req: &HttpRequest, over: OverLimit) -> HttpResponse {
+    let path = req.path();
+    let twilio_surface = over.kind == limits::Kind::Signaling
+        || path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/emulator"
+        || path.starts_with("/emulator/");
+    if twilio_surface {
+        over.twilio_response()
+    } else {
+        ApiError::TooManyRequests { limit: over.limit }.error_response()
     }
 }
 

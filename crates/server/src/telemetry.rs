@@ -5,5 +5,5 @@
 //! a token or a secret: a request is logged by method and path only, never its query string.
 
 pub use videoroom_emulator::telemetry::{
-    echo_request_id, init, request_logging, LogFormat, REQUEST_ID_HEADER,
+    echo_request_id, init, install_panic_hook, request_logging, LogFormat, REQUEST_ID_HEADER,
 };

@@ -21,6 +21,7 @@ use clap::Parser;
 use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
 use videoroom_emulator::guard::{self, AccessPolicy};
+use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
 use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv, CallbackHosts};
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
@@ -73,6 +74,14 @@ struct Cli {
         value_name = "HOSTS"
     )]
     callback_hosts: Vec<String>,
+    /// HTTP requests in progress one client address may hold at once (429 beyond), as
+    /// `videoroom`'s `limits.http_per_client`
+    #[arg(long, env = "VIDEOROOM_HTTP_PER_CLIENT", default_value_t = ConnectionLimits::default().http_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    http_per_client: u64,
+    /// /signaling WebSockets one client address may hold open (429 beyond), as `videoroom`'s
+    /// `limits.signaling_per_client`
+    #[arg(long, env = "VIDEOROOM_SIGNALING_PER_CLIENT", default_value_t = ConnectionLimits::default().signaling_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    signaling_per_client: u64,
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.
@@ -82,6 +91,7 @@ struct Options {
     log_format: LogFormat,
     settings: EmulatorSettings,
     access: AccessPolicy,
+    limits: ConnectionLimits,
 }
 
 /// Reads the layers as `videoroom` does: flags over the environment over `.env`; an empty
@@ -138,6 +148,10 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
         log_format,
         settings,
         access,
+        limits: ConnectionLimits {
+            http_per_client: cli.http_per_client as usize,
+            signaling_per_client: cli.signaling_per_client as usize,
+        },
     })
 }
 
@@ -151,6 +165,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(options.log_format);
+    telemetry::install_panic_hook();
+    // Before listening: every socket is a descriptor, and the usual soft limit of 1,024 is
+    // exhausted by a thousand idle or slow clients.
+    limits::raise_open_file_limit();
     match actix_web::rt::System::new().block_on(run(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -166,6 +184,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         port,
         settings,
         access,
+        limits,
         ..
     } = options;
     let listener = TcpListener::bind((host, port)).map_err(|e| {
@@ -178,13 +197,18 @@ async fn run(options: Options) -> anyhow::Result<()> {
     emulator.start();
     let app = emulator.clone();
     let access = web::Data::new(access);
+    // One set of counters for every worker: a client's connections are counted wherever
+    // they land.
+    let per_client = PerClient::new(limits);
     let server = HttpServer::new(move || {
         let app = app.clone();
         App::new()
             // Host and Origin checks before anything else runs (see `guard`); the request log
             // below still records what was refused.
             .app_data(access.clone())
+            .app_data(per_client.clone())
             .wrap(from_fn(guard::check))
+            .wrap(from_fn(limits::limit_per_client))
             // One log line per request, as `videoroom` logs them: method and path (never the
             // query string), status and time; headers, and so credentials, are never logged.
             .wrap(from_fn(telemetry::echo_request_id))

@@ -65,7 +65,9 @@ async fn room_and_participant_events_are_posted_signed_with_twilios_fields() {
         .await;
     let room_sid = room["sid"].as_str().unwrap().to_owned();
     app.join("cb", "alice").await;
-    app.emulator.advance_clock(Duration::from_secs(3));
+    app.emulator
+        .advance_clock(Duration::from_secs(3))
+        .expect("far below the clock cap");
     let res = app
         .post(
             "/v1/Rooms/cb/Participants/alice",

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 use videoroom_emulator::guard::{self, AccessPolicy};
+use videoroom_emulator::limits::{limit_per_client, ConnectionLimits, PerClient};
 use videoroom_emulator::{Delivery, Emulator, EmulatorSettings};
 
 pub struct TestEmulator {
@@ -34,30 +35,50 @@ pub async fn spawn() -> TestEmulator {
 }
 
 pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
-    spawn_inner(settings, None).await
+    spawn_inner(settings, None, None).await
 }
 
 /// An emulator behind the Host/Origin guard with `policy`, mounted as both binaries mount it.
 pub async fn spawn_guarded(settings: EmulatorSettings, policy: AccessPolicy) -> TestEmulator {
-    spawn_inner(settings, Some(policy)).await
+    spawn_inner(settings, Some(policy), None).await
 }
 
-async fn spawn_inner(settings: EmulatorSettings, policy: Option<AccessPolicy>) -> TestEmulator {
+/// An emulator behind the per-client connection caps when `limits` are given, as the
+/// binaries serve it.
+pub async fn spawn_capped(
+    settings: EmulatorSettings,
+    limits: Option<ConnectionLimits>,
+) -> TestEmulator {
+    spawn_inner(settings, None, limits).await
+}
+
+async fn spawn_inner(
+    settings: EmulatorSettings,
+    policy: Option<AccessPolicy>,
+    limits: Option<ConnectionLimits>,
+) -> TestEmulator {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().unwrap().port();
     let emulator = Emulator::new(settings);
     emulator.start();
     let app = emulator.clone();
+    let per_client = limits.map(PerClient::new);
     let server = HttpServer::new(move || {
         let app = app.clone();
         let guarded = policy.clone();
-        App::new()
+        // Without counters in the app's data, the caps let every request through.
+        let mut router = App::new();
+        if let Some(per_client) = &per_client {
+            router = router.app_data(per_client.clone());
+        }
+        router
             .configure(move |cfg| {
                 if let Some(policy) = guarded {
                     cfg.app_data(web::Data::new(policy));
                 }
             })
             .wrap(Condition::new(policy.is_some(), from_fn(guard::check)))
+            .wrap(from_fn(limit_per_client))
             .configure(move |cfg| app.configure(cfg))
     })
     .workers(1)

@@ -10,6 +10,7 @@ mod callbacks;
 mod control;
 mod docs;
 mod helpers;
+mod hostile;
 mod hostile_signaling;
 mod listing;
 mod openapi;

@@ -78,7 +78,9 @@ async fn disconnecting_a_participant_answers_202_and_changes_the_default_listing
     app.create_room(&[("UniqueName", "class")]).await;
     let alice = app.join("class", "alice").await;
     app.join("class", "bob").await;
-    app.emulator.advance_clock(Duration::from_secs(7));
+    app.emulator
+        .advance_clock(Duration::from_secs(7))
+        .expect("far below the clock cap");
 
     let res = app
         .post(

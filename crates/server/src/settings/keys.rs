@@ -283,6 +283,24 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "seconds `npm pack` may take before a fetch of twilio-video.js gives up, 1 to 600",
         show: |s| s.sdk.fetch_timeout.as_secs().to_string(),
     },
+    KeySpec {
+        key: "limits.http_per_client",
+        env: &["VIDEOROOM_HTTP_PER_CLIENT"],
+        flag: None,
+        default: Some("512"),
+        secret: false,
+        meaning: "HTTP requests in progress one client address may hold at once (429 beyond)",
+        show: |s| s.limits.http_per_client.to_string(),
+    },
+    KeySpec {
+        key: "limits.signaling_per_client",
+        env: &["VIDEOROOM_SIGNALING_PER_CLIENT"],
+        flag: None,
+        default: Some("64"),
+        secret: false,
+        meaning: "emulator: /signaling WebSockets one client address may hold open (429 beyond)",
+        show: |s| s.limits.signaling_per_client.to_string(),
+    },
 ];
 
 /// The spec of `key`, if it is one.

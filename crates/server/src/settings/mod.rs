@@ -47,7 +47,9 @@ use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR}
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
-use validation::{BaseUrl, Checker, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs};
+use validation::{
+    BaseUrl, Checker, ConnectionCap, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs,
+};
 use videoroom_emulator::guard::AccessPolicy;
 use videoroom_emulator::settings::CallbackHosts;
 
@@ -79,6 +81,8 @@ impl fmt::Display for BackendKind {
 
 // The log format is the emulator's, so both binaries take the same `--log-format`.
 pub use videoroom_emulator::telemetry::LogFormat;
+// The connection caps are the emulator's too: both binaries enforce them with its middleware.
+pub use videoroom_emulator::limits::ConnectionLimits;
 
 /// The room a token request joins.
 #[derive(Debug, Clone)]
@@ -203,6 +207,8 @@ pub struct Settings {
     pub workshop_dir: PathBuf,
     pub log_format: LogFormat,
     pub sdk: SdkSettings,
+    /// How many connections one client address may hold, on HTTP and on `/signaling`.
+    pub limits: ConnectionLimits,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -332,6 +338,11 @@ impl Settings {
         let sdk_cache_dir = check.optional("sdk.cache_dir", raw.sdk.cache_dir);
         let sdk_fetch = check.value("sdk.fetch", raw.sdk.fetch);
         let sdk_fetch_timeout = check.value("sdk.fetch_timeout", raw.sdk.fetch_timeout);
+        let http_per_client = check.value("limits.http_per_client", raw.limits.http_per_client);
+        let signaling_per_client = check.value(
+            "limits.signaling_per_client",
+            raw.limits.signaling_per_client,
+        );
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         check.finish()?;
@@ -369,6 +380,10 @@ impl Settings {
                 fetch: sdk_fetch.expect(CHECKED),
                 fetch_timeout: sdk_fetch_timeout.expect(CHECKED).0,
             },
+            limits: ConnectionLimits {
+                http_per_client: http_per_client.expect(CHECKED).0,
+                signaling_per_client: signaling_per_client.expect(CHECKED).0,
+            },
             origins,
             warnings: Vec::new(),
         };
@@ -394,6 +409,7 @@ struct Raw {
     workshop_dir: Parsed<PathBuf>,
     log: RawLog,
     sdk: RawSdk,
+    limits: RawLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -455,6 +471,13 @@ struct RawSdk {
     cache_dir: Parsed<Option<PathBuf>>,
     fetch: Parsed<bool>,
     fetch_timeout: Parsed<FetchTimeout>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    http_per_client: Parsed<ConnectionCap>,
+    signaling_per_client: Parsed<ConnectionCap>,
 }
 
 /// Invalid settings: every problem found, each naming its key and the fix.

@@ -205,6 +205,21 @@ impl FromSetting for FetchTimeout {
     }
 }
 
+/// A cap on one client address's connections: at least 1, at most a million.
+#[derive(Debug)]
+pub(super) struct ConnectionCap(pub usize);
+
+impl FromSetting for ConnectionCap {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        match s.parse::<usize>() {
+            Ok(cap @ 1..=1_000_000) => Ok(ConnectionCap(cap)),
+            _ => Err(format!(
+                "must be a whole number of connections from 1 to 1000000 (got '{s}')"
+            )),
+        }
+    }
+}
+
 /// A Twilio region id as written into tokens (`twr`).
 #[derive(Debug)]
 pub(super) struct RegionId(pub String);

@@ -720,3 +720,85 @@ async fn decode_checks_validity_against_the_emulators_clock_when_given_its_url()
     );
     assert!(out.contains("(7200 s ahead of this computer's)"), "{out}");
 }
+
+#[tokio::test]
+async fn a_token_request_writes_exactly_one_info_line() {
+    let logs = TempDir::new();
+    let log_path = logs.0.join("stderr.log");
+    let file = std::fs::File::create(&log_path).expect("a log file");
+    let server = start_with_stderr(
+        &["--port", "0", "--log-format", "json"],
+        &[("RUST_LOG", "info")],
+        Stdio::from(file),
+    );
+    let url = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
+    // Start-up lines come first; wait until the server answers before counting.
+    let health = client().get(url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = std::fs::read_to_string(&log_path).unwrap().lines().count();
+
+    let response = client()
+        .get(url("/video-token?identity=alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let new: Vec<&str> = text.lines().skip(before).collect();
+    let info: Vec<&&str> = new
+        .iter()
+        .filter(|l| l.contains("\"level\":\"INFO\""))
+        .collect();
+    assert_eq!(
+        info.len(),
+        1,
+        "one INFO line per request, got:\n{}",
+        new.join("\n")
+    );
+    assert!(info[0].contains("/video-token"), "{}", info[0]);
+    assert!(
+        !text.contains("alice"),
+        "the identity is not logged at INFO:\n{text}"
+    );
+}
+
+/// Every socket is a file descriptor: with a soft limit of 1,024, a thousand idle clients
+/// starved `/healthz`. The server lifts its soft limit to the hard one before listening.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_raises_its_soft_open_file_limit_to_the_hard_limit() {
+    let dir = TempDir::new();
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" --port 0"])
+        .arg(env!("CARGO_BIN_EXE_videoroom"))
+        .current_dir(&dir.0)
+        .env_clear()
+        .env("VIDEOROOM_SDK_FETCH", "false")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("videoroom starts under sh");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let listening = lines.any(|line| {
+        line.expect("stdout is readable")
+            .starts_with("listening on ")
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "the server started");
+    let limits = limits.expect("/proc/<pid>/limits is readable on Linux");
+    let row: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a row for open files")
+        .split_whitespace()
+        .collect();
+    // "Max open files  <soft>  <hard>  files"
+    let (soft, hard) = (row[3], row[4]);
+    assert_ne!(soft, "256", "the soft limit was raised: {row:?}");
+    assert_eq!(soft, hard, "to the hard limit: {row:?}");
+}

@@ -7,6 +7,7 @@ mod bad_requests;
 mod cli;
 mod config;
 mod helpers;
+mod hostile;
 mod shutdown;
 mod stampede;
 mod token_requests;
