@@ -13,3 +13,4 @@ mod listing;
 mod openapi;
 mod participants;
 mod rooms;
+mod signaling;
