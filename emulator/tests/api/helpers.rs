@@ -1,30 +1,23 @@
 //! A real emulator on a loopback port, a client that speaks to it as Twilio's libraries do, and
 //! a callback receiver the tests control.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use parking_lot::Mutex;
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 use videoroom_emulator::{Delivery, Emulator, EmulatorSettings};
+use videoroom_test_support::serve::{self, Served, ServedEmulator};
 
 pub struct TestEmulator {
     /// `http://127.0.0.1:<port>`
     pub base: String,
     pub emulator: Emulator,
     pub client: reqwest::Client,
-    handle: ServerHandle,
-}
-
-impl Drop for TestEmulator {
-    fn drop(&mut self) {
-        // Stop accepting; the runtime ends with the test anyway.
-        drop(self.handle.stop(false));
-    }
+    /// Stops accepting when the test emulator is dropped.
+    _served: Served,
 }
 
 pub async fn spawn() -> TestEmulator {
@@ -32,30 +25,15 @@ pub async fn spawn() -> TestEmulator {
 }
 
 pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().unwrap().port();
-    let emulator = Emulator::new(settings);
-    emulator.start();
-    let app = emulator.clone();
-    let server = HttpServer::new(move || {
-        let app = app.clone();
-        App::new().configure(move |cfg| app.configure(cfg))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .disable_signals()
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    let ServedEmulator { emulator, served } = serve::emulator(settings, 1);
     TestEmulator {
-        base: format!("http://127.0.0.1:{port}"),
+        base: served.base.clone(),
         emulator,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
-        handle,
+        _served: served,
     }
 }
 
@@ -202,23 +180,16 @@ pub enum Behaviour {
 pub struct Receiver {
     pub base: String,
     pub received: Arc<Mutex<Vec<Received>>>,
-    handle: ServerHandle,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-    }
+    /// Stops accepting when the receiver is dropped.
+    _served: Served,
 }
 
 pub fn receiver(behaviour: Behaviour) -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&received);
-    let server = HttpServer::new(move || {
+    let served = serve::serve(1, move |cfg| {
         let log = Arc::clone(&log);
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+        cfg.default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
             let log = Arc::clone(&log);
             async move {
                 let header = |name: &str| {
@@ -243,20 +214,12 @@ pub fn receiver(behaviour: Behaviour) -> Receiver {
                     }
                 }
             }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .disable_signals()
-    .shutdown_timeout(0)
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+        }));
+    });
     Receiver {
-        base: format!("http://127.0.0.1:{port}"),
+        base: served.base.clone(),
         received,
-        handle,
+        _served: served,
     }
 }
 

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -18,6 +17,7 @@ use videoroom_emulator::signaling::{Signaling, SignalingOptions};
 use videoroom_emulator_adapter::{
     CreateRoom, ManualClock, ParticipantKey, ParticipantQuery, ParticipantStatus, Store,
 };
+use videoroom_test_support::serve::{serve, Served};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -33,6 +33,8 @@ struct TestServer {
     url: String,
     store: Arc<Store>,
     signaling: Signaling,
+    /// Stops accepting when the test server is dropped.
+    _served: Served,
 }
 
 impl TestServer {
@@ -49,19 +51,12 @@ impl TestServer {
         );
         signaling.start();
         let mounted = signaling.clone();
-        let server = HttpServer::new(move || {
-            let mounted = mounted.clone();
-            App::new().configure(move |cfg| mounted.configure(cfg))
-        })
-        .workers(2)
-        .bind(("127.0.0.1", 0))
-        .expect("bind a loopback port");
-        let port = server.addrs()[0].port();
-        actix_web::rt::spawn(server.run());
+        let served = serve(2, move |cfg| mounted.configure(cfg));
         Self {
-            url: format!("ws://127.0.0.1:{port}/signaling"),
+            url: format!("ws://127.0.0.1:{}/signaling", served.port),
             store,
             signaling,
+            _served: served,
         }
     }
 

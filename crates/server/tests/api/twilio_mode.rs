@@ -3,33 +3,21 @@
 
 use std::process::Command;
 
-use actix_web::{App, HttpServer};
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_server::settings::{Overrides, Sources};
 use videoroom_server::Application;
+use videoroom_test_support::serve::{self, Served, ServedEmulator};
 
 use crate::config::TempDir;
 use crate::helpers::{verify, TestApp};
 
-/// A standalone emulator (seeded account) on a free loopback port.
-async fn spawn_emulator() -> (Emulator, String, actix_web::dev::ServerHandle) {
-    let emulator = Emulator::new(EmulatorSettings::seeded());
-    emulator.start();
-    let app = emulator.clone();
-    let server = HttpServer::new(move || {
-        let app = app.clone();
-        App::new().configure(move |cfg| app.configure(cfg))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .expect("bind a free port");
-    let port = server.addrs()[0].port();
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (emulator, format!("http://127.0.0.1:{port}"), handle)
+/// A standalone emulator (seeded account) on a free loopback port: the emulator, its base URL
+/// and the server, stopped by the test.
+async fn spawn_emulator() -> (Emulator, String, Served) {
+    let ServedEmulator { emulator, served } = serve::emulator(EmulatorSettings::seeded(), 1);
+    (emulator, served.base.clone(), served)
 }
 
 fn seeded_env(base_url: &str, secret: &str) -> Vec<(&'static str, String)> {
