@@ -29,11 +29,10 @@ fn seeded_env(base_url: &str, secret: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[tokio::test]
-async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
-    let (emulator, base_url, upstream) = spawn_emulator().await;
-    let sources = Sources {
-        env: seeded_env(&base_url, TEST_API_KEY_SECRET)
+/// `--backend twilio` on a free port, with the seeded account and `secret` against `base_url`.
+fn twilio_sources(base_url: &str, secret: &str) -> Sources {
+    Sources {
+        env: seeded_env(base_url, secret)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
@@ -43,7 +42,13 @@ async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
             ..Overrides::default()
         },
         ..Sources::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
+    let (emulator, base_url, upstream) = spawn_emulator().await;
+    let sources = twilio_sources(&base_url, TEST_API_KEY_SECRET);
     let app = TestApp::from_application(
         Application::build(sources.load().expect("valid settings"))
             .await
@@ -69,18 +74,7 @@ async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
 #[tokio::test]
 async fn the_twilio_backend_with_a_wrong_secret_answers_502_backend_unauthorized() {
     let (_emulator, base_url, upstream) = spawn_emulator().await;
-    let sources = Sources {
-        env: seeded_env(&base_url, "not-the-secret")
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        overrides: Overrides {
-            backend: Some("twilio".into()),
-            port: Some("0".into()),
-            ..Overrides::default()
-        },
-        ..Sources::default()
-    };
+    let sources = twilio_sources(&base_url, "not-the-secret");
     let app = TestApp::from_application(Application::build(sources.load().unwrap()).await.unwrap());
     let (status, code, body) =
         crate::helpers::error_code(app.get("/video-token?identity=alice").await).await;
