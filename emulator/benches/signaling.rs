@@ -21,12 +21,11 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use videoroom_core::credentials::{
-    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
-};
-use videoroom_core::token::{ApiKey, TokenSigner};
-use videoroom_core::{AccountSid, ApiKeySid, Identity};
+use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use videoroom_core::token::TokenSigner;
+use videoroom_core::Identity;
 use videoroom_test_support::binary::{self, Running};
+use videoroom_test_support::seeded_key;
 
 const ROOMS: usize = 40;
 const MESSAGES_EACH_WAY: usize = 50;
@@ -124,12 +123,7 @@ impl Emulator {
 }
 
 fn token(identity: &str, room: &str) -> BenchResult<String> {
-    let key = ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).map_err(|e| e.to_string())?,
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).map_err(|e| e.to_string())?,
-        secret: TEST_API_KEY_SECRET.to_owned().into(),
-    };
-    let signer = TokenSigner::new(key, 3600, None).map_err(|e| e.to_string())?;
+    let signer = TokenSigner::new(seeded_key(), 3600, None).map_err(|e| e.to_string())?;
     let identity = Identity::parse(identity).map_err(|e| e.to_string())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

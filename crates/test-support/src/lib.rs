@@ -20,3 +20,16 @@ pub mod token;
 /// Re-exported so that [`assert_token_snapshot!`] works in crates that name insta only through
 /// this one.
 pub use insta;
+
+use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
+use videoroom_core::token::ApiKey;
+use videoroom_core::{AccountSid, ApiKeySid};
+
+/// The seeded API key, as the emulator and `videoroom` use it when nothing is configured.
+pub fn seeded_key() -> ApiKey {
+    ApiKey {
+        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("the seeded account SID is valid"),
+        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("the seeded API key SID is valid"),
+        secret: TEST_API_KEY_SECRET.to_owned().into(),
+    }
+}

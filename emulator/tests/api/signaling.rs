@@ -11,23 +11,16 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
-use videoroom_core::token::{sign_parts, ApiKey, TokenSigner, TokenVerifier};
-use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomKey, RoomName, RoomType};
+use videoroom_core::token::{sign_parts, TokenSigner, TokenVerifier};
+use videoroom_core::{Identity, RoomKey, RoomName, RoomType};
 use videoroom_emulator::signaling::{Signaling, SignalingOptions};
 use videoroom_emulator_adapter::{
     CreateRoom, ManualClock, ParticipantKey, ParticipantQuery, ParticipantStatus, Store,
 };
+use videoroom_test_support::seeded_key;
 use videoroom_test_support::serve::{serve, Served};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn seeded_key() -> ApiKey {
-    ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded key SID"),
-        secret: TEST_API_KEY_SECRET.to_owned().into(),
-    }
-}
 
 struct TestServer {
     url: String,

@@ -16,17 +16,10 @@ use videoroom_core::token::{
 };
 use videoroom_core::{AccountSid, ApiKeySid, Identity};
 use videoroom_test_support::assert_token_snapshot;
+use videoroom_test_support::seeded_key;
 
 /// A fixed issue time for the verification tests, so that expiry arithmetic is exact.
 const NOW: i64 = 1_764_000_000;
-
-fn seeded_key() -> ApiKey {
-    ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded API key SID"),
-        secret: SecretString::from(TEST_API_KEY_SECRET),
-    }
-}
 
 fn signer(ttl: u64, region: Option<&str>) -> TokenSigner {
     TokenSigner::new(seeded_key(), ttl, region.map(str::to_owned)).expect("valid signer settings")

@@ -4,15 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use secrecy::SecretString;
 use serde_json::Value;
-use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
-use videoroom_core::token::{ApiKey, TokenVerifier, VerifiedToken};
-use videoroom_core::{AccountSid, ApiKeySid, RoomBackend};
+use videoroom_core::token::{TokenVerifier, VerifiedToken};
+use videoroom_core::RoomBackend;
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_server::settings::Overrides;
 use videoroom_server::{Application, Backend, Settings};
 pub use videoroom_test_support::counting::CountingBackend;
+pub use videoroom_test_support::seeded_key;
 
 /// A running application and a client for it.
 pub struct TestApp {
@@ -129,15 +128,6 @@ pub async fn spawn_app_over(overrides: Overrides, backend: Arc<dyn RoomBackend>)
         .await
         .expect("the application builds");
     TestApp::from_application(app)
-}
-
-/// The seeded API key, as the emulator and `videoroom` use it when nothing is configured.
-pub fn seeded_key() -> ApiKey {
-    ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded API key SID"),
-        secret: SecretString::from(TEST_API_KEY_SECRET),
-    }
 }
 
 pub fn unix_now() -> i64 {
