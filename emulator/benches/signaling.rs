@@ -20,8 +20,7 @@
 //! locks each room separately, so the ratio measures the CPU the two rooms share, not a lock.
 //! Run with `cargo bench -p videoroom-emulator --bench signaling` (or `cargo xtask bench`).
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt as _, StreamExt as _};
@@ -29,11 +28,11 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use videoroom_core::credentials::{
-    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID, TEST_AUTH_TOKEN,
-};
-use videoroom_core::token::{ApiKey, TokenSigner};
-use videoroom_core::{AccountSid, ApiKeySid, Identity};
+use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use videoroom_core::token::TokenSigner;
+use videoroom_core::Identity;
+use videoroom_test_support::binary::{self, Running};
+use videoroom_test_support::seeded_key;
 
 const ROOMS: usize = 40;
 const MESSAGES_EACH_WAY: usize = 50;
@@ -80,68 +79,30 @@ fn main() {
     std::process::exit(code);
 }
 
-/// The emulator child process, killed when dropped so a failed run leaves nothing behind.
+/// The emulator child process (see `videoroom_test_support::binary`: no developer credentials,
+/// killed when dropped so a failed run leaves nothing behind).
 struct Emulator {
-    child: Child,
+    running: Running,
     base: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Emulator {
     fn start() -> BenchResult<Self> {
-        let binary = std::env::var("VIDEOROOM_EMULATOR_BIN")
+        let path = std::env::var("VIDEOROOM_EMULATOR_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_videoroom-emulator").to_owned());
-        let mut command = Command::new(&binary);
+        let mut command = binary::command(&path);
         command
             .args(["--port", "0"])
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        // The seeded credentials, whatever the calling shell has set.
-        for name in [
-            "ACCOUNT_SID",
-            "TWILIO_ACCOUNT_SID",
-            "AUTH_TOKEN",
-            "TWILIO_AUTH_TOKEN",
-            "API_KEY",
-            "TWILIO_API_KEY_SID",
-            "API_SECRET",
-            "TWILIO_API_KEY_SECRET",
-        ] {
-            command.env_remove(name);
-        }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {binary}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout from the emulator")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(base) = line.strip_prefix("listening on ") {
-                        break base.trim().to_owned();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    return Err(format!("{binary} exited before listening"));
-                }
-            }
-        };
-        // Keep draining its stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Ok(Self { child, base })
+        let running = Running::start(command)?;
+        let base = running.base.clone();
+        Ok(Self { running, base })
     }
 
     /// CPU time the server has used (user + system), from `/proc/<pid>/stat`.
     fn cpu_time(&self) -> BenchResult<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.running.child.id()))
             .map_err(|e| format!("cannot read the emulator's /proc stat: {e}"))?;
         // Fields after the command name (which may contain spaces) start after the last ')'.
         let fields: Vec<&str> = stat
@@ -161,7 +122,7 @@ impl Emulator {
 
     /// (VmRSS, VmHWM) in kB.
     fn memory_kb(&self) -> BenchResult<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.running.child.id()))
             .map_err(|e| format!("cannot read the emulator's /proc status: {e}"))?;
         let field = |name: &str| {
             status
@@ -176,12 +137,7 @@ impl Emulator {
 }
 
 fn token(identity: &str, room: &str) -> BenchResult<String> {
-    let key = ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).map_err(|e| e.to_string())?,
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).map_err(|e| e.to_string())?,
-        secret: TEST_API_KEY_SECRET.to_owned().into(),
-    };
-    let signer = TokenSigner::new(key, 3600, None).map_err(|e| e.to_string())?;
+    let signer = TokenSigner::new(seeded_key(), 3600, None).map_err(|e| e.to_string())?;
     let identity = Identity::parse(identity).map_err(|e| e.to_string())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

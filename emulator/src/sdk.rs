@@ -506,21 +506,19 @@ fn read_checked(
 /// system's temporary directory, so a process stopped mid-fetch leaves nothing in the cache.
 fn fetch_with_npm(npm: &Path, cache_dir: &Path, waiting: Waiting<'_>) -> Result<(), SdkError> {
     fs::create_dir_all(cache_dir).map_err(io_error(cache_dir))?;
-    let scratch = std::env::temp_dir().join(format!(
-        "videoroom-npm-pack-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    fs::create_dir_all(&scratch).map_err(io_error(&scratch))?;
-    let result = run_npm_pack(npm, &scratch, waiting).and_then(|()| {
-        let from = scratch.join(tarball_name());
+    let scratch = tempfile::Builder::new()
+        .prefix("videoroom-npm-pack-")
+        .tempdir()
+        .map_err(|source| io_error(&std::env::temp_dir())(source))?;
+    let result = run_npm_pack(npm, scratch.path(), waiting).and_then(|()| {
+        let from = scratch.path().join(tarball_name());
         let partial = cache_dir.join(format!("{}.partial-{}", tarball_name(), std::process::id()));
         fs::copy(&from, &partial).map_err(io_error(&from))?;
         let to = cache_dir.join(tarball_name());
         fs::rename(&partial, &to).map_err(io_error(&to))
     });
-    // The scratch folder only ever holds what npm wrote; losing it is harmless.
-    let _ = fs::remove_dir_all(&scratch);
+    // The scratch folder only ever holds what npm wrote; failing to remove it is harmless.
+    let _ = scratch.close();
     result
 }
 

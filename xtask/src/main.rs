@@ -1028,7 +1028,8 @@ mod tests {
 
     #[test]
     fn unreferenced_and_pending_snapshots_are_reported_and_build_output_is_ignored() {
-        let dir = env::temp_dir().join(format!("xtask-snapshots-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let snapshots = dir.join("crate/tests/snapshots");
         fs::create_dir_all(&snapshots).unwrap();
         fs::create_dir_all(dir.join("target/snapshots")).unwrap();
@@ -1043,7 +1044,7 @@ mod tests {
         fs::write(dir.join("target/snapshots/built.snap"), "").unwrap();
         let references = format!("{}\n", snapshots.join("used.snap").display());
         let audit = audit_snapshots(&dir, &references).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
+        scratch.close().unwrap();
         assert_eq!(audit.on_disk, 2);
         assert_eq!(audit.unreferenced, vec![snapshots.join("stale.snap")]);
         assert_eq!(
@@ -1057,7 +1058,8 @@ mod tests {
 
     #[test]
     fn node_test_files_leave_out_the_excluded_directory() {
-        let dir = env::temp_dir().join(format!("xtask-walk-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         fs::create_dir_all(dir.join("browser")).unwrap();
         fs::create_dir_all(dir.join("node_modules/pkg")).unwrap();
         for file in [
@@ -1069,7 +1071,7 @@ mod tests {
             fs::write(dir.join(file), "").unwrap();
         }
         let files = node_test_files(&dir, Some(&dir.join("browser"))).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
+        scratch.close().unwrap();
         assert_eq!(files, vec![dir.join("a.test.mjs")]);
     }
 }

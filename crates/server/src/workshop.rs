@@ -452,30 +452,26 @@ mod tests {
     use std::fs;
     use std::path::Path;
 
-    /// A scratch folder removed when dropped (the workspace has no tempfile crate).
-    struct Scratch(PathBuf);
+    /// A scratch folder (tempfile's), removed when dropped. `.0` is its path.
+    struct Scratch(
+        PathBuf,
+        // Held only for its `Drop`, which removes the folder.
+        #[allow(dead_code)] tempfile::TempDir,
+    );
 
     impl Scratch {
         fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "videoroom-workshop-{name}-{}-{}",
-                std::process::id(),
-                uuid::Uuid::new_v4().simple()
-            ));
-            fs::create_dir_all(&dir).expect("create scratch dir");
-            Self(dir)
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("videoroom-workshop-{name}-"))
+                .tempdir()
+                .expect("create scratch dir");
+            Self(dir.path().to_path_buf(), dir)
         }
 
         fn write(&self, name: &str, contents: &str) -> PathBuf {
             let path = self.0.join(name);
             fs::write(&path, contents).expect("write scratch file");
             path
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 

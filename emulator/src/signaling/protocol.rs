@@ -19,7 +19,7 @@
 //! 2. Build the value where the emulator decides to send it: `conn.send(ServerMessage::Foo(…))`
 //!    in the hub, or push it to the connection's replies. Both go through [`encode`].
 //! 3. Pin its exact text in this module's test `every_outgoing_frame_has_the_text_the_sdk_reads`,
-//!    and script the client's view of it in `emulator/tests/signaling.rs`.
+//!    and script the client's view of it in `emulator/tests/api/signaling.rs`.
 //!
 //! An incoming message is the mirror image: a `Deserialize` struct here (like
 //! [`ConnectMessage`]) and a case in `Connection::on_message`.

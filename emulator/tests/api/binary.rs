@@ -7,21 +7,18 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use videoroom_core::credentials::{
-    ENV_ACCOUNT_SID, ENV_ALL, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
-    TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_AUTH_TOKEN,
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN, TEST_ACCOUNT_SID,
+    TEST_API_KEY_SECRET, TEST_AUTH_TOKEN,
 };
+use videoroom_test_support::binary::{self, Banner};
 
 fn command(env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_videoroom-emulator"));
+    // Without the developer's credentials (see `binary::command`); tokio's, to await the child.
+    let mut cmd = Command::from(binary::command(env!("CARGO_BIN_EXE_videoroom-emulator")));
     cmd.args(["--port", "0"])
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    // A developer's real credentials must never reach the test's child.
-    for name in ENV_ALL {
-        cmd.env_remove(name);
-    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -30,20 +27,15 @@ fn command(env: &[(&str, &str)]) -> Command {
 
 /// The binary in `dir` (where it looks for `.env`), with `args` and no `--port` of its own.
 fn command_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut fresh = Command::new(env!("CARGO_BIN_EXE_videoroom-emulator"));
+    let mut fresh = Command::from(binary::command(env!("CARGO_BIN_EXE_videoroom-emulator")));
     fresh
         .args(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for name in ENV_ALL
-        .iter()
-        .chain(&["EMULATOR_PORT", "VIDEOROOM_LOG_FORMAT"])
-    {
-        fresh.env_remove(name);
-    }
+        .kill_on_drop(true)
+        .env_remove("EMULATOR_PORT")
+        .env_remove("VIDEOROOM_LOG_FORMAT");
     for (k, v) in env {
         fresh.env(k, v);
     }
@@ -54,16 +46,10 @@ fn command_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Com
 async fn banner_of(child: &mut Child) -> (String, Vec<String>) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    let mut base = None;
+    let mut banner = Banner::default();
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                base = Some(url.trim().to_owned());
-            }
-            let done = line.contains("API key secret");
-            seen.push(line);
-            if done {
+            if banner.push(line, |line| line.contains("API key secret")) {
                 break;
             }
         }
@@ -71,6 +57,7 @@ async fn banner_of(child: &mut Child) -> (String, Vec<String>) {
     tokio::time::timeout(Duration::from_secs(20), read)
         .await
         .expect("the banner is printed");
+    let Banner { lines: seen, base } = banner;
     let base = base.unwrap_or_else(|| panic!("no listening line in {seen:#?}"));
     (base, seen)
 }

@@ -1,33 +1,25 @@
 //! A real emulator on a loopback port, a client that speaks to it as Twilio's libraries do, and
 //! a callback receiver the tests control.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use actix_web::middleware::{from_fn, Condition};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use parking_lot::Mutex;
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
-use videoroom_emulator::guard::{self, AccessPolicy};
-use videoroom_emulator::limits::{limit_per_client, ConnectionLimits, PerClient};
+use videoroom_emulator::guard::AccessPolicy;
+use videoroom_emulator::limits::ConnectionLimits;
 use videoroom_emulator::{Delivery, Emulator, EmulatorSettings};
+use videoroom_test_support::serve::{self, Front, Served, ServedEmulator};
 
 pub struct TestEmulator {
     /// `http://127.0.0.1:<port>`
     pub base: String,
     pub emulator: Emulator,
     pub client: reqwest::Client,
-    handle: ServerHandle,
-}
-
-impl Drop for TestEmulator {
-    fn drop(&mut self) {
-        // Stop accepting; the runtime ends with the test anyway.
-        drop(self.handle.stop(false));
-    }
+    /// Stops accepting when the test emulator is dropped.
+    _served: Served,
 }
 
 pub async fn spawn() -> TestEmulator {
@@ -35,12 +27,16 @@ pub async fn spawn() -> TestEmulator {
 }
 
 pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
-    spawn_inner(settings, None, None).await
+    spawn_behind(settings, Front::default()).await
 }
 
 /// An emulator behind the Host/Origin guard with `policy`, mounted as both binaries mount it.
 pub async fn spawn_guarded(settings: EmulatorSettings, policy: AccessPolicy) -> TestEmulator {
-    spawn_inner(settings, Some(policy), None).await
+    let front = Front {
+        access: Some(policy),
+        ..Front::default()
+    };
+    spawn_behind(settings, front).await
 }
 
 /// An emulator behind the per-client connection caps when `limits` are given, as the
@@ -49,53 +45,23 @@ pub async fn spawn_capped(
     settings: EmulatorSettings,
     limits: Option<ConnectionLimits>,
 ) -> TestEmulator {
-    spawn_inner(settings, None, limits).await
+    let front = Front {
+        limits,
+        ..Front::default()
+    };
+    spawn_behind(settings, front).await
 }
 
-async fn spawn_inner(
-    settings: EmulatorSettings,
-    policy: Option<AccessPolicy>,
-    limits: Option<ConnectionLimits>,
-) -> TestEmulator {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().unwrap().port();
-    let emulator = Emulator::new(settings);
-    emulator.start();
-    let app = emulator.clone();
-    let per_client = limits.map(PerClient::new);
-    let server = HttpServer::new(move || {
-        let app = app.clone();
-        let guarded = policy.clone();
-        // Without counters in the app's data, the caps let every request through.
-        let mut router = App::new();
-        if let Some(per_client) = &per_client {
-            router = router.app_data(per_client.clone());
-        }
-        router
-            .configure(move |cfg| {
-                if let Some(policy) = guarded {
-                    cfg.app_data(web::Data::new(policy));
-                }
-            })
-            .wrap(Condition::new(policy.is_some(), from_fn(guard::check)))
-            .wrap(from_fn(limit_per_client))
-            .configure(move |cfg| app.configure(cfg))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .disable_signals()
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+async fn spawn_behind(settings: EmulatorSettings, front: Front) -> TestEmulator {
+    let ServedEmulator { emulator, served } = serve::emulator_behind(settings, 1, front);
     TestEmulator {
-        base: format!("http://127.0.0.1:{port}"),
+        base: served.base.clone(),
         emulator,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap(),
-        handle,
+        _served: served,
     }
 }
 
@@ -242,23 +208,16 @@ pub enum Behaviour {
 pub struct Receiver {
     pub base: String,
     pub received: Arc<Mutex<Vec<Received>>>,
-    handle: ServerHandle,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-    }
+    /// Stops accepting when the receiver is dropped.
+    _served: Served,
 }
 
 pub fn receiver(behaviour: Behaviour) -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&received);
-    let server = HttpServer::new(move || {
+    let served = serve::serve(1, move |cfg| {
         let log = Arc::clone(&log);
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+        cfg.default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
             let log = Arc::clone(&log);
             async move {
                 let header = |name: &str| {
@@ -283,20 +242,12 @@ pub fn receiver(behaviour: Behaviour) -> Receiver {
                     }
                 }
             }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .disable_signals()
-    .shutdown_timeout(0)
-    .run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+        }));
+    });
     Receiver {
-        base: format!("http://127.0.0.1:{port}"),
+        base: served.base.clone(),
         received,
-        handle,
+        _served: served,
     }
 }
 

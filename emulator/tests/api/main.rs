@@ -16,3 +16,4 @@ mod listing;
 mod openapi;
 mod participants;
 mod rooms;
+mod signaling;

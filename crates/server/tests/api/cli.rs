@@ -10,11 +10,13 @@ use videoroom_core::credentials::{
     ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
 };
 
+use videoroom_test_support::binary;
+
 use crate::config::TempDir;
 use crate::helpers::{client, verify};
 
 fn videoroom(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_videoroom"));
+    let mut command = binary::command(env!("CARGO_BIN_EXE_videoroom"));
     command.args(args).current_dir(&dir.0).env_clear();
     // `sdk.fetch = false`: no test run fetches twilio-video.js from the npm registry.
     command.env("VIDEOROOM_SDK_FETCH", "false");
@@ -214,18 +216,24 @@ fn the_twilio_backend_without_credentials_refuses_to_start() {
     assert!(err.contains("ACCOUNT_SID (or TWILIO_ACCOUNT_SID)"), "{err}");
 }
 
-/// A `videoroom` server started by a test, with its banner read up to the listening line.
+/// A `videoroom` server started by a test, with its banner read up to the listening line
+/// (`child`, `banner` and `port` are those of [`binary::Running`]).
 struct Running {
-    child: Child,
-    banner: String,
-    port: u16,
+    running: binary::Running,
     _dir: TempDir,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Running {
+    type Target = binary::Running;
+
+    fn deref(&self) -> &binary::Running {
+        &self.running
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut binary::Running {
+        &mut self.running
     }
 }
 
@@ -235,28 +243,10 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
 
 fn start_with_stderr(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Running {
     let dir = TempDir::new();
-    let mut child = videoroom(&dir, args, env)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("videoroom starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-    let mut banner = String::new();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("the banner ends with the listening line")
-            .expect("stdout is readable");
-        banner.push_str(&line);
-        banner.push('\n');
-        if let Some(port) = line.strip_prefix("listening on http://127.0.0.1:") {
-            break port.parse().expect("a port number");
-        }
-    };
+    let mut command = videoroom(&dir, args, env);
+    command.stderr(stderr);
     Running {
-        child,
-        banner,
-        port,
+        running: binary::Running::start(command).expect("videoroom starts and listens"),
         _dir: dir,
     }
 }

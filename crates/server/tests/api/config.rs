@@ -9,26 +9,26 @@ use videoroom_server::settings::{
     BackendKind, ConfigFile, Origin, Overrides, Settings, SettingsError, Sources,
 };
 
-/// A scratch directory that is removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// A scratch directory (tempfile's), removed when dropped. `.0` is its path.
+pub struct TempDir(
+    pub PathBuf,
+    // Held only for its `Drop`, which removes the directory.
+    #[allow(dead_code)] tempfile::TempDir,
+);
 
 impl TempDir {
     pub fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("videoroom-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&path).expect("a temp dir");
-        Self(path)
+        let dir = tempfile::Builder::new()
+            .prefix("videoroom-test-")
+            .tempdir()
+            .expect("a temp dir");
+        Self(dir.path().to_path_buf(), dir)
     }
 
     pub fn write(&self, name: &str, content: &str) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, content).expect("write a temp file");
         path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,21 +1,17 @@
 //! Shared test helpers: start the real application on a free port and talk HTTP to it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use async_trait::async_trait;
-use secrecy::SecretString;
-use serde_json::{json, Value};
-use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
-use videoroom_core::token::{decode_unverified, ApiKey, TokenVerifier, VerifiedToken};
-use videoroom_core::{
-    AccountSid, ApiKeySid, BackendError, Room, RoomBackend, RoomKey, RoomPage, RoomQuery, RoomSpec,
-};
+use serde_json::Value;
+use videoroom_core::token::{TokenVerifier, VerifiedToken};
+use videoroom_core::RoomBackend;
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_server::settings::Overrides;
 use videoroom_server::{Application, Backend, Settings};
+pub use videoroom_test_support::counting::CountingBackend;
+pub use videoroom_test_support::seeded_key;
 
 /// A running application and a client for it.
 pub struct TestApp {
@@ -134,71 +130,6 @@ pub async fn spawn_app_over(overrides: Overrides, backend: Arc<dyn RoomBackend>)
     TestApp::from_application(app)
 }
 
-/// A backend decorator that counts calls and can add latency.
-pub struct CountingBackend {
-    inner: Arc<dyn RoomBackend>,
-    latency: Duration,
-    pub creates: AtomicUsize,
-    pub fetches: AtomicUsize,
-}
-
-impl CountingBackend {
-    pub fn new(inner: Arc<dyn RoomBackend>, latency: Duration) -> Self {
-        Self {
-            inner,
-            latency,
-            creates: AtomicUsize::new(0),
-            fetches: AtomicUsize::new(0),
-        }
-    }
-
-    pub fn creates(&self) -> usize {
-        self.creates.load(Ordering::SeqCst)
-    }
-
-    pub fn inner(&self) -> &Arc<dyn RoomBackend> {
-        &self.inner
-    }
-
-    async fn wait(&self) {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
-        }
-    }
-}
-
-#[async_trait]
-impl RoomBackend for CountingBackend {
-    async fn create_room(&self, spec: &RoomSpec) -> Result<Room, BackendError> {
-        self.creates.fetch_add(1, Ordering::SeqCst);
-        self.wait().await;
-        self.inner.create_room(spec).await
-    }
-
-    async fn fetch_room(&self, key: &RoomKey) -> Result<Room, BackendError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        self.wait().await;
-        self.inner.fetch_room(key).await
-    }
-
-    async fn list_rooms(&self, query: &RoomQuery) -> Result<RoomPage, BackendError> {
-        self.inner.list_rooms(query).await
-    }
-
-    async fn complete_room(&self, key: &RoomKey) -> Result<Room, BackendError> {
-        self.inner.complete_room(key).await
-    }
-}
-
-/// The seeded API key, as the emulator and `videoroom` use it when nothing is configured.
-pub fn seeded_key() -> ApiKey {
-    ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded API key SID"),
-        secret: SecretString::from(TEST_API_KEY_SECRET),
-    }
-}
-
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -231,22 +162,4 @@ pub async fn error_code(response: reqwest::Response) -> (u16, String, Value) {
         .unwrap_or_default()
         .to_owned();
     (status, code, body)
-}
-
-/// Snapshots a token's decoded header and claims with the time-dependent claims redacted
-/// (`iat`, `exp`, and the issue time inside `jti`), so the snapshot holds exactly what does
-/// not depend on when the test runs.
-pub fn assert_token_snapshot(name: &str, token: &str) {
-    let decoded = decode_unverified(token).expect("a served token decodes");
-    let parts = json!({"header": decoded.header, "claims": decoded.claims});
-    insta::assert_json_snapshot!(name, parts, {
-        ".claims.iat" => "[iat]",
-        ".claims.exp" => "[exp]",
-        ".claims.jti" => insta::dynamic_redaction(|value, _| {
-            // Keep the API key part of `jti` (`<key SID>-<iat>`), which must not change.
-            let jti = value.as_str().unwrap_or_default();
-            let key = jti.rsplit_once('-').map(|(key, _)| key).unwrap_or(jti);
-            format!("{key}-[iat]")
-        }),
-    });
 }

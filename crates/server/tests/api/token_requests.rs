@@ -4,7 +4,9 @@ use serde_json::{json, Value};
 use videoroom_core::RoomKey;
 use videoroom_server::settings::Overrides;
 
-use crate::helpers::{assert_token_snapshot, error_code, spawn_app, spawn_app_with, verify};
+use videoroom_test_support::assert_token_snapshot;
+
+use crate::helpers::{error_code, spawn_app, spawn_app_with, verify};
 
 async fn ok_body(response: reqwest::Response) -> Value {
     assert_eq!(response.status().as_u16(), 200);
@@ -236,7 +238,7 @@ async fn the_token_lifetime_and_region_follow_the_configuration() {
 async fn a_served_token_has_twilios_header_and_claims() {
     let app = spawn_app().await;
     let body = ok_body(app.get("/video-token?identity=alice").await).await;
-    assert_token_snapshot(
+    assert_token_snapshot!(
         "served_token_for_alice_in_myroom",
         body["token"].as_str().unwrap(),
     );
@@ -250,7 +252,7 @@ async fn a_served_token_for_another_room_grants_that_room() {
             .await,
     )
     .await;
-    assert_token_snapshot(
+    assert_token_snapshot!(
         "served_token_for_bob_in_dailystandup",
         body["token"].as_str().unwrap(),
     );

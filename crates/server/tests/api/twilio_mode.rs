@@ -3,33 +3,21 @@
 
 use std::process::Command;
 
-use actix_web::{App, HttpServer};
 use serde_json::Value;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_emulator::{Emulator, EmulatorSettings};
 use videoroom_server::settings::{Overrides, Sources};
 use videoroom_server::Application;
+use videoroom_test_support::serve::{self, Served, ServedEmulator};
 
 use crate::config::TempDir;
 use crate::helpers::{verify, TestApp};
 
-/// A standalone emulator (seeded account) on a free loopback port.
-async fn spawn_emulator() -> (Emulator, String, actix_web::dev::ServerHandle) {
-    let emulator = Emulator::new(EmulatorSettings::seeded());
-    emulator.start();
-    let app = emulator.clone();
-    let server = HttpServer::new(move || {
-        let app = app.clone();
-        App::new().configure(move |cfg| app.configure(cfg))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .expect("bind a free port");
-    let port = server.addrs()[0].port();
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (emulator, format!("http://127.0.0.1:{port}"), handle)
+/// A standalone emulator (seeded account) on a free loopback port: the emulator, its base URL
+/// and the server, stopped by the test.
+async fn spawn_emulator() -> (Emulator, String, Served) {
+    let ServedEmulator { emulator, served } = serve::emulator(EmulatorSettings::seeded(), 1);
+    (emulator, served.base.clone(), served)
 }
 
 fn seeded_env(base_url: &str, secret: &str) -> Vec<(&'static str, String)> {
@@ -41,11 +29,10 @@ fn seeded_env(base_url: &str, secret: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[tokio::test]
-async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
-    let (emulator, base_url, upstream) = spawn_emulator().await;
-    let sources = Sources {
-        env: seeded_env(&base_url, TEST_API_KEY_SECRET)
+/// `--backend twilio` on a free port, with the seeded account and `secret` against `base_url`.
+fn twilio_sources(base_url: &str, secret: &str) -> Sources {
+    Sources {
+        env: seeded_env(base_url, secret)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
@@ -55,7 +42,13 @@ async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
             ..Overrides::default()
         },
         ..Sources::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
+    let (emulator, base_url, upstream) = spawn_emulator().await;
+    let sources = twilio_sources(&base_url, TEST_API_KEY_SECRET);
     let app = TestApp::from_application(
         Application::build(sources.load().expect("valid settings"))
             .await
@@ -81,18 +74,7 @@ async fn the_twilio_backend_serves_tokens_whose_room_exists_in_the_upstream() {
 #[tokio::test]
 async fn the_twilio_backend_with_a_wrong_secret_answers_502_backend_unauthorized() {
     let (_emulator, base_url, upstream) = spawn_emulator().await;
-    let sources = Sources {
-        env: seeded_env(&base_url, "not-the-secret")
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        overrides: Overrides {
-            backend: Some("twilio".into()),
-            port: Some("0".into()),
-            ..Overrides::default()
-        },
-        ..Sources::default()
-    };
+    let sources = twilio_sources(&base_url, "not-the-secret");
     let app = TestApp::from_application(Application::build(sources.load().unwrap()).await.unwrap());
     let (status, code, body) =
         crate::helpers::error_code(app.get("/video-token?identity=alice").await).await;

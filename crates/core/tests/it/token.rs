@@ -15,17 +15,11 @@ use videoroom_core::token::{
     TokenVerifier, DEFAULT_TTL_SECS, MAX_TTL_SECS, TWILIO_CTY,
 };
 use videoroom_core::{AccountSid, ApiKeySid, Identity};
+use videoroom_test_support::assert_token_snapshot;
+use videoroom_test_support::seeded_key;
 
 /// A fixed issue time for the verification tests, so that expiry arithmetic is exact.
 const NOW: i64 = 1_764_000_000;
-
-fn seeded_key() -> ApiKey {
-    ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded API key SID"),
-        secret: SecretString::from(TEST_API_KEY_SECRET),
-    }
-}
 
 fn signer(ttl: u64, region: Option<&str>) -> TokenSigner {
     TokenSigner::new(seeded_key(), ttl, region.map(str::to_owned)).expect("valid signer settings")
@@ -82,18 +76,6 @@ fn b64(json: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(json).expect("JSON serializes"))
 }
 
-/// Snapshots a token's decoded header and claims with the time-dependent claims redacted, so
-/// the snapshot holds exactly what does not depend on when the test runs.
-fn assert_token_snapshot(name: &str, token: &str) {
-    let decoded = decode_unverified(token).expect("a minted token decodes");
-    let parts = json!({"header": decoded.header, "claims": decoded.claims});
-    insta::assert_json_snapshot!(name, parts, {
-        ".claims.iat" => "[iat]",
-        ".claims.exp" => "[exp]",
-        ".claims.jti" => "[jti]",
-    });
-}
-
 /// The raw JSON text of a token's first (`0`) or second (`1`) part.
 fn raw_part(token: &str, index: usize) -> String {
     let part = token.split('.').nth(index).expect("a JWT has three parts");
@@ -112,25 +94,25 @@ fn refusal(token: &str) -> TokenError {
 #[test]
 fn a_token_for_a_room_has_twilio_nodes_header_and_claims() {
     let token = signer(DEFAULT_TTL_SECS, None).mint(&alice(), Some("DailyStandup"), unix_now());
-    assert_token_snapshot("minted_for_a_room", &token);
+    assert_token_snapshot!("minted_for_a_room", &token);
 }
 
 #[test]
 fn a_token_without_a_room_grants_video_with_an_empty_grant() {
     let token = signer(DEFAULT_TTL_SECS, None).mint(&alice(), None, unix_now());
-    assert_token_snapshot("minted_without_a_room", &token);
+    assert_token_snapshot!("minted_without_a_room", &token);
 }
 
 #[test]
 fn a_token_minted_with_a_region_carries_it_as_twr() {
     let token = signer(DEFAULT_TTL_SECS, Some("jp1")).mint(&alice(), Some("会議室"), unix_now());
-    assert_token_snapshot("minted_with_region_for_a_room", &token);
+    assert_token_snapshot!("minted_with_region_for_a_room", &token);
 }
 
 #[test]
 fn a_token_minted_with_a_region_and_no_room_carries_twr_and_an_empty_grant() {
     let token = signer(DEFAULT_TTL_SECS, Some("de1")).mint(&alice(), None, unix_now());
-    assert_token_snapshot("minted_with_region_without_a_room", &token);
+    assert_token_snapshot!("minted_with_region_without_a_room", &token);
 }
 
 #[test]

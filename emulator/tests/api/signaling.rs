@@ -5,35 +5,30 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer};
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
-use videoroom_core::token::{sign_parts, ApiKey, TokenSigner, TokenVerifier};
+use videoroom_core::token::{sign_parts, TokenSigner, TokenVerifier};
 use videoroom_core::twilio_codes;
-use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomKey, RoomName, RoomType};
+use videoroom_core::{Identity, RoomKey, RoomName, RoomType};
 use videoroom_emulator::signaling::{Signaling, SignalingOptions};
 use videoroom_emulator_adapter::{
     CreateRoom, ManualClock, ParticipantKey, ParticipantQuery, ParticipantStatus, Store,
 };
+use videoroom_test_support::seeded_key;
+use videoroom_test_support::serve::{serve, Served};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn seeded_key() -> ApiKey {
-    ApiKey {
-        account_sid: AccountSid::parse(TEST_ACCOUNT_SID).expect("seeded account SID"),
-        sid: ApiKeySid::parse(TEST_API_KEY_SID).expect("seeded key SID"),
-        secret: TEST_API_KEY_SECRET.to_owned().into(),
-    }
-}
 
 struct TestServer {
     url: String,
     store: Arc<Store>,
     signaling: Signaling,
+    /// Stops accepting when the test server is dropped.
+    _served: Served,
 }
 
 impl TestServer {
@@ -50,19 +45,12 @@ impl TestServer {
         );
         signaling.start();
         let mounted = signaling.clone();
-        let server = HttpServer::new(move || {
-            let mounted = mounted.clone();
-            App::new().configure(move |cfg| mounted.configure(cfg))
-        })
-        .workers(2)
-        .bind(("127.0.0.1", 0))
-        .expect("bind a loopback port");
-        let port = server.addrs()[0].port();
-        actix_web::rt::spawn(server.run());
+        let served = serve(2, move |cfg| mounted.configure(cfg));
         Self {
-            url: format!("ws://127.0.0.1:{port}/signaling"),
+            url: format!("ws://127.0.0.1:{}/signaling", served.port),
             store,
             signaling,
+            _served: served,
         }
     }
 

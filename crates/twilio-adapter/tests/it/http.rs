@@ -1,12 +1,11 @@
-//! The adapter against a real HTTP server on loopback that answers as Twilio does, including
-//! when Twilio is throttling, failing, slow or gone.
+//! The adapter against a scripted HTTP server on loopback (wiremock's) that answers as Twilio
+//! does, including when Twilio is throttling, failing, slow or gone.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use url::Url;
@@ -15,6 +14,8 @@ use videoroom_core::{
     RoomSpec, RoomStatus, RoomType,
 };
 use videoroom_twilio_adapter::{CheckError, TwilioAdapter, TwilioConfig, Unreachable};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const SECRET: &str = "sEcReT-that-must-never-be-shown-42";
 
@@ -90,83 +91,84 @@ struct Seen {
     at: Instant,
 }
 
+/// The replies still to give, in order, and what was seen so far.
 #[derive(Default)]
 struct Script {
     replies: Mutex<VecDeque<Reply>>,
     seen: Mutex<Vec<Seen>>,
 }
 
+/// Answers every request with the next scripted reply. One wiremock responder over an ordered
+/// queue rather than one mock per reply: the tests script a sequence of answers to the same
+/// request (a 429, then a 200), and record when each request arrived, for the retry tests.
+struct Scripted(Arc<Script>);
+
+impl Respond for Scripted {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        self.0.seen.lock().expect("lock").push(Seen {
+            method: request.method.to_string(),
+            path: request.url.path().to_owned(),
+            query: request.url.query().unwrap_or_default().to_owned(),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+            authorization: header("authorization"),
+            content_type: header("content-type"),
+            accept: header("accept"),
+            at: Instant::now(),
+        });
+        let reply = self.0.replies.lock().expect("lock").pop_front();
+        let Some(reply) = reply else {
+            return ResponseTemplate::new(418)
+                .set_body_string("the test scripted no answer for this request");
+        };
+        let mut template = ResponseTemplate::new(reply.status).set_delay(reply.delay);
+        for (name, value) in &reply.headers {
+            template = template.insert_header(*name, value.as_str());
+        }
+        template.set_body_bytes(reply.body)
+    }
+}
+
+/// A stand-in for Twilio on a loopback port (wiremock's server), answering from a script.
 struct FakeTwilio {
     script: Arc<Script>,
     base: String,
-    handle: actix_web::dev::ServerHandle,
-}
-
-async fn answer(req: HttpRequest, body: web::Bytes, script: web::Data<Script>) -> HttpResponse {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    script.seen.lock().expect("lock").push(Seen {
-        method: req.method().to_string(),
-        path: req.uri().path().to_owned(),
-        query: req.uri().query().unwrap_or_default().to_owned(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-        authorization: header("authorization"),
-        content_type: header("content-type"),
-        accept: header("accept"),
-        at: Instant::now(),
-    });
-    let reply = script.replies.lock().expect("lock").pop_front();
-    let Some(reply) = reply else {
-        return HttpResponse::ImATeapot().body("the test scripted no answer for this request");
-    };
-    if !reply.delay.is_zero() {
-        actix_web::rt::time::sleep(reply.delay).await;
-    }
-    let status = actix_web::http::StatusCode::from_u16(reply.status).expect("valid status");
-    let mut response = HttpResponse::build(status);
-    for (name, value) in &reply.headers {
-        response.insert_header((*name, value.as_str()));
-    }
-    response.body(reply.body)
+    server: MockServer,
 }
 
 impl FakeTwilio {
     async fn start(replies: Vec<Reply>) -> Self {
-        Self::start_on(
-            TcpListener::bind("127.0.0.1:0").expect("bind port 0"),
+        Self::serve(MockServer::start().await, replies).await
+    }
+
+    async fn start_on(listener: TcpListener, replies: Vec<Reply>) -> Self {
+        Self::serve(
+            MockServer::builder().listener(listener).start().await,
             replies,
         )
         .await
     }
 
-    async fn start_on(listener: TcpListener, replies: Vec<Reply>) -> Self {
+    async fn serve(server: MockServer, replies: Vec<Reply>) -> Self {
         let script = Arc::new(Script {
             replies: Mutex::new(replies.into()),
             seen: Mutex::default(),
         });
-        let data = web::Data::from(Arc::clone(&script));
-        let port = listener.local_addr().expect("bound").port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        Mock::given(any())
+            .respond_with(Scripted(Arc::clone(&script)))
+            .mount(&server)
+            .await;
         Self {
             script,
-            base: format!("http://127.0.0.1:{port}"),
-            handle,
+            base: server.uri(),
+            server,
         }
     }
 
@@ -179,7 +181,7 @@ impl FakeTwilio {
     }
 
     async fn stop(self) {
-        self.handle.stop(false).await;
+        drop(self.server);
     }
 }
 

@@ -6,7 +6,6 @@
 //! a loopback port chosen by the OS. The suite names its rooms uniquely per case, so the cases
 //! can share it and run in parallel; each case gets a fresh adapter on its own runtime.
 
-use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 
 use secrecy::SecretString;
@@ -16,40 +15,14 @@ use videoroom_core::{
     AccountSid, ApiKeySid, BackendError, RoomBackend, RoomKey, RoomName, RoomQuery, RoomSpec,
     RoomStatus, RoomType,
 };
-use videoroom_emulator::{Emulator, EmulatorSettings};
+use videoroom_emulator::EmulatorSettings;
+use videoroom_test_support::serve;
 use videoroom_twilio_adapter::{CheckError, TwilioAdapter, TwilioConfig};
 
 /// The base URL of the shared emulator, started on first use.
 fn emulator_base_url() -> &'static str {
     static BASE: OnceLock<String> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let (port_tx, port_rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("emulator".into())
-            .spawn(move || {
-                actix_web::rt::System::new().block_on(async move {
-                    let emulator = Emulator::new(EmulatorSettings::seeded());
-                    emulator.start();
-                    let server = actix_web::HttpServer::new(move || {
-                        let emulator = emulator.clone();
-                        actix_web::App::new().configure(move |cfg| emulator.configure(cfg))
-                    })
-                    .workers(2)
-                    .disable_signals()
-                    .bind(("127.0.0.1", 0))
-                    .expect("bind a loopback port for the emulator");
-                    let port = server.addrs()[0].port();
-                    let running = server.run();
-                    port_tx.send(port).expect("the test waits for the port");
-                    running
-                        .await
-                        .expect("the emulator serves until the tests end");
-                })
-            })
-            .expect("spawn the emulator thread");
-        let port = port_rx.recv().expect("the emulator reports its port");
-        format!("http://127.0.0.1:{port}")
-    })
+    BASE.get_or_init(|| serve::emulator_on_own_thread(EmulatorSettings::seeded(), 2))
 }
 
 fn seeded_config() -> TwilioConfig {
