@@ -336,15 +336,7 @@ fn seeded_key() -> ApiKeySid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use videoroom_core::credentials::lookup_in as env;
 
     #[test]
     fn no_environment_gives_the_seeded_test_account() {

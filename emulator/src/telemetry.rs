@@ -38,8 +38,10 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
     serde::Deserialize,
     serde::Serialize,
     clap::ValueEnum,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     #[default]
@@ -50,10 +52,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     pub fn as_str(self) -> &'static str {
-        match self {
-            LogFormat::Pretty => "pretty",
-            LogFormat::Json => "json",
-        }
+        self.into()
     }
 }
 

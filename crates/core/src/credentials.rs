@@ -100,20 +100,30 @@ pub const TEST_API_KEY_SID: &str = "SK7e570000000000000000000000000000";
 /// API key secret of the seeded account (signs and verifies access tokens).
 pub const TEST_API_KEY_SECRET: &str = "emulator-api-secret-not-a-secret";
 
+/// A lookup over fixed `(name, value)` pairs, for [`Credentials::from_lookup`] when the values
+/// come from a map rather than the process environment (an embedding program, a test).
+pub fn lookup_in(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    move |name| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sid::{AccountSid, ApiKeySid};
 
     use secrecy::ExposeSecret as _;
-    use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
+        lookup_in(pairs)
     }
 
     #[test]

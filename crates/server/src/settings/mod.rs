@@ -33,7 +33,6 @@ mod sources;
 mod validation;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,8 +53,20 @@ use videoroom_emulator::guard::AccessPolicy;
 use videoroom_emulator::settings::CallbackHosts;
 
 /// Which backend holds the rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Deserialize,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum BackendKind {
     /// The built-in emulator of Twilio Video: offline, seeded credentials, no account needed.
     #[default]
@@ -66,16 +77,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::Emulator => "emulator",
-            BackendKind::Twilio => "twilio",
-        }
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
