@@ -1,0 +1,583 @@
+//! The sans-IO core of the media server: participants, their legs and the forwarding rules.
+//! [`crate::Sfu`] feeds it datagrams and time; it never touches a socket itself.
+//!
+//! Rules (one place, so they can be read and reviewed as a whole; the code below matches them
+//! line by line):
+//!
+//! | what happens                                        | from        | what the media server does                                                                                  |
+//! |-----------------------------------------------------|-------------|-------------------------------------------------------------------------------------------------------------|
+//! | an offer names a track on a sending m-line          | publisher   | every other participant gets a leg for it, opened in its next server offer (`sendonly`, `a=msid:<publisher> <track id>`) |
+//! | a frame arrives on a published m-line               | publisher   | written unchanged to every *answered* leg of that track, with that leg's payload type for the same codec    |
+//! | the leg's negotiated codecs cannot carry the frame  | publisher   | dropped for that leg only                                                                                   |
+//! | a frame arrives on any other m-line                 | publisher   | dropped (nothing names it: Firefox's dummy audio, a stale recycled m-line)                                |
+//! | a frame arrives after a gap (not contiguous)        | publisher   | PLI to the publisher, at most one per track per [`KEYFRAME_INTERVAL`]                                       |
+//! | a leg is answered and its subscriber is connected   | subscriber  | PLI to the publisher at the track's next frame, so the new subscriber can decode; when the throttle below holds it back, asked again at later frames until one is made |
+//! | a PLI or FIR arrives on a leg                       | subscriber  | the same request to the publisher of that leg's track, at once (browsers pace their own requests)           |
+//! | a request cannot reach the publisher yet            | server      | remembered, and made when the publisher's next frame on that track arrives                                  |
+//! | the publisher leaves or stops sending the track     | publisher   | the leg is stopped (port 0) in the subscriber's next server offer; a leg not yet offered is dropped          |
+//! | a client offer arrives while a server offer waits   | client      | refused ([`crate::MediaError::OfferCollision`]): the server is the impolite side of glare                  |
+//!
+//! A leg is never re-pointed at another track: str0m cannot change an m-line's msid, so a new
+//! track always gets a new m-line. Simulcast is not handled: every layer is written to the leg
+//! as it arrives.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::crypto::CryptoProvider;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+use crate::sdp::sent_tracks;
+use crate::MediaError;
+
+/// The shortest time between two keyframe requests the server itself makes for one track.
+pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A track one participant publishes, as found in its latest offer.
+#[derive(Debug)]
+struct Published {
+    mid: Mid,
+    kind: MediaKind,
+    track_id: String,
+    last_keyframe_request: Option<Instant>,
+    /// A keyframe request that could not be made yet (str0m knows the publisher's stream only
+    /// once its first packet arrived).
+    keyframe_wanted: Option<KeyframeRequestKind>,
+}
+
+/// Where a leg (one forwarded track towards one subscriber) stands in the negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    /// Waiting for the subscriber's next server offer.
+    ToOpen,
+    /// Offered; not yet answered.
+    Negotiating(Mid),
+    /// Answered: frames are written to it.
+    Open(Mid),
+    /// Answered, but its track is gone: to be stopped in the next server offer.
+    ToStop(Mid),
+    /// Stopped in an offer that is not yet answered.
+    NegotiatingStop(Mid),
+}
+
+/// One forwarded track towards one subscriber.
+#[derive(Debug)]
+struct Leg {
+    publisher: String,
+    track_id: String,
+    kind: MediaKind,
+    state: LegState,
+    /// Answered, and its subscriber has not yet been sent a keyframe request made for it.
+    wants_keyframe: bool,
+}
+
+#[derive(Debug)]
+struct Participant {
+    id: String,
+    rtc: Rtc,
+    published: Vec<Published>,
+    legs: Vec<Leg>,
+    /// The server offer waiting for this participant's answer; at most one at a time.
+    pending: Option<SdpPendingOffer>,
+}
+
+/// Work found while polling one participant that needs another participant.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every action is a frame to forward; boxing it would allocate once per frame for nothing"
+)]
+enum Action {
+    Forward {
+        publisher: String,
+        data: MediaData,
+    },
+    RequestKeyframe {
+        publisher: String,
+        track_id: String,
+        kind: KeyframeRequestKind,
+        throttled: bool,
+    },
+}
+
+/// Every participant of one media server, and the address they all reach it on.
+pub(crate) struct Core {
+    candidate: SocketAddr,
+    crypto: Arc<CryptoProvider>,
+    participants: Vec<Participant>,
+}
+
+impl Core {
+    pub(crate) fn new(candidate: SocketAddr) -> Core {
+        Core {
+            candidate,
+            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            participants: Vec::new(),
+        }
+    }
+
+    fn index(&self, id: &str) -> Result<usize, MediaError> {
+        self.participants
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or_else(|| MediaError::UnknownParticipant(id.to_owned()))
+    }
+
+    /// Creates the participant's connection from its first offer and returns the answer.
+    pub(crate) fn join(
+        &mut self,
+        id: &str,
+        offer: &str,
+        now: Instant,
+    ) -> Result<String, MediaError> {
+        if self.participants.iter().any(|p| p.id == id) {
+            return Err(MediaError::AlreadyJoined(id.to_owned()));
+        }
+        let parsed = parse_offer(id, offer)?;
+        // Opus, VP8 and H.264 are what browsers send to Twilio; str0m's defaults would also
+        // offer H.265, VP9 and AV1 in the server's offers.
+        let mut rtc = RtcConfig::new()
+            .set_crypto_provider(self.crypto.clone())
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
+            .build(now);
+        let candidate = Candidate::host(self.candidate, "udp")
+            .map_err(|_| MediaError::Candidate(self.candidate))?;
+        rtc.add_local_candidate(candidate)
+            .ok_or(MediaError::Candidate(self.candidate))?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(parsed)
+            .map_err(|source| refused(id, source))?;
+
+        // Rule: the newcomer gets a leg for every track already published.
+        let legs = self
+            .participants
+            .iter()
+            .flat_map(|p| p.published.iter().map(|t| new_leg(&p.id, t)))
+            .collect();
+        self.participants.push(Participant {
+            id: id.to_owned(),
+            rtc,
+            published: Vec::new(),
+            legs,
+            pending: None,
+        });
+        self.update_publications(id, offer)?;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Answers a participant's re-offer (it published or unpublished a track, or restarts ICE).
+    pub(crate) fn offer(&mut self, id: &str, offer: &str) -> Result<String, MediaError> {
+        let i = self.index(id)?;
+        let participant = &mut self.participants[i];
+        // Rule: glare. Accepting an offer now would silently invalidate the pending one.
+        if participant.pending.is_some() {
+            return Err(MediaError::OfferCollision(id.to_owned()));
+        }
+        let parsed = parse_offer(id, offer)?;
+        let answer = participant
+            .rtc
+            .sdp_api()
+            .accept_offer(parsed)
+            .map_err(|source| refused(id, source))?;
+        self.update_publications(id, offer)?;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Records what `id` publishes according to `offer`, and gives every other participant a
+    /// leg for each new track. Legs of tracks that went away are stopped in `pending_offer`.
+    fn update_publications(&mut self, id: &str, offer: &str) -> Result<(), MediaError> {
+        let i = self.index(id)?;
+        let old = std::mem::take(&mut self.participants[i].published);
+        let published: Vec<Published> = sent_tracks(offer)
+            .into_iter()
+            .map(|sent| {
+                let previous = old
+                    .iter()
+                    .find(|o| o.mid == sent.mid && o.track_id == sent.track_id);
+                Published {
+                    mid: sent.mid,
+                    kind: sent.kind,
+                    last_keyframe_request: previous.and_then(|p| p.last_keyframe_request),
+                    keyframe_wanted: previous.and_then(|p| p.keyframe_wanted),
+                    track_id: sent.track_id,
+                }
+            })
+            .collect();
+        for other in self.participants.iter_mut().filter(|p| p.id != id) {
+            for track in &published {
+                let known = other
+                    .legs
+                    .iter()
+                    .any(|l| l.publisher == id && l.track_id == track.track_id);
+                if !known {
+                    other.legs.push(new_leg(id, track));
+                }
+            }
+        }
+        self.participants[i].published = published;
+        Ok(())
+    }
+
+    /// The server offer `id` must answer next, if its legs changed and no offer is waiting.
+    pub(crate) fn pending_offer(&mut self, id: &str) -> Result<Option<String>, MediaError> {
+        let i = self.index(id)?;
+        let live: HashSet<(String, String)> = self
+            .participants
+            .iter()
+            .flat_map(|p| {
+                p.published
+                    .iter()
+                    .map(|t| (p.id.clone(), t.track_id.clone()))
+            })
+            .collect();
+        let is_live = |leg: &Leg| live.contains(&(leg.publisher.clone(), leg.track_id.clone()));
+        let gone: Vec<usize> = self.participants[i]
+            .legs
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !is_live(l))
+            .map(|(n, _)| n)
+            .collect();
+        let participant = &mut self.participants[i];
+        if participant.pending.is_some() {
+            return Ok(None);
+        }
+        // Rule: a leg whose track is gone is stopped if it was answered, dropped if never offered.
+        for n in gone {
+            let leg = &mut participant.legs[n];
+            if let LegState::Open(mid) = leg.state {
+                leg.state = LegState::ToStop(mid);
+            }
+        }
+        participant
+            .legs
+            .retain(|l| l.state != LegState::ToOpen || is_live(l));
+
+        let mut change = participant.rtc.sdp_api();
+        for leg in &mut participant.legs {
+            match leg.state {
+                LegState::ToOpen => {
+                    let mid = change.add_media(
+                        leg.kind,
+                        Direction::SendOnly,
+                        Some(leg.publisher.clone()),
+                        Some(leg.track_id.clone()),
+                        None,
+                    );
+                    leg.state = LegState::Negotiating(mid);
+                }
+                LegState::ToStop(mid) => {
+                    change.stop_media(mid);
+                    leg.state = LegState::NegotiatingStop(mid);
+                }
+                LegState::Negotiating(_) | LegState::Open(_) | LegState::NegotiatingStop(_) => {}
+            }
+        }
+        if !change.has_changes() {
+            return Ok(None);
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return Ok(None);
+        };
+        participant.pending = Some(pending);
+        Ok(Some(offer.to_sdp_string()))
+    }
+
+    /// Applies the answer to the server offer `id` was given.
+    pub(crate) fn answer(&mut self, id: &str, answer: &str) -> Result<(), MediaError> {
+        let i = self.index(id)?;
+        let participant = &mut self.participants[i];
+        let pending = participant
+            .pending
+            .take()
+            .ok_or_else(|| MediaError::NoOfferPending(id.to_owned()))?;
+        let parsed = SdpAnswer::from_sdp_string(answer).map_err(|source| MediaError::BadSdp {
+            participant: id.to_owned(),
+            source,
+        })?;
+        participant
+            .rtc
+            .sdp_api()
+            .accept_answer(pending, parsed)
+            .map_err(|source| refused(id, source))?;
+        for leg in &mut participant.legs {
+            if let LegState::Negotiating(mid) = leg.state {
+                leg.state = LegState::Open(mid);
+                // Rule: a leg is answered → a keyframe request, made in `forward`.
+                leg.wants_keyframe = true;
+            }
+        }
+        participant
+            .legs
+            .retain(|l| !matches!(l.state, LegState::NegotiatingStop(_)));
+        Ok(())
+    }
+
+    /// Drops the participant; the others' legs of its tracks stop in their next offers.
+    pub(crate) fn leave(&mut self, id: &str) -> Result<(), MediaError> {
+        let i = self.index(id)?;
+        let mut participant = self.participants.remove(i);
+        participant.rtc.disconnect();
+        Ok(())
+    }
+
+    /// Hands a datagram to the participant whose connection it belongs to.
+    pub(crate) fn receive(&mut self, now: Instant, source: SocketAddr, contents: &[u8]) {
+        let Ok(contents) = contents.try_into() else {
+            tracing::debug!(%source, "media server: datagram is neither STUN, DTLS nor RTP; dropped");
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.candidate,
+                contents,
+            },
+        );
+        match self.participants.iter_mut().find(|p| p.rtc.accepts(&input)) {
+            Some(participant) => {
+                if let Err(e) = participant.rtc.handle_input(input) {
+                    tracing::warn!(participant = %participant.id, error = %e, "media server: connection failed; it stays down until the participant leaves");
+                    participant.rtc.disconnect();
+                }
+            }
+            None => tracing::debug!(%source, "media server: datagram for no participant; dropped"),
+        }
+    }
+
+    /// Advances every connection to `now`, sends what they want sent, forwards media between
+    /// them, and returns when they next need time.
+    pub(crate) fn drive(
+        &mut self,
+        now: Instant,
+        send: &mut dyn FnMut(SocketAddr, &[u8]),
+    ) -> Instant {
+        loop {
+            let mut next = now + Duration::from_secs(1);
+            let mut actions = Vec::new();
+            for participant in &mut self.participants {
+                next = next.min(participant.poll(now, send, &mut actions));
+            }
+            if actions.is_empty() {
+                return next;
+            }
+            // Forwarding writes to other connections, which then have output of their own.
+            for action in actions {
+                self.apply(action, now);
+            }
+        }
+    }
+
+    fn apply(&mut self, action: Action, now: Instant) {
+        match action {
+            Action::Forward { publisher, data } => self.forward(&publisher, data, now),
+            Action::RequestKeyframe {
+                publisher,
+                track_id,
+                kind,
+                throttled,
+            } => {
+                let Some(participant) = self.participants.iter_mut().find(|p| p.id == publisher)
+                else {
+                    return;
+                };
+                let Some(track) = participant
+                    .published
+                    .iter_mut()
+                    .find(|t| t.track_id == track_id)
+                else {
+                    return;
+                };
+                request_keyframe(&mut participant.rtc, track, kind, throttled, now);
+            }
+        }
+    }
+
+    fn forward(&mut self, publisher: &str, data: MediaData, now: Instant) {
+        let Some(source) = self.participants.iter_mut().find(|p| p.id == publisher) else {
+            return;
+        };
+        // Rule: a frame on an m-line that names no published track is dropped.
+        let Some(track) = source.published.iter_mut().find(|t| t.mid == data.mid) else {
+            return;
+        };
+        let track_id = track.track_id.clone();
+        // Rule: a gap → PLI (throttled); a request that could not be made yet is made now.
+        if let Some(kind) = track.keyframe_wanted.take() {
+            request_keyframe(&mut source.rtc, track, kind, false, now);
+        } else if !data.contiguous {
+            request_keyframe(&mut source.rtc, track, KeyframeRequestKind::Pli, true, now);
+        }
+
+        let mut new_subscribers = false;
+        for subscriber in self.participants.iter_mut().filter(|p| p.id != publisher) {
+            let connected = subscriber.rtc.is_connected();
+            let Some(leg) = subscriber.legs.iter_mut().find(|l| {
+                matches!(l.state, LegState::Open(_))
+                    && l.publisher == publisher
+                    && l.track_id == track_id
+            }) else {
+                continue;
+            };
+            let LegState::Open(mid) = leg.state else {
+                continue;
+            };
+            new_subscribers |= leg.wants_keyframe && connected;
+            let Some(writer) = subscriber.rtc.writer(mid) else {
+                continue;
+            };
+            // Rule: a leg whose codecs cannot carry the frame drops it.
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                tracing::warn!(subscriber = %subscriber.id, error = %e, "media server: cannot forward a frame");
+            }
+        }
+
+        // Rule: an answered leg whose subscriber is connected → PLI (throttled; the legs keep
+        // asking on later frames until a request is made after they connected).
+        if !new_subscribers {
+            return;
+        }
+        let Some(source) = self.participants.iter_mut().find(|p| p.id == publisher) else {
+            return;
+        };
+        let Some(track) = source.published.iter_mut().find(|t| t.track_id == track_id) else {
+            return;
+        };
+        if !request_keyframe(&mut source.rtc, track, KeyframeRequestKind::Pli, true, now) {
+            return;
+        }
+        for subscriber in self.participants.iter_mut().filter(|p| p.id != publisher) {
+            let connected = subscriber.rtc.is_connected();
+            for leg in &mut subscriber.legs {
+                if connected && leg.publisher == publisher && leg.track_id == track_id {
+                    leg.wants_keyframe = false;
+                }
+            }
+        }
+    }
+}
+
+impl Participant {
+    /// Drains this connection's output until it only waits for time; returns when.
+    fn poll(
+        &mut self,
+        now: Instant,
+        send: &mut dyn FnMut(SocketAddr, &[u8]),
+        actions: &mut Vec<Action>,
+    ) -> Instant {
+        if !self.rtc.is_alive() {
+            return now + Duration::from_secs(1);
+        }
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            tracing::warn!(participant = %self.id, error = %e, "media server: connection failed on a timer");
+            self.rtc.disconnect();
+        }
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => return at,
+                Ok(Output::Transmit(t)) => send(t.destination, &t.contents),
+                Ok(Output::Event(event)) => self.on_event(event, actions),
+                Err(e) => {
+                    tracing::warn!(participant = %self.id, error = %e, "media server: connection failed");
+                    self.rtc.disconnect();
+                    return now + Duration::from_secs(1);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event, actions: &mut Vec<Action>) {
+        match event {
+            Event::MediaData(data) => actions.push(Action::Forward {
+                publisher: self.id.clone(),
+                data,
+            }),
+            // Rule: a subscriber's PLI/FIR goes to the leg's publisher at once.
+            Event::KeyframeRequest(request) => {
+                let leg = self
+                    .legs
+                    .iter()
+                    .find(|l| l.state == LegState::Open(request.mid));
+                if let Some(leg) = leg {
+                    actions.push(Action::RequestKeyframe {
+                        publisher: leg.publisher.clone(),
+                        track_id: leg.track_id.clone(),
+                        kind: request.kind,
+                        throttled: false,
+                    });
+                }
+            }
+            Event::IceConnectionStateChange(state) => {
+                tracing::debug!(participant = %self.id, ?state, "media server: ICE state");
+            }
+            _ => {}
+        }
+    }
+}
+
+fn new_leg(publisher: &str, track: &Published) -> Leg {
+    Leg {
+        publisher: publisher.to_owned(),
+        track_id: track.track_id.clone(),
+        kind: track.kind,
+        state: LegState::ToOpen,
+        wants_keyframe: false,
+    }
+}
+
+fn request_keyframe(
+    rtc: &mut Rtc,
+    track: &mut Published,
+    kind: KeyframeRequestKind,
+    throttled: bool,
+    now: Instant,
+) -> bool {
+    if track.kind != MediaKind::Video {
+        return false;
+    }
+    let recent = track
+        .last_keyframe_request
+        .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL);
+    if throttled && recent {
+        return false;
+    }
+    let made = rtc
+        .writer(track.mid)
+        .is_some_and(|mut writer| writer.request_keyframe(None, kind).is_ok());
+    if made {
+        track.last_keyframe_request = Some(now);
+    } else {
+        // Rule: remembered until the publisher's next frame on this track.
+        track.keyframe_wanted = Some(kind);
+    }
+    made
+}
+
+fn parse_offer(id: &str, offer: &str) -> Result<SdpOffer, MediaError> {
+    SdpOffer::from_sdp_string(offer).map_err(|source| MediaError::BadSdp {
+        participant: id.to_owned(),
+        source,
+    })
+}
+
+fn refused(id: &str, source: str0m::RtcError) -> MediaError {
+    MediaError::Refused {
+        participant: id.to_owned(),
+        source,
+    }
+}

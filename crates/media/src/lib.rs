@@ -1,0 +1,31 @@
+//! The media server of the emulator's group rooms: a small SFU (selective forwarding unit)
+//! driven through [str0m]'s sans-IO WebRTC stack.
+//!
+//! Twilio serves `group` rooms through its media servers: each participant keeps one peer
+//! connection to the server, publishes its tracks once and receives everyone else's tracks
+//! over that same connection. [`Sfu`] is that server for the emulator (issue 11). It owns one
+//! UDP socket, bound to the exact address it advertises as its only ICE candidate (ICE-lite,
+//! so the browser does the checks and no STUN or TURN server is involved), and one
+//! [`str0m::Rtc`] per participant. Its API has the shape the signaling needs:
+//! [`Sfu::join`] answers a participant's first offer, [`Sfu::offer`] answers its re-offers,
+//! [`Sfu::pending_offer`] and [`Sfu::answer`] carry the server's own offers when other
+//! participants' tracks arrive or leave, and [`Sfu::leave`] drops a participant. Every
+//! forwarded m-line carries `a=msid:<publisher> <publisher's track id>`, which is how
+//! twilio-video.js matches it to the track SID it was told about in `subscribed`.
+//! The forwarding rules are in [`forward`].
+//!
+//! Not done yet (the next steps of issue 11): the signaling does not drive it, it has no
+//! setting or banner line, it does not write `PublishedTracks`/`SubscribedTracks` to the store,
+//! subscribe rules, simulcast (layers other than the plain one are forwarded as they come),
+//! data tracks, statistics for the inspector, dominant speaker and network quality.
+//!
+//! Dependencies: this crate knows nothing of actix, the store or the emulator; the emulator
+//! will depend on it, not the other way round.
+
+mod error;
+pub mod forward;
+mod sdp;
+mod sfu;
+
+pub use error::MediaError;
+pub use sfu::Sfu;

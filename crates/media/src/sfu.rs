@@ -1,0 +1,178 @@
+//! The I/O shell around [`crate::forward`]: one UDP socket, one thread that reads it and keeps
+//! time, and the calls the signaling makes.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::forward::Core;
+use crate::MediaError;
+
+/// The longest the I/O thread sleeps in a read. Calls from the signaling change what the
+/// connections need (an answer starts DTLS), and this bounds how late the thread notices.
+const MAX_READ_WAIT: Duration = Duration::from_millis(10);
+
+/// The largest datagram read; WebRTC stays under the path MTU (str0m targets 1150 bytes).
+const MAX_DATAGRAM: usize = 2000;
+
+/// A media server for group rooms: one UDP socket, one connection per participant.
+///
+/// Every call returns at once; media flows on a thread of its own that stops when the `Sfu`
+/// is dropped. Participant ids are opaque here (the signaling uses participant SIDs).
+///
+/// After any call that changes tracks (`join`, `offer`, `answer`, `leave`), the signaling asks
+/// every participant of the room for [`Sfu::pending_offer`] and sends the offers it gets.
+pub struct Sfu {
+    shared: Arc<Shared>,
+    local: SocketAddr,
+    io: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    core: Mutex<Core>,
+    socket: UdpSocket,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Runs one change under the lock and sends what it caused at once, so that an answer's
+    /// effects (a keyframe request, a DTLS flight) do not wait for the I/O thread.
+    fn with_core<T>(&self, change: impl FnOnce(&mut Core, Instant) -> T) -> T {
+        let mut core = self.core.lock();
+        let now = Instant::now();
+        let result = change(&mut core, now);
+        core.drive(now, &mut |to, bytes| self.send(to, bytes));
+        result
+    }
+
+    fn send(&self, to: SocketAddr, bytes: &[u8]) {
+        if let Err(e) = self.socket.send_to(bytes, to) {
+            tracing::debug!(%to, error = %e, "media server: cannot send a datagram");
+        }
+    }
+
+    fn run(&self) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut next = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let wait = next
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), MAX_READ_WAIT);
+            if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
+                tracing::error!(error = %e, "media server: cannot set the socket's read timeout; media stops");
+                return;
+            }
+            let received = match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => Some((n, source)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    None
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "media server: read failed");
+                    None
+                }
+            };
+            let mut core = self.core.lock();
+            let now = Instant::now();
+            if let Some((n, source)) = received {
+                core.receive(now, source, &buf[..n]);
+            }
+            next = core.drive(now, &mut |to, bytes| self.send(to, bytes));
+        }
+    }
+}
+
+impl Sfu {
+    /// Binds the media server's UDP socket to `addr`, the exact address it will advertise as
+    /// its ICE candidate (port 0 picks a free port), and starts its I/O thread.
+    pub fn bind(addr: SocketAddr) -> Result<Sfu, MediaError> {
+        if addr.ip().is_unspecified() {
+            return Err(MediaError::UnspecifiedAddress(addr));
+        }
+        let socket = UdpSocket::bind(addr).map_err(|source| MediaError::Bind { addr, source })?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| MediaError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core::new(local)),
+            socket,
+            stop: AtomicBool::new(false),
+        });
+        let io = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("media-server {local}"))
+                .spawn(move || shared.run())
+                .map_err(|source| MediaError::Bind { addr, source })?
+        };
+        Ok(Sfu {
+            shared,
+            local,
+            io: Some(io),
+        })
+    }
+
+    /// The address the socket is bound to and advertised as the only candidate.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Connects a participant from its first offer and returns the answer. Its tracks (the
+    /// sending m-lines that name one in `a=msid`) are offered to everyone else.
+    pub fn join(&self, participant_id: &str, offer_sdp: &str) -> Result<String, MediaError> {
+        self.shared
+            .with_core(|core, now| core.join(participant_id, offer_sdp, now))
+    }
+
+    /// Answers a participant's later offer (a track published or unpublished, an ICE
+    /// restart). Refused with [`MediaError::OfferCollision`] while a server offer waits.
+    pub fn offer(&self, participant_id: &str, offer_sdp: &str) -> Result<String, MediaError> {
+        self.shared
+            .with_core(|core, _| core.offer(participant_id, offer_sdp))
+    }
+
+    /// The server's next offer for this participant: other participants' tracks to add or
+    /// remove. `None` when nothing changed or an earlier offer still waits for its answer.
+    pub fn pending_offer(&self, participant_id: &str) -> Result<Option<String>, MediaError> {
+        self.shared
+            .with_core(|core, _| core.pending_offer(participant_id))
+    }
+
+    /// Applies the participant's answer to the offer [`Sfu::pending_offer`] gave it.
+    pub fn answer(&self, participant_id: &str, answer_sdp: &str) -> Result<(), MediaError> {
+        self.shared
+            .with_core(|core, _| core.answer(participant_id, answer_sdp))
+    }
+
+    /// Drops the participant's connection. Its tracks leave the others' next offers.
+    pub fn leave(&self, participant_id: &str) -> Result<(), MediaError> {
+        self.shared.with_core(|core, _| core.leave(participant_id))
+    }
+}
+
+impl std::fmt::Debug for Sfu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sfu")
+            .field("local_addr", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Sfu {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(io) = self.io.take() {
+            // The thread wakes within MAX_READ_WAIT; a panic in it has been reported already.
+            let _ = io.join();
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! A scripted WebRTC client that behaves, on the wire, like twilio-video.js does towards
+//! Twilio's media server: it offers first, with one sending video m-line whose `a=msid` names
+//! its signalled track id, answers the server's offers, and matches each incoming m-line to a
+//! publisher's track by the last token of its `a=msid` (the SDK's TrackMatcher), read from the
+//! offer text, not from the library.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use videoroom_media::Sfu;
+
+/// How often a publishing client writes a video frame (30 fps).
+const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+
+/// The start of a VP8 key frame (frame tag with P=0, start code, 320x240): every frame the
+/// clients write is a key frame, so a receiver can always decode from the first one it gets.
+const VP8_KEY_FRAME_HEADER: [u8; 10] = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
+
+pub struct Client {
+    /// The participant id the media server knows this client by.
+    pub id: String,
+    /// The id of the track this client publishes (what twilio-video.js signals in
+    /// `participant.tracks[].id` and writes into its `a=msid`).
+    pub track_id: String,
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    publish_mid: Option<Mid>,
+    pending: Option<SdpPendingOffer>,
+    /// mid → publisher track id, from the `a=msid` of the server's offers.
+    remote_tracks: HashMap<Mid, String>,
+    /// Frames received, as (publisher track id named by the m-line, payload).
+    received: Vec<(Option<String>, Vec<u8>)>,
+    /// Keyframe requests the server sent for this client's own track.
+    pub keyframe_requests: Vec<KeyframeRequestKind>,
+    connected: bool,
+    frames_written: u64,
+    last_frame: Option<Instant>,
+}
+
+impl Client {
+    pub fn new(name: &str) -> Client {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("a free UDP port on loopback");
+        socket
+            .set_nonblocking(true)
+            .expect("a UDP socket can be made non-blocking");
+        let local = socket.local_addr().expect("a bound socket has an address");
+        let mut rtc = RtcConfig::new()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
+            .build(Instant::now());
+        let candidate = Candidate::host(local, "udp").expect("loopback is a valid host candidate");
+        rtc.add_local_candidate(candidate)
+            .expect("the candidate is accepted");
+        Client {
+            id: format!("PA{name}"),
+            track_id: format!("{name}-camera"),
+            rtc,
+            socket,
+            local,
+            publish_mid: None,
+            pending: None,
+            remote_tracks: HashMap::new(),
+            received: Vec::new(),
+            keyframe_requests: Vec::new(),
+            connected: false,
+            frames_written: 0,
+            last_frame: None,
+        }
+    }
+
+    /// The first offer: one sending video m-line for this client's camera.
+    pub fn publish_offer(&mut self) -> String {
+        let mut change = self.rtc.sdp_api();
+        let mid = change.add_media(
+            MediaKind::Video,
+            Direction::SendRecv,
+            Some("-".to_owned()),
+            Some(self.track_id.clone()),
+            None,
+        );
+        let (offer, pending) = change.apply().expect("adding a track is a change");
+        self.publish_mid = Some(mid);
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
+    pub fn accept_answer(&mut self, answer: &str) {
+        let pending = self.pending.take().expect("an offer was made");
+        let answer = SdpAnswer::from_sdp_string(answer).expect("the server's answer parses");
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .expect("the server's answer is accepted");
+    }
+
+    /// Answers a server offer, first reading which m-line carries which track.
+    pub fn accept_offer(&mut self, offer: &str) -> String {
+        for (mid, track) in msid_tracks(offer) {
+            match track {
+                Some(track) => self.remote_tracks.insert(mid, track),
+                None => self.remote_tracks.remove(&mid),
+            };
+        }
+        let offer = SdpOffer::from_sdp_string(offer).expect("the server's offer parses");
+        self.rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .expect("the server's offer is accepted")
+            .to_sdp_string()
+    }
+
+    /// Joins the media server and answers its first offer, if it has one.
+    pub fn join(&mut self, sfu: &Sfu) {
+        let offer = self.publish_offer();
+        let answer = sfu
+            .join(&self.id, &offer)
+            .expect("the media server answers");
+        self.accept_answer(&answer);
+        self.renegotiate(sfu);
+    }
+
+    /// Takes the server's pending offer, answers it, and returns the offer's text.
+    pub fn renegotiate(&mut self, sfu: &Sfu) -> Option<String> {
+        let offer = sfu
+            .pending_offer(&self.id)
+            .expect("the participant is on the media server")?;
+        let answer = self.accept_offer(&offer);
+        sfu.answer(&self.id, &answer)
+            .expect("the media server accepts the answer");
+        Some(offer)
+    }
+
+    /// The m-line on which the server's offers named `track_id`, while it is not stopped.
+    pub fn mid_of(&self, track_id: &str) -> Option<Mid> {
+        self.remote_tracks
+            .iter()
+            .find_map(|(mid, track)| (track == track_id).then_some(*mid))
+    }
+
+    /// Frames received on an m-line named for `track_id` that carry that track's payload.
+    pub fn frames_of(&self, track_id: &str) -> usize {
+        let tag = frame_tag(track_id);
+        self.received
+            .iter()
+            .filter(|(named, data)| named.as_deref() == Some(track_id) && contains(data, &tag))
+            .count()
+    }
+
+    /// Frames whose payload belongs to another track than the one their m-line names.
+    pub fn misrouted_frames(&self) -> usize {
+        self.received
+            .iter()
+            .filter(|(named, data)| {
+                named
+                    .as_deref()
+                    .is_none_or(|track| !contains(data, &frame_tag(track)))
+            })
+            .count()
+    }
+
+    /// Asks the publisher of `track_id` for a keyframe, as a browser does with PLI or FIR.
+    pub fn request_keyframe(&mut self, track_id: &str, kind: KeyframeRequestKind) {
+        let mid = self.mid_of(track_id).expect("the track was offered");
+        self.rtc
+            .writer(mid)
+            .expect("the m-line exists")
+            .request_keyframe(None, kind)
+            .expect("the track is being received");
+    }
+
+    /// Reads what arrived, keeps time, sends what is due and writes a frame when one is due.
+    pub fn step(&mut self, now: Instant) {
+        let mut buf = [0u8; 2000];
+        loop {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => {
+                    let contents = buf[..n].try_into().expect("the media server sends WebRTC");
+                    let input = Input::Receive(
+                        now,
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination: self.local,
+                            contents,
+                        },
+                    );
+                    self.rtc
+                        .handle_input(input)
+                        .expect("the client accepts the datagram");
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{} cannot read its socket: {e}", self.id),
+            }
+        }
+        self.rtc
+            .handle_input(Input::Timeout(now))
+            .expect("time advances");
+        if self.connected && self.last_frame.is_none_or(|at| now - at >= FRAME_INTERVAL) {
+            self.write_frame(now);
+        }
+        loop {
+            match self.rtc.poll_output().expect("the client keeps running") {
+                Output::Timeout(_) => break,
+                Output::Transmit(t) => {
+                    self.socket
+                        .send_to(&t.contents, t.destination)
+                        .expect("loopback takes the datagram");
+                }
+                Output::Event(Event::Connected) => self.connected = true,
+                Output::Event(Event::MediaData(data)) => {
+                    let named = self.remote_tracks.get(&data.mid).cloned();
+                    self.received.push((named, data.data.to_vec()));
+                }
+                Output::Event(Event::KeyframeRequest(request)) => {
+                    self.keyframe_requests.push(request.kind);
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    fn write_frame(&mut self, now: Instant) {
+        let Some(mid) = self.publish_mid else { return };
+        let writer = self.rtc.writer(mid).expect("the published m-line exists");
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::Vp8)
+            .expect("VP8 was negotiated")
+            .pt();
+        let mut payload = VP8_KEY_FRAME_HEADER.to_vec();
+        payload.extend_from_slice(&frame_tag(&self.track_id));
+        payload.extend_from_slice(&self.frames_written.to_be_bytes());
+        writer
+            .write(
+                pt,
+                now,
+                MediaTime::from_90khz(self.frames_written * 3000),
+                payload,
+            )
+            .expect("a frame can be written");
+        self.frames_written += 1;
+        self.last_frame = Some(now);
+    }
+}
+
+/// Drives the clients (the media server runs on its own thread) until `done` holds, or fails
+/// the test after a bound, with `what` in the message.
+pub fn pump(clients: &mut [&mut Client], what: &str, done: impl Fn(&[&mut Client]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = Instant::now();
+        for client in clients.iter_mut() {
+            client.step(now);
+        }
+        if done(clients) {
+            return;
+        }
+        assert!(now < deadline, "timed out waiting for: {what}");
+        // Pacing only, so the loop does not spin; the condition above decides the outcome.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Each audio/video m-line's mid and the track its `a=msid` names (None when the m-line is
+/// rejected with port 0 or names no track).
+pub fn msid_tracks(sdp: &str) -> Vec<(Mid, Option<String>)> {
+    sections(sdp)
+        .into_iter()
+        .filter_map(|s| {
+            let mid = s.mid.clone()?;
+            let track = (!s.rejected).then(|| s.msid_track.clone()).flatten();
+            Some((Mid::from(mid.as_str()), track))
+        })
+        .collect()
+}
+
+/// One m-section of an SDP, read as the SDK reads it.
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub mid: Option<String>,
+    pub msid_track: Option<String>,
+    pub rejected: bool,
+    pub direction: Option<String>,
+}
+
+pub fn sections(sdp: &str) -> Vec<Section> {
+    sdp.split("\r\nm=")
+        .skip(1)
+        .filter(|s| s.starts_with("audio") || s.starts_with("video"))
+        .map(|s| {
+            let mut lines = s.split("\r\n");
+            let media = lines.next().unwrap_or_default();
+            let mut section = Section {
+                mid: None,
+                msid_track: None,
+                rejected: media.split(' ').nth(1) == Some("0"),
+                direction: None,
+            };
+            for line in lines {
+                if let Some(mid) = line.strip_prefix("a=mid:") {
+                    section.mid = Some(mid.to_owned());
+                } else if let Some(msid) = line.strip_prefix("a=msid:") {
+                    section.msid_track = msid.split(' ').next_back().map(str::to_owned);
+                } else if ["a=sendonly", "a=recvonly", "a=sendrecv", "a=inactive"].contains(&line) {
+                    section.direction = Some(line[2..].to_owned());
+                }
+            }
+            section
+        })
+        .collect()
+}
+
+fn frame_tag(track_id: &str) -> Vec<u8> {
+    format!("track={track_id};").into_bytes()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

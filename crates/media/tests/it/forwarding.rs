@@ -1,0 +1,227 @@
+//! Forwarding between scripted clients: frames, track identity, keyframe requests and the
+//! server's renegotiation when participants come and go.
+
+use std::net::SocketAddr;
+
+use str0m::media::KeyframeRequestKind;
+use videoroom_media::{MediaError, Sfu};
+
+use crate::client::{pump, sections, Client};
+
+fn loopback_sfu() -> Sfu {
+    Sfu::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a free UDP port on loopback")
+}
+
+/// The sections of `offer` that send a track to the subscriber, by the track their msid names.
+fn offered_tracks(offer: &str) -> Vec<String> {
+    sections(offer)
+        .into_iter()
+        .filter(|s| !s.rejected && s.direction.as_deref() == Some("sendonly"))
+        .filter_map(|s| s.msid_track)
+        .collect()
+}
+
+/// Alice and Bob joined, each subscribed to the other, frames flowing both ways.
+fn two_in_a_room(sfu: &Sfu) -> (Client, Client) {
+    let mut alice = Client::new("alice");
+    let mut bob = Client::new("bob");
+    alice.join(sfu);
+    bob.join(sfu);
+    // Bob's track arrived after Alice joined: she gets a server offer for it.
+    alice.renegotiate(sfu);
+    pump(&mut [&mut alice, &mut bob], "frames both ways", |c| {
+        c[0].frames_of("bob-camera") >= 3 && c[1].frames_of("alice-camera") >= 3
+    });
+    (alice, bob)
+}
+
+#[test]
+fn two_publishers_each_receive_the_others_frames_under_the_publishers_track_id() {
+    let sfu = loopback_sfu();
+    let mut alice = Client::new("alice");
+    let mut bob = Client::new("bob");
+    alice.join(&sfu);
+    assert_eq!(
+        sfu.pending_offer(&alice.id).expect("alice joined"),
+        None,
+        "alone in the room, alice has nothing to receive"
+    );
+
+    let offer = bob.publish_offer();
+    let answer = sfu
+        .join(&bob.id, &offer)
+        .expect("the media server answers bob");
+    assert!(
+        answer.contains("a=ice-lite"),
+        "the media server is ICE-lite: {answer}"
+    );
+    assert!(
+        answer.contains("a=candidate:") && answer.contains("127.0.0.1"),
+        "the answer carries the loopback host candidate: {answer}"
+    );
+    bob.accept_answer(&answer);
+
+    let to_bob = bob.renegotiate(&sfu).expect("bob is offered alice's track");
+    assert_eq!(offered_tracks(&to_bob), ["alice-camera"]);
+    let to_alice = alice
+        .renegotiate(&sfu)
+        .expect("alice is offered bob's track");
+    assert_eq!(offered_tracks(&to_alice), ["bob-camera"]);
+
+    pump(&mut [&mut alice, &mut bob], "frames both ways", |c| {
+        c[0].frames_of("bob-camera") >= 5 && c[1].frames_of("alice-camera") >= 5
+    });
+    assert_eq!(
+        alice.misrouted_frames(),
+        0,
+        "every frame alice got is named for its track"
+    );
+    assert_eq!(
+        bob.misrouted_frames(),
+        0,
+        "every frame bob got is named for its track"
+    );
+}
+
+#[test]
+fn an_answered_leg_asks_the_publisher_for_a_keyframe_and_subscriber_requests_reach_it() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+    // The server's own requests (a new subscriber leg) are PLIs.
+    pump(&mut [&mut alice, &mut bob], "a PLI for each new leg", |c| {
+        c.iter()
+            .all(|c| c.keyframe_requests.contains(&KeyframeRequestKind::Pli))
+    });
+
+    // A FIR can only have come from the subscriber, through the server.
+    assert!(!alice.keyframe_requests.contains(&KeyframeRequestKind::Fir));
+    bob.request_keyframe("alice-camera", KeyframeRequestKind::Fir);
+    pump(&mut [&mut alice, &mut bob], "bob's FIR at alice", |c| {
+        c[0].keyframe_requests.contains(&KeyframeRequestKind::Fir)
+    });
+}
+
+#[test]
+fn a_third_participant_is_offered_to_the_others_and_receives_them() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+
+    let mut carol = Client::new("carol");
+    let offer = carol.publish_offer();
+    let answer = sfu
+        .join(&carol.id, &offer)
+        .expect("the media server answers carol");
+    carol.accept_answer(&answer);
+    let to_carol = carol
+        .renegotiate(&sfu)
+        .expect("carol is offered the room's tracks");
+    let mut tracks = offered_tracks(&to_carol);
+    tracks.sort();
+    assert_eq!(tracks, ["alice-camera", "bob-camera"]);
+
+    let to_alice = alice
+        .renegotiate(&sfu)
+        .expect("alice is offered carol's track");
+    assert_eq!(offered_tracks(&to_alice), ["bob-camera", "carol-camera"]);
+    let to_bob = bob.renegotiate(&sfu).expect("bob is offered carol's track");
+    assert_eq!(offered_tracks(&to_bob), ["alice-camera", "carol-camera"]);
+
+    pump(
+        &mut [&mut alice, &mut bob, &mut carol],
+        "everyone's frames everywhere",
+        |c| {
+            c[0].frames_of("carol-camera") >= 3
+                && c[1].frames_of("carol-camera") >= 3
+                && c[2].frames_of("alice-camera") >= 3
+                && c[2].frames_of("bob-camera") >= 3
+        },
+    );
+    for client in [&alice, &bob, &carol] {
+        assert_eq!(
+            client.misrouted_frames(),
+            0,
+            "{} got a misrouted frame",
+            client.id
+        );
+    }
+}
+
+#[test]
+fn a_leaving_participant_s_m_line_is_stopped_in_the_others_next_offer() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+    let mut carol = Client::new("carol");
+    carol.join(&sfu);
+    alice
+        .renegotiate(&sfu)
+        .expect("alice is offered carol's track");
+    bob.renegotiate(&sfu).expect("bob is offered carol's track");
+    pump(
+        &mut [&mut alice, &mut bob, &mut carol],
+        "carol's frames at alice and bob",
+        |c| c[0].frames_of("carol-camera") >= 3 && c[1].frames_of("carol-camera") >= 3,
+    );
+
+    sfu.leave(&carol.id).expect("carol was on the media server");
+    drop(carol);
+    for client in [&mut alice, &mut bob] {
+        let carol_mid = client
+            .mid_of("carol-camera")
+            .expect("carol's track was offered");
+        let offer = client
+            .renegotiate(&sfu)
+            .expect("the others are offered carol's removal");
+        let carol_line = sections(&offer)
+            .into_iter()
+            .find(|s| s.mid.as_deref() == Some(&*carol_mid))
+            .expect("an m-line is never removed from an offer, only stopped");
+        assert!(
+            carol_line.rejected,
+            "carol's m-line is stopped (port 0) in {}'s offer: {offer}",
+            client.id
+        );
+        assert!(!offered_tracks(&offer).contains(&"carol-camera".to_owned()));
+        assert_eq!(client.mid_of("carol-camera"), None);
+    }
+    assert_eq!(sfu.pending_offer(&alice.id).expect("alice is there"), None);
+
+    // The rest of the room keeps its media.
+    let (alice_before, bob_before) = (alice.frames_of("bob-camera"), bob.frames_of("alice-camera"));
+    pump(
+        &mut [&mut alice, &mut bob],
+        "frames both ways after carol left",
+        |c| {
+            c[0].frames_of("bob-camera") >= alice_before + 3
+                && c[1].frames_of("alice-camera") >= bob_before + 3
+        },
+    );
+}
+
+#[test]
+fn calls_name_the_participant_and_the_fix() {
+    let sfu = loopback_sfu();
+    let mut alice = Client::new("alice");
+    alice.join(&sfu);
+
+    let second_offer = Client::new("alice").publish_offer();
+    let err = sfu
+        .join(&alice.id, &second_offer)
+        .expect_err("alice is already there");
+    assert!(
+        matches!(err, MediaError::AlreadyJoined(ref id) if *id == alice.id),
+        "{err}"
+    );
+    let err = sfu.answer("PAnobody", "v=0").expect_err("nobody joined");
+    assert!(err.to_string().contains("PAnobody"), "{err}");
+    let err = sfu
+        .answer(&alice.id, "v=0")
+        .expect_err("no offer was made to alice");
+    assert!(matches!(err, MediaError::NoOfferPending(_)), "{err}");
+    let err = sfu
+        .join("PAbroken", "not sdp")
+        .expect_err("garbage is not an offer");
+    assert!(matches!(err, MediaError::BadSdp { .. }), "{err}");
+    let err =
+        Sfu::bind(SocketAddr::from(([0, 0, 0, 0], 0))).expect_err("0.0.0.0 is not advertisable");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+}
