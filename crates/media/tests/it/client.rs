@@ -96,6 +96,21 @@ impl Client {
         offer.to_sdp_string()
     }
 
+    /// A re-offer that publishes one more video track (no frames are written on it).
+    pub fn add_track_offer(&mut self, track_id: &str) -> String {
+        let mut change = self.rtc.sdp_api();
+        change.add_media(
+            MediaKind::Video,
+            Direction::SendRecv,
+            Some("-".to_owned()),
+            Some(track_id.to_owned()),
+            None,
+        );
+        let (offer, pending) = change.apply().expect("adding a track is a change");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
     pub fn accept_answer(&mut self, answer: &str) {
         let pending = self.pending.take().expect("an offer was made");
         let answer = SdpAnswer::from_sdp_string(answer).expect("the server's answer parses");

@@ -198,6 +198,57 @@ fn a_leaving_participant_s_m_line_is_stopped_in_the_others_next_offer() {
 }
 
 #[test]
+fn a_track_published_later_is_offered_to_the_others() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+
+    let offer = alice.add_track_offer("alice-screen");
+    let answer = sfu
+        .offer(&alice.id, &offer)
+        .expect("the media server answers alice's re-offer");
+    alice.accept_answer(&answer);
+    assert_eq!(sfu.pending_offer(&alice.id).expect("alice is there"), None);
+
+    let to_bob = bob
+        .renegotiate(&sfu)
+        .expect("bob is offered alice's new track");
+    assert_eq!(offered_tracks(&to_bob), ["alice-camera", "alice-screen"]);
+    // Frames still flow on the legs negotiated before.
+    let before = bob.frames_of("alice-camera");
+    pump(
+        &mut [&mut alice, &mut bob],
+        "alice's camera at bob after the re-offer",
+        |c| c[1].frames_of("alice-camera") >= before + 3,
+    );
+}
+
+#[test]
+fn a_client_offer_that_crosses_the_server_s_offer_is_refused() {
+    let sfu = loopback_sfu();
+    let (mut alice, _bob) = two_in_a_room(&sfu);
+    let mut carol = Client::new("carol");
+    carol.join(&sfu);
+    let server_offer = sfu.pending_offer(&alice.id).expect("alice is there");
+    assert!(server_offer.is_some(), "alice is offered carol's track");
+
+    // Alice publishes before she has seen the server's offer (glare). Accepting her offer
+    // would silently drop the server's; she answers it first and offers again.
+    let crossing = alice.add_track_offer("alice-screen");
+    let err = sfu
+        .offer(&alice.id, &crossing)
+        .expect_err("the server's offer is pending");
+    assert!(
+        matches!(err, MediaError::OfferCollision(ref id) if *id == alice.id),
+        "{err}"
+    );
+    assert_eq!(
+        sfu.pending_offer(&alice.id).expect("alice is there"),
+        None,
+        "the server's offer still waits for its answer"
+    );
+}
+
+#[test]
 fn calls_name_the_participant_and_the_fix() {
     let sfu = loopback_sfu();
     let mut alice = Client::new("alice");
