@@ -6,12 +6,12 @@
 //!
 //! | what happens                                        | from        | what the media server does                                                                                  |
 //! |-----------------------------------------------------|-------------|-------------------------------------------------------------------------------------------------------------|
-//! | an offer names a track on a sending m-line          | publisher   | every other participant gets a leg for it, opened in its next server offer (`sendonly`, `a=msid:<publisher> <track id>`) |
+//! | an offer names a track on a sending m-line          | publisher   | every other participant of its room gets a leg for it, opened in its next server offer (`sendonly`, `a=msid:<publisher> <track id>`) |
 //! | a frame arrives on a published m-line               | publisher   | written unchanged to every *answered* leg of that track, with that leg's payload type for the same codec    |
 //! | the leg's negotiated codecs cannot carry the frame  | publisher   | dropped for that leg only                                                                                   |
 //! | a frame arrives on any other m-line                 | publisher   | dropped (nothing names it: Firefox's dummy audio, a stale recycled m-line)                                |
 //! | a frame arrives after a gap (not contiguous)        | publisher   | PLI to the publisher, at most one per track per [`KEYFRAME_INTERVAL`]                                       |
-//! | a leg is answered and its subscriber is connected   | subscriber  | PLI to the publisher at the track's next frame, so the new subscriber can decode; when the throttle below holds it back, asked again at later frames until one is made |
+//! | a leg is answered and its subscriber is connected   | subscriber  | PLI to the publisher at the track's next frame, so the new subscriber can decode; while the gap row's throttle holds it back, asked again at later frames until one is made |
 //! | a PLI or FIR arrives on a leg                       | subscriber  | the same request to the publisher of that leg's track, at once (browsers pace their own requests)           |
 //! | a request cannot reach the publisher yet            | server      | remembered, and made when the publisher's next frame on that track arrives                                  |
 //! | the publisher leaves or stops sending the track     | publisher   | the leg is stopped (port 0) in the subscriber's next server offer; a leg not yet offered is dropped          |
@@ -79,6 +79,8 @@ struct Leg {
 #[derive(Debug)]
 struct Participant {
     id: String,
+    /// Legs exist only between participants of the same room.
+    room: String,
     rtc: Rtc,
     published: Vec<Published>,
     legs: Vec<Leg>,
@@ -131,6 +133,7 @@ impl Core {
     /// Creates the participant's connection from its first offer and returns the answer.
     pub(crate) fn join(
         &mut self,
+        room: &str,
         id: &str,
         offer: &str,
         now: Instant,
@@ -158,14 +161,16 @@ impl Core {
             .accept_offer(parsed)
             .map_err(|source| refused(id, source))?;
 
-        // Rule: the newcomer gets a leg for every track already published.
+        // Rule: the newcomer gets a leg for every track already published in its room.
         let legs = self
             .participants
             .iter()
+            .filter(|p| p.room == room)
             .flat_map(|p| p.published.iter().map(|t| new_leg(&p.id, t)))
             .collect();
         self.participants.push(Participant {
             id: id.to_owned(),
+            room: room.to_owned(),
             rtc,
             published: Vec::new(),
             legs,
@@ -213,7 +218,12 @@ impl Core {
                 }
             })
             .collect();
-        for other in self.participants.iter_mut().filter(|p| p.id != id) {
+        let room = self.participants[i].room.clone();
+        for other in self
+            .participants
+            .iter_mut()
+            .filter(|p| p.id != id && p.room == room)
+        {
             for track in &published {
                 let known = other
                     .legs

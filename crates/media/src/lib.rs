@@ -7,8 +7,8 @@
 //! UDP socket, bound to the exact address it advertises as its only ICE candidate (ICE-lite,
 //! so the browser does the checks and no STUN or TURN server is involved), and one
 //! [`str0m::Rtc`] per participant. Its API has the shape the signaling needs:
-//! [`Sfu::join`] answers a participant's first offer, [`Sfu::offer`] answers its re-offers,
-//! [`Sfu::pending_offer`] and [`Sfu::answer`] carry the server's own offers when other
+//! [`Sfu::join`] answers a participant's first offer (rooms share the socket, not media),
+//! [`Sfu::offer`] answers its re-offers, [`Sfu::pending_offer`] and [`Sfu::answer`] carry the server's own offers when other
 //! participants' tracks arrive or leave, and [`Sfu::leave`] drops a participant. Every
 //! forwarded m-line carries `a=msid:<publisher> <publisher's track id>`, which is how
 //! twilio-video.js matches it to the track SID it was told about in `subscribed`.

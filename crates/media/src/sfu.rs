@@ -126,11 +126,18 @@ impl Sfu {
         self.local
     }
 
-    /// Connects a participant from its first offer and returns the answer. Its tracks (the
-    /// sending m-lines that name one in `a=msid`) are offered to everyone else.
-    pub fn join(&self, participant_id: &str, offer_sdp: &str) -> Result<String, MediaError> {
+    /// Connects a participant of `room_id` from its first offer and returns the answer. Its
+    /// tracks (the sending m-lines that name one in `a=msid`) are offered to everyone else in
+    /// that room, and it is offered theirs; rooms share the socket, never media. Participant
+    /// ids are unique across rooms (participant SIDs), so the other calls need no room.
+    pub fn join(
+        &self,
+        room_id: &str,
+        participant_id: &str,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
         self.shared
-            .with_core(|core, now| core.join(participant_id, offer_sdp, now))
+            .with_core(|core, now| core.join(room_id, participant_id, offer_sdp, now))
     }
 
     /// Answers a participant's later offer (a track published or unpublished, an ICE

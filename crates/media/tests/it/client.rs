@@ -27,6 +27,8 @@ const VP8_KEY_FRAME_HEADER: [u8; 10] = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40
 pub struct Client {
     /// The participant id the media server knows this client by.
     pub id: String,
+    /// The room it joins.
+    pub room: String,
     /// The id of the track this client publishes (what twilio-video.js signals in
     /// `participant.tracks[].id` and writes into its `a=msid`).
     pub track_id: String,
@@ -47,7 +49,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client in the room most tests use.
     pub fn new(name: &str) -> Client {
+        Client::in_room(name, "RMroom")
+    }
+
+    pub fn in_room(name: &str, room: &str) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("a free UDP port on loopback");
         socket
             .set_nonblocking(true)
@@ -65,6 +72,7 @@ impl Client {
             .expect("the candidate is accepted");
         Client {
             id: format!("PA{name}"),
+            room: room.to_owned(),
             track_id: format!("{name}-camera"),
             rtc,
             socket,
@@ -140,7 +148,7 @@ impl Client {
     pub fn join(&mut self, sfu: &Sfu) {
         let offer = self.publish_offer();
         let answer = sfu
-            .join(&self.id, &offer)
+            .join(&self.room, &self.id, &offer)
             .expect("the media server answers");
         self.accept_answer(&answer);
         self.renegotiate(sfu);

@@ -49,7 +49,7 @@ fn two_publishers_each_receive_the_others_frames_under_the_publishers_track_id()
 
     let offer = bob.publish_offer();
     let answer = sfu
-        .join(&bob.id, &offer)
+        .join(&bob.room, &bob.id, &offer)
         .expect("the media server answers bob");
     assert!(
         answer.contains("a=ice-lite"),
@@ -109,7 +109,7 @@ fn a_third_participant_is_offered_to_the_others_and_receives_them() {
     let mut carol = Client::new("carol");
     let offer = carol.publish_offer();
     let answer = sfu
-        .join(&carol.id, &offer)
+        .join(&carol.room, &carol.id, &offer)
         .expect("the media server answers carol");
     carol.accept_answer(&answer);
     let to_carol = carol
@@ -198,6 +198,41 @@ fn a_leaving_participant_s_m_line_is_stopped_in_the_others_next_offer() {
 }
 
 #[test]
+fn participants_of_another_room_are_neither_offered_nor_sent_anything() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+    let mut dave = Client::in_room("dave", "RMother");
+    dave.join(&sfu);
+    assert_eq!(sfu.pending_offer(&dave.id).expect("dave joined"), None);
+    assert_eq!(sfu.pending_offer(&alice.id).expect("alice is there"), None);
+    assert_eq!(sfu.pending_offer(&bob.id).expect("bob is there"), None);
+
+    let mut erin = Client::in_room("erin", "RMother");
+    erin.join(&sfu);
+    let to_dave = dave
+        .renegotiate(&sfu)
+        .expect("dave is offered erin's track");
+    assert_eq!(offered_tracks(&to_dave), ["erin-camera"]);
+    pump(
+        &mut [&mut alice, &mut bob, &mut dave, &mut erin],
+        "frames in both rooms",
+        |c| {
+            c[0].frames_of("bob-camera") >= 3
+                && c[2].frames_of("erin-camera") >= 3
+                && c[3].frames_of("dave-camera") >= 3
+        },
+    );
+    for client in [&alice, &bob, &dave, &erin] {
+        assert_eq!(
+            client.misrouted_frames(),
+            0,
+            "{} got a misrouted frame",
+            client.id
+        );
+    }
+}
+
+#[test]
 fn a_track_published_later_is_offered_to_the_others() {
     let sfu = loopback_sfu();
     let (mut alice, mut bob) = two_in_a_room(&sfu);
@@ -256,7 +291,7 @@ fn calls_name_the_participant_and_the_fix() {
 
     let second_offer = Client::new("alice").publish_offer();
     let err = sfu
-        .join(&alice.id, &second_offer)
+        .join(&alice.room, &alice.id, &second_offer)
         .expect_err("alice is already there");
     assert!(
         matches!(err, MediaError::AlreadyJoined(ref id) if *id == alice.id),
@@ -269,7 +304,7 @@ fn calls_name_the_participant_and_the_fix() {
         .expect_err("no offer was made to alice");
     assert!(matches!(err, MediaError::NoOfferPending(_)), "{err}");
     let err = sfu
-        .join("PAbroken", "not sdp")
+        .join("RMroom", "PAbroken", "not sdp")
         .expect_err("garbage is not an offer");
     assert!(matches!(err, MediaError::BadSdp { .. }), "{err}");
     let err =
