@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use videoroom_media::Sfu;
 
 /// How often a publishing client writes a video frame (30 fps).
 const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+
+/// How often a client with a microphone writes an Opus frame (20 ms, as browsers do).
+const AUDIO_FRAME_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The start of a VP8 key frame (frame tag with P=0, start code, 320x240): every frame the
 /// clients write is a key frame, so a receiver can always decode from the first one it gets.
@@ -36,6 +39,10 @@ pub struct Client {
     socket: UdpSocket,
     local: SocketAddr,
     publish_mid: Option<Mid>,
+    /// The id of the audio track this client publishes too, if any, and its m-line.
+    microphone: Option<(String, Option<Mid>)>,
+    audio_frames_written: u64,
+    last_audio_frame: Option<Instant>,
     pending: Option<SdpPendingOffer>,
     /// mid → publisher track id, from the `a=msid` of the server's offers.
     remote_tracks: HashMap<Mid, String>,
@@ -78,6 +85,9 @@ impl Client {
             socket,
             local,
             publish_mid: None,
+            microphone: None,
+            audio_frames_written: 0,
+            last_audio_frame: None,
             pending: None,
             remote_tracks: HashMap::new(),
             received: Vec::new(),
@@ -88,9 +98,25 @@ impl Client {
         }
     }
 
-    /// The first offer: one sending video m-line for this client's camera.
+    /// Publishes an audio track as well, named `track_id`.
+    pub fn with_microphone(mut self, track_id: &str) -> Client {
+        self.microphone = Some((track_id.to_owned(), None));
+        self
+    }
+
+    /// The first offer: one sending video m-line for this client's camera, after an audio
+    /// one for its microphone if it has one (browsers put audio first).
     pub fn publish_offer(&mut self) -> String {
         let mut change = self.rtc.sdp_api();
+        if let Some((track_id, mid)) = &mut self.microphone {
+            *mid = Some(change.add_media(
+                MediaKind::Audio,
+                Direction::SendRecv,
+                Some("-".to_owned()),
+                Some(track_id.clone()),
+                None,
+            ));
+        }
         let mid = change.add_media(
             MediaKind::Video,
             Direction::SendRecv,
@@ -233,6 +259,13 @@ impl Client {
         if self.connected && self.last_frame.is_none_or(|at| now - at >= FRAME_INTERVAL) {
             self.write_frame(now);
         }
+        if self.connected
+            && self
+                .last_audio_frame
+                .is_none_or(|at| now - at >= AUDIO_FRAME_INTERVAL)
+        {
+            self.write_audio_frame(now);
+        }
         loop {
             match self.rtc.poll_output().expect("the client keeps running") {
                 Output::Timeout(_) => break,
@@ -252,6 +285,30 @@ impl Client {
                 Output::Event(_) => {}
             }
         }
+    }
+
+    fn write_audio_frame(&mut self, now: Instant) {
+        let Some((track_id, Some(mid))) = &self.microphone else {
+            return;
+        };
+        let writer = self.rtc.writer(*mid).expect("the published m-line exists");
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::Opus)
+            .expect("Opus was negotiated")
+            .pt();
+        let mut payload = frame_tag(track_id);
+        payload.extend_from_slice(&self.audio_frames_written.to_be_bytes());
+        writer
+            .write(
+                pt,
+                now,
+                MediaTime::new(self.audio_frames_written * 960, Frequency::FORTY_EIGHT_KHZ),
+                payload,
+            )
+            .expect("an audio frame can be written");
+        self.audio_frames_written += 1;
+        self.last_audio_frame = Some(now);
     }
 
     fn write_frame(&mut self, now: Instant) {

@@ -84,6 +84,43 @@ fn two_publishers_each_receive_the_others_frames_under_the_publishers_track_id()
 }
 
 #[test]
+fn audio_is_forwarded_beside_video_each_under_its_own_track_id() {
+    let sfu = loopback_sfu();
+    let mut alice = Client::new("alice").with_microphone("alice-microphone");
+    let mut bob = Client::new("bob").with_microphone("bob-microphone");
+    alice.join(&sfu);
+    let to_bob = {
+        let offer = bob.publish_offer();
+        let answer = sfu
+            .join(&bob.room, &bob.id, &offer)
+            .expect("the media server answers bob");
+        bob.accept_answer(&answer);
+        bob.renegotiate(&sfu)
+            .expect("bob is offered alice's tracks")
+    };
+    assert_eq!(
+        offered_tracks(&to_bob),
+        ["alice-microphone", "alice-camera"]
+    );
+    alice
+        .renegotiate(&sfu)
+        .expect("alice is offered bob's tracks");
+
+    pump(
+        &mut [&mut alice, &mut bob],
+        "audio and video both ways",
+        |c| {
+            c[0].frames_of("bob-microphone") >= 5
+                && c[0].frames_of("bob-camera") >= 3
+                && c[1].frames_of("alice-microphone") >= 5
+                && c[1].frames_of("alice-camera") >= 3
+        },
+    );
+    assert_eq!(alice.misrouted_frames(), 0);
+    assert_eq!(bob.misrouted_frames(), 0);
+}
+
+#[test]
 fn an_answered_leg_asks_the_publisher_for_a_keyframe_and_subscriber_requests_reach_it() {
     let sfu = loopback_sfu();
     let (mut alice, mut bob) = two_in_a_room(&sfu);
