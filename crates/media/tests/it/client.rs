@@ -27,6 +27,10 @@ const AUDIO_FRAME_INTERVAL: Duration = Duration::from_millis(20);
 /// clients write is a key frame, so a receiver can always decode from the first one it gets.
 const VP8_KEY_FRAME_HEADER: [u8; 10] = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
 
+/// An Annex B start code and the header of an IDR slice (NAL type 5): every H.264 frame the
+/// clients write is a key frame too.
+const H264_IDR_HEADER: [u8; 5] = [0x00, 0x00, 0x00, 0x01, 0x65];
+
 pub struct Client {
     /// The participant id the media server knows this client by.
     pub id: String,
@@ -62,6 +66,15 @@ impl Client {
     }
 
     pub fn in_room(name: &str, room: &str) -> Client {
+        Client::build(name, room, true)
+    }
+
+    /// A client whose browser offers H.264 and not VP8 (as Safari may).
+    pub fn h264_only(name: &str) -> Client {
+        Client::build(name, "RMroom", false)
+    }
+
+    fn build(name: &str, room: &str, vp8: bool) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("a free UDP port on loopback");
         socket
             .set_nonblocking(true)
@@ -71,7 +84,7 @@ impl Client {
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .clear_codecs()
             .enable_opus(true, false)
-            .enable_vp8(true)
+            .enable_vp8(vp8)
             .enable_h264(true)
             .build(Instant::now());
         let candidate = Candidate::host(local, "udp").expect("loopback is a valid host candidate");
@@ -314,12 +327,22 @@ impl Client {
     fn write_frame(&mut self, now: Instant) {
         let Some(mid) = self.publish_mid else { return };
         let writer = self.rtc.writer(mid).expect("the published m-line exists");
-        let pt = writer
+        // VP8 if it was negotiated (browsers list it first), otherwise H.264.
+        let (pt, header) = match writer
             .payload_params()
             .find(|p| p.spec().codec == Codec::Vp8)
-            .expect("VP8 was negotiated")
-            .pt();
-        let mut payload = VP8_KEY_FRAME_HEADER.to_vec();
+        {
+            Some(vp8) => (vp8.pt(), &VP8_KEY_FRAME_HEADER[..]),
+            None => (
+                writer
+                    .payload_params()
+                    .find(|p| p.spec().codec == Codec::H264)
+                    .expect("VP8 or H.264 was negotiated")
+                    .pt(),
+                &H264_IDR_HEADER[..],
+            ),
+        };
+        let mut payload = header.to_vec();
         payload.extend_from_slice(&frame_tag(&self.track_id));
         payload.extend_from_slice(&self.frames_written.to_be_bytes());
         writer

@@ -121,6 +121,35 @@ fn audio_is_forwarded_beside_video_each_under_its_own_track_id() {
 }
 
 #[test]
+fn h264_from_a_publisher_without_vp8_reaches_a_subscriber_that_has_both() {
+    let sfu = loopback_sfu();
+    let mut alice = Client::h264_only("alice");
+    let mut bob = Client::new("bob");
+    alice.join(&sfu);
+    let to_bob = {
+        let offer = bob.publish_offer();
+        let answer = sfu
+            .join(&bob.room, &bob.id, &offer)
+            .expect("the media server answers bob");
+        bob.accept_answer(&answer);
+        bob.renegotiate(&sfu)
+            .expect("bob is offered alice's camera")
+    };
+    assert!(
+        to_bob.contains("H264/90000"),
+        "the server offers H.264: {to_bob}"
+    );
+    alice.renegotiate(&sfu);
+
+    pump(
+        &mut [&mut alice, &mut bob],
+        "alice's H.264 frames at bob",
+        |c| c[1].frames_of("alice-camera") >= 3,
+    );
+    assert_eq!(bob.misrouted_frames(), 0);
+}
+
+#[test]
 fn an_answered_leg_asks_the_publisher_for_a_keyframe_and_subscriber_requests_reach_it() {
     let sfu = loopback_sfu();
     let (mut alice, mut bob) = two_in_a_room(&sfu);
