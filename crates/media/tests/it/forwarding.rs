@@ -349,6 +349,55 @@ fn a_client_offer_that_crosses_the_server_s_offer_is_refused() {
     );
 }
 
+/// Chrome refuses a re-offer that renumbers a payload type or header extension already
+/// negotiated in the bundle ("RTP extension ID reassignment not supported"): every
+/// `a=rtpmap` and `a=extmap` number must keep its meaning across all descriptions the server
+/// sends one participant.
+#[test]
+fn the_server_s_descriptions_keep_payload_types_and_extension_ids_stable() {
+    let sfu = loopback_sfu();
+    let mut alice = Client::new("alice").with_microphone("alice-microphone");
+    let offer = alice.publish_offer();
+    let answer = sfu
+        .join(&alice.room, &alice.id, &offer)
+        .expect("the media server answers alice");
+    alice.accept_answer(&answer);
+    let mut descriptions = vec![answer];
+    for name in ["bob", "carol"] {
+        let mut other = Client::new(name).with_microphone(&format!("{name}-microphone"));
+        other.join(&sfu);
+        descriptions.push(
+            alice
+                .renegotiate(&sfu)
+                .expect("alice is offered the newcomer"),
+        );
+    }
+
+    let mut meaning: std::collections::HashMap<String, String> = Default::default();
+    for description in &descriptions {
+        for line in description.split("\r\n") {
+            let Some((attribute, rest)) = line
+                .strip_prefix("a=rtpmap:")
+                .map(|r| ("rtpmap", r))
+                .or_else(|| line.strip_prefix("a=extmap:").map(|r| ("extmap", r)))
+            else {
+                continue;
+            };
+            let (number, what) = rest.split_once(' ').expect("a number and its meaning");
+            let number = number.split('/').next().expect("an extmap id");
+            let key = format!("{attribute} {number}");
+            let known = meaning
+                .entry(key.clone())
+                .or_insert_with(|| what.to_owned());
+            assert_eq!(known, what, "{key} changed meaning in: {description}");
+        }
+    }
+    assert!(
+        meaning.keys().any(|k| k.starts_with("extmap")),
+        "extensions were negotiated"
+    );
+}
+
 #[test]
 fn calls_name_the_participant_and_the_fix() {
     let sfu = loopback_sfu();
