@@ -225,10 +225,12 @@ impl Core {
             .filter(|p| p.id != id && p.room == room)
         {
             for track in &published {
-                let known = other
-                    .legs
-                    .iter()
-                    .any(|l| l.publisher == id && l.track_id == track.track_id);
+                // A leg being stopped does not count: a track published again gets a new one.
+                let known = other.legs.iter().any(|l| {
+                    l.publisher == id
+                        && l.track_id == track.track_id
+                        && !matches!(l.state, LegState::ToStop(_) | LegState::NegotiatingStop(_))
+                });
                 if !known {
                     other.legs.push(new_leg(id, track));
                 }

@@ -158,6 +158,22 @@ impl Client {
         offer.to_sdp_string()
     }
 
+    /// A re-offer that stops (`false`) or resumes (`true`) sending the camera, as a browser
+    /// does on unpublish and publish: the m-line stays and only its direction changes.
+    pub fn camera_offer(&mut self, sending: bool) -> String {
+        let mid = self.publish_mid.expect("the camera was published");
+        let direction = if sending {
+            Direction::SendRecv
+        } else {
+            Direction::RecvOnly
+        };
+        let mut change = self.rtc.sdp_api();
+        change.set_direction(mid, direction);
+        let (offer, pending) = change.apply().expect("a new direction is a change");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
     pub fn accept_answer(&mut self, answer: &str) {
         let pending = self.pending.take().expect("an offer was made");
         let answer = SdpAnswer::from_sdp_string(answer).expect("the server's answer parses");

@@ -324,6 +324,39 @@ fn a_track_published_later_is_offered_to_the_others() {
 }
 
 #[test]
+fn a_track_published_again_while_its_old_m_line_is_being_stopped_gets_a_new_one() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+    let old_mid = bob
+        .mid_of("alice-camera")
+        .expect("bob receives alice's camera");
+
+    let unpublish = alice.camera_offer(false);
+    let answer = sfu.offer(&alice.id, &unpublish).expect("alice unpublishes");
+    alice.accept_answer(&answer);
+    let stop = sfu
+        .pending_offer(&bob.id)
+        .expect("bob is there")
+        .expect("bob is offered the stop of alice's camera");
+    // Alice publishes again before bob has answered the stop.
+    let republish = alice.camera_offer(true);
+    let answer = sfu
+        .offer(&alice.id, &republish)
+        .expect("alice publishes again");
+    alice.accept_answer(&answer);
+    let stop_answer = bob.accept_offer(&stop);
+    sfu.answer(&bob.id, &stop_answer)
+        .expect("bob answers the stop");
+
+    let to_bob = bob
+        .renegotiate(&sfu)
+        .expect("bob is offered alice's camera again");
+    assert_eq!(offered_tracks(&to_bob), ["alice-camera"]);
+    let new_mid = bob.mid_of("alice-camera").expect("on a new m-line");
+    assert_ne!(new_mid, old_mid, "an m-line is never re-pointed");
+}
+
+#[test]
 fn a_client_offer_that_crosses_the_server_s_offer_is_refused() {
     let sfu = loopback_sfu();
     let (mut alice, _bob) = two_in_a_room(&sfu);
@@ -396,6 +429,12 @@ fn the_server_s_descriptions_keep_payload_types_and_extension_ids_stable() {
         meaning.keys().any(|k| k.starts_with("extmap")),
         "extensions were negotiated"
     );
+}
+
+#[test]
+fn the_media_server_can_be_shared_by_the_signaling_s_tasks() {
+    fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<Sfu>();
 }
 
 #[test]
