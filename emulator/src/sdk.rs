@@ -754,7 +754,7 @@ mod tests {
         let npm = fake_npm(
             dir.path(),
             "echo 'npm error code ENOTFOUND' >&2\n\
-             echo 'npm error network request to https://registry.npmjs.org/twilio-video failed' >&2\n\
+             echo 'npm error network request to https://registry.invalid/twilio-video failed' >&2\n\
              echo 'npm error A complete log of this run can be found in: /x.log' >&2\n\
              exit 1",
         );

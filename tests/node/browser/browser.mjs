@@ -15,6 +15,10 @@ const CHROMIUM_ARGS = [
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
   '--disable-background-networking',
+  // The browser tier runs in a network namespace whose only interface is loopback (see
+  // xtask/src/netns.rs); without this flag Chromium gathers no loopback ICE candidates, and two
+  // pages there connect over signaling but never see each other's video.
+  '--allow-loopback-in-peer-connection',
 ];
 
 /** How long two pages may take to see each other's video (the bound). */

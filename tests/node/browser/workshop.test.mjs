@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { cachedSdkTarball, startRegistry } from '../support/registry.mjs';
 import { SEEDED, startEmulator, startVideoroom } from '../support/servers.mjs';
 import {
   framesOf,
@@ -265,19 +266,31 @@ describe('the workshop page on a machine that has never fetched the SDK', () => 
   let server;
   let cache;
 
+  let registry;
+  let npmCache;
+
   before(async () => {
     // An empty cache, with npm on PATH: the server fetches the pinned SDK in the background.
+    // npm asks a registry on loopback that serves the very tarball the project's cache holds
+    // (nothing may leave this machine), from an empty npm cache, so the fetch really happens.
     cache = mkdtempSync(joinPath(tmpdir(), 'videoroom-fresh-sdk-cache-'));
+    npmCache = mkdtempSync(joinPath(tmpdir(), 'videoroom-fresh-npm-cache-'));
+    registry = await startRegistry('twilio-video', '2.36.0', cachedSdkTarball('2.36.0'));
     // The fetch may take as long as the page waits below, not just the default 30 s.
     server = await startVideoroom([], {
       VIDEOROOM_SDK_CACHE_DIR: cache,
       VIDEOROOM_SDK_FETCH_TIMEOUT: '140',
+      npm_config_registry: registry.url,
+      npm_config_cache: npmCache,
     });
   });
 
   after(async () => {
     await server?.stop();
-    if (cache) rmSync(cache, { recursive: true, force: true });
+    await registry?.close();
+    for (const dir of [cache, npmCache]) {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the server fetches the SDK with npm and the open page reloads itself into a working page', async () => {
@@ -295,6 +308,10 @@ describe('the workshop page on a machine that has never fetched the SDK', () => 
       await join(page, server.url, 'first-timer', 'fresh-machine');
       await waitConnected(page);
     });
+    assert.ok(
+      registry.requests.includes(registry.tarballPath),
+      `npm fetched the tarball from the loopback registry; it asked for: ${registry.requests.join(', ')}`,
+    );
   });
 });
 

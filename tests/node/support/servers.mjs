@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** The seeded credentials of `videoroom_core::credentials`, the emulator's defaults. */
 export const SEEDED = Object.freeze({

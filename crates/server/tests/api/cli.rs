@@ -639,7 +639,7 @@ fn sdk_fetch_with_fake_npm(npm_body: &str) -> (Output, Duration) {
 #[test]
 fn sdk_fetch_with_an_unreachable_registry_says_why_and_offers_the_offline_ways() {
     let (output, _) = sdk_fetch_with_fake_npm(
-        "echo 'npm error code ECONNREFUSED' >&2\necho 'npm error request to https://registry.npmjs.org/ failed' >&2\nexit 1",
+        "echo 'npm error code ECONNREFUSED' >&2\necho 'npm error request to https://registry.invalid/ failed' >&2\nexit 1",
     );
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
