@@ -46,6 +46,7 @@ const STEPS: &[(&str, &str)] = &[
         "cargo test (insta strict), hostile tests aside",
     ),
     ("hostile", "hostile-client tests, one at a time"),
+    ("media", "media server tests, in a loopback-only namespace"),
     ("snapshots", "insta snapshots all referenced"),
     ("build", "build the binaries"),
     ("node", "Node tier (twilio, jsonwebtoken)"),
@@ -274,6 +275,7 @@ fn run_step(name: &str, context: &mut Run, ci: bool) -> Result<Outcome> {
         "core-invariant" => core_invariant(),
         "cargo-test" => cargo_test(context),
         "hostile" => hostile(),
+        "media" => media(ci),
         "snapshots" => snapshots(context),
         "build" => build(context),
         "node" => node_tier(context, ci),
@@ -431,6 +433,10 @@ fn cargo_test(context: &mut Run) -> Result<Outcome> {
             .args([
                 "test",
                 "--workspace",
+                // The media server's tests carry RTP; they run in the `media` step, where
+                // loopback is the only interface.
+                "--exclude",
+                MEDIA_PACKAGE,
                 "--",
                 "--skip",
                 "hostile::",
@@ -471,6 +477,36 @@ fn hostile() -> Result<Outcome> {
         }
     }
     Ok(Outcome::Passed)
+}
+
+const MEDIA_PACKAGE: &str = "videoroom-media";
+
+/// The media server's tests (scripted WebRTC clients exchanging SRTP with it), built first and
+/// then run in a network namespace whose only interface is loopback (see `netns`), so their
+/// media provably stays on this machine.
+fn media(ci: bool) -> Result<Outcome> {
+    match run_status(cargo().args(["test", "-p", MEDIA_PACKAGE, "--no-run"]))? {
+        Outcome::Passed => {}
+        other => return Ok(other),
+    }
+    if let Err(error) = netns::probe() {
+        return Ok(namespace_missing("media", &error, ci));
+    }
+    let mut command = cargo();
+    command.args(["test", "-p", MEDIA_PACKAGE, "--offline"]);
+    run_with_deadline(&mut netns::isolated(&command), Some(TIER_TIMEOUT))
+}
+
+/// A tier that must run in a loopback-only namespace, on a machine that cannot make one:
+/// skipped locally with the reason, a failure in CI.
+fn namespace_missing(tier: &str, error: &str, ci: bool) -> Outcome {
+    let message = format!("{tier} (needs a loopback-only network namespace: {error})");
+    println!("skipped: {message}");
+    if ci {
+        Outcome::Failed(format!("CI=true and {message}"))
+    } else {
+        Outcome::Skipped(message)
+    }
 }
 
 fn snapshots(context: &Run) -> Result<Outcome> {
@@ -805,13 +841,7 @@ fn browser_tier(context: &mut Run, ci: bool) -> Result<Outcome> {
     // Media between pages must provably stay on this machine: the tier runs where loopback is
     // the only interface. Everything it needs from the network was installed just above.
     if let Err(error) = netns::probe() {
-        let message = format!("browser (needs a loopback-only network namespace: {error})");
-        println!("skipped: {message}");
-        return Ok(if ci {
-            Outcome::Failed(format!("CI=true and {message}"))
-        } else {
-            Outcome::Skipped(message)
-        });
+        return Ok(namespace_missing("browser", &error, ci));
     }
     run_node_tests(&files, &binaries, true)
 }
