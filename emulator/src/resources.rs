@@ -2,7 +2,10 @@
 //! schema's order, with whole-second UTC timestamps and absolute URLs.
 
 use serde::Serialize;
-use videoroom_emulator_adapter::{ParticipantRecord, PublishedTrack, RoomRecord, SubscribedTrack};
+use videoroom_emulator_adapter::{
+    ParticipantRecord, Priority, PublishedTrack, RoomRecord, Rule, Rules, SubscribedTrack,
+    TrackKind,
+};
 
 use crate::params::format_time;
 
@@ -207,6 +210,134 @@ impl SubscribedTrackJson {
                 participant_url(base, t.room_sid.as_str(), t.participant_sid.as_str()),
                 t.sid
             ),
+        }
+    }
+}
+
+/// One recording rule as Twilio shows it: unset filters left out (the schema's `NON_NULL`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRuleJson {
+    #[serde(rename = "type")]
+    pub rule_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+}
+
+impl RecordingRuleJson {
+    pub fn new(rule: &Rule) -> Self {
+        Self {
+            rule_type: rule.rule_type.as_str(),
+            all: rule.all.then_some(true),
+            publisher: rule.publisher.clone(),
+            track: rule.track.clone(),
+            kind: rule.kind.map(TrackKind::as_str),
+        }
+    }
+}
+
+/// `video.v1.room.room_recording_rule`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRulesJson {
+    pub room_sid: String,
+    pub rules: Vec<RecordingRuleJson>,
+    pub date_created: Option<String>,
+    pub date_updated: Option<String>,
+}
+
+impl RecordingRulesJson {
+    pub fn new(room_sid: &str, rules: &Rules) -> Self {
+        Self {
+            room_sid: room_sid.to_owned(),
+            rules: rules.rules.iter().map(RecordingRuleJson::new).collect(),
+            date_created: rules.date_created.map(format_time),
+            date_updated: rules.date_updated.map(format_time),
+        }
+    }
+}
+
+/// One subscribe rule as Twilio shows it: every filter, unset ones as `null`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribeRuleJson {
+    #[serde(rename = "type")]
+    pub rule_type: &'static str,
+    pub all: Option<bool>,
+    pub publisher: Option<String>,
+    pub track: Option<String>,
+    pub kind: Option<&'static str>,
+    pub priority: Option<&'static str>,
+}
+
+/// `video.v1.room.room_participant.room_participant_subscribe_rule`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribeRulesJson {
+    pub participant_sid: String,
+    pub room_sid: String,
+    pub rules: Vec<SubscribeRuleJson>,
+    pub date_created: Option<String>,
+    pub date_updated: Option<String>,
+}
+
+impl SubscribeRulesJson {
+    pub fn new(p: &ParticipantRecord, rules: &Rules) -> Self {
+        Self {
+            participant_sid: p.sid.as_str().to_owned(),
+            room_sid: p.room_sid.as_str().to_owned(),
+            rules: rules
+                .rules
+                .iter()
+                .map(|r| SubscribeRuleJson {
+                    rule_type: r.rule_type.as_str(),
+                    all: r.all.then_some(true),
+                    publisher: r.publisher.clone(),
+                    track: r.track.clone(),
+                    kind: r.kind.map(TrackKind::as_str),
+                    priority: r.priority.map(Priority::as_str),
+                })
+                .collect(),
+            date_created: rules.date_created.map(format_time),
+            date_updated: rules.date_updated.map(format_time),
+        }
+    }
+}
+
+/// `video.v1.room.room_participant.room_participant_anonymize`: the participant without its
+/// links.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnonymizeJson {
+    pub sid: String,
+    pub room_sid: String,
+    pub account_sid: String,
+    pub status: &'static str,
+    pub identity: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration: Option<u64>,
+    pub url: String,
+}
+
+impl AnonymizeJson {
+    pub fn new(p: &ParticipantRecord, base: &str, account_sid: &str) -> Self {
+        let full = ParticipantJson::new(p, base, account_sid);
+        Self {
+            sid: full.sid,
+            room_sid: full.room_sid,
+            account_sid: full.account_sid,
+            status: full.status,
+            identity: full.identity,
+            date_created: full.date_created,
+            date_updated: full.date_updated,
+            start_time: full.start_time,
+            end_time: full.end_time,
+            duration: full.duration,
+            url: format!("{}/Anonymize", full.url),
         }
     }
 }
