@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 use videoroom_emulator_adapter::{
-    ParticipantRecord, Priority, PublishedTrack, RoomRecord, Rule, Rules, SubscribedTrack,
-    TrackKind,
+    CompositionHook, MediaSettings, ParticipantRecord, Priority, PublishedTrack, RoomRecord, Rule,
+    Rules, SubscribedTrack, TrackKind,
 };
 
 use crate::params::format_time;
@@ -338,6 +338,83 @@ impl AnonymizeJson {
             end_time: full.end_time,
             duration: full.duration,
             url: format!("{}/Anonymize", full.url),
+        }
+    }
+}
+
+/// `video.v1.recording_settings` and `video.v1.composition_settings` (the same fields).
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaSettingsJson {
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    pub aws_credentials_sid: Option<String>,
+    pub aws_s3_url: Option<String>,
+    pub aws_storage_enabled: Option<bool>,
+    pub encryption_key_sid: Option<String>,
+    pub encryption_enabled: Option<bool>,
+    pub url: String,
+}
+
+impl MediaSettingsJson {
+    /// `segment` is `RecordingSettings` or `CompositionSettings`.
+    pub fn new(s: &MediaSettings, base: &str, account_sid: &str, segment: &str) -> Self {
+        Self {
+            account_sid: account_sid.to_owned(),
+            friendly_name: s.friendly_name.clone(),
+            aws_credentials_sid: s.aws_credentials_sid.clone(),
+            aws_s3_url: s.aws_s3_url.clone(),
+            aws_storage_enabled: s.aws_storage_enabled,
+            encryption_key_sid: s.encryption_key_sid.clone(),
+            encryption_enabled: s.encryption_enabled,
+            url: format!("{base}/v1/{segment}/Default"),
+        }
+    }
+}
+
+/// `video.v1.composition_hook`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompositionHookJson {
+    pub account_sid: String,
+    pub friendly_name: String,
+    pub enabled: bool,
+    pub date_created: String,
+    pub date_updated: Option<String>,
+    pub sid: String,
+    pub audio_sources: Vec<String>,
+    pub audio_sources_excluded: Vec<String>,
+    pub video_layout: serde_json::Value,
+    pub resolution: String,
+    pub trim: bool,
+    pub format: String,
+    pub status_callback: Option<String>,
+    pub status_callback_method: String,
+    pub url: String,
+}
+
+impl CompositionHookJson {
+    pub fn new(h: &CompositionHook, base: &str, account_sid: &str) -> Self {
+        // The store keeps the layout as the JSON object text it checked.
+        let video_layout = h
+            .video_layout
+            .as_deref()
+            .map(|text| serde_json::from_str(text).expect("the store checked it is JSON"))
+            .unwrap_or_else(|| serde_json::json!({}));
+        Self {
+            account_sid: account_sid.to_owned(),
+            friendly_name: h.friendly_name.clone(),
+            enabled: h.enabled,
+            date_created: format_time(h.date_created),
+            date_updated: h.date_updated.map(format_time),
+            sid: h.sid.clone(),
+            audio_sources: h.audio_sources.clone(),
+            audio_sources_excluded: h.audio_sources_excluded.clone(),
+            video_layout,
+            resolution: h.resolution.clone(),
+            trim: h.trim,
+            format: h.format.clone(),
+            status_callback: h.status_callback.clone(),
+            status_callback_method: h.status_callback_method.clone(),
+            url: format!("{base}/v1/CompositionHooks/{}", h.sid),
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::resources::{
 };
 use crate::Emulator;
 
+mod account;
 mod media;
 mod rules;
 
@@ -67,6 +68,7 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
             // The resources added for the whole OpenAPI file, each in its own module.
             .configure(rules::configure)
             .configure(media::configure)
+            .configure(account::configure)
             .default_service(web::to(unknown_route)),
     );
 }

@@ -19,7 +19,10 @@ use crate::key::ParticipantKey;
 use crate::model::*;
 use crate::paging::{paginate, Page, SortKey};
 
+mod account;
 mod rules;
+
+pub use account::{CompositionHook, HookQuery, HookRequest, MediaSettings, SettingsKind};
 
 /// The in-memory room store with Twilio Video's semantics. Share it as `Arc<Store>`.
 ///
@@ -700,6 +703,10 @@ struct State {
     /// default (see `store/rules.rs`).
     recording_rules: HashMap<RoomSid, crate::rules::Rules>,
     subscribe_rules: HashMap<ParticipantSid, crate::rules::Rules>,
+    /// Account-level configuration (see `store/account.rs`).
+    recording_settings: account::MediaSettings,
+    composition_settings: account::MediaSettings,
+    composition_hooks: HashMap<String, account::CompositionHook>,
 }
 
 struct RoomEntry {

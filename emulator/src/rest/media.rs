@@ -52,7 +52,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 impl super::Resource {
-    fn delete<F, Args>(self, handler: F) -> Self
+    pub(super) fn delete<F, Args>(self, handler: F) -> Self
     where
         F: actix_web::Handler<Args>,
         Args: actix_web::FromRequest + 'static,

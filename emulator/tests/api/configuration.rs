@@ -306,3 +306,172 @@ async fn compositions_and_transcriptions_are_refused_naming_the_limitation_never
         .unwrap();
     assert_eq!(list["transcriptions"], json!([]));
 }
+
+#[actix_web::test]
+async fn recording_and_composition_settings_are_stored_and_friendly_name_is_required() {
+    let app = spawn().await;
+    for segment in ["RecordingSettings", "CompositionSettings"] {
+        let path = format!("/v1/{segment}/Default");
+        let body: Value = app.get(&path).await.json().await.unwrap();
+        assert!(body["friendly_name"].is_null(), "{body}");
+        assert!(body["url"].as_str().unwrap().ends_with(&path), "{body}");
+        assert_twilio_error(app.post(&path, &[]).await, 400, 20001).await;
+        assert_twilio_error(
+            app.post(
+                &path,
+                &[("FriendlyName", "x"), ("AwsS3Url", "ftp://bucket/x")],
+            )
+            .await,
+            400,
+            20001,
+        )
+        .await;
+        let res = app
+            .post(
+                &path,
+                &[
+                    ("FriendlyName", "archive"),
+                    ("AwsS3Url", "https://bucket.s3.amazonaws.com/recordings"),
+                    ("AwsStorageEnabled", "true"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: Value = app.get(&path).await.json().await.unwrap();
+        assert_eq!(body["friendly_name"], "archive");
+        assert_eq!(body["aws_storage_enabled"], true);
+    }
+}
+
+#[actix_web::test]
+async fn composition_hooks_are_created_listed_filtered_updated_and_deleted() {
+    let app = spawn().await;
+    let res = app
+        .post(
+            "/v1/CompositionHooks",
+            &[
+                ("FriendlyName", "Audio only"),
+                ("AudioSources", "*"),
+                ("Format", "mp4"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let audio: Value = res.json().await.unwrap();
+    let sid = audio["sid"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("HK") && sid.len() == 34, "{audio}");
+    assert_eq!(audio["audio_sources"], json!(["*"]));
+    assert_eq!(
+        (audio["enabled"].clone(), audio["trim"].clone()),
+        (json!(true), json!(true))
+    );
+    let res = app
+        .post(
+            "/v1/CompositionHooks",
+            &[
+                ("FriendlyName", "Grid"),
+                ("VideoLayout", r#"{"grid":{"video_sources":["*"]}}"#),
+                ("Enabled", "false"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+
+    for (form, code) in [
+        (vec![("AudioSources", "*")], 20001),
+        (vec![("FriendlyName", "nothing")], 20001),
+        (
+            vec![
+                ("FriendlyName", "f"),
+                ("AudioSources", "*"),
+                ("Format", "avi"),
+            ],
+            20001,
+        ),
+        (vec![("FriendlyName", "l"), ("VideoLayout", "[1]")], 20001),
+        (
+            vec![
+                ("FriendlyName", "r"),
+                ("AudioSources", "*"),
+                ("Resolution", "big"),
+            ],
+            20001,
+        ),
+        (
+            vec![
+                ("FriendlyName", "c"),
+                ("AudioSources", "*"),
+                ("StatusCallback", "http://10.1.2.3/x"),
+            ],
+            53111,
+        ),
+    ] {
+        assert_twilio_error(app.post("/v1/CompositionHooks", &form).await, 400, code).await;
+    }
+
+    let list: Value = app
+        .get("/v1/CompositionHooks?PageSize=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["composition_hooks"].as_array().unwrap().len(), 1);
+    assert!(list["meta"]["next_page_url"].is_string(), "{list}");
+    let enabled: Value = app
+        .get("/v1/CompositionHooks?Enabled=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(enabled["composition_hooks"][0]["sid"], sid.as_str());
+    assert_eq!(enabled["composition_hooks"].as_array().unwrap().len(), 1);
+    let named: Value = app
+        .get("/v1/CompositionHooks?FriendlyName=grid")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(named["composition_hooks"][0]["friendly_name"], "Grid");
+
+    let res = app
+        .post(
+            &format!("/v1/CompositionHooks/{sid}"),
+            &[("FriendlyName", "Renamed"), ("Trim", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["friendly_name"].clone(), body["trim"].clone()),
+        (json!("Renamed"), json!(false))
+    );
+    assert!(body["date_updated"].is_string(), "{body}");
+
+    let delete = |path: String| {
+        app.client
+            .delete(app.url(&path))
+            .basic_auth(
+                videoroom_core::credentials::TEST_ACCOUNT_SID,
+                Some(videoroom_core::credentials::TEST_AUTH_TOKEN),
+            )
+            .send()
+    };
+    let res = delete(format!("/v1/CompositionHooks/{sid}")).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_twilio_error(
+        app.get(&format!("/v1/CompositionHooks/{sid}")).await,
+        404,
+        20404,
+    )
+    .await;
+    assert_twilio_error(
+        delete(format!("/v1/CompositionHooks/{sid}")).await.unwrap(),
+        404,
+        20404,
+    )
+    .await;
+    // Reset forgets the account's configuration with everything else.
+    app.post("/emulator/reset", &[]).await;
+    let list: Value = app.get("/v1/CompositionHooks").await.json().await.unwrap();
+    assert_eq!(list["composition_hooks"], json!([]));
+}

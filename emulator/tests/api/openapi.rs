@@ -481,10 +481,83 @@ async fn rules_anonymize_and_the_media_resources_match_twilios_openapi_descripti
             vec![],
         ),
     ];
-    for (spec_path, method, id, path, form) in &cases {
+    let hook: Json = app
+        .post(
+            "/v1/CompositionHooks",
+            &[
+                ("FriendlyName", "spec"),
+                ("VideoLayout", r#"{"grid":{"video_sources":["*"]}}"#),
+                ("StatusCallback", "http://127.0.0.1:9/hook"),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hook_path = format!("/v1/CompositionHooks/{}", hook["sid"].as_str().unwrap());
+    let settings = [("FriendlyName", "archive"), ("AwsStorageEnabled", "false")];
+    let cases = cases.into_iter().chain([
+        (
+            "/v1/CompositionHooks",
+            "post",
+            "CreateCompositionHook",
+            "/v1/CompositionHooks".to_owned(),
+            vec![("FriendlyName", "again"), ("AudioSources", "*")],
+        ),
+        (
+            "/v1/CompositionHooks",
+            "get",
+            "ListCompositionHook",
+            "/v1/CompositionHooks?PageSize=1".to_owned(),
+            vec![],
+        ),
+        (
+            "/v1/CompositionHooks/{Sid}",
+            "get",
+            "FetchCompositionHook",
+            hook_path.clone(),
+            vec![],
+        ),
+        (
+            "/v1/CompositionHooks/{Sid}",
+            "post",
+            "UpdateCompositionHook",
+            hook_path.clone(),
+            vec![("FriendlyName", "renamed")],
+        ),
+        (
+            "/v1/RecordingSettings/Default",
+            "get",
+            "FetchRecordingSettings",
+            "/v1/RecordingSettings/Default".to_owned(),
+            vec![],
+        ),
+        (
+            "/v1/RecordingSettings/Default",
+            "post",
+            "CreateRecordingSettings",
+            "/v1/RecordingSettings/Default".to_owned(),
+            settings.to_vec(),
+        ),
+        (
+            "/v1/CompositionSettings/Default",
+            "post",
+            "CreateCompositionSettings",
+            "/v1/CompositionSettings/Default".to_owned(),
+            settings.to_vec(),
+        ),
+        (
+            "/v1/CompositionSettings/Default",
+            "get",
+            "FetchCompositionSettings",
+            "/v1/CompositionSettings/Default".to_owned(),
+            vec![],
+        ),
+    ]);
+    for (spec_path, method, id, path, form) in cases {
         let op = spec.operation(spec_path, method, id);
         let (status, schema) = spec.success(op);
-        let (got, body) = call(&app, method, path, form).await;
+        let (got, body) = call(&app, method, &path, &form).await;
         assert_eq!(got, status, "{id}: {body}");
         spec.check(schema, &body, id);
     }
