@@ -57,3 +57,22 @@ def test_no_recording_exists_and_compositions_and_transcriptions_are_refused(cli
     with pytest.raises(TwilioRestException) as excinfo:
         client.video.v1.rooms(room.sid).transcriptions.create()
     assert_twilio_error(excinfo, 400, 20001)
+
+
+def test_composition_hooks_and_default_settings_are_stored(client):
+    hook = client.video.v1.composition_hooks.create(
+        friendly_name="Audio only", audio_sources=["*"], format="mp4"
+    )
+    assert hook.sid.startswith("HK") and hook.audio_sources == ["*"]
+    assert [h.sid for h in client.video.v1.composition_hooks.list(enabled=True)] == [hook.sid]
+    assert client.video.v1.composition_hooks(hook.sid).update(friendly_name="Renamed").friendly_name == "Renamed"
+    assert client.video.v1.composition_hooks(hook.sid).delete() is True
+    with pytest.raises(TwilioRestException) as excinfo:
+        client.video.v1.composition_hooks(hook.sid).fetch()
+    assert_twilio_error(excinfo, 404, 20404)
+
+    assert client.video.v1.recording_settings().fetch().friendly_name is None
+    stored = client.video.v1.recording_settings().create(friendly_name="archive")
+    assert stored.friendly_name == "archive"
+    assert client.video.v1.composition_settings().create(friendly_name="c").friendly_name == "c"
+    assert client.video.v1.composition_settings().fetch().friendly_name == "c"

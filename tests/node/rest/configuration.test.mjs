@@ -72,4 +72,15 @@ describe('configuration and media resources', () => {
       (err) => err.status === 400 && err.code === 20001,
     );
   });
+
+  test('composition hooks and the default settings are stored', async () => {
+    const hook = await client.video.v1.compositionHooks.create({ friendlyName: 'Audio only', audioSources: ['*'] });
+    assert.match(hook.sid, /^HK[0-9a-f]{32}$/);
+    const listed = await client.video.v1.compositionHooks.list({ friendlyName: 'audio' });
+    assert.deepEqual(listed.map((h) => h.sid), [hook.sid]);
+    assert.equal(await client.video.v1.compositionHooks(hook.sid).remove(), true);
+    const settings = await client.video.v1.recordingSettings().create({ friendlyName: 'archive' });
+    assert.equal(settings.friendlyName, 'archive');
+    assert.equal((await client.video.v1.compositionSettings().fetch()).friendlyName, null);
+  });
 });
