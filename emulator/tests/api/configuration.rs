@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_twilio_error, spawn};
+use crate::helpers::{assert_twilio_error, receiver, spawn, Behaviour};
 
 #[actix_web::test]
 async fn recording_rules_are_fetched_and_replaced_for_a_room_just_created() {
@@ -474,4 +474,42 @@ async fn composition_hooks_are_created_listed_filtered_updated_and_deleted() {
     app.post("/emulator/reset", &[]).await;
     let list: Value = app.get("/v1/CompositionHooks").await.json().await.unwrap();
     assert_eq!(list["composition_hooks"], json!([]));
+}
+
+#[actix_web::test]
+async fn anonymize_rewrites_the_identity_in_the_emulators_callback_log() {
+    let app = spawn().await;
+    let rx = receiver(Behaviour::Ok);
+    let callback = format!("{}/status", rx.base);
+    app.create_room(&[("UniqueName", "logged"), ("StatusCallback", &callback)])
+        .await;
+    let dana = app.join("logged", "dana").await;
+    let sid = dana["sid"].as_str().unwrap();
+    app.post(
+        "/v1/Rooms/logged/Participants/dana",
+        &[("Status", "disconnected")],
+    )
+    .await;
+    let shows_dana = |deliveries: &[videoroom_emulator::Delivery]| {
+        deliveries
+            .iter()
+            .filter(|d| d.params.get("ParticipantIdentity").map(String::as_str) == Some("dana"))
+            .count()
+    };
+    let before = app.wait_for_deliveries(|d| shows_dana(d) == 2).await;
+    assert_eq!(shows_dana(&before), 2, "connected and disconnected");
+    let res = app
+        .post(
+            &format!("/v1/Rooms/logged/Participants/{sid}/Anonymize"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let after = app.emulator.deliveries();
+    assert_eq!(shows_dana(&after), 0, "{after:?}");
+    let anonymized = after
+        .iter()
+        .filter(|d| d.params.get("ParticipantIdentity").map(String::as_str) == Some(sid))
+        .count();
+    assert_eq!(anonymized, 2);
 }
