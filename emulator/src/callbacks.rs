@@ -327,6 +327,20 @@ impl Callbacks {
         self.log.lock().entries.iter().cloned().collect()
     }
 
+    /// `Anonymize` of a participant: its identity becomes its SID in every remembered
+    /// delivery, so the emulator's callback log and inspector stop showing it. What was already
+    /// delivered to the receiver stays there, as with Twilio.
+    pub fn anonymize(&self, participant_sid: &str) {
+        let mut log = self.log.lock();
+        for delivery in log.entries.iter_mut() {
+            if delivery.params.get("ParticipantSid").map(String::as_str) == Some(participant_sid) {
+                if let Some(identity) = delivery.params.get_mut("ParticipantIdentity") {
+                    *identity = participant_sid.to_owned();
+                }
+            }
+        }
+    }
+
     /// Forgets every delivery (the control route's reset). Deliveries in flight still finish,
     /// but their outcome is no longer recorded.
     pub fn clear(&self) {

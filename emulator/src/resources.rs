@@ -2,7 +2,10 @@
 //! schema's order, with whole-second UTC timestamps and absolute URLs.
 
 use serde::Serialize;
-use videoroom_emulator_adapter::{ParticipantRecord, PublishedTrack, RoomRecord, SubscribedTrack};
+use videoroom_emulator_adapter::{
+    CompositionHook, MediaSettings, ParticipantRecord, Priority, PublishedTrack, RoomRecord, Rule,
+    Rules, SubscribedTrack, TrackKind,
+};
 
 use crate::params::format_time;
 
@@ -207,6 +210,211 @@ impl SubscribedTrackJson {
                 participant_url(base, t.room_sid.as_str(), t.participant_sid.as_str()),
                 t.sid
             ),
+        }
+    }
+}
+
+/// One recording rule as Twilio shows it: unset filters left out (the schema's `NON_NULL`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRuleJson {
+    #[serde(rename = "type")]
+    pub rule_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+}
+
+impl RecordingRuleJson {
+    pub fn new(rule: &Rule) -> Self {
+        Self {
+            rule_type: rule.rule_type.as_str(),
+            all: rule.all.then_some(true),
+            publisher: rule.publisher.clone(),
+            track: rule.track.clone(),
+            kind: rule.kind.map(TrackKind::as_str),
+        }
+    }
+}
+
+/// `video.v1.room.room_recording_rule`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRulesJson {
+    pub room_sid: String,
+    pub rules: Vec<RecordingRuleJson>,
+    pub date_created: Option<String>,
+    pub date_updated: Option<String>,
+}
+
+impl RecordingRulesJson {
+    pub fn new(room_sid: &str, rules: &Rules) -> Self {
+        Self {
+            room_sid: room_sid.to_owned(),
+            rules: rules.rules.iter().map(RecordingRuleJson::new).collect(),
+            date_created: rules.date_created.map(format_time),
+            date_updated: rules.date_updated.map(format_time),
+        }
+    }
+}
+
+/// One subscribe rule as Twilio shows it: every filter, unset ones as `null`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribeRuleJson {
+    #[serde(rename = "type")]
+    pub rule_type: &'static str,
+    pub all: Option<bool>,
+    pub publisher: Option<String>,
+    pub track: Option<String>,
+    pub kind: Option<&'static str>,
+    pub priority: Option<&'static str>,
+}
+
+/// `video.v1.room.room_participant.room_participant_subscribe_rule`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribeRulesJson {
+    pub participant_sid: String,
+    pub room_sid: String,
+    pub rules: Vec<SubscribeRuleJson>,
+    pub date_created: Option<String>,
+    pub date_updated: Option<String>,
+}
+
+impl SubscribeRulesJson {
+    pub fn new(p: &ParticipantRecord, rules: &Rules) -> Self {
+        Self {
+            participant_sid: p.sid.as_str().to_owned(),
+            room_sid: p.room_sid.as_str().to_owned(),
+            rules: rules
+                .rules
+                .iter()
+                .map(|r| SubscribeRuleJson {
+                    rule_type: r.rule_type.as_str(),
+                    all: r.all.then_some(true),
+                    publisher: r.publisher.clone(),
+                    track: r.track.clone(),
+                    kind: r.kind.map(TrackKind::as_str),
+                    priority: r.priority.map(Priority::as_str),
+                })
+                .collect(),
+            date_created: rules.date_created.map(format_time),
+            date_updated: rules.date_updated.map(format_time),
+        }
+    }
+}
+
+/// `video.v1.room.room_participant.room_participant_anonymize`: the participant without its
+/// links.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnonymizeJson {
+    pub sid: String,
+    pub room_sid: String,
+    pub account_sid: String,
+    pub status: &'static str,
+    pub identity: String,
+    pub date_created: String,
+    pub date_updated: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration: Option<u64>,
+    pub url: String,
+}
+
+impl AnonymizeJson {
+    pub fn new(p: &ParticipantRecord, base: &str, account_sid: &str) -> Self {
+        let full = ParticipantJson::new(p, base, account_sid);
+        Self {
+            sid: full.sid,
+            room_sid: full.room_sid,
+            account_sid: full.account_sid,
+            status: full.status,
+            identity: full.identity,
+            date_created: full.date_created,
+            date_updated: full.date_updated,
+            start_time: full.start_time,
+            end_time: full.end_time,
+            duration: full.duration,
+            url: format!("{}/Anonymize", full.url),
+        }
+    }
+}
+
+/// `video.v1.recording_settings` and `video.v1.composition_settings` (the same fields).
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaSettingsJson {
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    pub aws_credentials_sid: Option<String>,
+    pub aws_s3_url: Option<String>,
+    pub aws_storage_enabled: Option<bool>,
+    pub encryption_key_sid: Option<String>,
+    pub encryption_enabled: Option<bool>,
+    pub url: String,
+}
+
+impl MediaSettingsJson {
+    /// `segment` is `RecordingSettings` or `CompositionSettings`.
+    pub fn new(s: &MediaSettings, base: &str, account_sid: &str, segment: &str) -> Self {
+        Self {
+            account_sid: account_sid.to_owned(),
+            friendly_name: s.friendly_name.clone(),
+            aws_credentials_sid: s.aws_credentials_sid.clone(),
+            aws_s3_url: s.aws_s3_url.clone(),
+            aws_storage_enabled: s.aws_storage_enabled,
+            encryption_key_sid: s.encryption_key_sid.clone(),
+            encryption_enabled: s.encryption_enabled,
+            url: format!("{base}/v1/{segment}/Default"),
+        }
+    }
+}
+
+/// `video.v1.composition_hook`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompositionHookJson {
+    pub account_sid: String,
+    pub friendly_name: String,
+    pub enabled: bool,
+    pub date_created: String,
+    pub date_updated: Option<String>,
+    pub sid: String,
+    pub audio_sources: Vec<String>,
+    pub audio_sources_excluded: Vec<String>,
+    pub video_layout: serde_json::Value,
+    pub resolution: String,
+    pub trim: bool,
+    pub format: String,
+    pub status_callback: Option<String>,
+    pub status_callback_method: String,
+    pub url: String,
+}
+
+impl CompositionHookJson {
+    pub fn new(h: &CompositionHook, base: &str, account_sid: &str) -> Self {
+        // The store keeps the layout as the JSON object text it checked.
+        let video_layout = h
+            .video_layout
+            .as_deref()
+            .map(|text| serde_json::from_str(text).expect("the store checked it is JSON"))
+            .unwrap_or_else(|| serde_json::json!({}));
+        Self {
+            account_sid: account_sid.to_owned(),
+            friendly_name: h.friendly_name.clone(),
+            enabled: h.enabled,
+            date_created: format_time(h.date_created),
+            date_updated: h.date_updated.map(format_time),
+            sid: h.sid.clone(),
+            audio_sources: h.audio_sources.clone(),
+            audio_sources_excluded: h.audio_sources_excluded.clone(),
+            video_layout,
+            resolution: h.resolution.clone(),
+            trim: h.trim,
+            format: h.format.clone(),
+            status_callback: h.status_callback.clone(),
+            status_callback_method: h.status_callback_method.clone(),
+            url: format!("{base}/v1/CompositionHooks/{}", h.sid),
         }
     }
 }

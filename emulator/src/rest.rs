@@ -9,7 +9,8 @@ use serde::Serialize;
 use videoroom_core::{twilio_codes, RoomKey, RoomName, RoomQuery, RoomStatus, RoomType};
 use videoroom_emulator_adapter::{
     paginate, CreateRoom, DisconnectReason, ParticipantKey, ParticipantQuery, ParticipantRecord,
-    ParticipantStatus, PublishedTrack, RoomRecord, SortKey, Store, StoreError, SubscribedTrack,
+    ParticipantStatus, PublishedTrack, RoomRecord, RuleSet, SortKey, Store, StoreError,
+    SubscribedTrack,
 };
 
 use crate::auth::authenticate;
@@ -23,6 +24,10 @@ use crate::resources::{
     participant_url, room_url, ParticipantJson, PublishedTrackJson, RoomJson, SubscribedTrackJson,
 };
 use crate::Emulator;
+
+mod account;
+mod media;
+mod rules;
 
 type Result<T> = std::result::Result<T, ApiError>;
 type StoreResult<T> = std::result::Result<T, StoreError>;
@@ -60,6 +65,10 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
                 resource(&format!("{participant}/SubscribedTracks/{{track}}"))
                     .get(fetch_track::<SubscribedTrack>),
             )
+            // The resources added for the whole OpenAPI file, each in its own module.
+            .configure(rules::configure)
+            .configure(media::configure)
+            .configure(account::configure)
             .default_service(web::to(unknown_route)),
     );
 }
@@ -143,7 +152,17 @@ async fn create_room(
     let ctx = ctx(&req, &emulator)?;
     let params = read_form(&req, body, emulator.settings().body_limits()).await?;
     let request = create_request(&params)?;
+    // Rules are checked before the room exists, so invalid rules (53120) create no room.
+    let rules = params
+        .get("RecordingRules")
+        .map(|text| videoroom_emulator_adapter::parse_rules(RuleSet::Recording, text))
+        .transpose()?;
     let room = emulator.store().create_room(&request)?;
+    if let Some(rules) = rules {
+        emulator
+            .store()
+            .set_recording_rules(&RoomKey::Sid(room.sid.clone()), rules)?;
+    }
     Ok(json(
         StatusCode::CREATED,
         &RoomJson::new(&room, &ctx.base, &ctx.account_sid),

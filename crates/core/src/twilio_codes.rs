@@ -83,6 +83,9 @@ pub const PARAMETER_INCOMPATIBLE_WITH_TYPE: u32 = 53114;
 pub const MEDIA_REGION_INVALID: u32 = 53115;
 /// The room completed (what the SDK shows when a room is completed under it).
 pub const ROOM_COMPLETED: u32 = 53118;
+/// Invalid recording rule(s): not a JSON array of rules, an empty array, over 20 rules, or a
+/// rule with an unknown type, filter or value (HTTP 400).
+pub const RECORDING_RULES_INVALID: u32 = 53120;
 /// `AudioOnly` on a room type that does not support it.
 pub const AUDIO_ONLY_UNSUPPORTED: u32 = 53124;
 
@@ -99,6 +102,8 @@ pub const ROOM_TRACK_LIMIT_REACHED: u32 = 53203;
 pub const DUPLICATE_IDENTITY: u32 = 53205;
 /// A participant update to anything but `disconnected`.
 pub const PARTICIPANT_STATUS_INVALID: u32 = 53209;
+/// Invalid subscribe rule(s), the subscribe-rules counterpart of 53120 (HTTP 400).
+pub const SUBSCRIBE_RULES_INVALID: u32 = 53215;
 
 // Tracks (533xx).
 /// The track is invalid.

@@ -50,6 +50,7 @@ pub mod event;
 pub mod key;
 pub mod model;
 pub mod paging;
+pub mod rules;
 pub mod store;
 
 pub use backend::EmulatorBackend;
@@ -64,7 +65,11 @@ pub use model::{
     MEDIA_REGIONS, VIDEO_CODECS,
 };
 pub use paging::{paginate, Page, SortKey, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-pub use store::{InspectedParticipant, InspectedRoom, Inspection, Store, TickReport};
+pub use rules::{admits, parse_rules, Priority, Rule, RuleSet, RuleType, Rules, TrackFacts};
+pub use store::{
+    CompositionHook, HookQuery, HookRequest, InspectedParticipant, InspectedRoom, Inspection,
+    MediaSettings, SettingsKind, Store, TickReport,
+};
 
 #[cfg(test)]
 mod tests {

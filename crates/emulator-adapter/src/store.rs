@@ -19,6 +19,11 @@ use crate::key::ParticipantKey;
 use crate::model::*;
 use crate::paging::{paginate, Page, SortKey};
 
+mod account;
+mod rules;
+
+pub use account::{CompositionHook, HookQuery, HookRequest, MediaSettings, SettingsKind};
+
 /// The in-memory room store with Twilio Video's semantics. Share it as `Arc<Store>`.
 ///
 /// # Addressing
@@ -694,6 +699,14 @@ struct State {
     subscribers: Vec<UnboundedSender<StoreEvent>>,
     /// No lifecycle transition is due before this time (a lower bound; `None`: none pending).
     next_due: Option<OffsetDateTime>,
+    /// Rules set through the REST API; a room or participant without an entry has Twilio's
+    /// default (see `store/rules.rs`).
+    recording_rules: HashMap<RoomSid, crate::rules::Rules>,
+    subscribe_rules: HashMap<ParticipantSid, crate::rules::Rules>,
+    /// Account-level configuration (see `store/account.rs`).
+    recording_settings: account::MediaSettings,
+    composition_settings: account::MediaSettings,
+    composition_hooks: HashMap<String, account::CompositionHook>,
 }
 
 struct RoomEntry {

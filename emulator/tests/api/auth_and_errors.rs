@@ -114,10 +114,11 @@ async fn configured_credentials_replace_the_seeded_ones() {
 #[actix_web::test]
 async fn unknown_routes_are_20404_and_wrong_methods_20004() {
     let app = spawn().await;
-    let body = assert_twilio_error(app.get("/v1/Compositions").await, 404, 20404).await;
+    // A path of no Twilio resource (Compositions, used here before, now exists).
+    let body = assert_twilio_error(app.get("/v1/NoSuchResource").await, 404, 20404).await;
     assert_eq!(
         body["message"],
-        "The requested resource /Compositions was not found"
+        "The requested resource /NoSuchResource was not found"
     );
     assert_twilio_error(app.get("/emulator/nothing-here").await, 404, 20404).await;
 

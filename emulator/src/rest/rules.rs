@@ -1,0 +1,130 @@
+//! `RecordingRules` (per room), `SubscribeRules` (per participant) and `Anonymize`: the
+//! configuration sub-resources of rooms and participants. The store checks and keeps them
+//! (`videoroom_emulator_adapter::rules`); these handlers only read the form and shape the JSON.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use videoroom_core::RoomKey;
+use videoroom_emulator_adapter::{parse_rules, ParticipantKey, RuleSet};
+
+use super::{ctx, json, resource, Result};
+use crate::error::ApiError;
+use crate::params::{parse_participant_key, parse_room_key, path_segment, read_form};
+use crate::resources::{AnonymizeJson, RecordingRulesJson, SubscribeRulesJson};
+use crate::Emulator;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let participant = "/Rooms/{room}/Participants/{participant}";
+    cfg.service(
+        resource("/Rooms/{room}/RecordingRules")
+            .get(fetch_recording_rules)
+            .post(update_recording_rules),
+    )
+    .service(
+        resource(&format!("{participant}/SubscribeRules"))
+            .get(fetch_subscribe_rules)
+            .post(update_subscribe_rules),
+    )
+    .service(resource(&format!("{participant}/Anonymize")).post(anonymize));
+}
+
+/// The `Rules` form parameter, checked for `set`; 53120/53215 when it is missing, as for any
+/// invalid rules.
+fn rules_param(
+    params: &crate::params::Params,
+    set: RuleSet,
+) -> Result<Vec<videoroom_emulator_adapter::Rule>> {
+    let text = params.get("Rules").unwrap_or("");
+    Ok(parse_rules(set, text)?)
+}
+
+async fn fetch_recording_rules(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    ctx(&req, &emulator)?;
+    let room = parse_room_key(&path_segment(&req, "room")?)?;
+    let (sid, rules) = emulator.store().recording_rules(&room)?;
+    Ok(json(
+        StatusCode::OK,
+        &RecordingRulesJson::new(sid.as_str(), &rules),
+    ))
+}
+
+async fn update_recording_rules(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let params = read_form(&req, body, emulator.settings().body_limits()).await?;
+    let room = parse_room_key(&room)?;
+    let store = emulator.store();
+    // An unknown room is a 404 whatever the rules say.
+    store.fetch_room(&room)?;
+    let rules = rules_param(&params, RuleSet::Recording)?;
+    let (sid, rules) = store.set_recording_rules(&room, rules)?;
+    Ok(json(
+        StatusCode::OK,
+        &RecordingRulesJson::new(sid.as_str(), &rules),
+    ))
+}
+
+async fn fetch_subscribe_rules(
+    req: HttpRequest,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    ctx(&req, &emulator)?;
+    let store = emulator.store();
+    let (room, participant) = participant_path(&req, &store)?;
+    let (record, rules) = store.subscribe_rules(&room, &participant)?;
+    Ok(json(
+        StatusCode::OK,
+        &SubscribeRulesJson::new(&record, &rules),
+    ))
+}
+
+async fn update_subscribe_rules(
+    req: HttpRequest,
+    body: web::Payload,
+    emulator: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    ctx(&req, &emulator)?;
+    let room = path_segment(&req, "room")?;
+    let participant = path_segment(&req, "participant")?;
+    let params = read_form(&req, body, emulator.settings().body_limits()).await?;
+    let store = emulator.store();
+    let room = parse_room_key(&room)?;
+    let participant = parse_participant_key(&store, &room, &participant)?;
+    store.fetch_participant(&room, &participant)?;
+    let rules = rules_param(&params, RuleSet::Subscribe)?;
+    let (record, rules) = store.set_subscribe_rules(&room, &participant, rules)?;
+    Ok(json(
+        StatusCode::OK,
+        &SubscribeRulesJson::new(&record, &rules),
+    ))
+}
+
+async fn anonymize(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
+    let ctx = ctx(&req, &emulator)?;
+    let store = emulator.store();
+    let (room, participant) = participant_path(&req, &store)?;
+    let record = store.anonymize_participant(&room, &participant)?;
+    // The store's record is what REST, the inspector and later callbacks show; the callback
+    // log keeps copies of what was sent, rewritten here.
+    emulator.inner.callbacks.anonymize(record.sid.as_str());
+    Ok(json(
+        StatusCode::OK,
+        &AnonymizeJson::new(&record, &ctx.base, &ctx.account_sid),
+    ))
+}
+
+fn participant_path(
+    req: &HttpRequest,
+    store: &videoroom_emulator_adapter::Store,
+) -> std::result::Result<(RoomKey, ParticipantKey), ApiError> {
+    let room = parse_room_key(&path_segment(req, "room")?)?;
+    let participant = parse_participant_key(store, &room, &path_segment(req, "participant")?)?;
+    Ok((room, participant))
+}
