@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod fuzz;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
@@ -27,6 +29,7 @@ commands:
   test [STEP...]   run the project's checks and test tiers (all steps when none are named)
   test --list      list the steps of `test`
   bench            build in release and run every benchmark of the workspace
+  fuzz [--minutes N] [TARGET...]   run the cargo-fuzz targets on nightly (not part of test)
   help             show this message
 
 environment:
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(true)

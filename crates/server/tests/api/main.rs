@@ -10,6 +10,7 @@ mod config;
 mod helpers;
 mod hostile;
 mod hostile_table;
+mod properties;
 mod secrets;
 mod shutdown;
 mod stampede;
