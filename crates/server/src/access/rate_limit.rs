@@ -82,7 +82,7 @@ impl ClientLimiter {
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
-    /// How many clients have a bucket that is not full (for tests of the pruning).
+    /// How many clients the limiter holds a bucket for (the pruning's test reads it).
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }
@@ -199,6 +199,26 @@ mod tests {
         assert_eq!(
             ClientKey::address(mapped),
             ClientKey::address(IpAddr::from([10, 0, 0, 1]))
+        );
+    }
+
+    #[test]
+    fn clients_whose_bucket_is_full_again_are_forgotten_so_memory_stays_bounded() {
+        // One request a millisecond: a bucket is full again a millisecond after its request.
+        let limiter = ClientLimiter::new(nz(1), nz(60_000));
+        for last in 0..100u8 {
+            let _ = limiter.check(&ClientKey::address(IpAddr::from([10, 0, 1, last])));
+        }
+        assert_eq!(limiter.tracked(), 100);
+        std::thread::sleep(Duration::from_millis(50));
+        let busy = ClientKey::address(IpAddr::from([10, 0, 2, 1]));
+        for _ in 0..PRUNE_EVERY {
+            let _ = limiter.check(&busy);
+        }
+        assert!(
+            limiter.tracked() < 10,
+            "{} clients still tracked after pruning",
+            limiter.tracked()
         );
     }
 
