@@ -488,6 +488,11 @@ async fn a_configured_origin_gets_cors_and_its_preflight_answered_and_others_get
         header(&post, "access-control-allow-origin").as_deref(),
         Some(origin)
     );
+    let exposed = header(&post, "access-control-expose-headers").unwrap_or_default();
+    assert!(
+        exposed.contains("Retry-After"),
+        "a page can read when to retry after a 429: {exposed}"
+    );
 
     let closed = spawn(&[], Overrides::default()).await;
     let none = closed
