@@ -337,9 +337,11 @@ pub async fn cors(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("false"),
         );
+        // Retry-After tells a page when to try again after a 429 (the token service's rate
+        // limits, Twilio's own); a cross-origin script cannot read it unless exposed.
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Content-Type"),
+            HeaderValue::from_static("Content-Type, Retry-After"),
         );
         headers.insert(
             header::ACCESS_CONTROL_MAX_AGE,

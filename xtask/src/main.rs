@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 mod netns;
+mod fuzz;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -29,6 +30,7 @@ commands:
   test [STEP...]   run the project's checks and test tiers (all steps when none are named)
   test --list      list the steps of `test`
   bench            build in release and run every benchmark of the workspace
+  fuzz [--minutes N] [TARGET...]   run the cargo-fuzz targets on nightly (not part of test)
   help             show this message
 
 environment:
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(true)

@@ -56,6 +56,26 @@ pub enum ApiError {
     BackendRejected { code: u32 },
     #[error("the video backend failed unexpectedly; the server log has the details")]
     BackendFailed,
+    // Access control (issue 13, `crate::access`).
+    #[error("{message}")]
+    Unauthorized {
+        /// The `WWW-Authenticate` scheme: `Passcode` or `Bearer`.
+        scheme: &'static str,
+        message: &'static str,
+    },
+    #[error("too many token requests from this client; wait {} seconds and try again", retry_secs(.retry_after.to_owned()))]
+    ClientRateLimited { retry_after: Duration },
+    #[error("the identity is set by your login's token; leave identity out of the request or send the same one")]
+    IdentityMismatch,
+    #[error("this server does not hand out tokens for the room '{0}'; the rooms it allows are set by room.allowed (VIDEOROOM_ALLOWED_ROOMS)")]
+    RoomNotAllowed(String),
+    #[error("this server has created as many rooms as it may this minute; wait {} seconds and try again, or join an existing room", retry_secs(.retry_after.to_owned()))]
+    RoomCreationLimited { retry_after: Duration },
+}
+
+/// Whole seconds to wait, rounded up so a client never retries too early, and at least 1.
+pub fn retry_secs(after: Duration) -> u64 {
+    (after.as_secs() + u64::from(after.subsec_nanos() > 0)).max(1)
 }
 
 impl ApiError {
@@ -80,6 +100,11 @@ impl ApiError {
             ApiError::BackendUnauthorized => "backend_unauthorized",
             ApiError::BackendRejected { .. } => "backend_rejected",
             ApiError::BackendFailed => "backend_error",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::ClientRateLimited { .. } => "rate_limited",
+            ApiError::IdentityMismatch => "identity_mismatch",
+            ApiError::RoomNotAllowed(_) => "room_not_allowed",
+            ApiError::RoomCreationLimited { .. } => "room_creation_limited",
         }
     }
 
@@ -143,6 +168,11 @@ impl ResponseError for ApiError {
             ApiError::BackendUnauthorized
             | ApiError::BackendRejected { .. }
             | ApiError::BackendFailed => StatusCode::BAD_GATEWAY,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::IdentityMismatch | ApiError::RoomNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::ClientRateLimited { .. } | ApiError::RoomCreationLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
@@ -157,8 +187,15 @@ impl ResponseError for ApiError {
                 retry_after: Some(after),
             } => {
                 // Retry-After is whole seconds; round up so a client never retries too early.
-                let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-                response.insert_header((header::RETRY_AFTER, secs.max(1)));
+                response.insert_header((header::RETRY_AFTER, retry_secs(*after)));
+            }
+            ApiError::Unauthorized { scheme, .. } => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme)));
+            }
+            ApiError::ClientRateLimited { retry_after }
+            | ApiError::RoomCreationLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_secs(*retry_after)));
             }
             _ => {}
         }

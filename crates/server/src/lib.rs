@@ -11,6 +11,7 @@
 //! `videoroom_core::RoomService` through the backend port, and tokens are minted by core's
 //! `TokenSigner`. No input produces a 500 or a panic; no token or secret is ever logged.
 
+pub mod access;
 pub mod banner;
 pub mod cli;
 pub mod error;

@@ -10,22 +10,62 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
+use secrecy::SecretString;
 use videoroom_emulator::body::{self, BodyError, BodyLimits};
 
 use crate::error::{ApiError, MAX_BODY_BYTES};
 
-/// The raw parameters of a token request, before validation.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// The raw parameters of a token request, before validation. `Debug` never shows the passcode.
+#[derive(Debug, Default)]
 pub struct TokenParams {
     pub identity: Option<String>,
     pub room: Option<String>,
+    /// The `passcode` of `auth.mode = passcode` (see `crate::access::passcode`).
+    pub passcode: Option<SecretString>,
+}
+
+/// The raw values while they are read: the passcode is text only until the parameters are
+/// complete, so the duplicate check can compare it.
+#[derive(Default)]
+struct Slots {
+    identity: Option<String>,
+    room: Option<String>,
+    passcode: Option<String>,
+}
+
+impl From<Slots> for TokenParams {
+    fn from(slots: Slots) -> Self {
+        Self {
+            identity: slots.identity,
+            room: slots.room,
+            passcode: slots.passcode.map(SecretString::from),
+        }
+    }
 }
 
 impl TokenParams {
     /// Parameters from the query string only (GET).
     pub fn from_query(req: &HttpRequest) -> Result<Self, ApiError> {
-        let pairs = decode_urlencoded(req.query_string().as_bytes(), "query string")?;
+        Self::from_query_bytes(req.query_string().as_bytes())
+    }
+
+    /// Parameters from a raw query string (also the entry point of the fuzz target and the
+    /// property tests).
+    pub fn from_query_bytes(query: &[u8]) -> Result<Self, ApiError> {
+        let pairs = decode_urlencoded(query, "query string")?;
         Self::from_pairs(pairs)
+    }
+
+    /// Parameters from a non-empty body whose `Content-Type` header is `content_type` (also the
+    /// entry point of the fuzz target and the property tests).
+    pub fn from_body_bytes(content_type: Option<&[u8]>, body: &[u8]) -> Result<Self, ApiError> {
+        match media_type(content_type)? {
+            MediaType::Json => Self::from_json(body),
+            MediaType::Form => {
+                let pairs = decode_urlencoded(body, "form body")?;
+                Self::from_pairs(pairs)
+            }
+        }
     }
 
     /// Parameters from the body (JSON or form); the query string fills in what the body
@@ -36,31 +76,31 @@ impl TokenParams {
         if body.is_empty() {
             return Ok(query);
         }
-        let from_body = match media_type(req)? {
-            MediaType::Json => Self::from_json(&body)?,
-            MediaType::Form => {
-                let pairs = decode_urlencoded(&body, "form body")?;
-                Self::from_pairs(pairs)?
-            }
-        };
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes());
+        let from_body = Self::from_body_bytes(content_type, &body)?;
         Ok(Self {
             identity: from_body.identity.or(query.identity),
             room: from_body.room.or(query.room),
+            passcode: from_body.passcode.or(query.passcode),
         })
     }
 
     fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
-        let mut params = Self::default();
+        let mut params = Slots::default();
         for (name, value) in pairs {
             let slot = match name.as_str() {
                 "identity" | "user" => &mut params.identity,
                 "room" => &mut params.room,
+                "passcode" => &mut params.passcode,
                 // Unknown parameters are ignored, as Twilio Functions did.
                 _ => continue,
             };
             set_once(slot, value, &name)?;
         }
-        Ok(params)
+        Ok(params.into())
     }
 
     fn from_json(body: &[u8]) -> Result<Self, ApiError> {
@@ -70,21 +110,21 @@ impl TokenParams {
                 e.valid_up_to()
             ))
         })?;
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            ApiError::MalformedBody(format!(
-                "the body is not valid JSON ({e}); send an object such as {{\"identity\": \"alice\"}}"
-            ))
-        })?;
-        let serde_json::Value::Object(object) = value else {
-            return Err(ApiError::MalformedBody(
+        let Members(members) = serde_json::from_str(text).map_err(|e| match e.classify() {
+            // Valid JSON of another type than an object.
+            serde_json::error::Category::Data => ApiError::MalformedBody(
                 "the JSON body must be an object such as {\"identity\": \"alice\"}".to_owned(),
-            ));
-        };
-        let mut params = Self::default();
-        for (name, value) in object {
+            ),
+            _ => ApiError::MalformedBody(format!(
+                "the body is not valid JSON ({e}); send an object such as {{\"identity\": \"alice\"}}"
+            )),
+        })?;
+        let mut params = Slots::default();
+        for (name, value) in members {
             let (slot, invalid): (_, fn(String) -> ApiError) = match name.as_str() {
                 "identity" | "user" => (&mut params.identity, ApiError::InvalidIdentity),
                 "room" => (&mut params.room, ApiError::InvalidRoom),
+                "passcode" => (&mut params.passcode, ApiError::MalformedBody),
                 _ => continue,
             };
             match value {
@@ -99,7 +139,40 @@ impl TokenParams {
                 }
             }
         }
-        Ok(params)
+        Ok(params.into())
+    }
+}
+
+/// A JSON object's members in the order they came, a repeated key kept twice. A
+/// `serde_json::Value` map keeps only the last of a repeated key, which let
+/// `{"identity": "alice", "identity": "eve"}` through as eve where the query string and the form
+/// refuse the same repetition (found by the hostile-request table).
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
+            type Value = Members;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, serde_json::Value>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor)
     }
 }
 
@@ -132,11 +205,16 @@ enum MediaType {
     Form,
 }
 
-fn media_type(req: &HttpRequest) -> Result<MediaType, ApiError> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+fn media_type(content_type: Option<&[u8]>) -> Result<MediaType, ApiError> {
+    let Some(value) = content_type else {
         return Err(ApiError::UnsupportedMediaType("(none given)".to_owned()));
     };
-    let Ok(value) = value.to_str() else {
+    // A header value is visible ASCII (RFC 9110 §5.5); anything else is unreadable here, as
+    // `HeaderValue::to_str` says.
+    let Some(value) = std::str::from_utf8(value)
+        .ok()
+        .filter(|v| v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+    else {
         return Err(ApiError::UnsupportedMediaType("(not readable)".to_owned()));
     };
     let mut parts = value.split(';');
@@ -225,5 +303,17 @@ mod tests {
         assert_eq!(same.identity.as_deref(), Some("bob"));
         let err = TokenParams::from_pairs(pairs("user=bob&identity=eve")).unwrap_err();
         assert_eq!(err, ApiError::AmbiguousParameter("identity".into()));
+    }
+
+    #[test]
+    fn a_json_key_given_twice_with_different_values_is_ambiguous_as_in_a_form() {
+        let err = TokenParams::from_json(br#"{"identity":"alice","identity":"eve"}"#).unwrap_err();
+        assert_eq!(err, ApiError::AmbiguousParameter("identity".into()));
+        let same = TokenParams::from_json(br#"{"identity":"alice","identity":"alice"}"#).unwrap();
+        assert_eq!(same.identity.as_deref(), Some("alice"));
+        for not_object in [&b"[]"[..], b"null", b"\"alice\""] {
+            let err = TokenParams::from_json(not_object).unwrap_err();
+            assert!(err.to_string().contains("must be an object"), "{err}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use videoroom_emulator::limits::{self, OverLimit, PerClient};
 use videoroom_emulator::{guard, Emulator, EmulatorSettings};
 use videoroom_twilio_adapter::TwilioAdapter;
 
+use crate::access::{self, Access};
 use crate::error::ApiError;
 use crate::settings::{BackendKind, Settings};
 use crate::telemetry;
@@ -103,6 +104,7 @@ impl Application {
 
     /// Builds the application over a given backend (tests pass doubles here).
     pub async fn build_with_backend(settings: Settings, backend: Backend) -> anyhow::Result<Self> {
+        access::check_exposure(&settings)?;
         let listener = TcpListener::bind((settings.host, settings.port)).map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {}:{}: {e}; choose another port with --port or PORT (0 picks a free one)",
@@ -117,11 +119,16 @@ impl Application {
             Some(emulator) => emulator.clock(),
             None => Arc::new(SystemClock),
         };
+        let access_control = Access::new(&settings.access);
         let tokens = web::Data::new(TokenState {
-            rooms: RoomService::new(backend.port(), settings.room.room_type),
+            rooms: RoomService::new(
+                access_control.guard_backend(backend.port()),
+                settings.room.room_type,
+            ),
             signer: settings.token_signer()?,
             room: settings.room.clone(),
             clock,
+            access: access_control,
         });
         let health = web::Data::new(Health {
             backend: settings.backend,
@@ -144,6 +151,7 @@ impl Application {
         // One set of counters for every worker: a client's connections are counted wherever
         // they land.
         let per_client = PerClient::with_refusal(settings.limits, refuse_over_limit);
+        let cors = !settings.allowed_origins.is_empty();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(access.clone())
@@ -159,10 +167,14 @@ impl Application {
                 .app_data(extractor_errors::query())
                 .app_data(extractor_errors::path())
                 .service(
-                    web::resource("/video-token")
-                        .route(web::get().to(video_token::get))
-                        .route(web::post().to(video_token::post))
-                        .default_service(web::to(token_method_not_allowed)),
+                    access::with_cors(
+                        web::resource("/video-token")
+                            .wrap(from_fn(guard::cors))
+                            .route(web::get().to(video_token::get))
+                            .route(web::post().to(video_token::post)),
+                        cors,
+                    )
+                    .default_service(web::to(token_method_not_allowed)),
                 )
                 .service(
                     web::resource("/healthz")

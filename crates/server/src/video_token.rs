@@ -8,6 +8,9 @@
 //!   `user` is accepted in place of `identity`.
 //!
 //! Answer: `200 {"token": "...", "identity": "alice", "room": "myroom", "roomSid": "RM..."}`.
+//!
+//! 公開するときは手順0（アクセス制御）が必要です / Exposing it needs step 0, access control:
+//! a passcode or a login's token, rate limits and the allowed rooms (see [`crate::access`]).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -18,6 +21,7 @@ use videoroom_core::clock::Clock;
 use videoroom_core::token::TokenSigner;
 use videoroom_core::{Identity, RoomName, RoomService};
 
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::params::TokenParams;
 use crate::settings::RoomSettings;
@@ -34,6 +38,8 @@ pub struct TokenState {
     /// signaling checks them against, or advancing it by an hour would make every new token
     /// look expired. In twilio mode it is the system clock.
     pub clock: Arc<dyn Clock>,
+    /// Who may get a token, how often, for which rooms.
+    pub access: Access,
 }
 
 /// The answer to a token request.
@@ -49,7 +55,7 @@ pub struct TokenResponse {
 /// `GET /video-token?identity=NAME[&room=ROOM]`
 pub async fn get(req: HttpRequest, state: web::Data<TokenState>) -> Result<HttpResponse, ApiError> {
     let params = TokenParams::from_query(&req)?;
-    issue(params, &state).await
+    issue(&req, params, &state).await
 }
 
 /// `POST /video-token` with a JSON or form body.
@@ -59,21 +65,30 @@ pub async fn post(
     state: web::Data<TokenState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = TokenParams::from_body(&req, body).await?;
-    issue(params, &state).await
+    issue(&req, params, &state).await
 }
 
-async fn issue(params: TokenParams, state: &TokenState) -> Result<HttpResponse, ApiError> {
+async fn issue(
+    req: &HttpRequest,
+    params: TokenParams,
+    state: &TokenState,
+) -> Result<HttpResponse, ApiError> {
+    // 手順0: 誰がどれだけ頼んでいるか確認 / Step 0: check who is asking, and how often
+    let caller = state.access.admit(req, params.passcode.as_ref())?;
+
     // 手順1: ユーザー名（identity）を確認 / Step 1: check the user's name (identity)
-    let identity = match params.identity {
-        Some(name) => Identity::parse(&name).map_err(|e| ApiError::invalid_identity(&e))?,
-        None => return Err(ApiError::MissingIdentity),
-    };
+    let identity: Identity = state.access.identity(&caller, params.identity.as_deref())?;
 
     // 手順2: 参加する Room の名前を決める / Step 2: decide which room to join
     let room_name = choose_room(params.room.as_deref(), &state.room)?;
+    state.access.check_room(&room_name, &state.room.name)?;
 
     // 手順3: Room を検索し、なければ作成 / Step 3: find the room, create it if absent
-    let room = state.rooms.find_or_create(&room_name).await?;
+    let room = state
+        .rooms
+        .find_or_create(&room_name)
+        .await
+        .map_err(|e| state.access.backend_error(e))?;
 
     // 手順4: その Room に入れるアクセストークンを作成 / Step 4: mint a token for that room
     let now = state.clock.now().unix_timestamp();

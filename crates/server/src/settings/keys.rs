@@ -9,6 +9,7 @@ use videoroom_emulator::telemetry::LOG_FORMAT_VAR;
 use videoroom_twilio_adapter::{BASE_URL_VAR, EDGE_VAR, REGION_VAR};
 
 use super::Settings;
+use crate::access::AuthSettings;
 
 /// One configuration key.
 #[derive(Debug)]
@@ -102,9 +103,9 @@ pub const KEYS: &[KeySpec] = &[
         key: "room.allow_param",
         env: &["VIDEOROOM_ALLOW_ROOM_PARAM"],
         flag: Some("--allow-room-param"),
-        default: Some("true"),
+        default: None,
         secret: false,
-        meaning: "whether a request's room parameter may choose another room",
+        meaning: "whether a request's room parameter may choose another room; default: true with the emulator, false with twilio unless room.allowed is set",
         show: |s| s.room.allow_param.to_string(),
     },
     KeySpec {
@@ -301,7 +302,105 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "emulator: /signaling WebSockets one client address may hold open (429 beyond)",
         show: |s| s.limits.signaling_per_client.to_string(),
     },
+    // Access control of /video-token (issue 13): see crates/server/src/access/.
+    KeySpec {
+        key: "auth.mode",
+        env: &["VIDEOROOM_AUTH"],
+        flag: Some("--auth"),
+        default: Some("none"),
+        secret: false,
+        meaning: "who may get a token: none, passcode (VIDEOROOM_PASSCODE) or bearer (a JWT signed with VIDEOROOM_AUTH_SECRET)",
+        show: |s| s.access.auth.mode().to_string(),
+    },
+    KeySpec {
+        key: "auth.passcode",
+        env: &["VIDEOROOM_PASSCODE"],
+        flag: None,
+        default: None,
+        secret: true,
+        meaning: "passcode mode: the passcode a request must carry (at least 6 characters)",
+        show: |s| match &s.access.auth {
+            AuthSettings::Passcode(_) => REDACTED.into(),
+            _ => "(not used)".into(),
+        },
+    },
+    KeySpec {
+        key: "auth.secret",
+        env: &["VIDEOROOM_AUTH_SECRET"],
+        flag: None,
+        default: None,
+        secret: true,
+        meaning: "bearer mode: the HS256 secret your application's login signs JWTs with (at least 32 bytes)",
+        show: |s| match &s.access.auth {
+            AuthSettings::Bearer(_) => REDACTED.into(),
+            _ => "(not used)".into(),
+        },
+    },
+    KeySpec {
+        key: "auth.insecure_public",
+        env: &["VIDEOROOM_INSECURE_PUBLIC"],
+        flag: Some("--insecure-public"),
+        default: Some("false"),
+        secret: false,
+        meaning: "start twilio mode on a non-loopback address with auth.mode none anyway (something else protects it); warned at every start",
+        show: |s| s.access.insecure_public.to_string(),
+    },
+    KeySpec {
+        key: "room.allowed",
+        env: &["VIDEOROOM_ALLOWED_ROOMS"],
+        flag: Some("--allowed-rooms"),
+        default: None,
+        secret: false,
+        meaning: "rooms a request may name besides room.name: names or glob patterns such as class-* (comma separated); unset: any",
+        show: |s| {
+            s.access
+                .allowed_rooms
+                .as_ref()
+                .map(|r| r.describe())
+                .unwrap_or_else(|| "(any)".into())
+        },
+    },
+    KeySpec {
+        key: "limits.token_burst",
+        env: &["VIDEOROOM_TOKEN_BURST"],
+        flag: None,
+        default: Some("120"),
+        secret: false,
+        meaning: "token requests one client (address, or bearer subject) may make at once before limits.token_rate applies",
+        show: |s| s.access.token_burst.to_string(),
+    },
+    KeySpec {
+        key: "limits.token_rate",
+        env: &["VIDEOROOM_TOKEN_RATE"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "token requests per minute one client may sustain (429 beyond), or off; default: 120 with twilio, off with the emulator",
+        show: |s| per_minute_or_off(s.access.token_rate),
+    },
+    KeySpec {
+        key: "limits.room_creations",
+        env: &["VIDEOROOM_ROOM_CREATIONS"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "rooms the server may create per minute (429 beyond), or off; default: 60 with twilio, off with the emulator",
+        show: |s| per_minute_or_off(s.access.room_creations),
+    },
+    KeySpec {
+        key: "token.identity_suffix",
+        env: &["VIDEOROOM_IDENTITY_SUFFIX"],
+        flag: Some("--identity-suffix"),
+        default: Some("false"),
+        secret: false,
+        meaning: "add a short random suffix to every identity (alice-3f9a), so two attendees who type the same name do not disconnect each other",
+        show: |s| s.access.identity_suffix.to_string(),
+    },
 ];
+
+fn per_minute_or_off(value: Option<std::num::NonZeroU32>) -> String {
+    value.map_or_else(|| "off".into(), |n| n.to_string())
+}
 
 /// The spec of `key`, if it is one.
 pub fn spec(key: &str) -> Option<&'static KeySpec> {

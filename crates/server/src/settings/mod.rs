@@ -28,6 +28,7 @@
 //! 4. Its rows in the key tables of `docs/configuration.md` and `README.md`: a test fails
 //!    until every key spec's TOML key, variables and flag are there.
 
+mod access;
 mod keys;
 mod sources;
 mod validation;
@@ -44,6 +45,7 @@ use videoroom_core::{AccountSid, ApiKeySid, RoomName, RoomType};
 use videoroom_emulator::sdk::{SdkOptions, SdkSource};
 use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR};
 
+use crate::access::{AccessSettings, AuthMode, RoomPatterns};
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
 use validation::{
@@ -211,6 +213,8 @@ pub struct Settings {
     pub sdk: SdkSettings,
     /// How many connections one client address may hold, on HTTP and on `/signaling`.
     pub limits: ConnectionLimits,
+    /// Who may get a token, how often, for which rooms (issue 13; see `crate::access`).
+    pub access: AccessSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -324,7 +328,7 @@ impl Settings {
         let port = check.value("port", raw.port);
         let name = check.value("room.name", raw.room.name);
         let room_type = check.value("room.type", raw.room.r#type);
-        let allow_param = check.value("room.allow_param", raw.room.allow_param);
+        let allow_param = check.optional("room.allow_param", raw.room.allow_param);
         let ttl = check.value("token.ttl", raw.token.ttl);
         let region = check.optional("token.region", raw.token.region);
         let base_url = check.value("twilio.base_url", raw.twilio.base_url);
@@ -347,18 +351,52 @@ impl Settings {
         );
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
+        // Access control (issue 13): several defaults depend on the backend (settings/access.rs).
+        let auth_mode = check.value("auth.mode", raw.auth.mode);
+        let auth = access::auth(&mut check, auth_mode, raw.auth.passcode, raw.auth.secret);
+        let insecure_public = check.value("auth.insecure_public", raw.auth.insecure_public);
+        let allowed_rooms = check.optional("room.allowed", raw.room.allowed);
+        let token_burst = check.value("limits.token_burst", raw.limits.token_burst);
+        let token_rate = check.optional("limits.token_rate", raw.limits.token_rate);
+        let room_creations = check.optional("limits.room_creations", raw.limits.room_creations);
+        let identity_suffix = check.value("token.identity_suffix", raw.token.identity_suffix);
         check.finish()?;
 
         // `finish` returned every problem, and a value is `None` only with a problem recorded.
         const CHECKED: &str = "a refused value is a recorded problem, and finish() reported it";
+        let backend = backend.expect(CHECKED);
+        let access = AccessSettings {
+            auth: auth.expect(CHECKED),
+            insecure_public: insecure_public.expect(CHECKED),
+            allowed_rooms: allowed_rooms.expect(CHECKED),
+            token_burst: token_burst.expect(CHECKED).0,
+            token_rate: access::by_backend(
+                token_rate.expect(CHECKED).map(|r| r.0),
+                backend,
+                None,
+                std::num::NonZeroU32::new(access::DEFAULT_TOKEN_RATE),
+            ),
+            room_creations: access::by_backend(
+                room_creations.expect(CHECKED).map(|r| r.0),
+                backend,
+                None,
+                std::num::NonZeroU32::new(access::DEFAULT_ROOM_CREATIONS),
+            ),
+            identity_suffix: identity_suffix.expect(CHECKED),
+        };
         let settings = Settings {
-            backend: backend.expect(CHECKED),
+            backend,
             host: host.expect(CHECKED),
             port: port.expect(CHECKED),
             room: RoomSettings {
                 name: name.expect(CHECKED),
                 room_type: room_type.expect(CHECKED),
-                allow_param: allow_param.expect(CHECKED),
+                allow_param: access::by_backend(
+                    allow_param.expect(CHECKED),
+                    backend,
+                    true,
+                    access.allowed_rooms.is_some(),
+                ),
             },
             token: TokenSettings {
                 ttl_secs: ttl.expect(CHECKED).0,
@@ -386,6 +424,7 @@ impl Settings {
                 http_per_client: http_per_client.expect(CHECKED).0,
                 signaling_per_client: signaling_per_client.expect(CHECKED).0,
             },
+            access,
             origins,
             warnings: Vec::new(),
         };
@@ -412,6 +451,7 @@ struct Raw {
     log: RawLog,
     sdk: RawSdk,
     limits: RawLimits,
+    auth: RawAuth,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -419,7 +459,8 @@ struct Raw {
 struct RawRoom {
     name: Parsed<RoomName>,
     r#type: Parsed<RoomType>,
-    allow_param: Parsed<bool>,
+    allow_param: Parsed<Option<bool>>,
+    allowed: Parsed<Option<RoomPatterns>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -427,6 +468,7 @@ struct RawRoom {
 struct RawToken {
     ttl: Parsed<TtlSecs>,
     region: Parsed<Option<RegionId>>,
+    identity_suffix: Parsed<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -480,6 +522,18 @@ struct RawSdk {
 struct RawLimits {
     http_per_client: Parsed<ConnectionCap>,
     signaling_per_client: Parsed<ConnectionCap>,
+    token_burst: Parsed<access::Burst>,
+    token_rate: Parsed<Option<access::PerMinute>>,
+    room_creations: Parsed<Option<access::PerMinute>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAuth {
+    mode: Parsed<AuthMode>,
+    passcode: Parsed<SecretString>,
+    secret: Parsed<SecretString>,
+    insecure_public: Parsed<bool>,
 }
 
 /// Invalid settings: every problem found, each naming its key and the fix.

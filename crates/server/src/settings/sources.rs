@@ -140,6 +140,28 @@ pub struct Overrides {
     #[arg(long, global = true, value_name = "FORMAT")]
     #[serde(rename = "log.format", skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    /// Who may get a token: none, passcode or bearer [default: none]
+    #[arg(long, global = true, value_name = "MODE")]
+    #[serde(rename = "auth.mode", skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// Start twilio mode on a non-loopback address without auth anyway (warned at every start)
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(
+        rename = "auth.insecure_public",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub insecure_public: Option<String>,
+    /// Rooms a request may name besides the configured one: names or globs, comma separated
+    #[arg(long, global = true, value_name = "ROOMS")]
+    #[serde(rename = "room.allowed", skip_serializing_if = "Option::is_none")]
+    pub allowed_rooms: Option<String>,
+    /// Add a short random suffix to every identity [default: false]
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(
+        rename = "token.identity_suffix",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub identity_suffix: Option<String>,
 }
 
 impl Overrides {

@@ -108,10 +108,10 @@ fn with_suggestion(rule: String, given: &str, choices: &[&str]) -> String {
 
 /// One of a serde enum's lowercase names, with serde's "expected one of" message and, for a
 /// near miss, the name probably meant.
-struct SerdeEnum<T>(PhantomData<T>);
+pub(super) struct SerdeEnum<T>(PhantomData<T>);
 
 impl<T: DeserializeOwned> SerdeEnum<T> {
-    fn parse(s: &str, choices: &[&str]) -> Result<T, String> {
+    pub(super) fn parse(s: &str, choices: &[&str]) -> Result<T, String> {
         let de = de::value::StrDeserializer::<de::value::Error>::new(s);
         T::deserialize(de).map_err(|e| with_suggestion(e.to_string(), s, choices))
     }
@@ -370,7 +370,7 @@ impl<'a> Checker<'a> {
         name_in(self.origins, key)
     }
 
-    fn problem(&mut self, key: &str, message: impl fmt::Display) {
+    pub(super) fn problem(&mut self, key: &str, message: impl fmt::Display) {
         let name = self.name(key);
         self.problems.push(format!("{name}: {message}"));
     }

@@ -2,12 +2,16 @@
 //! over HTTP, and the real binary for the CLI, the banner and signals.
 
 mod access;
+mod access_control;
 mod backend_failures;
 mod bad_requests;
 mod cli;
 mod config;
 mod helpers;
 mod hostile;
+mod hostile_table;
+mod properties;
+mod secrets;
 mod shutdown;
 mod stampede;
 mod token_requests;

@@ -39,6 +39,9 @@ fn twilio_sources(base_url: &str, secret: &str) -> Sources {
         overrides: Overrides {
             backend: Some("twilio".into()),
             port: Some("0".into()),
+            // Twilio mode refuses a request's `room` by default (issue 13); these tests choose
+            // rooms.
+            allow_room_param: Some("true".into()),
             ..Overrides::default()
         },
         ..Sources::default()
