@@ -64,6 +64,7 @@ pub use model::{
     MEDIA_REGIONS, VIDEO_CODECS,
 };
 pub use paging::{paginate, Page, SortKey, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use store::DEFAULT_RETENTION;
 pub use store::{InspectedParticipant, InspectedRoom, Inspection, Store, TickReport};
 
 #[cfg(test)]
