@@ -1,4 +1,4 @@
-//! `GET /healthz`: the body both binaries answer, `{"status":"ok","backend":"emulator"}` from
+//! `GET /healthz`: the body both binaries answer, `{"backend":"emulator","status":"ok"}` from
 //! `videoroom-emulator` as from `videoroom` in emulator mode, so one readiness probe (a CI
 //! job's wait loop, a container's health check) works against either.
 
@@ -10,9 +10,10 @@ use crate::ApiError;
 /// The body of `GET /healthz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Health {
-    pub status: &'static str,
+    // In this order, the bytes are `videoroom`'s too (its `json!` object sorts its keys).
     /// Where rooms live: `emulator` or `twilio`.
     pub backend: &'static str,
+    pub status: &'static str,
 }
 
 impl Health {

@@ -59,13 +59,20 @@ impl LogFormat {
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing), which
 /// tests that build several apps rely on.
 pub fn init(format: LogFormat) {
-    init_with_writer(format, std::io::stderr);
+    install(format, std::io::stderr, true);
 }
 
-/// As [`init`], writing log lines to `writer` instead of standard error
-/// (`videoroom-emulator exec` keeps them in a [`CapturedLog`] and prints them only when the
-/// command fails).
+/// As [`init`], writing log lines to `writer` instead of standard error, without terminal
+/// colours (`videoroom-emulator exec` keeps them in a [`CapturedLog`] and prints them only
+/// when the command fails, often into a CI log that would show the escape codes as text).
 pub fn init_with_writer<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    install(format, writer, false);
+}
+
+fn install<W>(format: LogFormat, writer: W, ansi: bool)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -74,6 +81,11 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
+    let builder = if ansi {
+        builder
+    } else {
+        builder.with_ansi(false)
+    };
     // An error only means a subscriber is already installed.
     let _ = match format {
         LogFormat::Pretty => builder.with_target(false).try_init(),

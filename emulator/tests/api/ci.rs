@@ -286,7 +286,7 @@ async fn exec_runs_the_command_against_a_fresh_emulator_and_exits_with_its_statu
         finished(&["exec", "--", "bash", "-c", script], &[("WANTED", "0")]).await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains(r#"{"status":"ok","backend":"emulator"}"#),
+        stdout.contains(r#"{"backend":"emulator","status":"ok"}"#),
         "{stdout}"
     );
     assert!(
@@ -307,6 +307,10 @@ async fn exec_runs_the_command_against_a_fresh_emulator_and_exits_with_its_statu
     assert!(
         stderr.contains("exited with status 3") && stderr.contains("/healthz"),
         "the request log is printed when the command fails: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no terminal colour codes in a log meant for CI: {stderr}"
     );
 
     let (code, _, stderr) = finished(&["exec", "--", "no-such-command-here"], &[]).await;
@@ -427,5 +431,35 @@ async fn ended_rooms_are_forgotten_after_the_configured_retention_of_emulator_ti
     let (status, body) = get_json(format!("{base}/v1/Rooms/{sid}"), auth.0, auth.1).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["code"], 20404);
+    drop(child);
+}
+
+#[actix_web::test]
+async fn the_example_seed_in_the_docs_starts_the_emulator_as_documented() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/emulator-seed.example.toml"
+    );
+    let (child, base, _dir) = start(&["--seed", path], &[]).await;
+    let (account, token) = (
+        "AC0123456789abcdef0123456789abcdef",
+        "ci-auth-token-not-a-secret",
+    );
+    let (status, room) = get_json(format!("{base}/v1/Rooms/daily-standup"), account, token).await;
+    assert_eq!(status, 200, "{room}");
+    let (status, track) = get_json(
+        format!("{base}/v1/Rooms/daily-standup/Participants/alice/PublishedTracks/video-1"),
+        account,
+        token,
+    )
+    .await;
+    assert_eq!(status, 200, "{track}");
+    let (status, _) = get_json(
+        format!("{base}/v1/Rooms/empty-room"),
+        "SK0123456789abcdef0123456789abcdef",
+        "ci-api-secret-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 200);
     drop(child);
 }
