@@ -173,7 +173,7 @@ impl SeedFile {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         let parsed = match extension.as_deref() {
-            Some("toml") => toml::from_str(&text).map_err(|e| e.to_string()),
+            Some("toml") => toml::from_str(&text).map_err(|e| toml_error(&text, &e)),
             Some("json") => serde_json::from_str(&text).map_err(|e| e.to_string()),
             _ => {
                 return Err(SeedError::Format {
@@ -244,6 +244,21 @@ impl SeedFile {
             rooms,
         };
         Ok(())
+    }
+}
+
+/// A TOML error as its message and position, without the quoted source line that the
+/// error's `Display` adds: that line may hold a secret (`auth_token`, `secret`).
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end_matches('.');
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{message} (line {line}, column {column})")
+        }
+        None => message.to_owned(),
     }
 }
 
@@ -363,5 +378,23 @@ impl Seed {
             }
         }
         Ok(self.rooms.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_error_names_the_line_without_quoting_it() {
+        let text = "[account]\nsid = \"AC0123456789abcdef0123456789abcdef\"\nauth_token = \"s3cret-value\" junk\n";
+        let error = toml::from_str::<SeedFile>(text).unwrap_err();
+        let shown = toml_error(text, &error);
+        assert!(shown.contains("line 3"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            error.to_string().contains("s3cret"),
+            "the Display form would have shown it"
+        );
     }
 }
