@@ -45,6 +45,7 @@ pub mod callbacks;
 mod control;
 pub mod error;
 pub mod guard;
+pub mod health;
 mod inspector;
 pub mod limits;
 pub mod paging;
@@ -52,6 +53,7 @@ pub mod params;
 pub mod resources;
 mod rest;
 pub mod sdk;
+pub mod seed;
 pub mod settings;
 pub mod signaling;
 pub mod telemetry;
@@ -133,10 +135,10 @@ impl Emulator {
     /// `POST /emulator/clock/advance`). Nothing runs until [`Emulator::start`].
     pub fn new(settings: EmulatorSettings) -> Self {
         let clock = Arc::new(OffsetClock::new());
-        let store = Arc::new(Store::with_callback_hosts(
-            clock.clone(),
-            settings.callbacks.hosts.clone(),
-        ));
+        let store = Arc::new(
+            Store::with_callback_hosts(clock.clone(), settings.callbacks.hosts.clone())
+                .with_retention(settings.retention),
+        );
         let events = store.subscribe();
         let callbacks = Arc::new(callbacks::Callbacks::new(
             settings.callbacks.clone(),
@@ -241,10 +243,23 @@ impl Emulator {
         }
     }
 
-    /// Resets the emulator: every room, participant and track, and the callback log.
+    /// Resets the emulator: every room, participant and track, and the callback log; then the
+    /// seed's rooms (if any) are created again.
     pub fn reset(&self) {
         self.inner.store.reset();
         self.inner.callbacks.clear();
+        // The seed was applied to an empty store when the emulator started, so applying it to
+        // the empty store again does the same; a failure here would be a bug, reported loudly.
+        if let Err(err) = self.apply_seed() {
+            tracing::error!(error = %err, "the seed could not be applied again after a reset");
+        }
+    }
+
+    /// Creates the seed's rooms, participants and tracks ([`EmulatorSettings::seed`]) in the
+    /// store; the standalone binary calls it once before serving, [`Emulator::reset`] after
+    /// every reset. Returns how many rooms it created.
+    pub fn apply_seed(&self) -> Result<usize, seed::SeedError> {
+        self.inner.settings.seed.apply(&self.inner.store)
     }
 
     /// Moves the emulator's clock forward and applies whatever became due. Refused, with the

@@ -169,8 +169,27 @@ async fn create_room(
     ))
 }
 
+/// Every parameter [`create_request`] reads, as Twilio spells them (seed files are checked
+/// against this list, so a misspelt one is named instead of ignored).
+pub(crate) const CREATE_ROOM_PARAMETERS: &[&str] = &[
+    "UniqueName",
+    "Type",
+    "MaxParticipants",
+    "EmptyRoomTimeout",
+    "UnusedRoomTimeout",
+    "StatusCallback",
+    "StatusCallbackMethod",
+    "RecordParticipantsOnConnect",
+    "VideoCodecs",
+    "MediaRegion",
+    "MaxParticipantDuration",
+    "AudioOnly",
+    "LargeRoom",
+    "EnableTurn",
+];
+
 /// `POST /v1/Rooms` parameters; the store checks ranges and combinations.
-fn create_request(p: &Params) -> Result<CreateRoom> {
+pub(crate) fn create_request(p: &Params) -> Result<CreateRoom> {
     let unique_name = p
         .get("UniqueName")
         .map(RoomName::parse)

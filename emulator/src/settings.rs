@@ -80,6 +80,11 @@ pub struct EmulatorSettings {
     pub body_read_timeout: Duration,
     /// Status callback delivery.
     pub callbacks: CallbackSettings,
+    /// How long an ended room is kept after its end, on the emulator's clock (then it is
+    /// forgotten with its participants, so memory stays bounded).
+    pub retention: Duration,
+    /// Rooms, participants and tracks created at start and after every reset (`--seed`).
+    pub seed: crate::seed::Seed,
 }
 
 /// A credential setting that cannot work, naming the variable and the fix.
@@ -112,6 +117,8 @@ impl EmulatorSettings {
             max_body_bytes: 64 * 1024,
             body_read_timeout: crate::body::READ_TIMEOUT,
             callbacks: CallbackSettings::default(),
+            retention: videoroom_emulator_adapter::DEFAULT_RETENTION,
+            seed: crate::seed::Seed::default(),
         }
     }
 

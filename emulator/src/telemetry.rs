@@ -59,11 +59,33 @@ impl LogFormat {
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing), which
 /// tests that build several apps rely on.
 pub fn init(format: LogFormat) {
+    install(format, std::io::stderr, true);
+}
+
+/// As [`init`], writing log lines to `writer` instead of standard error, without terminal
+/// colours (`videoroom-emulator exec` keeps them in a [`CapturedLog`] and prints them only
+/// when the command fails, often into a CI log that would show the escape codes as text).
+pub fn init_with_writer<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    install(format, writer, false);
+}
+
+fn install<W>(format: LogFormat, writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
+    let builder = if ansi {
+        builder
+    } else {
+        builder.with_ansi(false)
+    };
     // An error only means a subscriber is already installed.
     let _ = match format {
         LogFormat::Pretty => builder.with_target(false).try_init(),
@@ -173,4 +195,89 @@ pub async fn echo_request_id(
 /// A request id as logs and the header show it: 32 hex digits, easy to copy.
 fn shown(id: &RequestId) -> String {
     id.simple().to_string()
+}
+
+/// Log output kept in memory, at most its capacity in bytes (the oldest lines are dropped
+/// first, so a long run cannot grow without bound). Cloning shares the same buffer.
+#[derive(Clone)]
+pub struct CapturedLog {
+    inner: std::sync::Arc<parking_lot::Mutex<CapturedBytes>>,
+}
+
+struct CapturedBytes {
+    bytes: std::collections::VecDeque<u8>,
+    capacity: usize,
+    dropped: bool,
+}
+
+impl CapturedLog {
+    /// An empty log keeping at most `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: std::sync::Arc::new(parking_lot::Mutex::new(CapturedBytes {
+                bytes: std::collections::VecDeque::new(),
+                capacity,
+                dropped: false,
+            })),
+        }
+    }
+
+    /// What was written, oldest first; when older lines were dropped, it starts with a line
+    /// that says so.
+    pub fn contents(&self) -> String {
+        let inner = self.inner.lock();
+        let (front, back) = inner.bytes.as_slices();
+        let mut bytes = Vec::with_capacity(front.len() + back.len());
+        bytes.extend_from_slice(front);
+        bytes.extend_from_slice(back);
+        let text = String::from_utf8_lossy(&bytes);
+        if inner.dropped {
+            // Start at a whole line: the first one may have been cut.
+            let whole = text.split_once('\n').map_or("", |(_, rest)| rest);
+            format!("[older log lines dropped]\n{whole}")
+        } else {
+            text.into_owned()
+        }
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut inner = self.inner.lock();
+        inner.bytes.extend(buf);
+        let excess = inner.bytes.len().saturating_sub(inner.capacity);
+        if excess > 0 {
+            inner.bytes.drain(..excess);
+            inner.dropped = true;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for CapturedLog {
+    type Writer = CapturedLog;
+
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod captured_tests {
+    use std::io::Write as _;
+
+    use super::CapturedLog;
+
+    #[test]
+    fn a_captured_log_keeps_its_newest_lines_within_its_capacity() {
+        let mut log = CapturedLog::new(16);
+        log.write_all(b"first line\n").unwrap();
+        assert_eq!(log.contents(), "first line\n");
+        log.write_all(b"second\nthird\n").unwrap();
+        assert_eq!(log.contents(), "[older log lines dropped]\nsecond\nthird\n");
+    }
 }

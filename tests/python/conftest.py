@@ -3,6 +3,10 @@ twilio client pointed at them, and a loopback receiver for status callbacks.
 
 `cargo xtask test` passes the built binaries in VIDEOROOM_BIN and VIDEOROOM_EMULATOR_BIN; run
 by hand, the debug builds under target/ are used when they exist.
+
+`cargo xtask test` runs pytest under `videoroom-emulator exec`, as a user's CI would: the
+`emulator` fixture then uses that emulator (VIDEOROOM_EMULATOR_URL), reset before each test, in
+place of starting one per test.
 """
 
 import base64
@@ -122,9 +126,47 @@ def client_for(url, username=ACCOUNT_SID, password=AUTH_TOKEN, account_sid=None)
     return client
 
 
+class ExecEmulator:
+    """The emulator `videoroom-emulator exec` started for this run, with its URL and
+    credentials from the environment it exported; `reset()` empties it."""
+
+    def __init__(self, url):
+        self.url = url
+        self.output = []
+        exported = (os.environ.get("ACCOUNT_SID"), os.environ.get("AUTH_TOKEN"))
+        if exported != (ACCOUNT_SID, AUTH_TOKEN):
+            raise RuntimeError(
+                "videoroom-emulator exec exported an account other than the seeded test account "
+                f"({exported[0]}); run it without ACCOUNT_SID/AUTH_TOKEN in the environment or a "
+                ".env file in its working directory"
+            )
+
+    def reset(self):
+        credentials = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        request = urllib.request.Request(
+            f"{self.url}/emulator/reset",
+            headers={"Authorization": f"Basic {credentials}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200, response.read()
+
+    def stop(self):
+        """It outlives the test: `exec` stops it when pytest ends."""
+
+
+EXEC_URL = os.environ.get("VIDEOROOM_EMULATOR_URL")
+
+
 @pytest.fixture
 def emulator():
-    """A fresh standalone emulator per test, so lists and counts are exact."""
+    """An empty standalone emulator per test, so lists and counts are exact: the one of
+    `videoroom-emulator exec`, reset, when pytest runs under it; else a fresh one."""
+    if EXEC_URL:
+        server = ExecEmulator(EXEC_URL)
+        server.reset()
+        yield server
+        return
     server = start_emulator()
     yield server
     server.stop()

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-mod netns;
 mod fuzz;
+mod netns;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -748,9 +748,10 @@ fn node_test_files(dir: &Path, exclude: Option<&Path>) -> Result<Vec<PathBuf>> {
 /// (see `netns`), which the tiers that carry media use.
 fn run_node_tests(files: &[PathBuf], binaries: &Binaries, isolated: bool) -> Result<Outcome> {
     let dir = node_dir();
-    let mut command = Command::new("node");
+    let mut command = under_emulator_exec(binaries);
     command
         .current_dir(&dir)
+        .arg("node")
         .arg("--test")
         // A single test that hangs (a server that never answers) fails after two minutes.
         .arg("--test-timeout=120000")
@@ -914,9 +915,12 @@ fn python_tier(context: &mut Run, ci: bool) -> Result<Outcome> {
         Ok(binaries) => binaries,
         Err(outcome) => return Ok(outcome),
     };
-    let mut command = Command::new(&venv_python);
+    let mut command = under_emulator_exec(&binaries);
     command
-        .current_dir(&root)
+        // Not the project root, where a developer's `.env` may hold real credentials that the
+        // emulator would read and export to the tests.
+        .current_dir(&tests)
+        .arg(&venv_python)
         .args(["-m", "pytest", "-ra", "-p", "no:cacheprovider"])
         .arg(&tests)
         .env("VIDEOROOM_BIN", &binaries.videoroom)
@@ -934,6 +938,31 @@ fn python_tier(context: &mut Run, ci: bool) -> Result<Outcome> {
         Some(5) => Outcome::Failed("pytest collected no tests in tests/python".into()),
         _ => Outcome::Failed(format!("pytest exited with {status}")),
     })
+}
+
+/// `videoroom-emulator exec -- …`: a tier runs as a user's CI would, against a fresh emulator
+/// whose URL and credentials are in its environment (`TWILIO_VIDEO_BASE_URL`,
+/// `VIDEOROOM_EMULATOR_URL`, `ACCOUNT_SID`, …); the emulator's request log is printed when the
+/// tier fails. The caller's credential variables are removed, so the emulator serves the
+/// seeded test account whatever the developer's shell holds.
+fn under_emulator_exec(binaries: &Binaries) -> Command {
+    let mut command = Command::new(&binaries.emulator);
+    command.args(["exec", "--"]);
+    for name in [
+        "ACCOUNT_SID",
+        "TWILIO_ACCOUNT_SID",
+        "AUTH_TOKEN",
+        "TWILIO_AUTH_TOKEN",
+        "API_KEY",
+        "TWILIO_API_KEY_SID",
+        "API_SECRET",
+        "TWILIO_API_KEY_SECRET",
+        "EMULATOR_SEED",
+        "EMULATOR_PORT",
+    ] {
+        command.env_remove(name);
+    }
+    command
 }
 
 /// `cargo xtask bench`: release binaries for benchmarks that start them, then every bench

@@ -66,6 +66,7 @@ pub use model::{
 };
 pub use paging::{paginate, Page, SortKey, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use rules::{admits, parse_rules, Priority, Rule, RuleSet, RuleType, Rules, TrackFacts};
+pub use store::DEFAULT_RETENTION;
 pub use store::{
     CompositionHook, HookQuery, HookRequest, InspectedParticipant, InspectedRoom, Inspection,
     MediaSettings, SettingsKind, Store, TickReport,

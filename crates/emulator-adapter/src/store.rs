@@ -57,13 +57,17 @@ pub use account::{CompositionHook, HookQuery, HookRequest, MediaSettings, Settin
 /// records and pages them after the lock is released).
 ///
 /// # Memory
-/// Ended rooms and disconnected participants are kept, as Twilio keeps them, until
-/// [`Store::reset`]; a published track is dropped when it is unpublished or its participant
-/// leaves.
+/// Ended rooms and their participants are kept, as Twilio keeps them, for the store's
+/// retention ([`DEFAULT_RETENTION`], 24 hours of the store's clock, unless
+/// [`Store::with_retention`] says otherwise) after they ended, then forgotten by the next
+/// [`Store::tick`]; [`Store::reset`] forgets everything. A published track is dropped when it
+/// is unpublished or its participant leaves.
 pub struct Store {
     clock: Arc<dyn Clock>,
     /// Where `StatusCallback` URLs may point (checked at room creation).
     callback_hosts: CallbackHosts,
+    /// How long an ended room is kept after its end (see [`Store::forget_expired`]).
+    retention: std::time::Duration,
     state: Mutex<State>,
 }
 
@@ -141,6 +145,7 @@ impl Store {
         Self {
             clock,
             callback_hosts,
+            retention: DEFAULT_RETENTION,
             state: Mutex::new(State::default()),
         }
     }
@@ -620,7 +625,9 @@ impl Store {
     pub fn tick(&self) -> TickReport {
         let mut state = self.state.lock();
         let now = self.now();
-        state.settle_all(now)
+        let report = state.settle_all(now);
+        state.forget_expired(now, self.retention);
+        report
     }
 
     /// A bounded view for the inspector: the oldest `in_progress` in-progress rooms and the
@@ -735,8 +742,9 @@ enum Due {
 
 impl State {
     // These accessors are only called with SIDs that were just read from the maps under the
-    // same lock (or resolved by `resolve_*`), and entries are never removed except by `reset`,
-    // so the lookups cannot fail.
+    // same lock (or resolved by `resolve_*`), and entries are removed only by `reset` and by
+    // `forget_expired` (an ended room with all its participants at once, under the lock), so
+    // the lookups cannot fail.
     fn room(&self, sid: &RoomSid) -> &RoomEntry {
         &self.rooms[sid]
     }
@@ -1430,4 +1438,66 @@ fn validate_status_callback(raw: &str, hosts: &CallbackHosts) -> Result<String, 
         )));
     }
     Ok(raw.to_owned())
+}
+
+// ----- Retention of ended rooms ----------------------------------------------------------------
+
+/// How long an ended room (with its participants) is kept after it ended when the store is
+/// not told otherwise: 24 hours of the store's clock, so a test suite or a CI job that runs
+/// for days holds a bounded number of rooms while a room is still there to be inspected long
+/// after the tests that made it.
+pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl Store {
+    /// This store, keeping ended rooms for `retention` after they ended (measured on the
+    /// store's clock, so `POST /emulator/clock/advance` ages them too).
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long ended rooms are kept after they ended.
+    pub fn retention(&self) -> std::time::Duration {
+        self.retention
+    }
+}
+
+impl State {
+    /// Forgets every ended room whose end is `retention` or more before `now`, with its
+    /// participants: afterwards they are 20404s, as on Twilio once its own retention passed.
+    fn forget_expired(&mut self, now: OffsetDateTime, retention: std::time::Duration) {
+        // A retention beyond what a date can hold keeps everything.
+        let Ok(retention) = time::Duration::try_from(retention) else {
+            return;
+        };
+        let Some(cutoff) = now.checked_sub(retention) else {
+            return;
+        };
+        let rooms = &self.rooms;
+        let expired = |sid: &RoomSid| {
+            rooms
+                .get(sid)
+                .and_then(|entry| entry.record.end_time)
+                .is_some_and(|ended| ended <= cutoff)
+        };
+        let forget: Vec<RoomSid> = self.ended.iter().filter(|s| expired(s)).cloned().collect();
+        if forget.is_empty() {
+            return;
+        }
+        for sid in &forget {
+            if let Some(entry) = self.rooms.remove(sid) {
+                for psid in &entry.participants {
+                    self.participants.remove(psid);
+                    self.subscribe_rules.remove(psid);
+                }
+            }
+            self.recording_rules.remove(sid);
+        }
+        let rooms = &self.rooms;
+        self.ended.retain(|sid| rooms.contains_key(sid));
+        tracing::debug!(
+            rooms = forget.len(),
+            "forgot ended rooms past their retention"
+        );
+    }
 }

@@ -6,14 +6,20 @@
 //! directory names one: the same variables, read by the same reader, as `videoroom`'s). Once
 //! listening it prints
 //! `listening on http://<host>:<port>` (the real port, also with `--port 0`), then the base URL
-//! and credentials to point a client at it. It stops gracefully on SIGINT or SIGTERM.
+//! and credentials to point a client at it. It stops gracefully on SIGINT or SIGTERM. It also
+//! answers `GET /healthz` (the same body as `videoroom`'s), creates the rooms of a `--seed`
+//! file at start and after every reset, and, as `videoroom-emulator exec -- COMMAND…`, runs one
+//! command against a fresh emulator on a free port (the CI pattern of the Firebase emulators'
+//! `emulators:exec`). Every option also has an environment variable.
 //!
 //! It deliberately does not serve tokens or the workshop page: that is `videoroom`, which can
 //! also mount this same emulator on its own port.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -22,9 +28,13 @@ use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
 use videoroom_emulator::guard::{self, AccessPolicy};
 use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
+use videoroom_emulator::seed::{SeedFile, SEED_VAR};
 use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv, CallbackHosts};
-use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
-use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
+use videoroom_emulator::settings::{
+    ENV_ACCOUNT_SID, ENV_API_KEY_SECRET, ENV_API_KEY_SID, ENV_AUTH_TOKEN,
+};
+use videoroom_emulator::telemetry::{self, CapturedLog, LogFormat, LOG_FORMAT_VAR};
+use videoroom_emulator::{health, ApiError, Emulator, EmulatorSettings};
 
 /// The variable behind `--port`.
 const PORT_VAR: &str = "EMULATOR_PORT";
@@ -41,7 +51,7 @@ struct Cli {
     #[arg(long)]
     port: Option<u16>,
     /// Address to listen on. Keep the loopback address unless others must reach it.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    #[arg(long, env = "EMULATOR_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
     /// Log line format on standard error, as `videoroom`'s (level: RUST_LOG)
     /// [env: VIDEOROOM_LOG_FORMAT] [default: pretty]
@@ -82,6 +92,34 @@ struct Cli {
     /// `limits.signaling_per_client`
     #[arg(long, env = "VIDEOROOM_SIGNALING_PER_CLIENT", default_value_t = ConnectionLimits::default().signaling_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     signaling_per_client: u64,
+    /// Seed file (.toml or .json): the account, more API keys, rooms, simulated participants
+    /// and their tracks, created at start and again after every POST /emulator/reset
+    #[arg(long, env = SEED_VAR, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Seconds an ended room (with its participants) is kept after it ended, on the
+    /// emulator's clock; then it is forgotten (20404), so memory stays bounded
+    #[arg(long, env = "EMULATOR_RETENTION_SECONDS", value_name = "SECONDS", default_value_t = videoroom_emulator_adapter::DEFAULT_RETENTION.as_secs(), value_parser = clap::value_parser!(u64).range(1..=10 * 365 * 24 * 3600))]
+    retention_seconds: u64,
+    #[command(subcommand)]
+    command: Option<Subcommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Runs a command against a fresh emulator on a free port, then stops it: the command gets
+    /// TWILIO_VIDEO_BASE_URL (and VIDEOROOM_EMULATOR_URL), ACCOUNT_SID, AUTH_TOKEN, API_KEY,
+    /// API_SECRET and their TWILIO_ names; the emulator's request log is printed if it fails,
+    /// and the exit status is the command's. Example: videoroom-emulator exec -- npm test
+    Exec {
+        /// The command and its arguments (after `--`)
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<OsString>,
+    },
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.
@@ -142,6 +180,12 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
     let callback_hosts = listed(&cli.callback_hosts);
     settings.callbacks.hosts = CallbackHosts::parse(callback_hosts.iter().map(String::as_str))
         .map_err(|err| format!("--callback-hosts (VIDEOROOM_CALLBACK_HOSTS): {err}"))?;
+    settings.retention = Duration::from_secs(cli.retention_seconds);
+    if let Some(path) = &cli.seed {
+        SeedFile::read(path)
+            .and_then(|seed| seed.apply_to(path, &mut settings))
+            .map_err(|err| err.to_string())?;
+    }
     Ok(Options {
         host: cli.host,
         port,
@@ -155,8 +199,15 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
     })
 }
 
+/// How much of the request log `exec` keeps to print when the command fails.
+const EXEC_LOG_BYTES: usize = 1024 * 1024;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let exec = cli
+        .command
+        .take()
+        .map(|Subcommand::Exec { command }| command);
     let options = match options(cli, |name| std::env::var(name).ok()) {
         Ok(options) => options,
         Err(err) => {
@@ -164,21 +215,121 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(options.log_format);
+    // `exec` keeps the log for when the command fails, so that a passing run's output is the
+    // command's alone.
+    let captured = exec.as_ref().map(|_| CapturedLog::new(EXEC_LOG_BYTES));
+    match &captured {
+        Some(log) => telemetry::init_with_writer(options.log_format, log.clone()),
+        None => telemetry::init(options.log_format),
+    }
     telemetry::install_panic_hook();
     // Before listening: every socket is a descriptor, and the usual soft limit of 1,024 is
     // exhausted by a thousand idle or slow clients.
     limits::raise_open_file_limit();
-    match actix_web::rt::System::new().block_on(run(options)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("videoroom-emulator: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let system = actix_web::rt::System::new();
+    let outcome = match (exec, captured) {
+        (Some(command), Some(log)) => system.block_on(exec_command(options, command, log)),
+        _ => system.block_on(run(options)).map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|err| {
+        eprintln!("videoroom-emulator: {err:#}");
+        ExitCode::FAILURE
+    })
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
+    let (server, base, emulator) = serve(options)?;
+    println!("listening on {base}");
+    print!("{}", banner(&base, emulator.settings()));
+    server.await?;
+    Ok(())
+}
+
+/// `videoroom-emulator exec -- COMMAND…`: a fresh emulator on a free port for one command.
+async fn exec_command(
+    mut options: Options,
+    command: Vec<OsString>,
+    log: CapturedLog,
+) -> anyhow::Result<ExitCode> {
+    options.port = 0;
+    let (server, base, emulator) = serve(options)?;
+    let handle = server.handle();
+    let serving = actix_web::rt::spawn(server);
+    let (program, args) = command
+        .split_first()
+        .expect("clap requires at least the command's name");
+    let shown = command
+        .iter()
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let settings = emulator.settings();
+    let key = settings
+        .api_keys
+        .first()
+        .expect("the settings always hold the configured or seeded API key");
+    let mut child = tokio::process::Command::new(program);
+    child
+        .args(args)
+        .env("TWILIO_VIDEO_BASE_URL", &base)
+        .env("VIDEOROOM_EMULATOR_URL", &base);
+    for name in ENV_ACCOUNT_SID {
+        child.env(name, settings.account_sid.as_str());
+    }
+    for name in ENV_AUTH_TOKEN {
+        child.env(name, settings.auth_token.expose_secret());
+    }
+    for name in ENV_API_KEY_SID {
+        child.env(name, key.sid.as_str());
+    }
+    for name in ENV_API_KEY_SECRET {
+        child.env(name, key.secret.expose_secret());
+    }
+    let status = match child.status().await {
+        Ok(status) => Some(status),
+        Err(err) => {
+            eprintln!(
+                "videoroom-emulator: cannot run `{}`: {err}; check the command's name and PATH",
+                program.to_string_lossy()
+            );
+            None
+        }
+    };
+    handle.stop(true).await;
+    let _ = serving.await;
+    let code = match status {
+        // A shell's convention: 127 for a command that could not be run.
+        None => 127,
+        Some(status) => exit_code(status),
+    };
+    if code != 0 {
+        eprintln!(
+            "videoroom-emulator: `{shown}` exited with status {code}; the emulator's log ({base}):"
+        );
+        eprint!("{}", log.contents());
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The status to exit with for a finished command: its own code, or 128 + the signal that
+/// ended it (as a shell reports it).
+fn exit_code(status: std::process::ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + signal).unwrap_or(1);
+        }
+    }
+    1
+}
+
+/// Binds, seeds and assembles the server; it runs once awaited. Returns it with its base URL
+/// and the emulator it serves.
+fn serve(options: Options) -> anyhow::Result<(actix_web::dev::Server, String, Emulator)> {
     let Options {
         host,
         port,
@@ -194,6 +345,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     })?;
     let addr = listener.local_addr()?;
     let emulator = Emulator::new(settings);
+    emulator.apply_seed()?;
     emulator.start();
     let app = emulator.clone();
     let access = web::Data::new(access);
@@ -213,6 +365,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             // query string), status and time; headers, and so credentials, are never logged.
             .wrap(from_fn(telemetry::echo_request_id))
             .wrap(telemetry::request_logging())
+            .configure(health::configure)
             .configure(move |cfg| app.configure(cfg))
             .default_service(web::to(not_found))
     })
@@ -226,10 +379,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         IpAddr::V4(ip) => ip.to_string(),
     };
     let base = format!("http://{host}:{}", addr.port());
-    println!("listening on {base}");
-    print!("{}", banner(&base, emulator.settings()));
-    server.await?;
-    Ok(())
+    Ok((server, base, emulator))
 }
 
 /// What a user needs to point a client at the emulator. Seeded test values are public and
@@ -240,6 +390,10 @@ fn banner(base: &str, settings: &EmulatorSettings) -> String {
         "  REST base URL     {base}  (Video API under {base}/v1)\n"
     ));
     out.push_str(&format!("  Inspector         {base}/emulator\n"));
+    out.push_str(&format!("  Health            {base}/healthz\n"));
+    if let Some(source) = &settings.seed.source {
+        out.push_str(&format!("  Seed              {}\n", source.display()));
+    }
     out.push_str(&format!("  Account SID       {}\n", settings.account_sid));
     let token = if settings.auth_token_is_seeded() {
         format!(

@@ -7,6 +7,7 @@ mod access;
 mod auth_and_errors;
 mod binary;
 mod callbacks;
+mod ci;
 mod configuration;
 mod control;
 mod docs;

@@ -185,3 +185,28 @@ export async function startReceiver() {
     close: () => new Promise((done) => server.close(done)),
   };
 }
+
+/**
+ * The emulator `videoroom-emulator exec` started for this run (`cargo xtask test` runs the Node
+ * tiers under it, as a user's CI would), read from the variables it exports; `null` when the
+ * tests run without it. Node runs test files in parallel, so a test using it must not reset it
+ * or count what other files create.
+ */
+export function execEmulator() {
+  const url = process.env.VIDEOROOM_EMULATOR_URL;
+  if (!url) return null;
+  return {
+    url,
+    baseUrl: process.env.TWILIO_VIDEO_BASE_URL,
+    accountSid: process.env.ACCOUNT_SID,
+    authToken: process.env.AUTH_TOKEN,
+    apiKeySid: process.env.API_KEY,
+    apiKeySecret: process.env.API_SECRET,
+    twilioNames: {
+      accountSid: process.env.TWILIO_ACCOUNT_SID,
+      authToken: process.env.TWILIO_AUTH_TOKEN,
+      apiKeySid: process.env.TWILIO_API_KEY_SID,
+      apiKeySecret: process.env.TWILIO_API_KEY_SECRET,
+    },
+  };
+}

@@ -128,3 +128,53 @@ impl Store {
         Ok(entry.record.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use videoroom_core::{Identity, RoomKey, RoomName};
+
+    use crate::clock::ManualClock;
+    use crate::key::ParticipantKey;
+    use crate::model::CreateRoom;
+    use crate::rules::{Rule, RuleType};
+    use crate::store::Store;
+
+    /// Rules live beside their room and participant: a room forgotten after the retention must
+    /// take its rules along, or a long CI run's memory grows with every room it ever had.
+    #[test]
+    fn rules_are_forgotten_with_their_room_after_the_retention() {
+        let clock = Arc::new(ManualClock::fixed());
+        let store = Store::new(clock.clone()).with_retention(Duration::from_secs(60));
+        let name = RoomName::parse("ruled").expect("a valid room name");
+        let room = store
+            .create_room(&CreateRoom {
+                unique_name: Some(name.clone()),
+                ..CreateRoom::default()
+            })
+            .expect("the room is created");
+        let key = RoomKey::Sid(room.sid.clone());
+        let identity = Identity::parse("alice").expect("a valid identity");
+        let alice = store
+            .connect_participant(&key, &identity, None)
+            .expect("alice connects")
+            .participant;
+        let everything = vec![Rule::all(RuleType::Include)];
+        store
+            .set_recording_rules(&key, everything.clone())
+            .expect("recording rules are set");
+        store
+            .set_subscribe_rules(&key, &ParticipantKey::Sid(alice.sid.clone()), everything)
+            .expect("subscribe rules are set");
+        store.complete_room(&key).expect("the room completes");
+
+        clock.advance(Duration::from_secs(61));
+        store.tick();
+
+        let state = store.state.lock();
+        assert!(state.recording_rules.is_empty(), "recording rules remain");
+        assert!(state.subscribe_rules.is_empty(), "subscribe rules remain");
+    }
+}

@@ -1777,3 +1777,69 @@ fn the_emulator_clock_saturates_instead_of_overflowing() {
     create(&store, "r");
     store.tick();
 }
+
+// ----- Retention of ended rooms ----------------------------------------------------------------
+
+#[test]
+fn ended_rooms_are_forgotten_with_their_participants_once_the_retention_has_passed() {
+    let clock = Arc::new(ManualClock::fixed());
+    let store = Store::new(clock.clone()).with_retention(secs(3600));
+    let old = create(&store, "old");
+    let alice = store
+        .connect_participant(&room_key("old"), &id("alice"), None)
+        .unwrap()
+        .participant;
+    store.complete_room(&room_key("old")).unwrap();
+    clock.advance(secs(1800));
+    let recent = create(&store, "recent");
+    store.complete_room(&room_key("recent")).unwrap();
+    let open = create(&store, "open");
+    store
+        .connect_participant(&room_key("open"), &id("bob"), None)
+        .unwrap();
+
+    // One second short of the retention, the old room is still there.
+    clock.advance(secs(1799));
+    store.tick();
+    assert!(store.fetch_room(&RoomKey::Sid(old.sid.clone())).is_ok());
+
+    clock.advance(secs(1));
+    store.tick();
+    let gone = store
+        .fetch_room(&RoomKey::Sid(old.sid.clone()))
+        .unwrap_err();
+    assert_eq!(gone.code, 20404, "{gone}");
+    let participant = store
+        .fetch_participant(
+            &RoomKey::Sid(old.sid.clone()),
+            &ParticipantKey::Sid(alice.sid.clone()),
+        )
+        .unwrap_err();
+    assert_eq!(participant.code, 20404, "{participant}");
+    assert!(store.fetch_room(&RoomKey::Sid(recent.sid.clone())).is_ok());
+    assert!(
+        store.fetch_room(&RoomKey::Sid(open.sid.clone())).is_ok(),
+        "an in-progress room is never forgotten, however old"
+    );
+    let inspection = store.inspect(10, 10, 10);
+    assert_eq!(
+        inspection.ended_total, 1,
+        "only the recent ended room is left"
+    );
+    assert!(format!("{store:?}").contains("rooms: 2"), "{store:?}");
+}
+
+#[test]
+fn the_default_retention_is_a_day_of_the_stores_clock() {
+    let clock = Arc::new(ManualClock::fixed());
+    let store = Store::new(clock.clone());
+    assert_eq!(store.retention(), secs(24 * 3600));
+    let room = create(&store, "r");
+    store.complete_room(&room_key("r")).unwrap();
+    clock.advance(secs(24 * 3600 - 1));
+    store.tick();
+    assert!(store.fetch_room(&RoomKey::Sid(room.sid.clone())).is_ok());
+    clock.advance(secs(1));
+    store.tick();
+    assert!(store.fetch_room(&RoomKey::Sid(room.sid.clone())).is_err());
+}
