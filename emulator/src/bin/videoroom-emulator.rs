@@ -20,6 +20,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
+use videoroom_emulator::faults::FaultPlan;
 use videoroom_emulator::guard::{self, AccessPolicy};
 use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
 use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv, CallbackHosts};
@@ -82,6 +83,10 @@ struct Cli {
     /// `limits.signaling_per_client`
     #[arg(long, env = "VIDEOROOM_SIGNALING_PER_CLIENT", default_value_t = ConnectionLimits::default().signaling_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     signaling_per_client: u64,
+    /// Faults to inject on /v1 from the start, e.g. 'Rate503=0.2&Rate429=0.1&LatencyMs=50'
+    /// (names as for POST /emulator/faults; `,` may separate them too)
+    #[arg(long, env = videoroom_emulator::faults::FAULTS_VAR, value_name = "PLAN")]
+    faults: Option<String>,
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.
@@ -92,6 +97,7 @@ struct Options {
     settings: EmulatorSettings,
     access: AccessPolicy,
     limits: ConnectionLimits,
+    faults: FaultPlan,
 }
 
 /// Reads the layers as `videoroom` does: flags over the environment over `.env`; an empty
@@ -142,7 +148,14 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
     let callback_hosts = listed(&cli.callback_hosts);
     settings.callbacks.hosts = CallbackHosts::parse(callback_hosts.iter().map(String::as_str))
         .map_err(|err| format!("--callback-hosts (VIDEOROOM_CALLBACK_HOSTS): {err}"))?;
+    let faults = FaultPlan::parse(cli.faults.as_deref().unwrap_or_default()).map_err(|err| {
+        format!(
+            "--faults ({}): {err}",
+            videoroom_emulator::faults::FAULTS_VAR
+        )
+    })?;
     Ok(Options {
+        faults,
         host: cli.host,
         port,
         log_format,
@@ -185,6 +198,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         settings,
         access,
         limits,
+        faults,
         ..
     } = options;
     let listener = TcpListener::bind((host, port)).map_err(|e| {
@@ -194,6 +208,13 @@ async fn run(options: Options) -> anyhow::Result<()> {
     })?;
     let addr = listener.local_addr()?;
     let emulator = Emulator::new(settings);
+    if faults != FaultPlan::default() {
+        tracing::warn!(
+            ?faults,
+            "injecting faults on /v1 (see GET /emulator/faults)"
+        );
+    }
+    emulator.faults().set(faults);
     emulator.start();
     let app = emulator.clone();
     let access = web::Data::new(access);
