@@ -56,6 +56,10 @@ pub enum ApiError {
     BackendRejected { code: u32 },
     #[error("the video backend failed unexpectedly; the server log has the details")]
     BackendFailed,
+    #[error("the video backend is failing, so this server is not calling it for a moment; try again after the Retry-After delay")]
+    CircuitOpen { retry_after: Duration },
+    #[error("the video backend did not answer within {} seconds; try again in a moment", .0.as_secs())]
+    BackendTimeout(Duration),
 }
 
 impl ApiError {
@@ -80,6 +84,8 @@ impl ApiError {
             ApiError::BackendUnauthorized => "backend_unauthorized",
             ApiError::BackendRejected { .. } => "backend_rejected",
             ApiError::BackendFailed => "backend_error",
+            ApiError::CircuitOpen { .. } => "backend_unavailable",
+            ApiError::BackendTimeout(_) => "backend_timeout",
         }
     }
 
@@ -137,9 +143,10 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::BackendUnavailable | ApiError::RateLimited { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::BackendUnavailable
+            | ApiError::RateLimited { .. }
+            | ApiError::CircuitOpen { .. }
+            | ApiError::BackendTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BackendUnauthorized
             | ApiError::BackendRejected { .. }
             | ApiError::BackendFailed => StatusCode::BAD_GATEWAY,
@@ -155,7 +162,8 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited {
                 retry_after: Some(after),
-            } => {
+            }
+            | ApiError::CircuitOpen { retry_after: after } => {
                 // Retry-After is whole seconds; round up so a client never retries too early.
                 let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
                 response.insert_header((header::RETRY_AFTER, secs.max(1)));

@@ -14,9 +14,13 @@
 pub mod banner;
 pub mod cli;
 pub mod error;
+pub mod metrics;
 pub mod params;
+pub mod resilience;
 pub mod settings;
 pub mod startup;
+mod startup_upstream;
+pub mod status_callback;
 pub mod telemetry;
 pub mod video_token;
 pub mod workshop;

@@ -12,3 +12,4 @@ mod shutdown;
 mod stampede;
 mod token_requests;
 mod twilio_mode;
+mod upstream;
