@@ -238,9 +238,8 @@ async fn a_slow_upstream_gets_a_503_at_the_deadline() {
 /// binds.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
         .port()
 }
 
