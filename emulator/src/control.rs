@@ -70,6 +70,7 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(unpublish_track)),
             )
             .service(resource("/callbacks").route(web::get().to(callbacks)))
+            .service(crate::faults::resource().default_service(web::to(wrong_method)))
             .default_service(web::to(unknown_route)),
     );
 }

@@ -44,6 +44,8 @@ pub mod body;
 pub mod callbacks;
 mod control;
 pub mod error;
+pub mod faults;
+mod gauges;
 pub mod guard;
 pub mod health;
 mod inspector;
@@ -119,6 +121,8 @@ struct Inner {
     /// Held while the clock is checked against its cap and moved, so that two concurrent
     /// advances cannot both pass the check.
     advancing: Mutex<()>,
+    /// Faults injected on the REST face (see [`faults`]).
+    faults: faults::Faults,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -163,6 +167,7 @@ impl Emulator {
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
                 advancing: Mutex::new(()),
+                faults: faults::Faults::default(),
             }),
         }
     }

@@ -51,6 +51,11 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The parameters' names, in order (repeated names repeated).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(k, _)| k.as_str())
+    }
+
     /// Every value of `name`, in order (array parameters such as `VideoCodecs`).
     pub fn all(&self, name: &str) -> Vec<String> {
         self.pairs

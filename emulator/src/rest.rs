@@ -39,6 +39,8 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
         twilio_scope("/v1")
             .app_data(web::Data::new(emulator.clone()))
             .wrap(twilio_shaped())
+            // Injected 5xx, 429, latency and cut answers, when a test asks (see `faults`).
+            .wrap(from_fn(crate::faults::inject))
             // Cross-origin calls only from configured origins; see `guard`.
             .wrap(from_fn(crate::guard::cors))
             .service(resource("/Rooms").get(list_rooms).post(create_room))

@@ -22,6 +22,7 @@ use anyhow::{bail, Context, Result};
 
 mod fuzz;
 mod netns;
+mod resilience;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -54,6 +55,10 @@ const STEPS: &[(&str, &str)] = &[
     ("node", "Node tier (twilio, jsonwebtoken)"),
     ("browser", "browser tier (Chromium)"),
     ("python", "Python tier (twilio, pytest)"),
+    (
+        "resilience",
+        "resilience tier (faults, outage, two instances)",
+    ),
 ];
 
 /// Crates whose presence in `videoroom-core`'s normal dependency tree would mean it does I/O:
@@ -284,6 +289,7 @@ fn run_step(name: &str, context: &mut Run, ci: bool) -> Result<Outcome> {
         "node" => node_tier(context, ci),
         "browser" => browser_tier(context, ci),
         "python" => python_tier(context, ci),
+        "resilience" => resilience_tier(context),
         other => bail!("no such step: {other}"),
     }
 }
@@ -1072,6 +1078,20 @@ fn package_name(manifest: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The resilience tier (see `resilience.rs`): the built binaries, no external tool.
+fn resilience_tier(context: &mut Run) -> Result<Outcome> {
+    let binaries = match binaries(context)? {
+        Ok(binaries) => binaries,
+        Err(outcome) => return Ok(outcome),
+    };
+    Ok(
+        match resilience::run(&binaries.videoroom, &binaries.emulator)? {
+            Ok(()) => Outcome::Passed,
+            Err(why) => Outcome::Failed(why),
+        },
+    )
 }
 
 #[cfg(test)]

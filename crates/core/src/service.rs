@@ -24,6 +24,8 @@ type Flight = Shared<BoxFuture<'static, Result<Room, BackendError>>>;
 pub struct RoomService {
     backend: Arc<dyn RoomBackend>,
     room_type: RoomType,
+    /// Where the rooms this service creates send their status callbacks, if anywhere.
+    status_callback: Option<String>,
     in_flight: Mutex<HashMap<RoomName, Flight>>,
 }
 
@@ -33,8 +35,16 @@ impl RoomService {
         Self {
             backend,
             room_type,
+            status_callback: None,
             in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same service, with every room it creates carrying `url` as its `StatusCallback`
+    /// (so that the token service hears when its rooms end and can forget them).
+    pub fn with_status_callback(mut self, url: Option<String>) -> Self {
+        self.status_callback = url;
+        self
     }
 
     /// The backend this service talks to.
@@ -60,13 +70,11 @@ impl RoomService {
             match map.get(name) {
                 Some(flight) => (flight.clone(), false),
                 None => {
-                    let flight = find_or_create_once(
-                        Arc::clone(&self.backend),
-                        name.clone(),
-                        self.room_type,
-                    )
-                    .boxed()
-                    .shared();
+                    let mut spec = RoomSpec::named(name.clone(), self.room_type);
+                    spec.status_callback.clone_from(&self.status_callback);
+                    let flight = find_or_create_once(Arc::clone(&self.backend), spec)
+                        .boxed()
+                        .shared();
                     map.insert(name.clone(), flight.clone());
                     (flight, true)
                 }
@@ -98,16 +106,19 @@ impl Drop for FlightGuard<'_> {
 
 async fn find_or_create_once(
     backend: Arc<dyn RoomBackend>,
-    name: RoomName,
-    room_type: RoomType,
+    spec: RoomSpec,
 ) -> Result<Room, BackendError> {
-    let key = RoomKey::Name(name.clone());
+    let name = spec
+        .unique_name
+        .clone()
+        .expect("find_or_create always names the room it looks up");
+    let key = RoomKey::Name(name);
     match backend.fetch_room(&key).await {
         Ok(room) => return Ok(room),
         Err(BackendError::NotFound) => {}
         Err(other) => return Err(other),
     }
-    match backend.create_room(&RoomSpec::named(name, room_type)).await {
+    match backend.create_room(&spec).await {
         Ok(room) => Ok(room),
         // Someone else created it between our fetch and our create: theirs is the room.
         Err(BackendError::RoomExists) => backend.fetch_room(&key).await,
@@ -245,6 +256,36 @@ mod tests {
         let found = service.find_or_create(&name("myroom")).await.unwrap();
         assert_eq!(found.sid, RoomSid::from_u128(999));
         assert_eq!(backend.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn created_rooms_carry_the_configured_status_callback() {
+        #[derive(Default)]
+        struct Recording(StdMutex<Vec<RoomSpec>>);
+        #[async_trait]
+        impl RoomBackend for Recording {
+            async fn create_room(&self, spec: &RoomSpec) -> Result<Room, BackendError> {
+                self.0.lock().unwrap().push(spec.clone());
+                Ok(room("cb", 1))
+            }
+            async fn fetch_room(&self, _: &RoomKey) -> Result<Room, BackendError> {
+                Err(BackendError::NotFound)
+            }
+            async fn list_rooms(&self, _: &RoomQuery) -> Result<RoomPage, BackendError> {
+                unreachable!("find-or-create does not list")
+            }
+            async fn complete_room(&self, _: &RoomKey) -> Result<Room, BackendError> {
+                unreachable!("find-or-create does not complete")
+            }
+        }
+        let backend = Arc::new(Recording::default());
+        let url = "https://tokens.example.test/twilio/status-callback";
+        let service = RoomService::new(backend.clone(), RoomType::Group)
+            .with_status_callback(Some(url.into()));
+        service.find_or_create(&name("cb")).await.unwrap();
+        let specs = backend.0.lock().unwrap();
+        assert_eq!(specs[0].status_callback.as_deref(), Some(url));
+        assert_eq!(specs[0].unique_name, Some(name("cb")));
     }
 
     #[tokio::test]

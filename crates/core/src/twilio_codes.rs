@@ -25,6 +25,8 @@ pub const NOT_FOUND: u32 = 20404;
 pub const TOO_MANY_REQUESTS: u32 = 20429;
 /// Something failed on the server's side.
 pub const INTERNAL: u32 = 20500;
+/// Service Unavailable: Twilio is overloaded or down for a moment (HTTP 503); retry later.
+pub const SERVICE_UNAVAILABLE: u32 = 20503;
 /// A `PageToken` the server did not issue.
 pub const INVALID_PAGE_TOKEN: u32 = 21481;
 

@@ -71,6 +71,11 @@ pub enum ApiError {
     RoomNotAllowed(String),
     #[error("this server has created as many rooms as it may this minute; wait {} seconds and try again, or join an existing room", retry_secs(.retry_after.to_owned()))]
     RoomCreationLimited { retry_after: Duration },
+    // Resilience (issue 13, `crate::resilience`).
+    #[error("the video backend is failing, so this server is not calling it for a moment; try again after the Retry-After delay")]
+    CircuitOpen { retry_after: Duration },
+    #[error("the video backend did not answer within {} seconds; try again in a moment", .0.as_secs())]
+    BackendTimeout(Duration),
 }
 
 /// Whole seconds to wait, rounded up so a client never retries too early, and at least 1.
@@ -105,6 +110,8 @@ impl ApiError {
             ApiError::IdentityMismatch => "identity_mismatch",
             ApiError::RoomNotAllowed(_) => "room_not_allowed",
             ApiError::RoomCreationLimited { .. } => "room_creation_limited",
+            ApiError::CircuitOpen { .. } => "backend_unavailable",
+            ApiError::BackendTimeout(_) => "backend_timeout",
         }
     }
 
@@ -162,9 +169,10 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::BackendUnavailable | ApiError::RateLimited { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::BackendUnavailable
+            | ApiError::RateLimited { .. }
+            | ApiError::CircuitOpen { .. }
+            | ApiError::BackendTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BackendUnauthorized
             | ApiError::BackendRejected { .. }
             | ApiError::BackendFailed => StatusCode::BAD_GATEWAY,
@@ -185,7 +193,8 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited {
                 retry_after: Some(after),
-            } => {
+            }
+            | ApiError::CircuitOpen { retry_after: after } => {
                 // Retry-After is whole seconds; round up so a client never retries too early.
                 response.insert_header((header::RETRY_AFTER, retry_secs(*after)));
             }

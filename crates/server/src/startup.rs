@@ -12,7 +12,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError as _};
 use videoroom_core::clock::{Clock, SystemClock};
-use videoroom_core::{RoomBackend, RoomService};
+use videoroom_core::RoomBackend;
 use videoroom_emulator::limits::{self, OverLimit, PerClient};
 use videoroom_emulator::{guard, Emulator, EmulatorSettings};
 use videoroom_twilio_adapter::TwilioAdapter;
@@ -53,14 +53,14 @@ impl Backend {
         }
     }
 
-    fn port(&self) -> Arc<dyn RoomBackend> {
+    pub(crate) fn port(&self) -> Arc<dyn RoomBackend> {
         match self {
             Backend::Emulator(emulator) => emulator.backend(),
             Backend::Port(port) => Arc::clone(port),
         }
     }
 
-    fn emulator(&self) -> Option<Emulator> {
+    pub(crate) fn emulator(&self) -> Option<Emulator> {
         match self {
             Backend::Emulator(emulator) => Some(emulator.clone()),
             Backend::Port(_) => None,
@@ -120,11 +120,11 @@ impl Application {
             None => Arc::new(SystemClock),
         };
         let access_control = Access::new(&settings.access);
+        let upstream = crate::startup_upstream::Upstream::new(&settings, &backend);
         let tokens = web::Data::new(TokenState {
-            rooms: RoomService::new(
-                access_control.guard_backend(backend.port()),
-                settings.room.room_type,
-            ),
+            // The room-creation cap counts the creations that reach the (guarded) upstream.
+            rooms: upstream.rooms(&settings, |port| access_control.guard_backend(port)),
+            metrics: upstream.metrics.clone(),
             signer: settings.token_signer()?,
             room: settings.room.clone(),
             clock,
@@ -160,6 +160,9 @@ impl Application {
                 .wrap(from_fn(limits::limit_per_client))
                 .wrap(from_fn(telemetry::echo_request_id))
                 .wrap(telemetry::request_logging())
+                .wrap(from_fn(crate::metrics::record))
+                .app_data(upstream.sources.clone())
+                .configure(|cfg| upstream.configure(cfg))
                 .app_data(tokens.clone())
                 .app_data(health.clone())
                 .app_data(extractor_errors::json())

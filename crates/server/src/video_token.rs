@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use videoroom_core::clock::Clock;
 use videoroom_core::token::TokenSigner;
-use videoroom_core::{Identity, RoomName, RoomService};
+use videoroom_core::{Identity, RoomName};
 
 use crate::access::Access;
 use crate::error::ApiError;
@@ -28,8 +28,10 @@ use crate::settings::RoomSettings;
 
 /// What every token request needs, shared by all workers.
 pub struct TokenState {
-    /// Finds or creates rooms (one backend lookup per room at a time).
-    pub rooms: RoomService,
+    /// Finds or creates rooms: cache, one backend lookup per room at a time, deadline, retries,
+    /// stale-if-error and circuit breaker (see `resilience`).
+    pub rooms: crate::resilience::Rooms,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Signs tokens with the configured API key.
     pub signer: TokenSigner,
     pub room: RoomSettings,
@@ -93,6 +95,7 @@ async fn issue(
     // 手順4: その Room に入れるアクセストークンを作成 / Step 4: mint a token for that room
     let now = state.clock.now().unix_timestamp();
     let token = state.signer.mint(&identity, Some(&room.unique_name), now);
+    state.metrics.token_minted();
     // DEBUG: the request log already has one INFO line per request; a second line per token
     // made the log of a busy class hundreds of megabytes.
     tracing::debug!(identity = %identity, room = %room.unique_name, room_sid = %room.sid, "token issued");

@@ -347,6 +347,7 @@ impl TwilioAdapter {
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "Twilio request failed; retrying"
             );
+            crate::retry::count_retry();
             tokio::time::sleep(wait).await;
             retries += 1;
         }

@@ -24,10 +24,24 @@
 //! longer than that wins. All attempts and waits of one call fit in the retry budget: a wait
 //! that would end past it is not started, and each attempt's timeout is cut to what remains.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use rand::Rng as _;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// Attempts repeated by every adapter of this process, for the token service's metrics.
+static RETRIES: AtomicU64 = AtomicU64::new(0);
+
+/// How many attempts the adapters of this process have repeated so far (a retry is counted
+/// when its wait starts).
+pub fn retries_total() -> u64 {
+    RETRIES.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count_retry() {
+    RETRIES.fetch_add(1, Ordering::Relaxed);
+}
 
 /// How much a request may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use clap::Parser;
 use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
+use videoroom_emulator::faults::FaultPlan;
 use videoroom_emulator::guard::{self, AccessPolicy};
 use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
 use videoroom_emulator::seed::{SeedFile, SEED_VAR};
@@ -120,6 +121,10 @@ enum Subcommand {
         )]
         command: Vec<OsString>,
     },
+    /// Faults to inject on /v1 from the start, e.g. 'Rate503=0.2&Rate429=0.1&LatencyMs=50'
+    /// (names as for POST /emulator/faults; `,` may separate them too)
+    #[arg(long, env = videoroom_emulator::faults::FAULTS_VAR, value_name = "PLAN")]
+    faults: Option<String>,
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.
@@ -130,6 +135,7 @@ struct Options {
     settings: EmulatorSettings,
     access: AccessPolicy,
     limits: ConnectionLimits,
+    faults: FaultPlan,
 }
 
 /// Reads the layers as `videoroom` does: flags over the environment over `.env`; an empty
@@ -186,7 +192,14 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
             .and_then(|seed| seed.apply_to(path, &mut settings))
             .map_err(|err| err.to_string())?;
     }
+    let faults = FaultPlan::parse(cli.faults.as_deref().unwrap_or_default()).map_err(|err| {
+        format!(
+            "--faults ({}): {err}",
+            videoroom_emulator::faults::FAULTS_VAR
+        )
+    })?;
     Ok(Options {
+        faults,
         host: cli.host,
         port,
         log_format,
@@ -336,6 +349,7 @@ fn serve(options: Options) -> anyhow::Result<(actix_web::dev::Server, String, Em
         settings,
         access,
         limits,
+        faults,
         ..
     } = options;
     let listener = TcpListener::bind((host, port)).map_err(|e| {
@@ -346,6 +360,13 @@ fn serve(options: Options) -> anyhow::Result<(actix_web::dev::Server, String, Em
     let addr = listener.local_addr()?;
     let emulator = Emulator::new(settings);
     emulator.apply_seed()?;
+    if faults != FaultPlan::default() {
+        tracing::warn!(
+            ?faults,
+            "injecting faults on /v1 (see GET /emulator/faults)"
+        );
+    }
+    emulator.faults().set(faults);
     emulator.start();
     let app = emulator.clone();
     let access = web::Data::new(access);

@@ -11,6 +11,7 @@ mod ci;
 mod configuration;
 mod control;
 mod docs;
+mod faults;
 mod helpers;
 mod hostile;
 mod hostile_signaling;

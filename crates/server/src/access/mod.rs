@@ -35,7 +35,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use videoroom_core::identity::MAX_IDENTITY_CHARS;
-use videoroom_core::{BackendError, Identity, RoomBackend, RoomName};
+use videoroom_core::{Identity, RoomBackend, RoomName};
 
 use crate::error::ApiError;
 use crate::settings::{BackendKind, Settings};
@@ -271,13 +271,17 @@ impl Access {
 
     /// A backend failure as the client sees it: the creation cap's refusal is 429 (the client
     /// should slow down); any other failure keeps its own mapping.
-    pub fn backend_error(&self, e: BackendError) -> ApiError {
-        if let (BackendError::RateLimited { .. }, Some(cap)) = (&e, &self.creations) {
+    pub fn backend_error(&self, e: ApiError) -> ApiError {
+        let capped = matches!(
+            e,
+            ApiError::BackendRejected { code } if code == videoroom_core::twilio_codes::TOO_MANY_REQUESTS
+        );
+        if let (true, Some(cap)) = (capped, &self.creations) {
             if let Some(retry_after) = cap.refusing() {
                 return ApiError::RoomCreationLimited { retry_after };
             }
         }
-        ApiError::from(e)
+        e
     }
 }
 

@@ -143,8 +143,13 @@ impl RoomBackend for CappedBackend {
                 room = ?spec.unique_name,
                 "refused to create a room: the server's cap on room creations per minute (limits.room_creations) is reached"
             );
-            return Err(BackendError::RateLimited {
-                retry_after: Some(wait),
+            // A refusal, not a throttling upstream: the token service must not wait and try
+            // again (as it does when Twilio answers 429), so it is a rejected request with
+            // Twilio's 429 code, which `Access::backend_error` turns into a 429 answer.
+            let _ = wait;
+            return Err(BackendError::Invalid {
+                code: videoroom_core::twilio_codes::TOO_MANY_REQUESTS,
+                message: "the server's cap on room creations per minute is reached".into(),
             });
         }
         self.inner.create_room(spec).await

@@ -396,6 +396,43 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "add a short random suffix to every identity (alice-3f9a), so two attendees who type the same name do not disconnect each other",
         show: |s| s.access.identity_suffix.to_string(),
     },
+    // Issue 13: the upstream's cache, resilience and status callbacks (settings/upstream.rs).
+    KeySpec {
+        key: "twilio.public_url",
+        env: &["VIDEOROOM_PUBLIC_URL"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "twilio: the https URL Twilio reaches this service at; rooms then send status callbacks to {url}/twilio/status-callback",
+        show: |s| or_none(&s.upstream.public_url),
+    },
+    KeySpec {
+        key: "twilio.cache_ttl",
+        env: &["VIDEOROOM_ROOM_CACHE_TTL"],
+        flag: None,
+        default: Some("30"),
+        secret: false,
+        meaning: "twilio: seconds a room lookup is reused without asking Twilio (0: off)",
+        show: |s| s.upstream.cache_ttl.as_secs().to_string(),
+    },
+    KeySpec {
+        key: "twilio.stale_if_error",
+        env: &["VIDEOROOM_STALE_IF_ERROR"],
+        flag: None,
+        default: Some("300"),
+        secret: false,
+        meaning: "twilio: seconds past the cache TTL a cached room is still served while Twilio fails (0: off)",
+        show: |s| s.upstream.stale_if_error.as_secs().to_string(),
+    },
+    KeySpec {
+        key: "token.deadline",
+        env: &["VIDEOROOM_TOKEN_DEADLINE"],
+        flag: None,
+        default: Some("5"),
+        secret: false,
+        meaning: "seconds a token request may wait for its room before a 503 (1 to 120)",
+        show: |s| s.upstream.deadline.as_secs().to_string(),
+    },
 ];
 
 fn per_minute_or_off(value: Option<std::num::NonZeroU32>) -> String {

@@ -31,6 +31,7 @@
 mod access;
 mod keys;
 mod sources;
+mod upstream;
 mod validation;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,7 @@ use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR}
 use crate::access::{AccessSettings, AuthMode, RoomPatterns};
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
+pub use upstream::UpstreamSettings;
 use validation::{
     BaseUrl, Checker, ConnectionCap, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs,
 };
@@ -215,6 +217,8 @@ pub struct Settings {
     pub limits: ConnectionLimits,
     /// Who may get a token, how often, for which rooms (issue 13; see `crate::access`).
     pub access: AccessSettings,
+    /// The room cache, stale-if-error, the request deadline and the status callback URL.
+    pub upstream: UpstreamSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -349,6 +353,10 @@ impl Settings {
             "limits.signaling_per_client",
             raw.limits.signaling_per_client,
         );
+        let public_url = check.optional("twilio.public_url", raw.twilio.public_url);
+        let cache_ttl = check.value("twilio.cache_ttl", raw.twilio.cache_ttl);
+        let stale_if_error = check.value("twilio.stale_if_error", raw.twilio.stale_if_error);
+        let deadline = check.value("token.deadline", raw.token.deadline);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         // Access control (issue 13): several defaults depend on the backend (settings/access.rs).
@@ -425,10 +433,17 @@ impl Settings {
                 signaling_per_client: signaling_per_client.expect(CHECKED).0,
             },
             access,
+            upstream: UpstreamSettings {
+                public_url: public_url.expect(CHECKED).map(|u| u.0),
+                cache_ttl: cache_ttl.expect(CHECKED).0,
+                stale_if_error: stale_if_error.expect(CHECKED).0,
+                deadline: deadline.expect(CHECKED).0,
+            },
             origins,
             warnings: Vec::new(),
         };
         validation::whole(&settings)?;
+        upstream::check(&settings)?;
         Ok(settings)
     }
 }
@@ -469,6 +484,7 @@ struct RawToken {
     ttl: Parsed<TtlSecs>,
     region: Parsed<Option<RegionId>>,
     identity_suffix: Parsed<bool>,
+    deadline: Parsed<upstream::DeadlineSecs>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -486,6 +502,9 @@ struct RawTwilio {
     base_url: Parsed<BaseUrl>,
     region: Parsed<Option<String>>,
     edge: Parsed<Option<String>>,
+    public_url: Parsed<Option<upstream::PublicUrl>>,
+    cache_ttl: Parsed<upstream::CacheSecs>,
+    stale_if_error: Parsed<upstream::CacheSecs>,
 }
 
 #[derive(Debug, Default, Deserialize)]

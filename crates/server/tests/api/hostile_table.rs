@@ -588,7 +588,7 @@ fn rest_cases(t: &mut Table) {
         "/v1/Rooms/class-seed/Participants/PA00000000000000000000000000000000",
         "Status=disconnected",
     );
-    t.rest("REST unknown route", "GET", "/v1/Compositions", "");
+    t.rest("REST unknown route", "GET", "/v1/NoSuchResource", "");
     t.request(
         "REST foreign origin",
         "POST",

@@ -16,3 +16,4 @@ mod shutdown;
 mod stampede;
 mod token_requests;
 mod twilio_mode;
+mod upstream;
