@@ -163,6 +163,18 @@ pub struct SdkOptions {
     pub override_path: Option<PathBuf>,
     /// Where a missing SDK comes from.
     pub source: SdkSource,
+    /// A folder where the npm tarball may lie beside the binary, as in the workshop kit
+    /// (`cargo xtask kit`): it is checked like any tarball and served without being copied
+    /// into the cache, so an attendee's machine downloads nothing. The settings fill it with
+    /// [`binary_dir`]; `None` looks nowhere else.
+    pub kit_dir: Option<PathBuf>,
+}
+
+/// The folder of the running executable, where the workshop kit puts the SDK tarball.
+pub fn binary_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    exe.parent().map(Path::to_path_buf)
 }
 
 impl SdkOptions {
@@ -467,16 +479,32 @@ fn find_local(options: &SdkOptions, cache_dir: &Path) -> Result<Option<SdkState>
         }));
     }
     let tarball = cache_dir.join(tarball_name());
-    match read_checked(&tarball, extract)? {
-        Some(file) => {
-            write_atomically(&cached, &file)?;
-            Ok(Some(SdkState::Ready {
-                file: Bytes::from(file),
-                source: cached.display().to_string(),
-            }))
-        }
-        None => Ok(None),
+    if let Some(file) = read_checked(&tarball, extract)? {
+        write_atomically(&cached, &file)?;
+        return Ok(Some(SdkState::Ready {
+            file: Bytes::from(file),
+            source: cached.display().to_string(),
+        }));
     }
+    find_in_kit(options.kit_dir.as_deref())
+}
+
+/// The tarball beside the binary (the workshop kit), checked and extracted in memory. It is
+/// not removed when it fails the check, unlike a copy in the cache: it is the organiser's file.
+fn find_in_kit(kit_dir: Option<&Path>) -> Result<Option<SdkState>, SdkError> {
+    let Some(tarball) = kit_dir.map(|dir| dir.join(tarball_name())) else {
+        return Ok(None);
+    };
+    let contents = match fs::read(&tarball) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io_error(&tarball)(error)),
+    };
+    let file = extract(&contents, &tarball.display().to_string())?;
+    Ok(Some(SdkState::Ready {
+        file: Bytes::from(file),
+        source: format!("{} (beside the binary)", tarball.display()),
+    }))
 }
 
 /// Reads a file of the cache and checks it. A file that fails the check is removed (it is
@@ -693,6 +721,7 @@ mod tests {
             cache_dir: Some(cache_dir.to_owned()),
             override_path: None,
             source: SdkSource::Disabled,
+            kit_dir: None,
         }
     }
 
@@ -886,6 +915,39 @@ mod tests {
             "the look-alike copy is removed from the cache"
         );
         assert!(source.exists(), "the carried tarball itself is left alone");
+    }
+
+    #[test]
+    fn a_tarball_beside_the_binary_is_checked_and_never_copied_or_removed() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let kit = dir.path().join("kit");
+        fs::create_dir_all(&kit).expect("a kit folder");
+        let tarball = kit.join(tarball_name());
+        fs::write(&tarball, look_alike_tarball(b"alert('a look-alike')")).expect("write");
+        let mut options = offline(&dir.path().join("cache"));
+        options.kit_dir = Some(kit.clone());
+        match LocalSdk::new(options).state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains(&tarball.display().to_string()), "{reason}");
+                assert!(
+                    reason.contains("does not match the pinned hash"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(tarball.exists(), "the organiser's file is left alone");
+        assert!(
+            !dir.path().join("cache").exists(),
+            "nothing is written to the cache"
+        );
+
+        // Without a kit folder the tarball there is not looked at.
+        let none = LocalSdk::new(offline(&dir.path().join("cache")));
+        let SdkState::Unavailable { reason } = none.state() else {
+            panic!("expected an explanation");
+        };
+        assert!(reason.contains("not in the cache"), "{reason}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod banner;
 pub mod cli;
 pub mod error;
+pub mod messages;
 pub mod params;
 pub mod settings;
 pub mod startup;
