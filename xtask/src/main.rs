@@ -6,7 +6,8 @@
 //! real browser (Node.js, Python, Chromium). `cargo xtask bench` builds in release and runs the
 //! benchmarks. It deliberately installs nothing system-wide: a missing tool is reported with the
 //! command that installs it (and is a failure when `CI=true`); `.ci/run` does the installing.
-//! It depends on nothing but `anyhow`, so that it builds in seconds on a fresh clone.
+//! It depends on nothing but `anyhow` and `sha2` (the kit's checksums), so that it builds in
+//! seconds on a fresh clone.
 
 use std::collections::BTreeSet;
 use std::env;
@@ -20,6 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod kit;
+mod screenshots;
+mod windows;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
@@ -27,6 +32,8 @@ commands:
   test [STEP...]   run the project's checks and test tiers (all steps when none are named)
   test --list      list the steps of `test`
   bench            build in release and run every benchmark of the workspace
+  kit [--debug]    build the workshop kit for this system into target/kit (binary + SDK + README)
+  screenshots      regenerate the docs' screenshots in docs/images (Chromium, fonts-noto-cjk)
   help             show this message
 
 environment:
@@ -49,6 +56,10 @@ const STEPS: &[(&str, &str)] = &[
     ("node", "Node tier (twilio, jsonwebtoken)"),
     ("browser", "browser tier (Chromium)"),
     ("python", "Python tier (twilio, pytest)"),
+    (
+        "windows-check",
+        "cargo check --target x86_64-pc-windows-gnu (when installed)",
+    ),
 ];
 
 /// Crates whose presence in `videoroom-core`'s normal dependency tree would mean it does I/O:
@@ -91,6 +102,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(),
+        Some("kit") => kit::kit(&args[1..]),
+        Some("screenshots") => screenshots::screenshots(),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(true)
@@ -277,6 +290,7 @@ fn run_step(name: &str, context: &mut Run, ci: bool) -> Result<Outcome> {
         "node" => node_tier(context, ci),
         "browser" => browser_tier(context, ci),
         "python" => python_tier(context, ci),
+        "windows-check" => windows::windows_check(),
         other => bail!("no such step: {other}"),
     }
 }
@@ -910,6 +924,10 @@ fn bench() -> Result<bool> {
             )?;
             results.push((format!("{package}/{name}"), outcome, started.elapsed()));
         }
+        println!("\n==> workshop kit: unpacked kit to a served page with the SDK ready");
+        let started = Instant::now();
+        let outcome = kit::bench_kit(&binaries.videoroom)?;
+        results.push(("workshop kit".into(), outcome, started.elapsed()));
     }
     println!("\nsummary");
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
