@@ -364,12 +364,13 @@ impl LocalSdk {
     }
 
     /// As [`LocalSdk::fetch_now`], calling `progress(waited, timeout)` every `every` while
-    /// `npm pack` runs, so that a person at a terminal knows it has not hung.
+    /// `npm pack` runs, so that a person at a terminal knows it has not hung. Returns the size
+    /// of the tarball that arrived, if one did (whether or not it then passed the check).
     pub fn fetch_with_progress(
         &self,
         every: Duration,
         mut progress: impl FnMut(Duration, Duration),
-    ) {
+    ) -> Option<u64> {
         let fetched = match &self.options.source {
             SdkSource::Npm { program, timeout } => {
                 program.clone().map_or_else(find_npm, Ok).and_then(|npm| {
@@ -384,7 +385,9 @@ impl LocalSdk {
             SdkSource::Tarball(path) => copy_tarball(path, &self.cache_dir),
             SdkSource::Disabled => Ok(()),
         };
+        let mut arrived = None;
         let outcome = fetched
+            .and_then(|()| check_fetched(&self.cache_dir, &mut arrived))
             .and_then(|()| find_local(&self.options, &self.cache_dir))
             .and_then(|found| found.ok_or(SdkError::NotInTarball));
         match outcome {
@@ -404,6 +407,7 @@ impl LocalSdk {
                 self.set(SdkState::Unavailable { reason });
             }
         }
+        arrived
     }
 
     fn read(&self) -> SdkState {
@@ -548,6 +552,27 @@ fn fetch_with_npm(npm: &Path, cache_dir: &Path, waiting: Waiting<'_>) -> Result<
     // The scratch folder only ever holds what npm wrote; failing to remove it is harmless.
     let _ = scratch.close();
     result
+}
+
+/// Checks the tarball a fetch just put into the cache, so that a tarball that is not the
+/// published one is reported as such (and removed), rather than as a missing file later.
+/// `arrived` gets its size.
+fn check_fetched(cache_dir: &Path, arrived: &mut Option<u64>) -> Result<(), SdkError> {
+    let tarball = cache_dir.join(tarball_name());
+    let contents = match fs::read(&tarball) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(io_error(&tarball)(error)),
+    };
+    *arrived = Some(contents.len() as u64);
+    match extract(&contents, &tarball.display().to_string()) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            // Only ever a copy of what the source delivered; the next fetch replaces it.
+            let _ = fs::remove_file(&tarball);
+            Err(error)
+        }
+    }
 }
 
 /// Copies a tarball into the cache directory, where [`find_local`] checks and extracts it, as it
@@ -909,7 +934,13 @@ mod tests {
         let local = LocalSdk::new(options);
         assert!(matches!(local.state(), SdkState::Fetching));
         local.fetch_now();
-        assert!(matches!(local.state(), SdkState::Unavailable { .. }));
+        let SdkState::Unavailable { reason } = local.state() else {
+            panic!("expected a refusal");
+        };
+        assert!(
+            reason.contains("does not match the pinned hash"),
+            "{reason}"
+        );
         assert!(
             !local.cache_dir().join(tarball_name()).exists(),
             "the look-alike copy is removed from the cache"

@@ -23,8 +23,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{cargo, describe, project_root, run_status, target_dir, Outcome};
 
-/// The SDK version the server pins (emulator/src/sdk.rs, `SDK_VERSION`); the kit checks that
-/// the built binary reports the same tarball name, so a mismatch fails loudly.
+/// The SDK version the server pins (`SDK_VERSION` in emulator/src/sdk.rs, which xtask does not
+/// depend on so that it builds in seconds); a test fails when the two differ.
+const SDK_VERSION: &str = "2.36.0";
+/// The npm tarball's name, as `npm pack` writes it and as the binary looks for it.
 const SDK_TARBALL: &str = "twilio-video-2.36.0.tgz";
 
 const README: &str = include_str!("kit-readme.txt");
@@ -95,8 +97,8 @@ fn sdk_tarball(binary: &Path) -> Result<PathBuf> {
     fetch_into(binary, &scratch)?.with_context(|| {
         format!(
             "`videoroom sdk fetch` left no {SDK_TARBALL} in {}; put a copy there (from `npm pack \
-             twilio-video@2.36.0` on a machine with network access) and run again",
-            scratch.display()
+             twilio-video@{SDK_VERSION}` on a machine with network access) and run again",
+            scratch.join(SDK_VERSION).display()
         )
     })
 }
@@ -111,7 +113,7 @@ fn fetch_into(binary: &Path, cache: &Path) -> Result<Option<PathBuf>> {
     if let Outcome::Failed(why) = run_status(&mut fetch)? {
         bail!("the SDK could not be fetched ({why}); the output above says what to do");
     }
-    let tarball = cache.join("2.36.0").join(SDK_TARBALL);
+    let tarball = cache.join(SDK_VERSION).join(SDK_TARBALL);
     Ok(tarball.is_file().then_some(tarball))
 }
 
@@ -330,4 +332,33 @@ fn get(port: u16, path: &str) -> Result<String> {
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
     Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kit_uses_the_sdk_version_the_server_pins() {
+        let sdk = fs::read_to_string(project_root().join("emulator/src/sdk.rs"))
+            .expect("emulator/src/sdk.rs is readable");
+        let pinned = sdk
+            .lines()
+            .find_map(|line| line.strip_prefix("pub const SDK_VERSION: &str = \""))
+            .and_then(|rest| rest.strip_suffix("\";"))
+            .expect("emulator/src/sdk.rs pins SDK_VERSION on one line");
+        assert_eq!(
+            SDK_VERSION, pinned,
+            "update SDK_VERSION in xtask/src/kit.rs"
+        );
+        assert_eq!(SDK_TARBALL, format!("twilio-video-{pinned}.tgz"));
+    }
+
+    #[test]
+    fn sha256sums_are_in_the_format_sha256sum_checks() {
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

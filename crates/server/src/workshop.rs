@@ -361,7 +361,7 @@ pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
             })
         );
         // A person waits at the terminal: say every few seconds that npm is still running.
-        local.fetch_with_progress(sdk::PROGRESS_EVERY, |waited, limit| {
+        let arrived = local.fetch_with_progress(sdk::PROGRESS_EVERY, |waited, limit| {
             eprintln!(
                 "{}",
                 messages::bilingual(Message::SdkStillWaiting {
@@ -370,12 +370,8 @@ pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
                 })
             );
         });
-        // The tarball npm delivered stays in the cache; its size says something arrived.
-        if let Ok(meta) = std::fs::metadata(local.cache_dir().join(sdk::tarball_name())) {
-            println!(
-                "{}",
-                messages::bilingual(Message::SdkDownloaded { bytes: meta.len() })
-            );
+        if let Some(bytes) = arrived {
+            println!("{}", messages::bilingual(Message::SdkDownloaded { bytes }));
         }
     }
     match local.state() {
@@ -385,6 +381,12 @@ pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
                 messages::bilingual(Message::SdkReady {
                     version: SDK_VERSION,
                     source: &source,
+                    // Only a `twilio-video.min.js` named by `sdk.path` skips the pinned hash.
+                    checked: local
+                        .options()
+                        .override_path
+                        .as_ref()
+                        .is_none_or(|path| path.extension().is_some_and(|ext| ext == "tgz")),
                 })
             );
             true

@@ -46,10 +46,19 @@ pub(super) fn text(message: Message<'_>) -> String {
             "  still waiting for npm ({waited} s of at most {limit} s; sdk.fetch_timeout)"
         ),
         Message::SdkDownloaded { bytes } => {
-            format!("  downloaded {} KB; checking its integrity ...", bytes / 1024)
+            format!("  downloaded {} KB; checking its integrity ...", bytes.div_ceil(1024))
         }
-        Message::SdkReady { version, source } => {
-            format!("twilio-video.js {version} is ready (integrity checked): {source}")
+        Message::SdkReady {
+            version,
+            source,
+            checked,
+        } => {
+            let how = if checked {
+                "integrity checked"
+            } else {
+                "the file you named, served as it is"
+            };
+            format!("twilio-video.js {version} is ready ({how}): {source}")
         }
         Message::SdkUnavailable { version } => {
             format!("twilio-video.js {version} is not available:")

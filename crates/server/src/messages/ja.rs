@@ -49,10 +49,19 @@ pub(super) fn text(message: Message<'_>) -> String {
             format!("  npm を待っています ({waited} 秒 / 最大 {limit} 秒、sdk.fetch_timeout)")
         }
         Message::SdkDownloaded { bytes } => {
-            format!("  ダウンロードしました: {} KB。整合性を確認しています…", bytes / 1024)
+            format!("  ダウンロードしました: {} KB。整合性を確認しています…", bytes.div_ceil(1024))
         }
-        Message::SdkReady { version, source } => {
-            format!("twilio-video.js {version} は準備完了です (整合性確認済み): {source}")
+        Message::SdkReady {
+            version,
+            source,
+            checked,
+        } => {
+            let how = if checked {
+                "整合性確認済み"
+            } else {
+                "指定されたファイルをそのまま使います"
+            };
+            format!("twilio-video.js {version} は準備完了です ({how}): {source}")
         }
         Message::SdkUnavailable { version } => format!(
             "twilio-video.js {version} がありません。理由と直し方は下の英語の説明にあります。"

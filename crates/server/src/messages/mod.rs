@@ -41,8 +41,13 @@ pub enum Message<'a> {
     SdkStillWaiting { waited: u64, limit: u64 },
     /// `videoroom sdk`: the tarball arrived, with its size.
     SdkDownloaded { bytes: u64 },
-    /// `videoroom sdk`: the SDK is ready and verified.
-    SdkReady { version: &'a str, source: &'a str },
+    /// `videoroom sdk`: the SDK is ready; `checked` when it passed the pinned hash (a
+    /// `twilio-video.min.js` named by `sdk.path` is served as it is, unchecked).
+    SdkReady {
+        version: &'a str,
+        source: &'a str,
+        checked: bool,
+    },
     /// `videoroom sdk`: it is not (the English reason follows).
     SdkUnavailable { version: &'a str },
     /// `videoroom check` in emulator mode.
@@ -165,6 +170,12 @@ mod tests {
             Message::SdkReady {
                 version: "2.36.0",
                 source: "/cache/twilio-video.min.js",
+                checked: true,
+            },
+            Message::SdkReady {
+                version: "2.36.0",
+                source: "VIDEOROOM_SDK_PATH=/my/twilio-video.min.js",
+                checked: false,
             },
             Message::SdkUnavailable { version: "2.36.0" },
             Message::CheckEmulator { seeded: true },

@@ -133,3 +133,55 @@ fn check_and_start_up_errors_speak_japanese_first_then_english() {
     );
     assert!(err.contains("--port"), "{err}");
 }
+
+/// `videoroom sdk fetch` says what it does, the size that arrived and the integrity result: a
+/// fake npm that delivers a tarball which is not the published one.
+#[cfg(unix)]
+#[test]
+fn sdk_fetch_shows_what_it_does_the_size_and_the_integrity_result() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new();
+    let bin = dir.0.join("bin");
+    std::fs::create_dir_all(&bin).expect("a bin folder");
+    let npm = bin.join("npm");
+    // `npm pack` writes the tarball into its working directory.
+    std::fs::write(
+        &npm,
+        "#!/bin/sh\nhead -c 3000 /dev/zero > twilio-video-2.36.0.tgz\n",
+    )
+    .expect("write a fake npm");
+    std::fs::set_permissions(&npm, std::fs::Permissions::from_mode(0o755))
+        .expect("make the fake npm executable");
+    let cache = dir.0.join("cache");
+    let output = videoroom(&dir.0, &["sdk", "fetch"])
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("VIDEOROOM_SDK_CACHE_DIR", &cache)
+        .output()
+        .expect("videoroom runs");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let out = String::from_utf8_lossy(&output.stdout);
+    let mut lines = out.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.contains("npm で取得しています")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.contains("fetching twilio-video.js 2.36.0 with `npm pack` into")),
+        "{out}"
+    );
+    assert!(out.contains("ダウンロードしました: 3 KB"), "{out}");
+    assert!(
+        out.contains("downloaded 3 KB; checking its integrity"),
+        "{out}"
+    );
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("does not match the pinned hash"), "{err}");
+    assert!(
+        !cache.join("2.36.0/twilio-video-2.36.0.tgz").exists(),
+        "the refused tarball is not kept"
+    );
+}
