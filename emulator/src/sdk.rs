@@ -180,10 +180,11 @@ pub fn binary_dir() -> Option<PathBuf> {
 impl SdkOptions {
     /// The folder holding the cached file of [`SDK_VERSION`] (and where a hand-run `npm pack`
     /// may leave the tarball): `<configured>/<version>` when a cache folder is configured, else
-    /// `<project>/.cache/twilio-video/<version>` when the project the binary was built from is
-    /// still there (the usual `cargo run`), else `videoroom/twilio-video/<version>` in the
-    /// platform's cache folder (`~/.cache` on Linux, `~/Library/Caches` on macOS,
-    /// `%LOCALAPPDATA%` on Windows).
+    /// `<project>/.cache/twilio-video/<version>` when the running binary lies inside the
+    /// project it was built from (the usual `cargo run`, `cargo test`), else
+    /// `videoroom/twilio-video/<version>` in the platform's cache folder (`~/.cache` on Linux,
+    /// `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows), which is where a binary
+    /// installed with `cargo install` or copied elsewhere keeps it.
     pub fn cache_dir(&self) -> PathBuf {
         let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let project = project
@@ -192,10 +193,16 @@ impl SdkOptions {
             .then(|| project.canonicalize().unwrap_or(project));
         resolve_cache_dir(
             self.cache_dir.as_deref(),
-            project.as_deref(),
+            project_of_binary(project.as_deref(), binary_dir().as_deref()),
             dirs::cache_dir(),
         )
     }
+}
+
+/// The project, when the binary runs from inside it (its `target/`); `None` for a binary
+/// installed or copied elsewhere, even when the sources it was built from are still there.
+fn project_of_binary<'a>(project: Option<&'a Path>, binary: Option<&Path>) -> Option<&'a Path> {
+    project.filter(|project| binary.is_some_and(|binary| binary.starts_with(project)))
 }
 
 /// [`SdkOptions::cache_dir`] with the project folder and the platform's cache folder given, so
@@ -1003,6 +1010,27 @@ mod tests {
             resolve_cache_dir(None, None, None),
             Path::new(".cache").join(&version)
         );
+    }
+
+    #[test]
+    fn only_a_binary_inside_the_project_uses_the_projects_cache() {
+        let project = Path::new("/home/me/videoroom");
+        assert_eq!(
+            project_of_binary(Some(project), Some(&project.join("target/debug"))),
+            Some(project)
+        );
+        // `cargo install --path crates/server`: the sources are there, the binary is not.
+        assert_eq!(
+            project_of_binary(Some(project), Some(Path::new("/home/me/.cargo/bin"))),
+            None
+        );
+        assert_eq!(
+            project_of_binary(Some(project), Some(Path::new("/home/me/videoroom-kit"))),
+            None,
+            "a sibling folder whose name starts like the project's is not inside it"
+        );
+        assert_eq!(project_of_binary(None, Some(project)), None);
+        assert_eq!(project_of_binary(Some(project), None), None);
     }
 
     #[test]

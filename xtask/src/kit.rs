@@ -40,12 +40,16 @@ fn exe(name: &str) -> String {
     format!("{name}{}", env::consts::EXE_SUFFIX)
 }
 
-/// `cargo xtask kit [--debug]`: builds the binary (release unless `--debug`, which is only for
+/// `cargo xtask kit [--debug] [--bench]`: builds the binary (release unless `--debug`, which is only for
 /// trying the kit quickly), assembles the kit and checks that its binary finds the SDK.
+///
+/// `cargo xtask kit --bench` runs only the kit's benchmark (see [`bench_kit`]), the step that
+/// `cargo xtask bench` runs after the others.
 pub fn kit(args: &[String]) -> Result<bool> {
     let debug = args.iter().any(|a| a == "--debug");
-    if let Some(other) = args.iter().find(|a| *a != "--debug") {
-        bail!("unknown option `{other}` for `cargo xtask kit` (only --debug)");
+    let bench = args.iter().any(|a| a == "--bench");
+    if let Some(other) = args.iter().find(|a| *a != "--debug" && *a != "--bench") {
+        bail!("unknown option `{other}` for `cargo xtask kit` (--debug, --bench)");
     }
     let profile = if debug { "debug" } else { "release" };
     println!("==> build videoroom ({profile})");
@@ -58,6 +62,11 @@ pub fn kit(args: &[String]) -> Result<bool> {
         bail!("{why}");
     }
     let binary = target_dir().join(profile).join(exe("videoroom"));
+    if bench {
+        let outcome = bench_kit(&binary)?;
+        println!("workshop kit: {outcome}");
+        return Ok(!matches!(outcome, Outcome::Failed(_)));
+    }
 
     println!("\n==> the SDK tarball");
     let tarball = sdk_tarball(&binary)?;

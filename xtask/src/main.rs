@@ -33,6 +33,7 @@ commands:
   test --list      list the steps of `test`
   bench            build in release and run every benchmark of the workspace
   kit [--debug]    build the workshop kit for this system into target/kit (binary + SDK + README)
+  kit --bench      time an unpacked kit to a served page with the SDK ready (part of bench)
   screenshots      regenerate the docs' screenshots in docs/images (Chromium, fonts-noto-cjk)
   help             show this message
 
