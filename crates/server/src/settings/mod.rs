@@ -34,7 +34,7 @@ mod validation;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -391,7 +391,10 @@ impl Settings {
             callback_hosts: callback_hosts.expect(CHECKED).unwrap_or_default(),
             allowed_hosts: allowed_hosts.expect(CHECKED).unwrap_or_default().0,
             allowed_origins: allowed_origins.expect(CHECKED).unwrap_or_default().0,
-            workshop_dir: resolve_workshop_dir(&workshop_dir.expect(CHECKED)),
+            // As the person gave it: relative to the working directory. It used to fall back to
+            // the sources' own `workshop/`, a path baked in at build time; the page built into
+            // the binary is that fallback now (see `Settings::workshop_page`).
+            workshop_dir: workshop_dir.expect(CHECKED),
             log_format: log_format.expect(CHECKED),
             sdk: SdkSettings {
                 path: sdk_path.expect(CHECKED),
@@ -528,13 +531,6 @@ fn machine_names() -> Vec<String> {
         Some(name) => vec![format!("{name}.local"), name],
         None => Vec::new(),
     }
-}
-
-/// Resolves the workshop directory as the person gave it. It used to fall back to the sources'
-/// own `workshop/` (a path baked in at build time), which tied the binary to the source tree;
-/// the page built into the binary is that fallback now (see [`Settings::workshop_page`]).
-fn resolve_workshop_dir(given: &Path) -> PathBuf {
-    given.to_path_buf()
 }
 
 #[cfg(test)]
