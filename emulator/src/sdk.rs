@@ -163,15 +163,28 @@ pub struct SdkOptions {
     pub override_path: Option<PathBuf>,
     /// Where a missing SDK comes from.
     pub source: SdkSource,
+    /// A folder where the npm tarball may lie beside the binary, as in the workshop kit
+    /// (`cargo xtask kit`): it is checked like any tarball and served without being copied
+    /// into the cache, so an attendee's machine downloads nothing. The settings fill it with
+    /// [`binary_dir`]; `None` looks nowhere else.
+    pub kit_dir: Option<PathBuf>,
+}
+
+/// The folder of the running executable, where the workshop kit puts the SDK tarball.
+pub fn binary_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    exe.parent().map(Path::to_path_buf)
 }
 
 impl SdkOptions {
     /// The folder holding the cached file of [`SDK_VERSION`] (and where a hand-run `npm pack`
     /// may leave the tarball): `<configured>/<version>` when a cache folder is configured, else
-    /// `<project>/.cache/twilio-video/<version>` when the project the binary was built from is
-    /// still there (the usual `cargo run`), else `videoroom/twilio-video/<version>` in the
-    /// platform's cache folder (`~/.cache` on Linux, `~/Library/Caches` on macOS,
-    /// `%LOCALAPPDATA%` on Windows).
+    /// `<project>/.cache/twilio-video/<version>` when the running binary lies inside the
+    /// project it was built from (the usual `cargo run`, `cargo test`), else
+    /// `videoroom/twilio-video/<version>` in the platform's cache folder (`~/.cache` on Linux,
+    /// `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows), which is where a binary
+    /// installed with `cargo install` or copied elsewhere keeps it.
     pub fn cache_dir(&self) -> PathBuf {
         let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let project = project
@@ -180,10 +193,16 @@ impl SdkOptions {
             .then(|| project.canonicalize().unwrap_or(project));
         resolve_cache_dir(
             self.cache_dir.as_deref(),
-            project.as_deref(),
+            project_of_binary(project.as_deref(), binary_dir().as_deref()),
             dirs::cache_dir(),
         )
     }
+}
+
+/// The project, when the binary runs from inside it (its `target/`); `None` for a binary
+/// installed or copied elsewhere, even when the sources it was built from are still there.
+fn project_of_binary<'a>(project: Option<&'a Path>, binary: Option<&Path>) -> Option<&'a Path> {
+    project.filter(|project| binary.is_some_and(|binary| binary.starts_with(project)))
 }
 
 /// [`SdkOptions::cache_dir`] with the project folder and the platform's cache folder given, so
@@ -352,12 +371,13 @@ impl LocalSdk {
     }
 
     /// As [`LocalSdk::fetch_now`], calling `progress(waited, timeout)` every `every` while
-    /// `npm pack` runs, so that a person at a terminal knows it has not hung.
+    /// `npm pack` runs, so that a person at a terminal knows it has not hung. Returns the size
+    /// of the tarball that arrived, if one did (whether or not it then passed the check).
     pub fn fetch_with_progress(
         &self,
         every: Duration,
         mut progress: impl FnMut(Duration, Duration),
-    ) {
+    ) -> Option<u64> {
         let fetched = match &self.options.source {
             SdkSource::Npm { program, timeout } => {
                 program.clone().map_or_else(find_npm, Ok).and_then(|npm| {
@@ -372,7 +392,9 @@ impl LocalSdk {
             SdkSource::Tarball(path) => copy_tarball(path, &self.cache_dir),
             SdkSource::Disabled => Ok(()),
         };
+        let mut arrived = None;
         let outcome = fetched
+            .and_then(|()| check_fetched(&self.cache_dir, &mut arrived))
             .and_then(|()| find_local(&self.options, &self.cache_dir))
             .and_then(|found| found.ok_or(SdkError::NotInTarball));
         match outcome {
@@ -392,6 +414,7 @@ impl LocalSdk {
                 self.set(SdkState::Unavailable { reason });
             }
         }
+        arrived
     }
 
     fn read(&self) -> SdkState {
@@ -467,16 +490,32 @@ fn find_local(options: &SdkOptions, cache_dir: &Path) -> Result<Option<SdkState>
         }));
     }
     let tarball = cache_dir.join(tarball_name());
-    match read_checked(&tarball, extract)? {
-        Some(file) => {
-            write_atomically(&cached, &file)?;
-            Ok(Some(SdkState::Ready {
-                file: Bytes::from(file),
-                source: cached.display().to_string(),
-            }))
-        }
-        None => Ok(None),
+    if let Some(file) = read_checked(&tarball, extract)? {
+        write_atomically(&cached, &file)?;
+        return Ok(Some(SdkState::Ready {
+            file: Bytes::from(file),
+            source: cached.display().to_string(),
+        }));
     }
+    find_in_kit(options.kit_dir.as_deref())
+}
+
+/// The tarball beside the binary (the workshop kit), checked and extracted in memory. It is
+/// not removed when it fails the check, unlike a copy in the cache: it is the organiser's file.
+fn find_in_kit(kit_dir: Option<&Path>) -> Result<Option<SdkState>, SdkError> {
+    let Some(tarball) = kit_dir.map(|dir| dir.join(tarball_name())) else {
+        return Ok(None);
+    };
+    let contents = match fs::read(&tarball) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io_error(&tarball)(error)),
+    };
+    let file = extract(&contents, &tarball.display().to_string())?;
+    Ok(Some(SdkState::Ready {
+        file: Bytes::from(file),
+        source: format!("{} (beside the binary)", tarball.display()),
+    }))
 }
 
 /// Reads a file of the cache and checks it. A file that fails the check is removed (it is
@@ -520,6 +559,27 @@ fn fetch_with_npm(npm: &Path, cache_dir: &Path, waiting: Waiting<'_>) -> Result<
     // The scratch folder only ever holds what npm wrote; failing to remove it is harmless.
     let _ = scratch.close();
     result
+}
+
+/// Checks the tarball a fetch just put into the cache, so that a tarball that is not the
+/// published one is reported as such (and removed), rather than as a missing file later.
+/// `arrived` gets its size.
+fn check_fetched(cache_dir: &Path, arrived: &mut Option<u64>) -> Result<(), SdkError> {
+    let tarball = cache_dir.join(tarball_name());
+    let contents = match fs::read(&tarball) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(io_error(&tarball)(error)),
+    };
+    *arrived = Some(contents.len() as u64);
+    match extract(&contents, &tarball.display().to_string()) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            // Only ever a copy of what the source delivered; the next fetch replaces it.
+            let _ = fs::remove_file(&tarball);
+            Err(error)
+        }
+    }
 }
 
 /// Copies a tarball into the cache directory, where [`find_local`] checks and extracts it, as it
@@ -693,6 +753,7 @@ mod tests {
             cache_dir: Some(cache_dir.to_owned()),
             override_path: None,
             source: SdkSource::Disabled,
+            kit_dir: None,
         }
     }
 
@@ -880,12 +941,51 @@ mod tests {
         let local = LocalSdk::new(options);
         assert!(matches!(local.state(), SdkState::Fetching));
         local.fetch_now();
-        assert!(matches!(local.state(), SdkState::Unavailable { .. }));
+        let SdkState::Unavailable { reason } = local.state() else {
+            panic!("expected a refusal");
+        };
+        assert!(
+            reason.contains("does not match the pinned hash"),
+            "{reason}"
+        );
         assert!(
             !local.cache_dir().join(tarball_name()).exists(),
             "the look-alike copy is removed from the cache"
         );
         assert!(source.exists(), "the carried tarball itself is left alone");
+    }
+
+    #[test]
+    fn a_tarball_beside_the_binary_is_checked_and_never_copied_or_removed() {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let kit = dir.path().join("kit");
+        fs::create_dir_all(&kit).expect("a kit folder");
+        let tarball = kit.join(tarball_name());
+        fs::write(&tarball, look_alike_tarball(b"alert('a look-alike')")).expect("write");
+        let mut options = offline(&dir.path().join("cache"));
+        options.kit_dir = Some(kit.clone());
+        match LocalSdk::new(options).state() {
+            SdkState::Unavailable { reason } => {
+                assert!(reason.contains(&tarball.display().to_string()), "{reason}");
+                assert!(
+                    reason.contains("does not match the pinned hash"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(tarball.exists(), "the organiser's file is left alone");
+        assert!(
+            !dir.path().join("cache").exists(),
+            "nothing is written to the cache"
+        );
+
+        // Without a kit folder the tarball there is not looked at.
+        let none = LocalSdk::new(offline(&dir.path().join("cache")));
+        let SdkState::Unavailable { reason } = none.state() else {
+            panic!("expected an explanation");
+        };
+        assert!(reason.contains("not in the cache"), "{reason}");
     }
 
     #[test]
@@ -910,6 +1010,27 @@ mod tests {
             resolve_cache_dir(None, None, None),
             Path::new(".cache").join(&version)
         );
+    }
+
+    #[test]
+    fn only_a_binary_inside_the_project_uses_the_projects_cache() {
+        let project = Path::new("/home/me/videoroom");
+        assert_eq!(
+            project_of_binary(Some(project), Some(&project.join("target/debug"))),
+            Some(project)
+        );
+        // `cargo install --path crates/server`: the sources are there, the binary is not.
+        assert_eq!(
+            project_of_binary(Some(project), Some(Path::new("/home/me/.cargo/bin"))),
+            None
+        );
+        assert_eq!(
+            project_of_binary(Some(project), Some(Path::new("/home/me/videoroom-kit"))),
+            None,
+            "a sibling folder whose name starts like the project's is not inside it"
+        );
+        assert_eq!(project_of_binary(None, Some(project)), None);
+        assert_eq!(project_of_binary(Some(project), None), None);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! real browser (Node.js, Python, Chromium). `cargo xtask bench` builds in release and runs the
 //! benchmarks. It deliberately installs nothing system-wide: a missing tool is reported with the
 //! command that installs it (and is a failure when `CI=true`); `.ci/run` does the installing.
-//! It depends on nothing but `anyhow`, so that it builds in seconds on a fresh clone.
+//! It depends on nothing but `anyhow` and `sha2` (the kit's checksums), so that it builds in
+//! seconds on a fresh clone.
 
 use std::collections::BTreeSet;
 use std::env;
@@ -21,8 +22,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 mod fuzz;
+mod kit;
 mod netns;
 mod resilience;
+mod screenshots;
+mod windows;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -32,6 +36,9 @@ commands:
   test --list      list the steps of `test`
   bench            build in release and run every benchmark of the workspace
   fuzz [--minutes N] [TARGET...]   run the cargo-fuzz targets on nightly (not part of test)
+  kit [--debug]    build the workshop kit for this system into target/kit (binary + SDK + README)
+  kit --bench      time an unpacked kit to a served page with the SDK ready (part of bench)
+  screenshots      regenerate the docs' screenshots in docs/images (Chromium, fonts-noto-cjk)
   help             show this message
 
 environment:
@@ -58,6 +65,10 @@ const STEPS: &[(&str, &str)] = &[
     (
         "resilience",
         "resilience tier (faults, outage, two instances)",
+    ),
+    (
+        "windows-check",
+        "cargo check --target x86_64-pc-windows-gnu (when installed)",
     ),
 ];
 
@@ -102,6 +113,8 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("kit") => kit::kit(&args[1..]),
+        Some("screenshots") => screenshots::screenshots(),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(true)
@@ -290,6 +303,7 @@ fn run_step(name: &str, context: &mut Run, ci: bool) -> Result<Outcome> {
         "browser" => browser_tier(context, ci),
         "python" => python_tier(context, ci),
         "resilience" => resilience_tier(context),
+        "windows-check" => windows::windows_check(),
         other => bail!("no such step: {other}"),
     }
 }
@@ -1005,6 +1019,10 @@ fn bench() -> Result<bool> {
             )?;
             results.push((format!("{package}/{name}"), outcome, started.elapsed()));
         }
+        println!("\n==> workshop kit: unpacked kit to a served page with the SDK ready");
+        let started = Instant::now();
+        let outcome = kit::bench_kit(&binaries.videoroom)?;
+        results.push(("workshop kit".into(), outcome, started.elapsed()));
     }
     println!("\nsummary");
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

@@ -12,6 +12,7 @@ use videoroom_core::credentials::{
     TEST_AUTH_TOKEN,
 };
 
+use crate::messages::{self, Label, Message};
 use crate::settings::{BackendKind, Settings};
 
 /// The banner for `settings` served on `port`.
@@ -28,18 +29,22 @@ pub fn banner(settings: &Settings, port: u16) -> String {
         IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
     };
     let mut out = String::new();
-    let mode = match settings.backend {
-        BackendKind::Emulator => "emulator (offline, built in: no Twilio account needed)",
-        BackendKind::Twilio => "twilio (real Twilio Video)",
-    };
     let _ = writeln!(
         out,
-        "videoroom {} — backend: {mode}",
-        env!("CARGO_PKG_VERSION")
+        "{}",
+        messages::bilingual(Message::BannerBackend {
+            version: env!("CARGO_PKG_VERSION"),
+            emulator: settings.backend == BackendKind::Emulator,
+        })
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "  Workshop page    {base}/index.html");
-    let _ = writeln!(out, "  Access token     {base}/video-token?identity=alice");
+    let line = |label: Label| format!("  {}  ", messages::label(label));
+    let _ = writeln!(out, "{}{base}/index.html", line(Label::WorkshopPage));
+    let _ = writeln!(
+        out,
+        "{}{base}/video-token?identity=alice",
+        line(Label::AccessToken)
+    );
     let room = &settings.room;
     let choice = if room.allow_param {
         "; ?room=NAME picks another"
@@ -48,25 +53,33 @@ pub fn banner(settings: &Settings, port: u16) -> String {
     };
     let _ = writeln!(
         out,
-        "  Room             {} (type {}){choice}",
-        room.name, room.room_type
+        "{}{} (type {}){choice}",
+        line(Label::Room),
+        room.name,
+        room.room_type
     );
     match settings.backend {
         BackendKind::Emulator => {
             // Client libraries append `/v1/...` themselves: their base URL is the server root.
-            let _ = writeln!(out, "  Emulator REST    {base}/v1/Rooms");
+            let _ = writeln!(out, "{}{base}/v1/Rooms", line(Label::EmulatorRest));
             let _ = writeln!(
                 out,
-                "  Client libraries video base URL = {base}  (twilio-node: client.video.baseUrl)"
+                "{}video base URL = {base}  (twilio-node: client.video.baseUrl)",
+                line(Label::ClientLibraries)
             );
-            let _ = writeln!(out, "  Inspector        {base}/emulator");
+            let _ = writeln!(out, "{}{base}/emulator", line(Label::Inspector));
         }
         BackendKind::Twilio => {
-            let _ = writeln!(out, "  Twilio REST      {}", settings.twilio.base_url);
+            let _ = writeln!(
+                out,
+                "{}{}",
+                line(Label::TwilioRest),
+                settings.twilio.base_url
+            );
         }
     }
-    let _ = writeln!(out, "  Health           {base}/healthz");
-    let _ = writeln!(out, "  Decode a token   videoroom decode <TOKEN>");
+    let _ = writeln!(out, "{}{base}/healthz", line(Label::Health));
+    let _ = writeln!(out, "{}videoroom decode <TOKEN>", line(Label::DecodeToken));
     let _ = writeln!(out);
     credentials(&mut out, settings);
     let _ = writeln!(out);
@@ -78,11 +91,10 @@ pub fn banner(settings: &Settings, port: u16) -> String {
         IpAddr::V6(ip) => format!("[{ip}]"),
     };
     if settings.host.is_unspecified() {
-        let _ = writeln!(
-            out,
-            "  Bound to {}: other computers on the network can connect too.",
-            settings.host
-        );
+        let host = settings.host.to_string();
+        for text in messages::bilingual(Message::BannerBoundToAll { host: &host }).lines() {
+            let _ = writeln!(out, "  {text}");
+        }
     }
     let _ = write!(out, "listening on http://{shown_host}:{port}");
     out
@@ -109,15 +121,15 @@ fn credentials(out: &mut String, settings: &Settings) {
             .auth_token
             .as_ref()
             .is_none_or(|token| token.expose_secret() == TEST_AUTH_TOKEN);
-    if all_seeded {
-        // The seeded values are public test credentials, printed so that a person can point
-        // an official client library at the emulator.
-        let _ = writeln!(out, "  Seeded test credentials (public, emulator only):");
+    // The seeded values are public test credentials, printed so that a person can point an
+    // official client library at the emulator.
+    let heading = if all_seeded {
+        Message::BannerSeededCredentials
     } else {
-        let _ = writeln!(
-            out,
-            "  Credentials (configured secrets are not shown; seeded test values are):"
-        );
+        Message::BannerCredentials
+    };
+    for text in messages::bilingual(heading).lines() {
+        let _ = writeln!(out, "  {text}");
     }
     let _ = writeln!(out, "    {}={}", ENV_ACCOUNT_SID[0], creds.account_sid);
     if let Some(token) = &creds.auth_token {

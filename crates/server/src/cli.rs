@@ -95,6 +95,24 @@ pub enum Command {
         #[command(subcommand)]
         action: SdkCommand,
     },
+    /// The workshop page built into videoroom: `init DIR` writes an editable copy of it
+    Workshop {
+        #[command(subcommand)]
+        action: WorkshopCommand,
+    },
+}
+
+/// `videoroom workshop …`: the page built into the binary. `workshop::run_workshop_command`
+/// runs it.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum WorkshopCommand {
+    /// Write an editable copy of the built-in page into DIR (created if missing; existing
+    /// files are never overwritten). Serve it with --workshop-dir DIR, or name the folder
+    /// `workshop` and start videoroom beside it
+    Init {
+        /// The folder to write index.html, video.js and style.css into
+        dir: PathBuf,
+    },
 }
 
 /// `videoroom token`: the token for `identity` in the configured room.

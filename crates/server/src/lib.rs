@@ -15,6 +15,7 @@ pub mod access;
 pub mod banner;
 pub mod cli;
 pub mod error;
+pub mod messages;
 pub mod metrics;
 pub mod params;
 pub mod resilience;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches as _;
 use videoroom_server::cli::{self, Cli, Command};
+use videoroom_server::messages::{self, Message};
 use videoroom_server::settings::{BackendKind, Sources};
 use videoroom_server::{banner, telemetry, Application, Settings};
 use videoroom_twilio_adapter::TwilioAdapter;
@@ -21,7 +22,10 @@ fn main() -> ExitCode {
             if let Some(Command::Config) = cli.command {
                 print!("{}", sources.describe_unchecked());
             }
-            eprintln!("videoroom: {e}");
+            eprintln!(
+                "{}",
+                messages::with_detail(Message::StartupRefused, &format!("videoroom: {e}"))
+            );
             return ExitCode::from(2);
         }
     };
@@ -49,6 +53,12 @@ fn main() -> ExitCode {
         {
             Ok(decoded) => {
                 print!("{}", decoded.text);
+                let verdict = if decoded.verified {
+                    Message::DecodeValid
+                } else {
+                    Message::DecodeRefused
+                };
+                println!("\n{}", messages::bilingual(verdict));
                 if decoded.verified {
                     ExitCode::SUCCESS
                 } else {
@@ -56,7 +66,10 @@ fn main() -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("videoroom decode: {e}");
+                eprintln!(
+                    "{}",
+                    messages::with_detail(Message::DecodeError, &format!("videoroom decode: {e}"))
+                );
                 ExitCode::from(2)
             }
         },
@@ -67,6 +80,7 @@ fn main() -> ExitCode {
                 false => ExitCode::from(1),
             }
         }
+        Command::Workshop { action } => videoroom_server::workshop::run_workshop_command(action),
     }
 }
 
@@ -94,7 +108,10 @@ fn serve(settings: Settings) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("videoroom: {e:#}");
+            eprintln!(
+                "{}",
+                messages::with_detail(Message::StartupFailed, &format!("videoroom: {e:#}"))
+            );
             ExitCode::from(1)
         }
     }
@@ -114,8 +131,10 @@ fn check(settings: Settings) -> ExitCode {
     match settings.backend {
         BackendKind::Emulator => {
             println!(
-                "backend: emulator. Nothing to check: the built-in emulator accepts the configured credentials ({}). Run `videoroom check --backend twilio` to check real Twilio credentials.",
-                if settings.credentials.seeded { "the seeded test values" } else { "yours" }
+                "{}",
+                messages::bilingual(Message::CheckEmulator {
+                    seeded: settings.credentials.seeded
+                })
             );
             ExitCode::SUCCESS
         }
@@ -129,11 +148,20 @@ fn check(settings: Settings) -> ExitCode {
             });
             match outcome {
                 Ok(report) => {
-                    println!("ok: {report}");
+                    println!(
+                        "{}",
+                        messages::with_detail(Message::CheckOk, &format!("ok: {report}"))
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("videoroom check: {e}");
+                    eprintln!(
+                        "{}",
+                        messages::with_detail(
+                            Message::CheckFailed,
+                            &format!("videoroom check: {e}")
+                        )
+                    );
                     ExitCode::from(1)
                 }
             }

@@ -138,11 +138,7 @@ impl Application {
         }
         // The attendees' page and the twilio-video.js it loads: served locally with the
         // emulator, from Twilio's CDN otherwise (see `workshop.rs`).
-        let workshop = Workshop::new(
-            settings.workshop_dir.clone(),
-            emulator.is_some(),
-            &settings.sdk,
-        );
+        let workshop = Workshop::new(settings.workshop_page(), emulator.is_some(), &settings.sdk);
         workshop.start();
         // Host and Origin checks on every route, in both modes (a rebound page could mint
         // tokens against real Twilio too); see `videoroom_emulator::guard`.

@@ -1,7 +1,10 @@
 //! The attendees' workshop page and the twilio-video.js SDK it loads.
 //!
-//! The page's files (`index.html`, `video.js`, `style.css`, anything else at the top of the
-//! workshop folder) are read from disk on every request, with `Cache-Control: no-cache`, so an
+//! The page comes from a folder on disk when there is one (`workshop_dir`, or `workshop/` in
+//! the working directory), and otherwise from the copy built into the binary ([`embedded`]), so
+//! a `videoroom` copied or installed anywhere still serves it. From a folder, the page's files
+//! (`index.html`, `video.js`, `style.css`, anything else at the top of the workshop folder)
+//! are read from disk on every request, with `Cache-Control: no-cache`, so an
 //! attendee who edits `video.js` sees the change on reload. Only plain file names at the top of
 //! the folder are served: the route accepts no `/`, no leading dot and no `..`, and the resolved
 //! file must still lie inside the folder, so path traversal (symlinks included) is impossible.
@@ -18,6 +21,8 @@
 //! `/sdk/twilio-video.min.js` (the SDK alone), `/sdk/emulator-shim.js` (the shim alone) and
 //! `/sdk/status` (JSON) are there for people who build their own page, and for tests.
 
+pub mod embedded;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -31,7 +36,8 @@ use videoroom_emulator::sdk::{self, LocalSdk, SdkOptions, SdkSource, SdkState, S
 
 use videoroom_emulator::guard::is_loopback_peer;
 
-use crate::cli::SdkCommand;
+use crate::cli::{SdkCommand, WorkshopCommand};
+use crate::messages::{self, Message};
 use crate::settings::SdkSettings;
 
 /// Our script that points the SDK at this server; see the file's comments.
@@ -45,8 +51,23 @@ const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 /// actix worker serves the same state.
 #[derive(Clone, Debug)]
 pub struct Workshop {
-    dir: Arc<PathBuf>,
+    page: Arc<PageSource>,
     sdk: Sdk,
+}
+
+/// Where the page's files come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageSource {
+    /// A folder on disk, read on every request (attendees edit it and reload).
+    Folder(PathBuf),
+    /// The copy built into the binary ([`embedded::FILES`]).
+    Embedded,
+}
+
+impl From<PathBuf> for PageSource {
+    fn from(dir: PathBuf) -> Self {
+        PageSource::Folder(dir)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -62,29 +83,29 @@ impl Workshop {
     /// `/signaling` (emulator mode), the SDK is served locally (see [`SdkSettings::options`]); otherwise
     /// the page gets it from Twilio's CDN. Call [`Workshop::start`] once, after logging is set
     /// up.
-    pub fn new(dir: PathBuf, serves_emulator: bool, sdk: &SdkSettings) -> Self {
+    pub fn new(page: impl Into<PageSource>, serves_emulator: bool, sdk: &SdkSettings) -> Self {
         if serves_emulator {
             Self {
-                dir: Arc::new(dir),
+                page: Arc::new(page.into()),
                 sdk: Sdk::Local(LocalSdk::shared(sdk.options(sdk.startup_source()))),
             }
         } else {
-            Self::twilio(dir)
+            Self::twilio(page)
         }
     }
 
     /// Emulator mode: the SDK is served locally with these options.
-    pub fn emulator(dir: PathBuf, sdk_options: SdkOptions) -> Self {
+    pub fn emulator(page: impl Into<PageSource>, sdk_options: SdkOptions) -> Self {
         Self {
-            dir: Arc::new(dir),
+            page: Arc::new(page.into()),
             sdk: Sdk::Local(LocalSdk::new(sdk_options)),
         }
     }
 
     /// Twilio mode: the page loads the SDK from Twilio's CDN.
-    pub fn twilio(dir: PathBuf) -> Self {
+    pub fn twilio(page: impl Into<PageSource>) -> Self {
         Self {
-            dir: Arc::new(dir),
+            page: Arc::new(page.into()),
             sdk: Sdk::Cdn,
         }
     }
@@ -92,12 +113,24 @@ impl Workshop {
     /// Says in the log where the page and the SDK come from and, in emulator mode, starts
     /// fetching a missing SDK in the background (start-up does not wait for it).
     pub fn start(&self) {
-        if !self.dir.join("index.html").is_file() {
-            tracing::warn!(
-                "the workshop folder {} has no index.html; set VIDEOROOM_WORKSHOP_DIR or \
-                 --workshop-dir to the folder of the page",
-                self.dir.display()
-            );
+        match self.page.as_ref() {
+            PageSource::Folder(dir) if !dir.join("index.html").is_file() => {
+                tracing::warn!(
+                    "the workshop folder {} has no index.html; set VIDEOROOM_WORKSHOP_DIR or \
+                     --workshop-dir to the folder of the page, or unset it to serve the page \
+                     built into videoroom",
+                    dir.display()
+                );
+            }
+            PageSource::Folder(dir) => {
+                tracing::info!(folder = %dir.display(), "the workshop page is served from a folder (edit and reload)");
+            }
+            PageSource::Embedded => {
+                tracing::info!(
+                    "the workshop page is the copy built into videoroom; `videoroom workshop \
+                     init workshop` writes an editable copy, which is served from then on"
+                );
+            }
         }
         match &self.sdk {
             Sdk::Local(local) => local.start(),
@@ -122,15 +155,19 @@ impl Workshop {
             ));
     }
 
-    /// Serves one file of the workshop folder, fresh from disk.
+    /// Serves one file of the page: from the folder, fresh from disk, or the built-in copy.
     async fn file(&self, req: &HttpRequest, name: &str) -> HttpResponse {
-        let Some(path) = self.resolve(name).await else {
+        let dir = match self.page.as_ref() {
+            PageSource::Folder(dir) => dir,
+            PageSource::Embedded => return embedded_file(name),
+        };
+        let Some(path) = resolve(dir, name).await else {
             // The folder's path helps the person at this computer; it tells others nothing
             // they need about this machine.
             let message = if is_loopback_peer(req) {
                 format!(
                     "there is no file '{name}' in the workshop folder {}",
-                    self.dir.display()
+                    dir.display()
                 )
             } else {
                 format!("there is no file '{name}' in the workshop folder")
@@ -169,19 +206,6 @@ impl Workshop {
                 )
             }
         }
-    }
-
-    /// The file's real path if it is a regular file inside the workshop folder. The route
-    /// already refuses separators and leading dots; resolving symlinks and checking the prefix
-    /// makes sure nothing outside the folder is reachable even through a link.
-    async fn resolve(&self, name: &str) -> Option<PathBuf> {
-        if name.contains(['/', '\\']) || name.starts_with('.') {
-            return None;
-        }
-        let dir = tokio::fs::canonicalize(self.dir.as_path()).await.ok()?;
-        let path = tokio::fs::canonicalize(dir.join(name)).await.ok()?;
-        let is_file = tokio::fs::metadata(&path).await.ok()?.is_file();
-        (is_file && path.starts_with(&dir) && path.parent() == Some(dir.as_path())).then_some(path)
     }
 
     /// `/sdk/twilio-video.js`: what the page loads, in either mode.
@@ -260,6 +284,67 @@ impl Workshop {
     }
 }
 
+/// The file's real path if it is a regular file inside the workshop folder `dir`. The route
+/// already refuses separators and leading dots; resolving symlinks and checking the prefix
+/// makes sure nothing outside the folder is reachable even through a link.
+async fn resolve(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return None;
+    }
+    let dir = tokio::fs::canonicalize(dir).await.ok()?;
+    let path = tokio::fs::canonicalize(dir.join(name)).await.ok()?;
+    let is_file = tokio::fs::metadata(&path).await.ok()?.is_file();
+    (is_file && path.starts_with(&dir) && path.parent() == Some(dir.as_path())).then_some(path)
+}
+
+/// A file of the built-in page, revalidated on every load like the folder's files (so a page
+/// served from a folder later is not hidden behind a cached copy).
+fn embedded_file(name: &str) -> HttpResponse {
+    match embedded::file(name) {
+        Some(file) => HttpResponse::Ok()
+            .content_type(embedded::content_type(name))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .body(Bytes::from_static(file.contents)),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "there is no file '{name}' in the workshop page built into videoroom \
+                 (`videoroom workshop init DIR` writes it out to add files)"
+            ),
+        ),
+    }
+}
+
+/// Runs a `WorkshopCommand`, saying what it wrote or why it wrote nothing.
+pub fn run_workshop_command(command: WorkshopCommand) -> std::process::ExitCode {
+    match command {
+        WorkshopCommand::Init { dir } => match embedded::write_copy(&dir) {
+            Ok(written) => {
+                let files: Vec<String> = written
+                    .iter()
+                    .map(|path| format!("  {}", path.display()))
+                    .collect();
+                println!(
+                    "{}",
+                    messages::with_detail(
+                        Message::WorkshopInitDone { dir: &dir },
+                        &files.join("\n")
+                    )
+                );
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!(
+                    "{}",
+                    messages::with_detail(Message::WorkshopInitFailed, &error.to_string())
+                );
+                std::process::ExitCode::from(1)
+            }
+        },
+    }
+}
+
 /// Runs an `SdkCommand`; prints what happened and returns whether the SDK is ready.
 pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
     let source = match command {
@@ -269,25 +354,53 @@ pub fn run_sdk_command(command: SdkCommand, sdk: &SdkSettings) -> bool {
     let local = LocalSdk::new(sdk.options(source));
     if let SdkState::Fetching = local.state() {
         println!(
-            "fetching twilio-video.js {SDK_VERSION} with `npm pack` into {} ...",
-            local.cache_dir().display()
+            "{}",
+            messages::bilingual(Message::SdkFetching {
+                version: SDK_VERSION,
+                cache: local.cache_dir(),
+            })
         );
         // A person waits at the terminal: say every few seconds that npm is still running.
-        local.fetch_with_progress(sdk::PROGRESS_EVERY, |waited, limit| {
+        let arrived = local.fetch_with_progress(sdk::PROGRESS_EVERY, |waited, limit| {
             eprintln!(
-                "  still waiting for npm ({} s of at most {} s; sdk.fetch_timeout)",
-                waited.as_secs(),
-                limit.as_secs()
+                "{}",
+                messages::bilingual(Message::SdkStillWaiting {
+                    waited: waited.as_secs(),
+                    limit: limit.as_secs(),
+                })
             );
         });
+        if let Some(bytes) = arrived {
+            println!("{}", messages::bilingual(Message::SdkDownloaded { bytes }));
+        }
     }
     match local.state() {
         SdkState::Ready { source, .. } => {
-            println!("twilio-video.js {SDK_VERSION} is ready: {source}");
+            println!(
+                "{}",
+                messages::bilingual(Message::SdkReady {
+                    version: SDK_VERSION,
+                    source: &source,
+                    // Only a `twilio-video.min.js` named by `sdk.path` skips the pinned hash.
+                    checked: local
+                        .options()
+                        .override_path
+                        .as_ref()
+                        .is_none_or(|path| path.extension().is_some_and(|ext| ext == "tgz")),
+                })
+            );
             true
         }
         SdkState::Unavailable { reason } => {
-            eprintln!("{reason}");
+            eprintln!(
+                "{}",
+                messages::with_detail(
+                    Message::SdkUnavailable {
+                        version: SDK_VERSION
+                    },
+                    &reason
+                )
+            );
             false
         }
         SdkState::Fetching => false,
@@ -481,6 +594,7 @@ mod tests {
             cache_dir: Some(cache_dir.to_owned()),
             override_path: None,
             source: SdkSource::Disabled,
+            kit_dir: None,
         }
     }
 
@@ -531,6 +645,47 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, "console.log('v2, edited by an attendee');");
         assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), JAVASCRIPT);
+    }
+
+    #[actix_web::test]
+    async fn without_a_folder_the_page_built_into_the_binary_is_served() {
+        let workshop = Workshop::twilio(PageSource::Embedded);
+        let (status, headers, body) = get(&workshop, "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).unwrap(),
+            "text/html; charset=utf-8"
+        );
+        let index = std::str::from_utf8(embedded::file("index.html").unwrap().contents).unwrap();
+        assert_eq!(body, index);
+        assert!(
+            body.contains("/sdk/twilio-video.js"),
+            "the page loads the SDK"
+        );
+
+        let (status, headers, body) = get(&workshop, "/video.js").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), JAVASCRIPT);
+        assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-cache");
+        assert!(!body.is_empty());
+        let (status, headers, _) = get(&workshop, "/style.css").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).unwrap(),
+            "text/css; charset=utf-8"
+        );
+
+        for uri in ["/secret.txt", "/../Cargo.toml", "/.env"] {
+            let (status, _, _) = get(&workshop, uri).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        }
+        let (_, _, body) = get(&workshop, "/secret.txt").await;
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("workshop init"));
     }
 
     #[actix_web::test]

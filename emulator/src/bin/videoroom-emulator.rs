@@ -101,6 +101,10 @@ struct Cli {
     /// emulator's clock; then it is forgotten (20404), so memory stays bounded
     #[arg(long, env = "EMULATOR_RETENTION_SECONDS", value_name = "SECONDS", default_value_t = videoroom_emulator_adapter::DEFAULT_RETENTION.as_secs(), value_parser = clap::value_parser!(u64).range(1..=10 * 365 * 24 * 3600))]
     retention_seconds: u64,
+    /// Faults to inject on /v1 from the start, e.g. 'Rate503=0.2&Rate429=0.1&LatencyMs=50'
+    /// (names as for POST /emulator/faults; `,` may separate them too)
+    #[arg(long, env = videoroom_emulator::faults::FAULTS_VAR, value_name = "PLAN")]
+    faults: Option<String>,
     #[command(subcommand)]
     command: Option<Subcommand>,
 }
@@ -121,10 +125,6 @@ enum Subcommand {
         )]
         command: Vec<OsString>,
     },
-    /// Faults to inject on /v1 from the start, e.g. 'Rate503=0.2&Rate429=0.1&LatencyMs=50'
-    /// (names as for POST /emulator/faults; `,` may separate them too)
-    #[arg(long, env = videoroom_emulator::faults::FAULTS_VAR, value_name = "PLAN")]
-    faults: Option<String>,
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.

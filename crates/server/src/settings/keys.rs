@@ -234,7 +234,7 @@ pub const KEYS: &[KeySpec] = &[
         flag: Some("--workshop-dir"),
         default: Some("workshop"),
         secret: false,
-        meaning: "directory of the workshop page (index.html, video.js, style.css)",
+        meaning: "directory of the workshop page (index.html, video.js, style.css); unset and without workshop/ here, the page built into the binary",
         show: |s| s.workshop_dir.display().to_string(),
     },
     KeySpec {

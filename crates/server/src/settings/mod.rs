@@ -36,7 +36,7 @@ mod validation;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -167,6 +167,8 @@ impl SdkSettings {
             cache_dir: self.cache_dir.clone(),
             override_path: self.path.clone(),
             source,
+            // The workshop kit keeps the SDK beside the binary.
+            kit_dir: videoroom_emulator::sdk::binary_dir(),
         }
     }
 
@@ -287,6 +289,21 @@ impl Settings {
         config.edge = self.twilio.edge.clone();
         config.validate().map_err(|e| renamed(e.to_string()))?;
         Ok(config)
+    }
+
+    /// Where the workshop page comes from: the folder of `workshop_dir` when it was set, or
+    /// when the default `workshop/` exists in the working directory; otherwise the page built
+    /// into the binary, so a copied or installed `videoroom` still serves it.
+    pub fn workshop_page(&self) -> crate::workshop::PageSource {
+        let set = !matches!(
+            self.origins.get("workshop_dir"),
+            None | Some(Origin::Default)
+        );
+        if set || self.workshop_dir.is_dir() {
+            crate::workshop::PageSource::Folder(self.workshop_dir.clone())
+        } else {
+            crate::workshop::PageSource::Embedded
+        }
     }
 
     /// Who may reach the server from a browser: the `Host` names it answers to (the
@@ -420,7 +437,10 @@ impl Settings {
             callback_hosts: callback_hosts.expect(CHECKED).unwrap_or_default(),
             allowed_hosts: allowed_hosts.expect(CHECKED).unwrap_or_default().0,
             allowed_origins: allowed_origins.expect(CHECKED).unwrap_or_default().0,
-            workshop_dir: resolve_workshop_dir(&workshop_dir.expect(CHECKED)),
+            // As the person gave it: relative to the working directory. It used to fall back to
+            // the sources' own `workshop/`, a path baked in at build time; the page built into
+            // the binary is that fallback now (see `Settings::workshop_page`).
+            workshop_dir: workshop_dir.expect(CHECKED),
             log_format: log_format.expect(CHECKED),
             sdk: SdkSettings {
                 path: sdk_path.expect(CHECKED),
@@ -583,23 +603,6 @@ fn machine_names() -> Vec<String> {
         Some(name) if name.ends_with(".local") => vec![name],
         Some(name) => vec![format!("{name}.local"), name],
         None => Vec::new(),
-    }
-}
-
-/// Resolves the workshop directory: as given when absolute or when it exists relative to the
-/// working directory; otherwise the project's own `workshop/` folder, so `cargo run` from a
-/// crate directory still finds the page.
-fn resolve_workshop_dir(given: &Path) -> PathBuf {
-    if given.is_absolute() || given.exists() {
-        return given.to_path_buf();
-    }
-    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(given);
-    if beside_sources.exists() {
-        beside_sources.canonicalize().unwrap_or(beside_sources)
-    } else {
-        given.to_path_buf()
     }
 }
 

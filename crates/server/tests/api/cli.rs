@@ -475,8 +475,19 @@ fn enum_flags_with_bad_values_join_the_report_of_every_problem() {
     );
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
+    // Japanese first, then English (crate::messages), then the report itself.
+    let report = err
+        .split_once("fix the values named below.\n")
+        .map(|(heading, report)| {
+            assert!(
+                heading.starts_with("設定に問題があるため起動しません"),
+                "{err}"
+            );
+            report
+        })
+        .unwrap_or(&err);
     assert!(
-        err.starts_with("videoroom: invalid configuration:"),
+        report.starts_with("videoroom: invalid configuration:"),
         "{err}"
     );
     for expected in [

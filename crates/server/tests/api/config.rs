@@ -397,6 +397,24 @@ fn the_workshop_folder_defaults_to_the_projects_workshop_directory() {
 }
 
 #[test]
+fn the_page_comes_from_a_set_folder_else_from_workshop_here_else_from_the_binary() {
+    use videoroom_server::workshop::PageSource;
+    // The tests run in crates/server, which has no workshop/ folder: the built-in page.
+    assert!(!std::path::Path::new("workshop").exists());
+    assert_eq!(
+        Layers::new().settings().workshop_page(),
+        PageSource::Embedded
+    );
+
+    // A folder the person named wins, even before it exists (the log says it has no page).
+    let mut layers = Layers::new();
+    let named = layers.dir.0.join("not-yet");
+    layers.overrides.workshop_dir = Some(named.display().to_string());
+    assert_eq!(layers.settings().workshop_page(), PageSource::Folder(named));
+    // (`workshop/` in the working directory winning is tested on the binary, in cli.rs.)
+}
+
+#[test]
 fn the_emulator_gets_this_servers_credentials_and_ad_hoc_setting() {
     let mut layers = Layers::new();
     layers.env = vec![

@@ -7,6 +7,7 @@ mod backend_failures;
 mod bad_requests;
 mod cli;
 mod config;
+mod first_run;
 mod helpers;
 mod hostile;
 mod hostile_table;

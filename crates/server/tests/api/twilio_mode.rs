@@ -116,7 +116,12 @@ async fn check_confirms_working_credentials() {
         "{out} {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(out.starts_with("ok: "), "{out}");
+    // Japanese first, then English (crate::messages), then the report.
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("Twilio の資格情報は有効です。"), "{out}");
+    assert_eq!(lines.next(), Some("The Twilio credentials work."), "{out}");
+    let report = lines.collect::<Vec<_>>().join("\n");
+    assert!(report.starts_with("ok: "), "{out}");
     assert!(out.contains(TEST_API_KEY_SID), "{out}");
     upstream.stop(false).await;
 }
