@@ -14,10 +14,12 @@
 pub mod banner;
 pub mod cli;
 pub mod error;
+pub mod lan;
 pub mod params;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
 pub mod video_token;
 pub mod workshop;
 

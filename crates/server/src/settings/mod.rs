@@ -184,6 +184,20 @@ impl SdkSettings {
     }
 }
 
+/// HTTPS for the LAN workshop (see `crate::tls`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// Whether the server speaks HTTPS: `tls.https`, or implied by `lan` or a given certificate.
+    pub https: bool,
+    /// A given certificate and its key (both or neither); self-signed when HTTPS is on without.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// A plain-HTTP port that redirects to the HTTPS one.
+    pub http_redirect_port: Option<u16>,
+    /// The workshop preset was asked for (the banner then lists LAN URLs and a QR code).
+    pub lan: bool,
+}
+
 /// Everything `videoroom` needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -211,6 +225,8 @@ pub struct Settings {
     pub sdk: SdkSettings,
     /// How many connections one client address may hold, on HTTP and on `/signaling`.
     pub limits: ConnectionLimits,
+    /// HTTPS and the LAN preset.
+    pub tls: TlsSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -345,12 +361,30 @@ impl Settings {
             "limits.signaling_per_client",
             raw.limits.signaling_per_client,
         );
+        let https = check.value("tls.https", raw.tls.https);
+        let tls_cert = check.optional("tls.cert", raw.tls.cert);
+        let tls_key = check.optional("tls.key", raw.tls.key);
+        let http_redirect_port =
+            check.optional("tls.http_redirect_port", raw.tls.http_redirect_port);
+        let lan = check.value("lan", raw.lan);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
-        check.finish()?;
 
         // `finish` returned every problem, and a value is `None` only with a problem recorded.
         const CHECKED: &str = "a refused value is a recorded problem, and finish() reported it";
+        let tls = validation::tls(
+            &mut check,
+            https,
+            tls_cert,
+            tls_key,
+            http_redirect_port,
+            lan,
+        );
+        let host = host.map(|host| match &tls {
+            Some(tls) if tls.lan && !check.is_set("host") => IpAddr::from([0, 0, 0, 0]),
+            _ => host,
+        });
+        check.finish()?;
         let settings = Settings {
             backend: backend.expect(CHECKED),
             host: host.expect(CHECKED),
@@ -386,6 +420,7 @@ impl Settings {
                 http_per_client: http_per_client.expect(CHECKED).0,
                 signaling_per_client: signaling_per_client.expect(CHECKED).0,
             },
+            tls: tls.expect(CHECKED),
             origins,
             warnings: Vec::new(),
         };
@@ -412,6 +447,8 @@ struct Raw {
     log: RawLog,
     sdk: RawSdk,
     limits: RawLimits,
+    tls: RawTls,
+    lan: Parsed<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -482,6 +519,15 @@ struct RawLimits {
     signaling_per_client: Parsed<ConnectionCap>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTls {
+    https: Parsed<bool>,
+    cert: Parsed<Option<PathBuf>>,
+    key: Parsed<Option<PathBuf>>,
+    http_redirect_port: Parsed<Option<u16>>,
+}
+
 /// Invalid settings: every problem found, each naming its key and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -500,7 +546,7 @@ impl SettingsError {
 /// This machine's host name and its `.local` (mDNS) form, by which LAN clients reach it when
 /// the server is bound beyond loopback. Read from the kernel on Linux and from `HOSTNAME`
 /// elsewhere; none when neither says.
-fn machine_names() -> Vec<String> {
+pub(crate) fn machine_names() -> Vec<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

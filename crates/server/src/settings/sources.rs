@@ -140,6 +140,29 @@ pub struct Overrides {
     #[arg(long, global = true, value_name = "FORMAT")]
     #[serde(rename = "log.format", skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    /// Serve HTTPS (self-signed unless --tls-cert/--tls-key); `--https` alone means true
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(rename = "tls.https", skip_serializing_if = "Option::is_none")]
+    pub https: Option<String>,
+    /// PEM certificate to serve HTTPS with (e.g. from mkcert); turns HTTPS on
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(rename = "tls.cert", skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// PEM private key of --tls-cert
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(rename = "tls.key", skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+    /// With HTTPS: a plain-HTTP port that redirects to the HTTPS URL
+    #[arg(long, global = true, value_name = "PORT")]
+    #[serde(
+        rename = "tls.http_redirect_port",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_redirect_port: Option<String>,
+    /// Workshop preset for a room of devices: host 0.0.0.0 and HTTPS; `--lan` alone means true
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(rename = "lan", skip_serializing_if = "Option::is_none")]
+    pub lan: Option<String>,
 }
 
 impl Overrides {

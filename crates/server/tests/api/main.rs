@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod helpers;
 mod hostile;
+mod lan;
 mod shutdown;
 mod stampede;
 mod token_requests;
