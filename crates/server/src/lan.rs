@@ -29,12 +29,26 @@ pub fn certificate(settings: &Settings) -> anyhow::Result<Option<Served>> {
         (Some(cert), Some(key)) => tls::from_files(cert, key)?,
         // The settings refuse a certificate without its key and the other way round.
         _ => {
-            let names =
-                tls::subject_names(&crate::settings::machine_names(), &tls::machine_addresses());
+            let hosts = host_names(&crate::settings::machine_names(), &settings.allowed_hosts);
+            let names = tls::subject_names(&hosts, &tls::machine_addresses());
             tls::self_signed(&tls::default_cache_dir(), &names)?
         }
     };
     Ok(Some(served))
+}
+
+/// The host names a generated certificate names: this machine's, and the names the server is
+/// configured to answer to (`server.allowed_hosts`), so that a page opened under one of them
+/// gets a certificate for it; `.example.test` (every subdomain) becomes `*.example.test`.
+fn host_names(machine: &[String], allowed: &[String]) -> Vec<String> {
+    machine
+        .iter()
+        .cloned()
+        .chain(allowed.iter().map(|host| match host.strip_prefix('.') {
+            Some(domain) => format!("*.{domain}"),
+            None => host.clone(),
+        }))
+        .collect()
 }
 
 /// `HttpServer::on_connect` for both plain and TLS connections: the emulator's socket option
@@ -166,4 +180,21 @@ async fn to_https(req: HttpRequest, port: web::Data<HttpsPort>) -> HttpResponse 
     HttpResponse::TemporaryRedirect()
         .insert_header((header::LOCATION, format!("https://{host}:{}{path}", port.0)))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_certificate_names_the_allowed_hosts_too() {
+        let names = host_names(
+            &["laptop.local".into(), "laptop".into()],
+            &["workshop.test".into(), ".class.test".into()],
+        );
+        assert_eq!(
+            names,
+            ["laptop.local", "laptop", "workshop.test", "*.class.test"]
+        );
+    }
 }
