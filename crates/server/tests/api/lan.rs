@@ -394,3 +394,39 @@ fn the_lan_preset_binds_every_interface_with_https_unless_told_otherwise() {
     .expect("valid");
     assert!(files.tls.https && !files.tls.lan);
 }
+
+#[tokio::test]
+async fn the_lan_preset_serves_https_on_every_interface_and_prints_what_attendees_need() {
+    let cache = TempDir::new();
+    // Bound to 0.0.0.0 as in a workshop; the test itself connects to 127.0.0.1 only.
+    let server = start(&cache.0, &["--lan"]);
+    let banner = &server.banner;
+    assert_eq!(server.base, format!("https://127.0.0.1:{}", server.port));
+    assert!(banner.contains("Bound to 0.0.0.0"), "{banner}");
+    assert!(!banner.contains("Warning"), "{banner}");
+    let fingerprint = fingerprint_in(banner);
+    assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
+    // One URL per LAN address of this machine, and a QR code of the first, when it has any.
+    let lan_addresses = videoroom_server::tls::machine_addresses();
+    for ip in &lan_addresses {
+        let url = match ip {
+            IpAddr::V4(ip) => format!("https://{ip}:{}/index.html", server.port),
+            IpAddr::V6(ip) => format!("https://[{ip}]:{}/index.html", server.port),
+        };
+        assert!(
+            banner.contains(&format!("    {url}\n")),
+            "{url} in {banner}"
+        );
+    }
+    assert_eq!(
+        banner.contains("QR code of https://"),
+        !lan_addresses.is_empty(),
+        "{banner}"
+    );
+    let health = https_client(&cached_certificate(&cache.0))
+        .get(format!("https://127.0.0.1:{}/healthz", server.port))
+        .send()
+        .await
+        .expect("HTTPS on loopback too");
+    assert_eq!(health.status(), 200);
+}
