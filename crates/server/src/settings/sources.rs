@@ -140,8 +140,10 @@ pub struct Overrides {
     #[arg(long, global = true, value_name = "FORMAT")]
     #[serde(rename = "log.format", skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    // `--https` and `--lan` take their optional value only after `=`, so that `videoroom --lan
+    // config` is the flag and the command, not `--lan` given "config".
     /// Serve HTTPS (self-signed unless --tls-cert/--tls-key); `--https` alone means true
-    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     #[serde(rename = "tls.https", skip_serializing_if = "Option::is_none")]
     pub https: Option<String>,
     /// PEM certificate to serve HTTPS with (e.g. from mkcert); turns HTTPS on
@@ -160,7 +162,7 @@ pub struct Overrides {
     )]
     pub http_redirect_port: Option<String>,
     /// Workshop preset for a room of devices: host 0.0.0.0 and HTTPS; `--lan` alone means true
-    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     #[serde(rename = "lan", skip_serializing_if = "Option::is_none")]
     pub lan: Option<String>,
 }
@@ -529,8 +531,9 @@ mod tests {
         let mut args = vec!["videoroom".to_owned()];
         for spec in KEYS {
             if let Some(flag) = spec.flag {
-                args.push(flag.to_owned());
-                args.push(spec.default.unwrap_or("x").to_owned());
+                // `--flag=value`, the one form every flag takes (`--https` and `--lan` take
+                // their optional value only after `=`).
+                args.push(format!("{flag}={}", spec.default.unwrap_or("x")));
             }
         }
         let cli = crate::cli::Cli::try_parse_from(&args).expect("every key spec's flag parses");

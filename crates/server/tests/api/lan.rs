@@ -430,3 +430,48 @@ async fn the_lan_preset_serves_https_on_every_interface_and_prints_what_attendee
         .expect("HTTPS on loopback too");
     assert_eq!(health.status(), 200);
 }
+
+#[test]
+fn the_flags_without_a_value_leave_a_following_subcommand_alone() {
+    let cache = TempDir::new();
+    // `--lan config` is the flag and the `config` command, not `--lan` given "config".
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_videoroom"))
+        .args(["--lan", "config"])
+        .current_dir(&cache.0)
+        .env_clear()
+        .output()
+        .expect("videoroom runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("lan").contains("true") && line("lan").contains("flag --lan"),
+        "{stdout}"
+    );
+    assert!(line("tls.https").contains("true"), "{stdout}");
+    assert!(line("host").contains("0.0.0.0"), "{stdout}");
+
+    // An explicit value needs `=`.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_videoroom"))
+        .args(["--https=false", "--lan", "config"])
+        .current_dir(&cache.0)
+        .env_clear()
+        .output()
+        .expect("videoroom runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--https: is false, but --lan serves HTTPS"),
+        "{stderr}"
+    );
+}
