@@ -385,6 +385,20 @@ impl Settings {
             _ => host,
         });
         check.finish()?;
+        // A value the LAN preset or a given certificate decided is shown by `videoroom config`
+        // as coming from there, not as the default it replaced.
+        let mut origins = origins;
+        if let Some(tls) = &tls {
+            let implied_by = if tls.lan { "lan" } else { "tls.cert" };
+            if let Some(origin) = origins.get(implied_by).cloned() {
+                for key in ["tls.https", "host"] {
+                    let applies = key == "tls.https" || tls.lan;
+                    if applies && !origins.contains_key(key) {
+                        origins.insert(key, origin.clone());
+                    }
+                }
+            }
+        }
         let settings = Settings {
             backend: backend.expect(CHECKED),
             host: host.expect(CHECKED),
