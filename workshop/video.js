@@ -135,8 +135,30 @@ function roomDisconnected(disconnectedRoom, error) {
   else showStatus('disconnected', '切断しました', 'Disconnected');
 }
 
+// カメラは安全なページ (https:// か localhost) でしか使えません。http:// の LAN アドレスで
+// 開かれたら、SDK の中で失敗する前に、どうすればよいかを表示します。
+// Browsers give the camera only to secure pages (https://, or localhost). Opened on a plain
+// http:// LAN address, say what to do now rather than fail later inside the SDK.
+function showInsecureContext() {
+  const row = document.querySelector('#error-codes tr[data-code="insecure-context"]');
+  row.classList.add('hit');
+  row.closest('details').open = true;
+  statusEl.dataset.state = 'error';
+  statusEl.dataset.code = 'insecure-context';
+  statusEl.replaceChildren(
+    'http:// のページではカメラを使えません。講師が示す https:// の URL を開くか、この PC では localhost で開いてください。 ',
+    span('en', 'Browsers give the camera only to https:// pages (or localhost): open the https:// URL your instructor shows (the server runs with --lan), or use localhost on this computer.'),
+  );
+}
+
+if (!window.isSecureContext) showInsecureContext();
+
 form.addEventListener('submit', (event) => {
   event.preventDefault();
+  if (!window.isSecureContext) {
+    showInsecureContext();
+    return;
+  }
   if (typeof Twilio === 'undefined') {
     // SDK を読み込めなかった (理由がまだ表示されていなければ表示する)
     // The SDK did not load; say so unless #status already explains why.

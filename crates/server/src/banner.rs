@@ -1,7 +1,7 @@
 //! The start-up banner: what is running and the URLs a person needs, printed once listening.
 //!
 //! Its last line is exactly `listening on http://127.0.0.1:<port>` (the real port, also after
-//! `--port 0`), which test harnesses parse.
+//! `--port 0`; `https://` when serving HTTPS), which test harnesses parse.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -12,21 +12,33 @@ use videoroom_core::credentials::{
     TEST_AUTH_TOKEN,
 };
 
+use crate::lan::Listening;
 use crate::messages::{self, Label, Message};
 use crate::settings::{BackendKind, Settings};
+use crate::tls::CertSource;
 
-/// The banner for `settings` served on `port`.
+/// The banner for `settings` served over plain HTTP on `port`.
 pub fn banner(settings: &Settings, port: u16) -> String {
+    banner_for(settings, port, &Listening::plain())
+}
+
+/// The banner for `settings` served on `port`, with HTTPS and the LAN URLs as `listening` says.
+pub fn banner_for(settings: &Settings, port: u16, listening: &Listening) -> String {
+    let scheme = if listening.fingerprint.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     // Loopback and "all interfaces" are reached as localhost; a specific address as itself.
     let base = match settings.host {
         IpAddr::V4(ip) if ip.is_loopback() || ip.is_unspecified() => {
-            format!("http://localhost:{port}")
+            format!("{scheme}://localhost:{port}")
         }
         IpAddr::V6(ip) if ip.is_loopback() || ip.is_unspecified() => {
-            format!("http://localhost:{port}")
+            format!("{scheme}://localhost:{port}")
         }
-        IpAddr::V4(ip) => format!("http://{ip}:{port}"),
-        IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
+        IpAddr::V4(ip) => format!("{scheme}://{ip}:{port}"),
+        IpAddr::V6(ip) => format!("{scheme}://[{ip}]:{port}"),
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -96,8 +108,103 @@ pub fn banner(settings: &Settings, port: u16) -> String {
             let _ = writeln!(out, "  {text}");
         }
     }
-    let _ = write!(out, "listening on http://{shown_host}:{port}");
+    lan_section(&mut out, settings, port, listening);
+    let _ = write!(out, "listening on {scheme}://{shown_host}:{port}");
     out
+}
+
+/// The LAN part of the banner (issue 10): with HTTPS, every URL other devices can open, the
+/// certificate's fingerprint and a QR code of the main URL; on a LAN address without HTTPS,
+/// the warning (Japanese and English) that other devices will get no camera. Empty on plain
+/// loopback. Kept apart from the rest of the banner's text, which is its own table.
+fn lan_section(out: &mut String, settings: &Settings, port: u16, listening: &Listening) {
+    let urls: Vec<String> = listening
+        .addresses
+        .iter()
+        .map(|ip| match ip {
+            IpAddr::V4(ip) => format!("https://{ip}:{port}/index.html"),
+            IpAddr::V6(ip) => format!("https://[{ip}]:{port}/index.html"),
+        })
+        .collect();
+    let Some(fingerprint) = &listening.fingerprint else {
+        if !settings.host.is_loopback() {
+            let _ = writeln!(
+                out,
+                "  警告: ほかの端末のブラウザーは、この http:// のアドレスではカメラを使わせません (https か localhost が必要です)。--lan で起動すると HTTPS になります。"
+            );
+            let _ = writeln!(
+                out,
+                "  Warning: browsers on other devices refuse the camera on this plain http:// address (they need https or localhost). Start with --lan to serve HTTPS."
+            );
+            let _ = writeln!(out);
+        }
+        return;
+    };
+    let certificate = match &listening.source {
+        Some(CertSource::Files { cert }) => format!("{}", cert.display()),
+        Some(CertSource::SelfSigned { dir, reused: true }) => format!(
+            "self-signed, reused from {} (same names and addresses as before)",
+            dir.display()
+        ),
+        Some(CertSource::SelfSigned { dir, reused: false }) => {
+            format!("self-signed, made now and kept in {}", dir.display())
+        }
+        None => "(unknown)".into(),
+    };
+    let _ = writeln!(out, "  HTTPS certificate  {certificate}");
+    if !urls.is_empty() {
+        let _ = writeln!(
+            out,
+            "  参加者の URL (同じ Wi-Fi から) / Attendees open (on the same Wi-Fi):"
+        );
+        for url in &urls {
+            let _ = writeln!(out, "    {url}");
+        }
+    }
+    if let Some(redirect) = listening.redirect_port {
+        let _ = writeln!(
+            out,
+            "  http:// on port {redirect} redirects to these https:// URLs"
+        );
+    }
+    let self_signed = matches!(listening.source, Some(CertSource::SelfSigned { .. }));
+    if self_signed {
+        let _ = writeln!(
+            out,
+            "  ブラウザーは自己署名証明書の警告を出します。証明書の SHA-256 がこの値と同じなら先へ進んでください。"
+        );
+        let _ = writeln!(
+            out,
+            "  Browsers warn about this self-signed certificate: proceed when its SHA-256 fingerprint is this one."
+        );
+    }
+    let _ = writeln!(out, "  SHA-256 {fingerprint}");
+    if let Some(main) = urls.first() {
+        match qr_code(main) {
+            Some(code) => {
+                let _ = writeln!(out, "  QR code of {main} (phones):");
+                let _ = writeln!(out, "{code}");
+            }
+            None => {
+                let _ = writeln!(out, "  (the URL is too long for a QR code)");
+            }
+        }
+    }
+    let _ = writeln!(out);
+}
+
+/// `text` as a QR code drawn with half blocks, light modules as blocks so that it reads on the
+/// usual dark terminal, with its quiet zone. `None` when it does not fit a QR code.
+fn qr_code(text: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 /// What a configured secret prints as. A terminal is often on a projector in a workshop, so a
@@ -208,6 +315,100 @@ mod tests {
             text.contains("API_SECRET=[configured, not shown]"),
             "{text}"
         );
+    }
+
+    fn lan_settings(overrides: crate::settings::Overrides) -> Settings {
+        Settings::defaults_with(overrides).expect("valid settings")
+    }
+
+    #[test]
+    fn a_lan_address_without_https_warns_in_japanese_and_english_and_names_lan() {
+        let settings = lan_settings(crate::settings::Overrides {
+            host: Some("0.0.0.0".into()),
+            ..Default::default()
+        });
+        let text = banner(&settings, 3000);
+        assert!(
+            text.contains(
+                "警告: ほかの端末のブラウザーは、この http:// のアドレスではカメラを使わせません"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Warning: browsers on other devices refuse the camera on this plain http:// address"), "{text}");
+        assert!(text.contains("Start with --lan"), "{text}");
+        assert!(
+            text.ends_with("listening on http://127.0.0.1:3000"),
+            "{text}"
+        );
+
+        // On loopback only this computer's browsers connect, and localhost is a secure context.
+        let text = banner_with(&[]);
+        assert!(!text.contains("Warning"), "{text}");
+        assert!(!text.contains("SHA-256"), "{text}");
+    }
+
+    #[test]
+    fn with_https_the_banner_lists_every_lan_url_the_fingerprint_and_a_qr_code() {
+        let settings = lan_settings(crate::settings::Overrides {
+            lan: Some("true".into()),
+            ..Default::default()
+        });
+        let mut listening = Listening::plain();
+        listening.fingerprint = Some("AB:CD:EF".into());
+        listening.source = Some(CertSource::SelfSigned {
+            dir: "/cache/videoroom/tls".into(),
+            reused: false,
+        });
+        listening.addresses = vec![
+            IpAddr::from([192, 168, 1, 23]),
+            "fd00::23".parse().expect("an IPv6 address"),
+        ];
+        listening.redirect_port = Some(8080);
+        let text = banner_for(&settings, 3000, &listening);
+
+        assert!(
+            text.contains("    https://192.168.1.23:3000/index.html\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    https://[fd00::23]:3000/index.html\n"),
+            "{text}"
+        );
+        assert!(text.contains("  SHA-256 AB:CD:EF\n"), "{text}");
+        assert!(
+            text.contains("self-signed, made now and kept in /cache/videoroom/tls"),
+            "{text}"
+        );
+        assert!(
+            text.contains("proceed when its SHA-256 fingerprint is this one"),
+            "{text}"
+        );
+        assert!(text.contains("http:// on port 8080 redirects"), "{text}");
+        let main = "https://192.168.1.23:3000/index.html";
+        assert!(text.contains(&format!("QR code of {main}")), "{text}");
+        let code = qr_code(main).expect("a short URL fits a QR code");
+        assert!(text.contains(&code), "{text}");
+        assert!(code.lines().count() > 10 && code.contains('█'), "{code}");
+        assert!(!text.contains("Warning"), "{text}");
+        assert!(
+            text.contains("Workshop page    https://localhost:3000/index.html"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("listening on https://127.0.0.1:3000"),
+            "{text}"
+        );
+
+        // A given certificate: its file, and no self-signed advice.
+        listening.source = Some(CertSource::Files {
+            cert: "/home/me/localhost+2.pem".into(),
+        });
+        let text = banner_for(&settings, 3000, &listening);
+        assert!(
+            text.contains("HTTPS certificate  /home/me/localhost+2.pem"),
+            "{text}"
+        );
+        assert!(!text.contains("self-signed"), "{text}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod access;
 pub mod banner;
 pub mod cli;
 pub mod error;
+pub mod lan;
 pub mod messages;
 pub mod metrics;
 pub mod params;
@@ -24,6 +25,7 @@ pub mod startup;
 mod startup_upstream;
 pub mod status_callback;
 pub mod telemetry;
+pub mod tls;
 pub mod video_token;
 pub mod workshop;
 

@@ -93,6 +93,8 @@ pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
 pub struct Application {
     port: u16,
     server: Server,
+    /// HTTPS: the certificate served, and the plain-HTTP redirect if asked for.
+    lan: crate::lan::Listening,
 }
 
 impl Application {
@@ -113,6 +115,9 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
+        // The certificate is read or made before anything starts, so a bad file stops the
+        // start-up with its name rather than failing every connection later.
+        let tls = crate::lan::certificate(&settings)?;
 
         let emulator = backend.emulator();
         let clock: Arc<dyn Clock> = match &emulator {
@@ -143,6 +148,7 @@ impl Application {
         // Host and Origin checks on every route, in both modes (a rebound page could mint
         // tokens against real Twilio too); see `videoroom_emulator::guard`.
         let access = web::Data::new(settings.access_policy());
+        let access_for_redirect = access.clone();
 
         // One set of counters for every worker: a client's connections are counted wherever
         // they land.
@@ -191,17 +197,27 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         // Sockets of clients that stop reading are closed by the kernel (see the function).
-        .on_connect(videoroom_emulator::signaling::on_connect)
-        .listen(listener)?
+        .on_connect(crate::lan::on_connect);
+        let server = match &tls {
+            Some(served) => server.listen_rustls_0_23(listener, served.config.clone())?,
+            None => server.listen(listener)?,
+        }
         .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
         .shutdown_signal(shutdown_signal())
         .run();
-        Ok(Self { port, server })
+        let lan = crate::lan::Listening::start(&settings, port, tls, access_for_redirect)?;
+        Ok(Self { port, server, lan })
     }
 
     /// The port actually bound (useful when the settings asked for port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What the server listens with besides its port: the certificate's fingerprint and the
+    /// plain-HTTP redirect port, when HTTPS is on.
+    pub fn listening(&self) -> &crate::lan::Listening {
+        &self.lan
     }
 
     /// A handle to stop the server (gracefully or not) from elsewhere.
@@ -211,7 +227,7 @@ impl Application {
 
     /// Serves until stopped by SIGINT/SIGTERM or a [`ServerHandle`]; in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.lan.run_beside(self.server).await
     }
 }
 

@@ -34,14 +34,18 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * `loopbackNames` are extra host names Chromium resolves to 127.0.0.1 (with
  * `--host-resolver-rules`), so a test can serve a page from a second, foreign-looking origin
  * without any traffic leaving this machine.
+ * `args` are extra Chromium flags; `env` replaces the browser's environment.
  */
-export async function launchBrowser({ loopbackNames = [] } = {}) {
+export async function launchBrowser({ loopbackNames = [], env, args = [] } = {}) {
   const userDataDir = mkdtempSync(joinPath(tmpdir(), 'videoroom-chromium-'));
   const rules = loopbackNames.map((name) => `MAP ${name} 127.0.0.1`).join(', ');
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: rules ? [...CHROMIUM_ARGS, `--host-resolver-rules=${rules}`] : CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(rules ? [`--host-resolver-rules=${rules}`] : []), ...args],
+    // `env` (a scratch HOME whose NSS database trusts a test certificate, for instance)
+    // replaces the browser's environment when given.
+    ...(env ? { env } : {}),
   });
   const urls = [];
   const localHosts = new Set([...LOCAL_HOSTS, ...loopbackNames]);

@@ -17,7 +17,8 @@ export const SEEDED = Object.freeze({
   apiKeySecret: 'emulator-api-secret-not-a-secret',
 });
 
-const LISTENING = /listening on (http:\/\/127\.0\.0\.1:(\d+))/;
+// `https://` when the server was started with --https (see browser/lan.test.mjs).
+const LISTENING = /listening on (https?:\/\/127\.0\.0\.1:(\d+))/;
 
 /**
  * The path of a built binary: `cargo xtask test` passes it in the environment; run by hand,

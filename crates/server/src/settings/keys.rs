@@ -433,6 +433,52 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "seconds a token request may wait for its room before a 503 (1 to 120)",
         show: |s| s.upstream.deadline.as_secs().to_string(),
     },
+    // The LAN workshop (issue 10): HTTPS, so that other devices get the camera.
+    KeySpec {
+        key: "tls.https",
+        env: &["VIDEOROOM_HTTPS"],
+        flag: Some("--https"),
+        default: Some("false"),
+        secret: false,
+        meaning: "serve HTTPS (and wss:// signaling), with a self-signed certificate unless tls.cert and tls.key are given; needed for cameras on other devices",
+        show: |s| s.tls.https.to_string(),
+    },
+    KeySpec {
+        key: "tls.cert",
+        env: &["VIDEOROOM_TLS_CERT"],
+        flag: Some("--tls-cert"),
+        default: None,
+        secret: false,
+        meaning: "PEM certificate (chain) to serve HTTPS with instead of the self-signed one, e.g. from mkcert; turns HTTPS on",
+        show: |s| path_or_none(&s.tls.cert),
+    },
+    KeySpec {
+        key: "tls.key",
+        env: &["VIDEOROOM_TLS_KEY"],
+        flag: Some("--tls-key"),
+        default: None,
+        secret: false,
+        meaning: "PEM private key of tls.cert",
+        show: |s| path_or_none(&s.tls.key),
+    },
+    KeySpec {
+        key: "tls.http_redirect_port",
+        env: &["VIDEOROOM_HTTP_REDIRECT_PORT"],
+        flag: Some("--http-redirect-port"),
+        default: None,
+        secret: false,
+        meaning: "with HTTPS: also listen for plain HTTP on this port and redirect every request to the HTTPS URL",
+        show: |s| s.tls.http_redirect_port.map_or_else(|| NONE.into(), |p| p.to_string()),
+    },
+    KeySpec {
+        key: "lan",
+        env: &["VIDEOROOM_LAN"],
+        flag: Some("--lan"),
+        default: Some("false"),
+        secret: false,
+        meaning: "workshop preset for a room of devices: host 0.0.0.0 (unless host is set) and HTTPS; the banner prints every LAN URL, the certificate fingerprint and a QR code",
+        show: |s| s.tls.lan.to_string(),
+    },
 ];
 
 fn per_minute_or_off(value: Option<std::num::NonZeroU32>) -> String {

@@ -190,6 +190,20 @@ impl SdkSettings {
     }
 }
 
+/// HTTPS for the LAN workshop (see `crate::tls`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// Whether the server speaks HTTPS: `tls.https`, or implied by `lan` or a given certificate.
+    pub https: bool,
+    /// A given certificate and its key (both or neither); self-signed when HTTPS is on without.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// A plain-HTTP port that redirects to the HTTPS one.
+    pub http_redirect_port: Option<u16>,
+    /// The workshop preset was asked for (the banner then lists LAN URLs and a QR code).
+    pub lan: bool,
+}
+
 /// Everything `videoroom` needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -221,6 +235,8 @@ pub struct Settings {
     pub access: AccessSettings,
     /// The room cache, stale-if-error, the request deadline and the status callback URL.
     pub upstream: UpstreamSettings,
+    /// HTTPS and the LAN preset.
+    pub tls: TlsSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -374,8 +390,6 @@ impl Settings {
         let cache_ttl = check.value("twilio.cache_ttl", raw.twilio.cache_ttl);
         let stale_if_error = check.value("twilio.stale_if_error", raw.twilio.stale_if_error);
         let deadline = check.value("token.deadline", raw.token.deadline);
-        let credentials =
-            validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         // Access control (issue 13): several defaults depend on the backend (settings/access.rs).
         let auth_mode = check.value("auth.mode", raw.auth.mode);
         let auth = access::auth(&mut check, auth_mode, raw.auth.passcode, raw.auth.secret);
@@ -385,10 +399,44 @@ impl Settings {
         let token_rate = check.optional("limits.token_rate", raw.limits.token_rate);
         let room_creations = check.optional("limits.room_creations", raw.limits.room_creations);
         let identity_suffix = check.value("token.identity_suffix", raw.token.identity_suffix);
-        check.finish()?;
+        let https = check.value("tls.https", raw.tls.https);
+        let tls_cert = check.optional("tls.cert", raw.tls.cert);
+        let tls_key = check.optional("tls.key", raw.tls.key);
+        let http_redirect_port =
+            check.optional("tls.http_redirect_port", raw.tls.http_redirect_port);
+        let lan = check.value("lan", raw.lan);
+        let credentials =
+            validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
 
         // `finish` returned every problem, and a value is `None` only with a problem recorded.
         const CHECKED: &str = "a refused value is a recorded problem, and finish() reported it";
+        let tls = validation::tls(
+            &mut check,
+            https,
+            tls_cert,
+            tls_key,
+            http_redirect_port,
+            lan,
+        );
+        let host = host.map(|host| match &tls {
+            Some(tls) if tls.lan && !check.is_set("host") => IpAddr::from([0, 0, 0, 0]),
+            _ => host,
+        });
+        check.finish()?;
+        // A value the LAN preset or a given certificate decided is shown by `videoroom config`
+        // as coming from there, not as the default it replaced.
+        let mut origins = origins;
+        if let Some(tls) = &tls {
+            let implied_by = if tls.lan { "lan" } else { "tls.cert" };
+            if let Some(origin) = origins.get(implied_by).cloned() {
+                for key in ["tls.https", "host"] {
+                    let applies = key == "tls.https" || tls.lan;
+                    if applies && !origins.contains_key(key) {
+                        origins.insert(key, origin.clone());
+                    }
+                }
+            }
+        }
         let backend = backend.expect(CHECKED);
         let access = AccessSettings {
             auth: auth.expect(CHECKED),
@@ -459,6 +507,7 @@ impl Settings {
                 stale_if_error: stale_if_error.expect(CHECKED).0,
                 deadline: deadline.expect(CHECKED).0,
             },
+            tls: tls.expect(CHECKED),
             origins,
             warnings: Vec::new(),
         };
@@ -487,6 +536,8 @@ struct Raw {
     sdk: RawSdk,
     limits: RawLimits,
     auth: RawAuth,
+    tls: RawTls,
+    lan: Parsed<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -575,6 +626,15 @@ struct RawAuth {
     insecure_public: Parsed<bool>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTls {
+    https: Parsed<bool>,
+    cert: Parsed<Option<PathBuf>>,
+    key: Parsed<Option<PathBuf>>,
+    http_redirect_port: Parsed<Option<u16>>,
+}
+
 /// Invalid settings: every problem found, each naming its key and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -593,7 +653,7 @@ impl SettingsError {
 /// This machine's host name and its `.local` (mDNS) form, by which LAN clients reach it when
 /// the server is bound beyond loopback. Read from the kernel on Linux and from `HOSTNAME`
 /// elsewhere; none when neither says.
-fn machine_names() -> Vec<String> {
+pub(crate) fn machine_names() -> Vec<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -162,6 +162,31 @@ pub struct Overrides {
         skip_serializing_if = "Option::is_none"
     )]
     pub identity_suffix: Option<String>,
+    // `--https` and `--lan` take their optional value only after `=`, so that `videoroom --lan
+    // config` is the flag and the command, not `--lan` given "config".
+    /// Serve HTTPS (self-signed unless --tls-cert/--tls-key); `--https` alone means true
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[serde(rename = "tls.https", skip_serializing_if = "Option::is_none")]
+    pub https: Option<String>,
+    /// PEM certificate to serve HTTPS with (e.g. from mkcert); turns HTTPS on
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(rename = "tls.cert", skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// PEM private key of --tls-cert
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(rename = "tls.key", skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+    /// With HTTPS: a plain-HTTP port that redirects to the HTTPS URL
+    #[arg(long, global = true, value_name = "PORT")]
+    #[serde(
+        rename = "tls.http_redirect_port",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_redirect_port: Option<String>,
+    /// Workshop preset for a room of devices: host 0.0.0.0 and HTTPS; `--lan` alone means true
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[serde(rename = "lan", skip_serializing_if = "Option::is_none")]
+    pub lan: Option<String>,
 }
 
 impl Overrides {
@@ -528,8 +553,9 @@ mod tests {
         let mut args = vec!["videoroom".to_owned()];
         for spec in KEYS {
             if let Some(flag) = spec.flag {
-                args.push(flag.to_owned());
-                args.push(spec.default.unwrap_or("x").to_owned());
+                // `--flag=value`, the one form every flag takes (`--https` and `--lan` take
+                // their optional value only after `=`).
+                args.push(format!("{flag}={}", spec.default.unwrap_or("x")));
             }
         }
         let cli = crate::cli::Cli::try_parse_from(&args).expect("every key spec's flag parses");

@@ -21,7 +21,9 @@ use videoroom_emulator::guard::AccessPolicy;
 use videoroom_emulator::settings::CallbackHosts;
 
 use super::sources::Origin;
-use super::{BackendKind, Credentials, LogFormat, RawCredentials, Settings, SettingsError};
+use super::{
+    BackendKind, Credentials, LogFormat, RawCredentials, Settings, SettingsError, TlsSettings,
+};
 pub(super) use videoroom_emulator::settings::did_you_mean;
 
 /// One value of the raw struct: absent, valid, or refused with the rule it broke. Parsing
@@ -402,6 +404,11 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Whether a layer above the defaults set `key`.
+    pub(super) fn is_set(&self, key: &str) -> bool {
+        self.origins.contains_key(key)
+    }
+
     /// The problems found, if any.
     pub(super) fn finish(self) -> Result<(), SettingsError> {
         if self.problems.is_empty() {
@@ -493,6 +500,72 @@ pub(super) fn credentials(
     })
 }
 
+/// Cross-key rule: HTTPS. `lan` and a given certificate turn it on, so `tls.https` set to
+/// false beside either is a contradiction; a certificate needs its key and the other way
+/// round; the redirect port only makes sense with HTTPS. `None` when a problem was recorded.
+pub(super) fn tls(
+    check: &mut Checker<'_>,
+    https: Option<bool>,
+    cert: Option<Option<PathBuf>>,
+    key: Option<Option<PathBuf>>,
+    http_redirect_port: Option<Option<u16>>,
+    lan: Option<bool>,
+) -> Option<TlsSettings> {
+    let (https, cert, key, http_redirect_port, lan) =
+        (https?, cert?, key?, http_redirect_port?, lan?);
+    let mut ok = true;
+    match (&cert, &key) {
+        (Some(_), None) => {
+            check.problem(
+                "tls.cert",
+                format!(
+                    "a certificate needs its private key: set {} too (mkcert prints both file names)",
+                    check.name("tls.key")
+                ),
+            );
+            ok = false;
+        }
+        (None, Some(_)) => {
+            check.problem(
+                "tls.key",
+                format!(
+                    "a private key needs its certificate: set {} too (mkcert prints both file names)",
+                    check.name("tls.cert")
+                ),
+            );
+            ok = false;
+        }
+        _ => {}
+    }
+    let turned_on_by = if lan {
+        Some(check.name("lan"))
+    } else {
+        cert.as_ref().map(|_| check.name("tls.cert"))
+    };
+    if let (false, true, Some(by)) = (https, check.is_set("tls.https"), &turned_on_by) {
+        check.problem(
+            "tls.https",
+            format!("is false, but {by} serves HTTPS: drop one of the two"),
+        );
+        ok = false;
+    }
+    let https = https || turned_on_by.is_some();
+    if let (Some(_), false) = (http_redirect_port, https) {
+        check.problem(
+            "tls.http_redirect_port",
+            "redirects plain HTTP to HTTPS, but HTTPS is off: add --https (or --lan), or drop it",
+        );
+        ok = false;
+    }
+    ok.then_some(TlsSettings {
+        https,
+        cert,
+        key,
+        http_redirect_port,
+        lan,
+    })
+}
+
 fn set_of<T>(parsed: &Parsed<T>) -> bool {
     !matches!(parsed, Parsed::Unset)
 }
@@ -518,6 +591,15 @@ pub(super) fn whole(settings: &Settings) -> Result<(), SettingsError> {
             "{}: {e}",
             settings.name_of("credentials.api_secret")
         )));
+    }
+    if let Some(redirect) = settings.tls.http_redirect_port {
+        if redirect != 0 && redirect == settings.port {
+            return Err(SettingsError::single(format!(
+                "{}: {redirect} is also the HTTPS port ({}); choose another port for the plain-HTTP redirect (80 or 8080 are usual)",
+                settings.name_of("tls.http_redirect_port"),
+                settings.name_of("port")
+            )));
+        }
     }
     // The Twilio adapter has the last word on its own settings (region and edge apply only to
     // twilio.com hosts, https only, ...), but only when it is used.

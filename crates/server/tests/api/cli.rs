@@ -541,7 +541,11 @@ fn help_names_the_environment_variables_behind_each_flag() {
             Some(flag) => {
                 let line = help
                     .lines()
-                    .find(|l| l.trim_start().starts_with(&format!("{flag} ")))
+                    // `--flag <VALUE>`, or `--flag[=<BOOL>]` for a flag whose value is optional.
+                    .find(|l| {
+                        let l = l.trim_start();
+                        l.starts_with(&format!("{flag} ")) || l.starts_with(&format!("{flag}[="))
+                    })
                     .unwrap_or_else(|| panic!("no line for {flag} in:\n{help}"));
                 assert!(line.contains(&format!("[env: {names}]")), "{line}");
             }

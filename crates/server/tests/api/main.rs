@@ -11,6 +11,7 @@ mod first_run;
 mod helpers;
 mod hostile;
 mod hostile_table;
+mod lan;
 mod properties;
 mod secrets;
 mod shutdown;
