@@ -80,6 +80,8 @@ pub struct EmulatorSettings {
     pub body_read_timeout: Duration,
     /// Status callback delivery.
     pub callbacks: CallbackSettings,
+    /// The media server of group rooms (`media.*`).
+    pub media: crate::media::MediaSettings,
 }
 
 /// A credential setting that cannot work, naming the variable and the fix.
@@ -112,6 +114,7 @@ impl EmulatorSettings {
             max_body_bytes: 64 * 1024,
             body_read_timeout: crate::body::READ_TIMEOUT,
             callbacks: CallbackSettings::default(),
+            media: crate::media::MediaSettings::default(),
         }
     }
 

@@ -22,6 +22,7 @@ use secrecy::ExposeSecret;
 use videoroom_core::credentials::first_set;
 use videoroom_emulator::guard::{self, AccessPolicy};
 use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
+use videoroom_emulator::media::{MediaMode, MediaSettings};
 use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv, CallbackHosts};
 use videoroom_emulator::telemetry::{self, LogFormat, LOG_FORMAT_VAR};
 use videoroom_emulator::{ApiError, Emulator, EmulatorSettings};
@@ -82,6 +83,17 @@ struct Cli {
     /// `limits.signaling_per_client`
     #[arg(long, env = "VIDEOROOM_SIGNALING_PER_CLIENT", default_value_t = ConnectionLimits::default().signaling_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     signaling_per_client: u64,
+    /// How group rooms carry media: sfu (through the emulator's media server, as Twilio does)
+    /// or mesh (browser to browser, like peer-to-peer rooms), as `videoroom`'s `media.mode`
+    #[arg(long, env = "VIDEOROOM_MEDIA_MODE", default_value = "sfu", value_parser = MediaMode::parse)]
+    media_mode: MediaMode,
+    /// UDP port of the media server; 0 picks a free one, as `videoroom`'s `media.udp_port`
+    #[arg(long, env = "VIDEOROOM_MEDIA_UDP_PORT", default_value_t = 0)]
+    media_udp_port: u16,
+    /// The address the media server binds and advertises to browsers (default: --host when it
+    /// is a concrete address, else 127.0.0.1), as `videoroom`'s `media.advertise`
+    #[arg(long, env = "VIDEOROOM_MEDIA_ADVERTISE", value_name = "IP")]
+    media_advertise: Option<IpAddr>,
 }
 
 /// What the command line, the environment and `.env` say, with every value checked.
@@ -142,6 +154,12 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
     let callback_hosts = listed(&cli.callback_hosts);
     settings.callbacks.hosts = CallbackHosts::parse(callback_hosts.iter().map(String::as_str))
         .map_err(|err| format!("--callback-hosts (VIDEOROOM_CALLBACK_HOSTS): {err}"))?;
+    settings.media = MediaSettings {
+        mode: cli.media_mode,
+        udp_port: cli.media_udp_port,
+        advertise: cli.media_advertise,
+    }
+    .for_host(cli.host);
     Ok(Options {
         host: cli.host,
         port,
@@ -226,20 +244,23 @@ async fn run(options: Options) -> anyhow::Result<()> {
         IpAddr::V4(ip) => ip.to_string(),
     };
     let base = format!("http://{host}:{}", addr.port());
+    let media = media_line(&emulator)?;
     println!("listening on {base}");
-    print!("{}", banner(&base, emulator.settings()));
+    print!("{}", banner(&base, emulator.settings(), &media));
     server.await?;
     Ok(())
 }
 
 /// What a user needs to point a client at the emulator. Seeded test values are public and
 /// printed in clear; configured secrets are never printed.
-fn banner(base: &str, settings: &EmulatorSettings) -> String {
+fn banner(base: &str, settings: &EmulatorSettings, media: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "  REST base URL     {base}  (Video API under {base}/v1)\n"
     ));
     out.push_str(&format!("  Inspector         {base}/emulator\n"));
+    out.push_str(media);
+    out.push('\n');
     out.push_str(&format!("  Account SID       {}\n", settings.account_sid));
     let token = if settings.auth_token_is_seeded() {
         format!(
@@ -263,6 +284,20 @@ fn banner(base: &str, settings: &EmulatorSettings) -> String {
         out.push_str(&format!("  API key secret    {secret}\n"));
     }
     out
+}
+
+/// The banner's media server line: where browsers send media in group rooms. A media server
+/// that cannot bind stops the start-up here, with the settings to change.
+fn media_line(emulator: &Emulator) -> anyhow::Result<String> {
+    match emulator.media_addr() {
+        None => Ok("  Media             mesh (group rooms browser to browser)".to_owned()),
+        Some(Ok(addr)) => Ok(format!(
+            "  Media server      udp://{addr}  (group rooms; ICE-lite, this address only)"
+        )),
+        Some(Err(err)) => Err(anyhow::anyhow!(
+            "{err}; set --media-advertise / --media-udp-port, or --media-mode mesh"
+        )),
+    }
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {

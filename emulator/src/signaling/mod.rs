@@ -17,6 +17,7 @@
 
 mod connection;
 mod hub;
+mod media;
 pub mod protocol;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -74,6 +75,9 @@ pub struct SignalingOptions {
     pub flood_per_second: u32,
     /// `options.session_timeout` in `connected`, seconds.
     pub session_timeout_secs: u64,
+    /// The media server group rooms go through; `None` serves them as a mesh, as
+    /// peer-to-peer rooms always are.
+    pub media: Option<Arc<crate::media::MediaPlane>>,
 }
 
 impl Default for SignalingOptions {
@@ -94,6 +98,7 @@ impl Default for SignalingOptions {
             flood_burst: 300,
             flood_per_second: 100,
             session_timeout_secs: 30,
+            media: None,
         }
     }
 }
@@ -125,6 +130,7 @@ impl Signaling {
                 .ad_hoc_rooms
                 .then(|| options.ad_hoc_template.clone()),
             session_timeout_secs: options.session_timeout_secs,
+            media: options.media.clone(),
         };
         Self {
             inner: Arc::new(Inner {

@@ -9,6 +9,7 @@ mod binary;
 mod callbacks;
 mod control;
 mod docs;
+mod group_media;
 mod helpers;
 mod hostile;
 mod hostile_signaling;
