@@ -15,6 +15,9 @@ const CHROMIUM_ARGS = [
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
   '--disable-background-networking',
+  // Gather loopback ICE candidates, so media reaches the emulator's media server (and the
+  // other tabs) on 127.0.0.1 even where loopback is the only interface.
+  '--allow-loopback-in-peer-connection',
 ];
 
 /** How long two pages may take to see each other's video (the bound). */
