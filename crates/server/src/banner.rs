@@ -4,7 +4,7 @@
 //! `--port 0`), which test harnesses parse.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use secrecy::{ExposeSecret, SecretString};
 use videoroom_core::credentials::{
@@ -13,9 +13,11 @@ use videoroom_core::credentials::{
 };
 
 use crate::settings::{BackendKind, Settings};
+use videoroom_emulator::media::MediaMode;
 
-/// The banner for `settings` served on `port`.
-pub fn banner(settings: &Settings, port: u16) -> String {
+/// The banner for `settings` served on `port`, with the media server's UDP address when group
+/// rooms go through it.
+pub fn banner(settings: &Settings, port: u16, media: Option<SocketAddr>) -> String {
     // Loopback and "all interfaces" are reached as localhost; a specific address as itself.
     let base = match settings.host {
         IpAddr::V4(ip) if ip.is_loopback() || ip.is_unspecified() => {
@@ -60,6 +62,21 @@ pub fn banner(settings: &Settings, port: u16) -> String {
                 "  Client libraries video base URL = {base}  (twilio-node: client.video.baseUrl)"
             );
             let _ = writeln!(out, "  Inspector        {base}/emulator");
+            match media {
+                Some(addr) => {
+                    let _ = writeln!(
+                        out,
+                        "  Media server     udp://{addr}  (group rooms; ICE-lite, this address only)"
+                    );
+                }
+                None if settings.media.mode == MediaMode::Mesh => {
+                    let _ = writeln!(
+                        out,
+                        "  Media            mesh (group rooms browser to browser)"
+                    );
+                }
+                None => {}
+            }
         }
         BackendKind::Twilio => {
             let _ = writeln!(out, "  Twilio REST      {}", settings.twilio.base_url);
@@ -147,9 +164,9 @@ mod tests {
     const AUTH: &str = "configured-auth-token-value-1234";
     const SECRET: &str = "configured-api-secret-value-5678";
 
-    /// The banner of emulator-mode settings read from these variables alone.
-    fn banner_with(env: &[(&str, &str)]) -> String {
-        let settings = Sources {
+    /// Emulator-mode settings read from these variables alone.
+    fn settings_with(env: &[(&str, &str)]) -> Settings {
+        Sources {
             config_file: None,
             dotenv_file: None,
             env: env
@@ -159,8 +176,32 @@ mod tests {
             overrides: Default::default(),
         }
         .load()
-        .expect("valid settings");
-        banner(&settings, 3000)
+        .expect("valid settings")
+    }
+
+    /// The banner of emulator-mode settings read from these variables alone.
+    fn banner_with(env: &[(&str, &str)]) -> String {
+        let settings = settings_with(env);
+        banner(
+            &settings,
+            3000,
+            Some(SocketAddr::from(([127, 0, 0, 1], 40000))),
+        )
+    }
+
+    #[test]
+    fn the_banner_shows_where_group_rooms_send_media() {
+        let text = banner_with(&[]);
+        assert!(
+            text.contains("Media server     udp://127.0.0.1:40000"),
+            "{text}"
+        );
+        let mesh = settings_with(&[("VIDEOROOM_MEDIA_MODE", "mesh")]);
+        let text = banner(&mesh, 3000, None);
+        assert!(
+            text.contains("mesh (group rooms browser to browser)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ fn serve(settings: Settings) -> ExitCode {
     let result = runtime().map_err(anyhow::Error::from).and_then(|rt| {
         rt.block_on(async {
             let app = Application::build(settings.clone()).await?;
-            println!("{}", banner::banner(&settings, app.port()));
+            println!(
+                "{}",
+                banner::banner(&settings, app.port(), app.media_addr())
+            );
             app.run_until_stopped().await?;
             Ok::<_, anyhow::Error>(())
         })

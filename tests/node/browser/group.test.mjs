@@ -143,6 +143,49 @@ describe('group rooms through the media server', () => {
     });
   });
 
+  test('asking for dominant speaker and network quality still connects cleanly and plays video', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'sfu-optional-features';
+      const pages = [];
+      for (const identity of ['alice', 'bob']) {
+        const page = await browser.newPage();
+        await page.goto(`${server.url}/index.html`);
+        // The SDK asks for these over data channels the media server does not open: it must
+        // connect anyway, with no error, and the levels simply stay null.
+        const state = await page.evaluate(async ({ identity, room }) => {
+          const response = await fetch('/video-token', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ identity, room }),
+          });
+          const { token } = await response.json();
+          window.optionalRoom = await Twilio.Video.connect(token, {
+            name: room,
+            audio: false,
+            video: true,
+            dominantSpeaker: true,
+            networkQuality: { local: 1, remote: 1 },
+          });
+          return window.optionalRoom.state;
+        }, { identity, room });
+        assert.equal(state, 'connected');
+        pages.push(page);
+      }
+      await pages[0].waitForFunction(
+        () => [...window.optionalRoom.participants.values()].some((p) =>
+          [...p.videoTracks.values()].some((pub) => pub.track && pub.track.isStarted)),
+        null,
+        { timeout: 20_000 },
+      );
+      for (const page of pages) {
+        const errors = page.consoleLog.filter((line) => /^\[(error|pageerror)\]/.test(line));
+        assert.deepEqual(errors, [], 'no errors in the console');
+        assert.equal(await page.evaluate(() => window.optionalRoom.state), 'connected');
+        assert.equal(await page.evaluate(() => window.optionalRoom.dominantSpeaker), null);
+      }
+    });
+  });
+
   test('a peer-to-peer room still uses the mesh: one peer connection per other tab', async () => {
     await withBrowser(async (browser) => {
       const room = 'p2p-three';

@@ -301,6 +301,33 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "emulator: /signaling WebSockets one client address may hold open (429 beyond)",
         show: |s| s.limits.signaling_per_client.to_string(),
     },
+    KeySpec {
+        key: "media.mode",
+        env: &["VIDEOROOM_MEDIA_MODE"],
+        flag: None,
+        default: Some("sfu"),
+        secret: false,
+        meaning: "emulator: group rooms through the media server (sfu, as Twilio) or browser to browser (mesh); peer-to-peer and go rooms are always a mesh",
+        show: |s| s.media.mode.as_str().into(),
+    },
+    KeySpec {
+        key: "media.udp_port",
+        env: &["VIDEOROOM_MEDIA_UDP_PORT"],
+        flag: None,
+        default: Some("0"),
+        secret: false,
+        meaning: "emulator: the media server's one UDP port for every client (0 picks a free one; the banner shows it)",
+        show: |s| s.media.udp_port.to_string(),
+    },
+    KeySpec {
+        key: "media.advertise",
+        env: &["VIDEOROOM_MEDIA_ADVERTISE"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "emulator: the IP address the media server binds and gives browsers as its ICE candidate (default: host when it is a concrete address, else 127.0.0.1)",
+        show: |s| s.media.advertised(s.host).to_string(),
+    },
 ];
 
 /// The spec of `key`, if it is one.

@@ -46,10 +46,12 @@ use videoroom_twilio_adapter::{TwilioConfig, BASE_URL_VAR, EDGE_VAR, REGION_VAR}
 
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
+use validation::AdvertisedIp;
 use validation::{
     BaseUrl, Checker, ConnectionCap, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs,
 };
 use videoroom_emulator::guard::AccessPolicy;
+use videoroom_emulator::media::{MediaMode, MediaSettings};
 use videoroom_emulator::settings::CallbackHosts;
 
 /// Which backend holds the rooms.
@@ -211,6 +213,8 @@ pub struct Settings {
     pub sdk: SdkSettings,
     /// How many connections one client address may hold, on HTTP and on `/signaling`.
     pub limits: ConnectionLimits,
+    /// Emulator mode: the media server of group rooms.
+    pub media: MediaSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -345,6 +349,9 @@ impl Settings {
             "limits.signaling_per_client",
             raw.limits.signaling_per_client,
         );
+        let media_mode = check.value("media.mode", raw.media.mode);
+        let media_udp_port = check.value("media.udp_port", raw.media.udp_port);
+        let media_advertise = check.optional("media.advertise", raw.media.advertise);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
         check.finish()?;
@@ -386,6 +393,11 @@ impl Settings {
                 http_per_client: http_per_client.expect(CHECKED).0,
                 signaling_per_client: signaling_per_client.expect(CHECKED).0,
             },
+            media: MediaSettings {
+                mode: media_mode.expect(CHECKED),
+                udp_port: media_udp_port.expect(CHECKED),
+                advertise: media_advertise.expect(CHECKED).map(|ip| ip.0),
+            },
             origins,
             warnings: Vec::new(),
         };
@@ -412,6 +424,15 @@ struct Raw {
     log: RawLog,
     sdk: RawSdk,
     limits: RawLimits,
+    media: RawMedia,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMedia {
+    mode: Parsed<MediaMode>,
+    udp_port: Parsed<u16>,
+    advertise: Parsed<Option<AdvertisedIp>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
