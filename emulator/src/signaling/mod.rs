@@ -11,9 +11,11 @@
 //! and fire status callbacks, and changes made over REST (completing a room, removing a
 //! participant) reach the clients through the store's event stream.
 //!
-//! It deliberately never looks inside SDP or ICE, relays no media (browsers talk to each other
-//! directly), and does not resume sessions (`sync`): a client whose socket drops is disconnected
-//! at once and told so if it tries to resume. Group rooms are served as a mesh too.
+//! In peer-to-peer and go rooms it never looks inside SDP or ICE and relays no media (browsers
+//! talk to each other directly). Group rooms go through the emulator's media server when one is
+//! configured (`SignalingOptions::media`): each client's one peer connection is negotiated with
+//! it (see `media.rs`). It does not resume sessions (`sync`): a client whose socket drops is
+//! disconnected at once and told so if it tries to resume.
 
 mod connection;
 mod hub;

@@ -35,7 +35,7 @@ const WAIT: Duration = Duration::from_secs(5);
 struct Server {
     url: String,
     store: Arc<Store>,
-    _served: Served,
+    _served: Option<Served>,
 }
 
 impl Server {
@@ -55,7 +55,17 @@ impl Server {
         Self {
             url: format!("ws://127.0.0.1:{}/signaling", served.port),
             store,
-            _served: served,
+            _served: Some(served),
+        }
+    }
+
+    /// The signaling of a whole emulator (default settings: group rooms through its media
+    /// server), served by `app`.
+    fn of(app: &crate::helpers::TestEmulator) -> Self {
+        Self {
+            url: format!("{}/signaling", app.base.replacen("http://", "ws://", 1)),
+            store: app.emulator.store(),
+            _served: None,
         }
     }
 
@@ -371,4 +381,55 @@ async fn an_offer_the_media_server_cannot_parse_is_refused_with_53404() {
         .map(|p| p.len())
         .unwrap_or(0);
     assert_eq!(connected, 0);
+}
+
+#[actix_web::test]
+async fn the_inspector_shows_what_the_media_server_carries_for_each_participant() {
+    let app = crate::helpers::spawn().await;
+    let server = Server::of(&app);
+    let (mut alice, connected) = Participant::join(&server, "alice", "inspected").await;
+    let alice_sid = connected["participant"]["sid"].clone();
+    alice.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    let (mut bob, connected) = Participant::join(&server, "bob", "inspected").await;
+    bob.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    let offer = bob.next_description().await;
+    bob.answer(&offer).await;
+    let offer = alice.next_description().await;
+    alice.answer(&offer).await;
+
+    let shows_media = |state: &Value| {
+        let participants = state["rooms"][0]["participants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        participants.iter().any(|p| {
+            p["sid"] == alice_sid
+                && p["media"]["publishes"][0]["track_id"] == "alice-camera"
+                && p["media"]["publishes"][0]["packets"].as_u64() > Some(0)
+                && p["media"]["receives"][0]["track_id"] == "bob-camera"
+                && p["media"]["receives"][0]["bitrate_bps"].as_u64() > Some(0)
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let (mut a, mut b) = (alice.media, bob.media);
+    loop {
+        (a, b) = pump_pair(a, b, "frames", |c| c[0].frames_of("bob-camera") > 0).await;
+        let state: Value = app.get("/emulator/state").await.json().await.expect("JSON");
+        if shows_media(&state) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no media figures: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
