@@ -7,9 +7,12 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use std::collections::HashMap;
+
 use videoroom_emulator_adapter::InspectedRoom;
 #[cfg(doc)]
 use videoroom_emulator_adapter::Store;
+use videoroom_media::forward::{ParticipantStats, TrackStats};
 
 use crate::auth::authenticate;
 use crate::error::ApiError;
@@ -74,6 +77,51 @@ struct ParticipantView {
     start_time: String,
     end_time: Option<String>,
     tracks: Vec<TrackView>,
+    /// What the media server carries for it (group rooms through the media server only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media: Option<MediaView>,
+}
+
+/// A participant's tracks on the media server, with its packet counts.
+#[derive(Serialize)]
+struct MediaView {
+    /// Tracks it sends to the server.
+    publishes: Vec<MediaTrackView>,
+    /// Other participants' tracks the server sends it.
+    receives: Vec<MediaTrackView>,
+}
+
+#[derive(Serialize)]
+struct MediaTrackView {
+    /// The publisher's participant SID.
+    publisher: String,
+    /// The publisher's id of the track (its `a=msid`).
+    track_id: String,
+    kind: &'static str,
+    packets: u64,
+    bytes: u64,
+    bitrate_bps: u64,
+}
+
+impl MediaView {
+    fn of(stats: &ParticipantStats) -> Self {
+        let tracks = |list: &[TrackStats]| {
+            list.iter()
+                .map(|t| MediaTrackView {
+                    publisher: t.publisher.clone(),
+                    track_id: t.track_id.clone(),
+                    kind: t.kind,
+                    packets: t.counters.packets,
+                    bytes: t.counters.bytes,
+                    bitrate_bps: t.counters.bitrate_bps,
+                })
+                .collect()
+        };
+        Self {
+            publishes: tracks(&stats.publishes),
+            receives: tracks(&stats.receives),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -121,7 +169,15 @@ pub async fn state(
     let ended = limit(&query, "ended", DEFAULT_ENDED_ROOMS)?;
     let store = emulator.store();
     let seen = store.inspect(in_progress, ended, PARTICIPANTS_PER_ROOM);
-    let rooms = seen.rooms.iter().map(room_view).collect();
+    // The media server's figures, by participant SID (it knows participants by their SID).
+    let media: HashMap<String, ParticipantStats> = emulator
+        .media_plane()
+        .and_then(|plane| plane.bound().map(videoroom_media::Sfu::stats))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.participant.clone(), p))
+        .collect();
+    let rooms = seen.rooms.iter().map(|r| room_view(r, &media)).collect();
     let deliveries = emulator.deliveries();
     let skip = deliveries.len().saturating_sub(RECENT_CALLBACKS);
     let callbacks = deliveries[skip..]
@@ -169,7 +225,7 @@ fn limit(query: &Params, name: &str, default: usize) -> Result<usize, ApiError> 
         })
 }
 
-fn room_view(room: &InspectedRoom) -> RoomView {
+fn room_view(room: &InspectedRoom, media: &HashMap<String, ParticipantStats>) -> RoomView {
     let participants = room
         .participants
         .iter()
@@ -189,6 +245,7 @@ fn room_view(room: &InspectedRoom) -> RoomView {
                     enabled: t.enabled,
                 })
                 .collect(),
+            media: media.get(p.record.sid.as_str()).map(MediaView::of),
         })
         .collect();
     let record = &room.record;

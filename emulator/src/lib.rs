@@ -50,6 +50,7 @@ pub mod guard;
 pub mod health;
 mod inspector;
 pub mod limits;
+pub mod media;
 pub mod paging;
 pub mod params;
 pub mod resources;
@@ -114,6 +115,8 @@ struct Inner {
     callbacks: Arc<callbacks::Callbacks>,
     /// The `/signaling` endpoint, one per emulator so that every HTTP worker shares its rooms.
     signaling: signaling::Signaling,
+    /// The media server of group rooms; `None` in mesh mode.
+    media: Option<Arc<media::MediaPlane>>,
     /// The store's events, subscribed at creation so that nothing that happens before
     /// [`Emulator::start`] is lost; taken by the first `start`.
     events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
@@ -149,11 +152,13 @@ impl Emulator {
             settings.account_sid.as_str().to_owned(),
             settings.auth_token.clone(),
         ));
+        let media = media::MediaPlane::for_settings(&settings.media);
         let signaling = signaling::Signaling::new(
             Arc::clone(&store),
             videoroom_core::token::TokenVerifier::new(settings.api_keys.clone()),
             signaling::SignalingOptions {
                 ad_hoc_rooms: settings.ad_hoc_rooms,
+                media: media.clone(),
                 ..signaling::SignalingOptions::default()
             },
         );
@@ -164,6 +169,7 @@ impl Emulator {
                 clock,
                 callbacks,
                 signaling,
+                media,
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
                 advancing: Mutex::new(()),
@@ -198,6 +204,17 @@ impl Emulator {
     /// The token service's port over this emulator's store.
     pub fn backend(&self) -> Arc<dyn RoomBackend> {
         Arc::new(EmulatorBackend::new(self.store()))
+    }
+
+    /// The media server's UDP address (bound now if it was not yet), for a banner; `None` in
+    /// mesh mode, an error naming the settings to change when it cannot bind.
+    pub fn media_addr(&self) -> Option<Result<std::net::SocketAddr, String>> {
+        self.inner.media.as_ref().map(|plane| plane.local_addr())
+    }
+
+    /// The media server, for the inspector; `None` in mesh mode.
+    pub fn media_plane(&self) -> Option<Arc<media::MediaPlane>> {
+        self.inner.media.clone()
     }
 
     /// Every status callback delivery remembered, oldest first, with its outcome.

@@ -85,6 +85,8 @@ pub struct EmulatorSettings {
     pub retention: Duration,
     /// Rooms, participants and tracks created at start and after every reset (`--seed`).
     pub seed: crate::seed::Seed,
+    /// The media server of group rooms (`media.*`).
+    pub media: crate::media::MediaSettings,
 }
 
 /// A credential setting that cannot work, naming the variable and the fix.
@@ -119,6 +121,7 @@ impl EmulatorSettings {
             callbacks: CallbackSettings::default(),
             retention: videoroom_emulator_adapter::DEFAULT_RETENTION,
             seed: crate::seed::Seed::default(),
+            media: crate::media::MediaSettings::default(),
         }
     }
 

@@ -117,6 +117,12 @@ pub const TRACK_NAME_INVALID_CHARACTERS: u32 = 53303;
 /// Another track of the participant has this name.
 pub const TRACK_NAME_DUPLICATED: u32 = 53304;
 
+// Media (534xx).
+/// The media server cannot apply the client's description (its offer or answer).
+pub const MEDIA_SERVER_REMOTE_DESC_FAILED: u32 = 53404;
+/// The media connection failed (here: the emulator's media server cannot serve the room).
+pub const MEDIA_CONNECTION_FAILED: u32 = 53405;
+
 /// `https://www.twilio.com/docs/errors/<code>`, the `more_info` of Twilio's error body.
 pub fn more_info(code: u32) -> String {
     format!("https://www.twilio.com/docs/errors/{code}")

@@ -38,6 +38,62 @@ use crate::MediaError;
 /// The shortest time between two keyframe requests the server itself makes for one track.
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often str0m reports each m-line's packet and byte counts (the inspector's figures).
+pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What went through one m-line, as str0m last reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Over the last report interval, bits per second.
+    pub bitrate_bps: u64,
+    at: Option<Instant>,
+}
+
+impl Counters {
+    /// Takes a cumulative report, and the bitrate since the previous one.
+    fn report(&mut self, packets: u64, bytes: u64, at: Instant) {
+        if let Some(previous) = self.at {
+            let seconds = at.saturating_duration_since(previous).as_secs_f64();
+            if seconds > 0.0 {
+                let bits = bytes.saturating_sub(self.bytes) as f64 * 8.0;
+                self.bitrate_bps = (bits / seconds) as u64;
+            }
+        }
+        self.packets = packets;
+        self.bytes = bytes;
+        self.at = Some(at);
+    }
+}
+
+/// One track through the media server, as a participant sends or receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackStats {
+    /// The publisher's participant id and its id of the track.
+    pub publisher: String,
+    pub track_id: String,
+    /// `audio` or `video`.
+    pub kind: &'static str,
+    pub counters: Counters,
+}
+
+/// What one participant publishes to and receives from the media server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantStats {
+    pub participant: String,
+    pub room: String,
+    pub publishes: Vec<TrackStats>,
+    pub receives: Vec<TrackStats>,
+}
+
+fn kind_name(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    }
+}
+
 /// A track one participant publishes, as found in its latest offer.
 #[derive(Debug)]
 struct Published {
@@ -48,6 +104,8 @@ struct Published {
     /// A keyframe request that could not be made yet (str0m knows the publisher's stream only
     /// once its first packet arrived).
     keyframe_wanted: Option<KeyframeRequestKind>,
+    /// What arrived on its m-line.
+    ingress: Counters,
 }
 
 /// Where a leg (one forwarded track towards one subscriber) stands in the negotiation.
@@ -74,6 +132,8 @@ struct Leg {
     state: LegState,
     /// Answered, and its subscriber has not yet been sent a keyframe request made for it.
     wants_keyframe: bool,
+    /// What was sent on its m-line.
+    egress: Counters,
 }
 
 #[derive(Debug)]
@@ -151,6 +211,7 @@ impl Core {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         let candidate = Candidate::host(self.candidate, "udp")
             .map_err(|_| MediaError::Candidate(self.candidate))?;
@@ -214,6 +275,7 @@ impl Core {
                     kind: sent.kind,
                     last_keyframe_request: previous.and_then(|p| p.last_keyframe_request),
                     keyframe_wanted: previous.and_then(|p| p.keyframe_wanted),
+                    ingress: previous.map(|p| p.ingress).unwrap_or_default(),
                     track_id: sent.track_id,
                 }
             })
@@ -333,6 +395,38 @@ impl Core {
             .legs
             .retain(|l| !matches!(l.state, LegState::NegotiatingStop(_)));
         Ok(())
+    }
+
+    /// Every participant's tracks in and out, with str0m's latest counts.
+    pub(crate) fn stats(&self) -> Vec<ParticipantStats> {
+        self.participants
+            .iter()
+            .map(|p| ParticipantStats {
+                participant: p.id.clone(),
+                room: p.room.clone(),
+                publishes: p
+                    .published
+                    .iter()
+                    .map(|t| TrackStats {
+                        publisher: p.id.clone(),
+                        track_id: t.track_id.clone(),
+                        kind: kind_name(t.kind),
+                        counters: t.ingress,
+                    })
+                    .collect(),
+                receives: p
+                    .legs
+                    .iter()
+                    .filter(|l| matches!(l.state, LegState::Open(_)))
+                    .map(|l| TrackStats {
+                        publisher: l.publisher.clone(),
+                        track_id: l.track_id.clone(),
+                        kind: kind_name(l.kind),
+                        counters: l.egress,
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Drops the participant; the others' legs of its tracks stop in their next offers.
@@ -534,6 +628,23 @@ impl Participant {
                     });
                 }
             }
+            Event::MediaIngressStats(stats) => {
+                if let Some(track) = self.published.iter_mut().find(|t| t.mid == stats.mid) {
+                    track
+                        .ingress
+                        .report(stats.packets, stats.bytes, stats.timestamp);
+                }
+            }
+            Event::MediaEgressStats(stats) => {
+                let leg = self
+                    .legs
+                    .iter_mut()
+                    .find(|l| l.state == LegState::Open(stats.mid));
+                if let Some(leg) = leg {
+                    leg.egress
+                        .report(stats.packets, stats.bytes, stats.timestamp);
+                }
+            }
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(participant = %self.id, ?state, "media server: ICE state");
             }
@@ -549,6 +660,7 @@ fn new_leg(publisher: &str, track: &Published) -> Leg {
         kind: track.kind,
         state: LegState::ToOpen,
         wants_keyframe: false,
+        egress: Counters::default(),
     }
 }
 

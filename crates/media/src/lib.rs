@@ -14,10 +14,10 @@
 //! twilio-video.js matches it to the track SID it was told about in `subscribed`.
 //! The forwarding rules are in [`forward`].
 //!
-//! Not done yet (the next steps of issue 11): the signaling does not drive it, it has no
-//! setting or banner line, it does not write `PublishedTracks`/`SubscribedTracks` to the store,
+//! The emulator's signaling drives it for group rooms (`emulator/src/signaling/media.rs`) and
+//! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Not done yet:
 //! subscribe rules, simulcast (layers other than the plain one are forwarded as they come),
-//! data tracks, statistics for the inspector, dominant speaker and network quality.
+//! data tracks, dominant speaker and network quality.
 //!
 //! Dependencies: this crate knows nothing of actix, the store or the emulator; the emulator
 //! will depend on it, not the other way round.

@@ -160,6 +160,12 @@ impl Sfu {
             .with_core(|core, _| core.answer(participant_id, answer_sdp))
     }
 
+    /// Every participant's published and received tracks, with packet, byte and bitrate
+    /// counts (str0m reports them every [`crate::forward::STATS_INTERVAL`]).
+    pub fn stats(&self) -> Vec<crate::forward::ParticipantStats> {
+        self.shared.core.lock().stats()
+    }
+
     /// Drops the participant's connection. Its tracks leave the others' next offers.
     pub fn leave(&self, participant_id: &str) -> Result<(), MediaError> {
         self.shared.with_core(|core, _| core.leave(participant_id))

@@ -4,7 +4,7 @@
 //! `--port 0`; `https://` when serving HTTPS), which test harnesses parse.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use secrecy::{ExposeSecret, SecretString};
 use videoroom_core::credentials::{
@@ -16,14 +16,22 @@ use crate::lan::Listening;
 use crate::messages::{self, Label, Message};
 use crate::settings::{BackendKind, Settings};
 use crate::tls::CertSource;
+use videoroom_emulator::media::MediaMode;
 
-/// The banner for `settings` served over plain HTTP on `port`.
-pub fn banner(settings: &Settings, port: u16) -> String {
-    banner_for(settings, port, &Listening::plain())
+/// The banner for `settings` served over plain HTTP on `port`, with the media server's UDP
+/// address when group rooms go through it.
+pub fn banner(settings: &Settings, port: u16, media: Option<SocketAddr>) -> String {
+    banner_for(settings, port, &Listening::plain(), media)
 }
 
-/// The banner for `settings` served on `port`, with HTTPS and the LAN URLs as `listening` says.
-pub fn banner_for(settings: &Settings, port: u16, listening: &Listening) -> String {
+/// The banner for `settings` served on `port`, with HTTPS and the LAN URLs as `listening` says,
+/// and the media server's UDP address when group rooms go through it.
+pub fn banner_for(
+    settings: &Settings,
+    port: u16,
+    listening: &Listening,
+    media: Option<SocketAddr>,
+) -> String {
     let scheme = if listening.fingerprint.is_some() {
         "https"
     } else {
@@ -80,6 +88,23 @@ pub fn banner_for(settings: &Settings, port: u16, listening: &Listening) -> Stri
                 line(Label::ClientLibraries)
             );
             let _ = writeln!(out, "{}{base}/emulator", line(Label::Inspector));
+            match media {
+                Some(addr) => {
+                    let _ = writeln!(
+                        out,
+                        "{}udp://{addr}  (group rooms; ICE-lite, this address only)",
+                        line(Label::MediaServer)
+                    );
+                }
+                None if settings.media.mode == MediaMode::Mesh => {
+                    let _ = writeln!(
+                        out,
+                        "{}mesh (group rooms browser to browser)",
+                        line(Label::MediaServer)
+                    );
+                }
+                None => {}
+            }
         }
         BackendKind::Twilio => {
             let _ = writeln!(
@@ -266,9 +291,9 @@ mod tests {
     const AUTH: &str = "configured-auth-token-value-1234";
     const SECRET: &str = "configured-api-secret-value-5678";
 
-    /// The banner of emulator-mode settings read from these variables alone.
-    fn banner_with(env: &[(&str, &str)]) -> String {
-        let settings = Sources {
+    /// Emulator-mode settings read from these variables alone.
+    fn settings_with(env: &[(&str, &str)]) -> Settings {
+        Sources {
             config_file: None,
             dotenv_file: None,
             env: env
@@ -278,8 +303,32 @@ mod tests {
             overrides: Default::default(),
         }
         .load()
-        .expect("valid settings");
-        banner(&settings, 3000)
+        .expect("valid settings")
+    }
+
+    /// The banner of emulator-mode settings read from these variables alone.
+    fn banner_with(env: &[(&str, &str)]) -> String {
+        let settings = settings_with(env);
+        banner(
+            &settings,
+            3000,
+            Some(SocketAddr::from(([127, 0, 0, 1], 40000))),
+        )
+    }
+
+    #[test]
+    fn the_banner_shows_where_group_rooms_send_media() {
+        let text = banner_with(&[]);
+        assert!(
+            text.contains("Media server") && text.contains("udp://127.0.0.1:40000"),
+            "{text}"
+        );
+        let mesh = settings_with(&[("VIDEOROOM_MEDIA_MODE", "mesh")]);
+        let text = banner(&mesh, 3000, None);
+        assert!(
+            text.contains("mesh (group rooms browser to browser)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -327,7 +376,7 @@ mod tests {
             host: Some("0.0.0.0".into()),
             ..Default::default()
         });
-        let text = banner(&settings, 3000);
+        let text = banner(&settings, 3000, None);
         assert!(
             text.contains(
                 "警告: ほかの端末のブラウザーは、この http:// のアドレスではカメラを使わせません"
@@ -364,7 +413,7 @@ mod tests {
             "fd00::23".parse().expect("an IPv6 address"),
         ];
         listening.redirect_port = Some(8080);
-        let text = banner_for(&settings, 3000, &listening);
+        let text = banner_for(&settings, 3000, &listening, None);
 
         assert!(
             text.contains("    https://192.168.1.23:3000/index.html\n"),
@@ -403,7 +452,7 @@ mod tests {
         listening.source = Some(CertSource::Files {
             cert: "/home/me/localhost+2.pem".into(),
         });
-        let text = banner_for(&settings, 3000, &listening);
+        let text = banner_for(&settings, 3000, &listening, None);
         assert!(
             text.contains("HTTPS certificate  /home/me/localhost+2.pem"),
             "{text}"

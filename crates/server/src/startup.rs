@@ -81,6 +81,7 @@ pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
             .unwrap_or_else(|| seeded.auth_token.clone()),
         api_keys: vec![credentials.api_key()],
         ad_hoc_rooms: settings.ad_hoc_rooms,
+        media: settings.media.for_host(settings.host),
         callbacks: videoroom_emulator::CallbackSettings {
             hosts: settings.callback_hosts.clone(),
             ..seeded.callbacks.clone()
@@ -95,6 +96,8 @@ pub struct Application {
     server: Server,
     /// HTTPS: the certificate served, and the plain-HTTP redirect if asked for.
     lan: crate::lan::Listening,
+    /// The media server's UDP address, in emulator mode with group rooms through it.
+    media: Option<std::net::SocketAddr>,
 }
 
 impl Application {
@@ -141,6 +144,16 @@ impl Application {
         if let Some(emulator) = &emulator {
             emulator.start();
         }
+        // Bound before listening, so a media address that cannot be bound stops the start-up
+        // with the settings to change, and the banner can show where media goes.
+        let media = match emulator.as_ref().and_then(Emulator::media_addr) {
+            Some(Ok(addr)) => Some(addr),
+            Some(Err(err)) => anyhow::bail!(
+                "{err}; set media.advertise (VIDEOROOM_MEDIA_ADVERTISE) or media.udp_port \
+                 (VIDEOROOM_MEDIA_UDP_PORT), or media.mode = mesh"
+            ),
+            None => None,
+        };
         // The attendees' page and the twilio-video.js it loads: served locally with the
         // emulator, from Twilio's CDN otherwise (see `workshop.rs`).
         let workshop = Workshop::new(settings.workshop_page(), emulator.is_some(), &settings.sdk);
@@ -206,7 +219,12 @@ impl Application {
         .shutdown_signal(shutdown_signal())
         .run();
         let lan = crate::lan::Listening::start(&settings, port, tls, access_for_redirect)?;
-        Ok(Self { port, server, lan })
+        Ok(Self {
+            port,
+            server,
+            lan,
+            media,
+        })
     }
 
     /// The port actually bound (useful when the settings asked for port 0).
@@ -218,6 +236,11 @@ impl Application {
     /// plain-HTTP redirect port, when HTTPS is on.
     pub fn listening(&self) -> &crate::lan::Listening {
         &self.lan
+    }
+
+    /// The media server's UDP address, when group rooms go through it.
+    pub fn media_addr(&self) -> Option<std::net::SocketAddr> {
+        self.media
     }
 
     /// A handle to stop the server (gracefully or not) from elsewhere.

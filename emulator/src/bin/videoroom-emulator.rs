@@ -29,6 +29,7 @@ use videoroom_core::credentials::first_set;
 use videoroom_emulator::faults::FaultPlan;
 use videoroom_emulator::guard::{self, AccessPolicy};
 use videoroom_emulator::limits::{self, ConnectionLimits, PerClient};
+use videoroom_emulator::media::{MediaMode, MediaSettings};
 use videoroom_emulator::seed::{SeedFile, SEED_VAR};
 use videoroom_emulator::settings::{api_key_is_seeded, did_you_mean, read_dotenv, CallbackHosts};
 use videoroom_emulator::settings::{
@@ -105,6 +106,17 @@ struct Cli {
     /// (names as for POST /emulator/faults; `,` may separate them too)
     #[arg(long, env = videoroom_emulator::faults::FAULTS_VAR, value_name = "PLAN")]
     faults: Option<String>,
+    /// How group rooms carry media: sfu (through the emulator's media server, as Twilio does)
+    /// or mesh (browser to browser, like peer-to-peer rooms), as `videoroom`'s `media.mode`
+    #[arg(long, env = "VIDEOROOM_MEDIA_MODE", default_value = "sfu", value_parser = MediaMode::parse)]
+    media_mode: MediaMode,
+    /// UDP port of the media server; 0 picks a free one, as `videoroom`'s `media.udp_port`
+    #[arg(long, env = "VIDEOROOM_MEDIA_UDP_PORT", default_value_t = 0)]
+    media_udp_port: u16,
+    /// The address the media server binds and advertises to browsers (default: --host when it
+    /// is a concrete address, else 127.0.0.1), as `videoroom`'s `media.advertise`
+    #[arg(long, env = "VIDEOROOM_MEDIA_ADVERTISE", value_name = "IP")]
+    media_advertise: Option<IpAddr>,
     #[command(subcommand)]
     command: Option<Subcommand>,
 }
@@ -198,6 +210,12 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
             videoroom_emulator::faults::FAULTS_VAR
         )
     })?;
+    settings.media = MediaSettings {
+        mode: cli.media_mode,
+        udp_port: cli.media_udp_port,
+        advertise: cli.media_advertise,
+    }
+    .for_host(cli.host);
     Ok(Options {
         faults,
         host: cli.host,
@@ -251,9 +269,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
-    let (server, base, emulator) = serve(options)?;
+    let (server, base, emulator, media) = serve(options)?;
     println!("listening on {base}");
-    print!("{}", banner(&base, emulator.settings()));
+    print!("{}", banner(&base, emulator.settings(), &media));
     server.await?;
     Ok(())
 }
@@ -265,7 +283,7 @@ async fn exec_command(
     log: CapturedLog,
 ) -> anyhow::Result<ExitCode> {
     options.port = 0;
-    let (server, base, emulator) = serve(options)?;
+    let (server, base, emulator, _media) = serve(options)?;
     let handle = server.handle();
     let serving = actix_web::rt::spawn(server);
     let (program, args) = command
@@ -340,9 +358,9 @@ fn exit_code(status: std::process::ExitStatus) -> u8 {
     1
 }
 
-/// Binds, seeds and assembles the server; it runs once awaited. Returns it with its base URL
-/// and the emulator it serves.
-fn serve(options: Options) -> anyhow::Result<(actix_web::dev::Server, String, Emulator)> {
+/// Binds, seeds and assembles the server; it runs once awaited. Returns it with its base URL,
+/// the emulator it serves and the banner's media line.
+fn serve(options: Options) -> anyhow::Result<(actix_web::dev::Server, String, Emulator, String)> {
     let Options {
         host,
         port,
@@ -400,12 +418,14 @@ fn serve(options: Options) -> anyhow::Result<(actix_web::dev::Server, String, Em
         IpAddr::V4(ip) => ip.to_string(),
     };
     let base = format!("http://{host}:{}", addr.port());
-    Ok((server, base, emulator))
+    // A media server that cannot bind stops the start-up here, with the settings to change.
+    let media = media_line(&emulator)?;
+    Ok((server, base, emulator, media))
 }
 
 /// What a user needs to point a client at the emulator. Seeded test values are public and
 /// printed in clear; configured secrets are never printed.
-fn banner(base: &str, settings: &EmulatorSettings) -> String {
+fn banner(base: &str, settings: &EmulatorSettings, media: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "  REST base URL     {base}  (Video API under {base}/v1)\n"
@@ -415,6 +435,8 @@ fn banner(base: &str, settings: &EmulatorSettings) -> String {
     if let Some(source) = &settings.seed.source {
         out.push_str(&format!("  Seed              {}\n", source.display()));
     }
+    out.push_str(media);
+    out.push('\n');
     out.push_str(&format!("  Account SID       {}\n", settings.account_sid));
     let token = if settings.auth_token_is_seeded() {
         format!(
@@ -438,6 +460,20 @@ fn banner(base: &str, settings: &EmulatorSettings) -> String {
         out.push_str(&format!("  API key secret    {secret}\n"));
     }
     out
+}
+
+/// The banner's media server line: where browsers send media in group rooms. A media server
+/// that cannot bind stops the start-up here, with the settings to change.
+fn media_line(emulator: &Emulator) -> anyhow::Result<String> {
+    match emulator.media_addr() {
+        None => Ok("  Media             mesh (group rooms browser to browser)".to_owned()),
+        Some(Ok(addr)) => Ok(format!(
+            "  Media server      udp://{addr}  (group rooms; ICE-lite, this address only)"
+        )),
+        Some(Err(err)) => Err(anyhow::anyhow!(
+            "{err}; set --media-advertise / --media-udp-port, or --media-mode mesh"
+        )),
+    }
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {

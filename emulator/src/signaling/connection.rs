@@ -320,7 +320,10 @@ impl Connection {
                         if let Err(refusal) = update.check() {
                             return self.refuse_invalid("update", &refusal);
                         }
-                        let fanout = self.hub.update(seat, self.handle.id, &update);
+                        let fanout = match self.hub.update(seat, self.handle.id, &update) {
+                            Ok(fanout) => fanout,
+                            Err(err) => return self.refuse(err.code, &err.message),
+                        };
                         if self.fanout.take(fanout as f64) {
                             Step::Continue
                         } else {

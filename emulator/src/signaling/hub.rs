@@ -30,12 +30,14 @@ use videoroom_emulator_adapter::{
 };
 
 use super::connection::close;
+use super::media::{MediaSeat, RoomMedia};
 use super::protocol::{
     self, ConnectMessage, Connected, Disconnected, DisconnectedStatus, ErrorBody, LocalParticipant,
     ParticipantState, ParticipantStatus, PeerConnection, PublishedTrack, RemoteParticipant,
     RemoteTrack, Revisioned, ServerDescription, ServerDescriptionKind, ServerFrame, ServerMessage,
     SessionOptions, SubscribedTrack, TrackState, Update, UpdateMessage,
 };
+use crate::media::{uses_media_server, MediaPlane};
 
 /// The most tracks one participant may publish; more is refused per track with 53203.
 /// (Twilio documents no per-participant figure; the SDK publishes one or two tracks, a screen
@@ -243,6 +245,8 @@ struct Member {
     published_revision: u64,
     /// Revision of the `subscribed` list this client last received.
     subscribed_revision: u64,
+    /// Its one peer connection to the media server, in a room that has one.
+    media: Option<MediaSeat>,
 }
 
 impl Member {
@@ -276,6 +280,9 @@ struct RoomHub {
     /// as the members were told about them: present, with no tracks and no media.
     phantoms: Vec<Phantom>,
     peer_connections: HashMap<String, PeerPair>,
+    /// The media server, when this room goes through one (a group room in SFU mode); the
+    /// mesh's `peer_connections` then stay empty.
+    media: Option<RoomMedia>,
 }
 
 #[derive(Debug, Clone)]
@@ -302,6 +309,28 @@ impl Phantom {
 }
 
 impl RoomHub {
+    /// Disconnects a departing member from the media server, if it is on it.
+    fn media_leave(&self, gone: &Member) {
+        if let (Some(media), Some(_)) = (&self.media, &gone.media) {
+            media.leave(gone.participant.as_str());
+        }
+    }
+
+    /// Sends each member on the media server the server's offer it needs next (others' tracks
+    /// arrived or left), if any. Called after everything that can change the tracks.
+    fn renegotiate(&mut self) {
+        let Some(media) = &self.media else {
+            return;
+        };
+        for member in &mut self.members {
+            if let Some(seat) = &mut member.media {
+                if let Some(offer) = media.next_offer(member.participant.as_str(), seat) {
+                    member.conn.send(offer);
+                }
+            }
+        }
+    }
+
     fn is_known(&self, participant: &ParticipantSid) -> bool {
         self.position(participant).is_some()
             || self.phantoms.iter().any(|p| &p.participant == participant)
@@ -363,6 +392,7 @@ impl RoomHub {
     /// revision, their `subscribed` lists without its tracks, and `close` for each peer
     /// connection of the pair.
     fn announce_departure(&mut self, gone: &Member) {
+        self.media_leave(gone);
         let departed = gone.remote_state(
             ParticipantStatus::Disconnected,
             next_revision(gone.revision),
@@ -392,6 +422,7 @@ impl RoomHub {
                     description: ServerDescription {
                         kind: ServerDescriptionKind::Close,
                         revision: next_revision(p.revision),
+                        sdp: None,
                     },
                 })
                 .collect();
@@ -401,10 +432,12 @@ impl RoomHub {
                     revision: member.subscribed_revision,
                     tracks: subscribed,
                 }),
-                peer_connections: Some(closes),
+                // Through the media server, each member keeps its one peer connection.
+                peer_connections: self.media.is_none().then_some(closes),
                 ..Update::default()
             }));
         }
+        self.renegotiate();
     }
 }
 
@@ -416,6 +449,8 @@ pub struct HubSettings {
     pub ad_hoc_template: Option<CreateRoom>,
     /// `options.session_timeout` sent in `connected`, seconds.
     pub session_timeout_secs: u64,
+    /// The media server of group rooms; `None` serves them as a mesh.
+    pub media: Option<Arc<MediaPlane>>,
 }
 
 /// One room of the hub, behind its own lock.
@@ -525,14 +560,40 @@ impl Hub {
                 // Emptied or ended while this join waited for it: take the hub's current one.
                 continue;
             }
-            let seated = match self.seat(&mut room, conn, connect, &verified, joined) {
+            if room.media.is_none() && uses_media_server(joined.room.room_type) {
+                if let Some(plane) = &self.settings.media {
+                    room.media = Some(RoomMedia::new(plane.clone(), joined.room.sid.as_str()));
+                }
+            }
+            let mut seated = match self.seat(&mut room, conn, connect, &verified, joined) {
                 Ok(seated) => seated,
                 Err(err) => {
                     self.forget_if_empty(&err.room, &mut room);
                     return Err(err.error);
                 }
             };
-            self.reply(&room, &seated);
+            let mut answer = Vec::new();
+            if let Some(media) = &room.media {
+                let offers = connect.peer_connections.as_deref().unwrap_or_default();
+                match media.join(seated.member.participant.as_str(), offers) {
+                    Ok(Some((seat, reply))) => {
+                        seated.member.media = Some(seat);
+                        answer.push(reply);
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        // Seated in the store but refused by the media server: it leaves again.
+                        let _ = self.store.disconnect_participant(
+                            &RoomKey::Sid(seated.joined.room.sid.clone()),
+                            &ParticipantKey::Sid(seated.member.participant.clone()),
+                            DisconnectReason::Left,
+                        );
+                        self.forget_if_empty(&seated.joined.room.sid, &mut room);
+                        return Err(err);
+                    }
+                }
+            }
+            self.reply(&room, &seated, answer);
             let Seated { joined, member, .. } = seated;
             let seat = Seat {
                 room: joined.room.sid,
@@ -603,6 +664,7 @@ impl Hub {
             tracks,
             published_revision: 1,
             subscribed_revision: 1,
+            media: None,
         };
         Ok(Seated {
             joined,
@@ -677,7 +739,7 @@ impl Hub {
 
     /// Join step 3: `connected` to the new member, with everyone already in the room and every
     /// track it now receives.
-    fn reply(&self, room: &RoomHub, seated: &Seated) {
+    fn reply(&self, room: &RoomHub, seated: &Seated, peer_connections: Vec<PeerConnection>) {
         let member = &seated.member;
         let others = room
             .members
@@ -711,7 +773,7 @@ impl Hub {
                     revision: member.subscribed_revision,
                     tracks: subscribed,
                 },
-                peer_connections: Vec::new(),
+                peer_connections,
                 options: SessionOptions {
                     session_timeout: self.settings.session_timeout_secs,
                 },
@@ -725,6 +787,25 @@ impl Hub {
         let arrived = member.remote_state(ParticipantStatus::Connected, member.revision);
         let participant = member.participant.clone();
         room.members.push(member);
+        if room.media.is_some() {
+            // Through the media server: no peer connection between members; each gets the
+            // server's offer for the newcomer's tracks (and the newcomer one for theirs).
+            for index in 0..room.members.len() - 1 {
+                let subscribed = room.subscribed_tracks(&room.members[index].participant);
+                let other = &mut room.members[index];
+                other.subscribed_revision += 1;
+                other.conn.send(ServerMessage::Update(Update {
+                    participants: Some(vec![arrived.clone()]),
+                    subscribed: Some(Revisioned {
+                        revision: other.subscribed_revision,
+                        tracks: subscribed,
+                    }),
+                    ..Update::default()
+                }));
+            }
+            room.renegotiate();
+            return;
+        }
         for index in 0..room.members.len() - 1 {
             let id = uuid::Uuid::new_v4().to_string();
             room.peer_connections.insert(
@@ -749,6 +830,7 @@ impl Hub {
                     description: ServerDescription {
                         kind: ServerDescriptionKind::CreateOffer,
                         revision: 1,
+                        sdp: None,
                     },
                 }]),
                 ..Update::default()
@@ -931,14 +1013,19 @@ impl Hub {
     /// Handles `update` from a joined client: a newer participant state (tracks published,
     /// unpublished, enabled or disabled) and peer-connection states to relay by id. Returns the
     /// bytes it queued for the other members, which the sender's fan-out budget pays for.
-    pub fn update(&self, seat: &Seat, conn_id: u64, update: &UpdateMessage) -> usize {
+    pub fn update(
+        &self,
+        seat: &Seat,
+        conn_id: u64,
+        update: &UpdateMessage,
+    ) -> Result<usize, SignalingError> {
         let Some(shared) = self.room(&seat.room) else {
-            return 0;
+            return Ok(0);
         };
         let mut guard = shared.lock();
         let room = &mut *guard;
         let Some(index) = room.seat_holder(seat, conn_id) else {
-            return 0;
+            return Ok(0);
         };
 
         let mut fanout = 0;
@@ -946,6 +1033,26 @@ impl Hub {
             if state.revision > room.members[index].revision {
                 fanout += self.apply_participant_state(&seat.room, room, index, state);
             }
+        }
+
+        if let Some(media) = &room.media {
+            let member = &mut room.members[index];
+            if let Some(media_seat) = &mut member.media {
+                for state in update
+                    .peer_connections
+                    .iter()
+                    .flatten()
+                    .take(MAX_PEER_CONNECTIONS_PER_UPDATE)
+                {
+                    let reply =
+                        media.client_state(member.participant.as_str(), media_seat, state)?;
+                    if let Some(reply) = reply {
+                        member.conn.send(reply);
+                    }
+                }
+            }
+            room.renegotiate();
+            return Ok(fanout);
         }
 
         if let Some(states) = &update.peer_connections {
@@ -982,7 +1089,7 @@ impl Hub {
                 }
             }
         }
-        fanout
+        Ok(fanout)
     }
 
     fn apply_participant_state(
@@ -1085,6 +1192,7 @@ impl Hub {
                 let mut room = shared.lock();
                 room.closed = true;
                 for member in std::mem::take(&mut room.members) {
+                    room.media_leave(&member);
                     member.conn.send(room_completed());
                     member.conn.close(close::NORMAL, "room completed");
                 }
@@ -1142,6 +1250,7 @@ impl Hub {
                     // The room is completing: everyone gets `disconnected` in turn, so telling
                     // the others about each departure first would only be noise.
                     DisconnectReason::RoomCompleted | DisconnectReason::Reset => {
+                        room.media_leave(&gone);
                         gone.conn.send(room_completed());
                     }
                     DisconnectReason::Kicked
@@ -1193,6 +1302,7 @@ mod tests {
             HubSettings {
                 ad_hoc_template: Some(CreateRoom::default()),
                 session_timeout_secs: 30,
+                media: None,
             },
         )
     }

@@ -11,12 +11,15 @@
 //! and fire status callbacks, and changes made over REST (completing a room, removing a
 //! participant) reach the clients through the store's event stream.
 //!
-//! It deliberately never looks inside SDP or ICE, relays no media (browsers talk to each other
-//! directly), and does not resume sessions (`sync`): a client whose socket drops is disconnected
-//! at once and told so if it tries to resume. Group rooms are served as a mesh too.
+//! In peer-to-peer and go rooms it never looks inside SDP or ICE and relays no media (browsers
+//! talk to each other directly). Group rooms go through the emulator's media server when one is
+//! configured (`SignalingOptions::media`): each client's one peer connection is negotiated with
+//! it (see `media.rs`). It does not resume sessions (`sync`): a client whose socket drops is
+//! disconnected at once and told so if it tries to resume.
 
 mod connection;
 mod hub;
+mod media;
 pub mod protocol;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -74,6 +77,9 @@ pub struct SignalingOptions {
     pub flood_per_second: u32,
     /// `options.session_timeout` in `connected`, seconds.
     pub session_timeout_secs: u64,
+    /// The media server group rooms go through; `None` serves them as a mesh, as
+    /// peer-to-peer rooms always are.
+    pub media: Option<Arc<crate::media::MediaPlane>>,
 }
 
 impl Default for SignalingOptions {
@@ -94,6 +100,7 @@ impl Default for SignalingOptions {
             flood_burst: 300,
             flood_per_second: 100,
             session_timeout_secs: 30,
+            media: None,
         }
     }
 }
@@ -125,6 +132,7 @@ impl Signaling {
                 .ad_hoc_rooms
                 .then(|| options.ad_hoc_template.clone()),
             session_timeout_secs: options.session_timeout_secs,
+            media: options.media.clone(),
         };
         Self {
             inner: Arc::new(Inner {

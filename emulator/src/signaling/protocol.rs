@@ -128,6 +128,10 @@ pub struct ConnectMessage {
     /// The local participant's state: its revision and the tracks it publishes.
     #[serde(default)]
     pub participant: Option<ParticipantState>,
+    /// The client's peer connection with its first offer (`{id, description:{type, revision,
+    /// sdp}}`): the media server of a group room answers it; a mesh ignores it.
+    #[serde(default)]
+    pub peer_connections: Option<Vec<Value>>,
 }
 
 /// The `update` room message: the parts the emulator uses.
@@ -244,7 +248,8 @@ impl ConnectMessage {
     pub fn check(&self) -> Result<(), Refusal> {
         self.participant
             .as_ref()
-            .map_or(Ok(()), ParticipantState::check)
+            .map_or(Ok(()), ParticipantState::check)?;
+        check_peer_connections(self.peer_connections.iter().flatten())
     }
 }
 
@@ -254,28 +259,44 @@ impl UpdateMessage {
         if let Some(participant) = &self.participant {
             participant.check()?;
         }
-        for state in self.peer_connections.iter().flatten() {
-            let bytes = serde_json::to_string(state).map_or(0, |text| text.len());
-            if bytes > MAX_RELAYED_STATE_BYTES {
-                return Err(Refusal(format!(
-                    "a peer connection's description or ICE is {bytes} bytes (at most \
-                     {MAX_RELAYED_STATE_BYTES})"
-                )));
-            }
-            for key in ["description", "ice"] {
-                let revision = state.get(key).and_then(|v| v.get("revision"));
-                if let Some(revision) = revision.and_then(Value::as_u64) {
-                    check_revision(&format!("peer_connections[].{key}.revision"), revision)?;
-                }
+        check_peer_connections(self.peer_connections.iter().flatten())
+    }
+}
+
+/// The limits of peer-connection states, in `connect` and `update` alike.
+fn check_peer_connections<'a>(states: impl Iterator<Item = &'a Value>) -> Result<(), Refusal> {
+    for state in states {
+        let bytes = serde_json::to_string(state).map_or(0, |text| text.len());
+        if bytes > MAX_RELAYED_STATE_BYTES {
+            return Err(Refusal(format!(
+                "a peer connection's description or ICE is {bytes} bytes (at most \
+                 {MAX_RELAYED_STATE_BYTES})"
+            )));
+        }
+        for key in ["description", "ice"] {
+            let revision = state.get(key).and_then(|v| v.get("revision"));
+            if let Some(revision) = revision.and_then(Value::as_u64) {
+                check_revision(&format!("peer_connections[].{key}.revision"), revision)?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// The id of a peer-connection state, and the revision of its description, if any.
 pub fn peer_connection_id(state: &Value) -> Option<&str> {
     state.get("id").and_then(Value::as_str)
+}
+
+/// The description of a peer-connection state the client sent: its type (`offer`, `answer`,
+/// `rollback`…), revision and SDP, when it has all three.
+pub fn peer_connection_description(state: &Value) -> Option<(&str, u64, &str)> {
+    let description = state.get("description")?;
+    Some((
+        description.get("type")?.as_str()?,
+        description.get("revision")?.as_u64()?,
+        description.get("sdp")?.as_str()?,
+    ))
 }
 
 /// The largest revision a peer-connection state carries (description or ICE).
@@ -357,7 +378,8 @@ pub struct Connected {
     pub participants: Vec<RemoteParticipant>,
     pub published: Revisioned<PublishedTrack>,
     pub subscribed: Revisioned<SubscribedTrack>,
-    /// Always empty: every peer connection is announced later with `create-offer`.
+    /// Mesh: empty, every peer connection is announced later with `create-offer`. Media
+    /// server: the answer to the client's offer, on the client's own id.
     pub peer_connections: Vec<PeerConnection>,
     pub options: SessionOptions,
 }
@@ -464,6 +486,9 @@ pub struct ServerDescription {
     #[serde(rename = "type")]
     pub kind: ServerDescriptionKind,
     pub revision: u64,
+    /// The media server's SDP, with `offer` and `answer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdp: Option<String>,
 }
 
 /// What the server asks of a peer connection.
@@ -474,6 +499,10 @@ pub enum ServerDescriptionKind {
     CreateOffer,
     /// The peer connection is over (its other end left).
     Close,
+    /// The media server's offer: other participants' tracks arrive or leave (group rooms).
+    Offer,
+    /// The media server's answer to the client's offer (group rooms).
+    Answer,
 }
 
 /// A Twilio error as the SDK reads it, in `error` and in a failed track publication.
@@ -588,6 +617,7 @@ mod tests {
                     description: ServerDescription {
                         kind: ServerDescriptionKind::CreateOffer,
                         revision: 1,
+                        sdp: None,
                     },
                 },
                 PeerConnection::Relayed(

@@ -90,6 +90,11 @@ async fn the_binary_prints_its_real_port_and_the_seeded_credentials_then_serves(
     assert_ne!(port, 0);
     let banner = lines.join("\n");
     assert!(banner.contains(TEST_ACCOUNT_SID), "{banner}");
+    // Group rooms go through the media server by default, on loopback like the HTTP port.
+    assert!(
+        banner.contains("Media server      udp://127.0.0.1:"),
+        "{banner}"
+    );
     assert!(
         banner.contains(TEST_AUTH_TOKEN),
         "seeded values are public: {banner}"

@@ -54,7 +54,9 @@ impl Server {
     async fn start() -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_videoroom-emulator"));
         command
-            .args(["--port", "0"])
+            // The mesh relay's bounds are under test: group rooms stay a mesh here (the media
+            // server's signaling has its own tests in group_media.rs).
+            .args(["--port", "0", "--media-mode", "mesh"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

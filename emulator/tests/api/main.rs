@@ -12,6 +12,7 @@ mod configuration;
 mod control;
 mod docs;
 mod faults;
+mod group_media;
 mod helpers;
 mod hostile;
 mod hostile_signaling;

@@ -51,7 +51,16 @@ pub struct Client {
     /// mid → publisher track id, from the `a=msid` of the server's offers.
     remote_tracks: HashMap<Mid, String>,
     /// Frames received, as (publisher track id named by the m-line, payload).
-    received: Vec<(Option<String>, Vec<u8>)>,
+    pub received: Vec<(Option<String>, Vec<u8>)>,
+    /// When each received frame arrived, in the order of `received` (the benchmark's latency).
+    pub received_at: Vec<Instant>,
+    /// When each video frame was written, by frame number (the number follows the tag).
+    pub written_at: Vec<Instant>,
+    /// Bytes of padding after each video frame's number, so a benchmark can send frames of a
+    /// realistic size (0 in tests).
+    pub video_padding: usize,
+    /// Keep received payloads (tests read them); a benchmark keeps only arrival times.
+    pub keep_payloads: bool,
     /// Keyframe requests the server sent for this client's own track.
     pub keyframe_requests: Vec<KeyframeRequestKind>,
     connected: bool,
@@ -104,6 +113,10 @@ impl Client {
             pending: None,
             remote_tracks: HashMap::new(),
             received: Vec::new(),
+            received_at: Vec::new(),
+            written_at: Vec::new(),
+            video_padding: 0,
+            keep_payloads: true,
             keyframe_requests: Vec::new(),
             connected: false,
             frames_written: 0,
@@ -306,7 +319,15 @@ impl Client {
                 Output::Event(Event::Connected) => self.connected = true,
                 Output::Event(Event::MediaData(data)) => {
                     let named = self.remote_tracks.get(&data.mid).cloned();
-                    self.received.push((named, data.data.to_vec()));
+                    let payload = if self.keep_payloads {
+                        data.data.to_vec()
+                    } else {
+                        frame_number_of(&data.data)
+                            .map(|n| n.to_be_bytes().to_vec())
+                            .unwrap_or_default()
+                    };
+                    self.received.push((named, payload));
+                    self.received_at.push(now);
                 }
                 Output::Event(Event::KeyframeRequest(request)) => {
                     self.keyframe_requests.push(request.kind);
@@ -361,6 +382,7 @@ impl Client {
         let mut payload = header.to_vec();
         payload.extend_from_slice(&frame_tag(&self.track_id));
         payload.extend_from_slice(&self.frames_written.to_be_bytes());
+        payload.resize(payload.len() + self.video_padding, 0);
         writer
             .write(
                 pt,
@@ -371,7 +393,22 @@ impl Client {
             .expect("a frame can be written");
         self.frames_written += 1;
         self.last_frame = Some(now);
+        self.written_at.push(now);
     }
+
+    /// Video frames written so far (the benchmark's window).
+    #[allow(dead_code)]
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written
+    }
+}
+
+/// The frame number a video or audio payload carries right after its `track=…;` tag.
+pub fn frame_number_of(payload: &[u8]) -> Option<u64> {
+    let start = payload.windows(6).position(|w| w == b"track=")?;
+    let end = start + payload[start..].iter().position(|b| *b == b';')? + 1;
+    let bytes: [u8; 8] = payload.get(end..end + 8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
 }
 
 /// Drives the clients (the media server runs on its own thread) until `done` holds, or fails

@@ -465,3 +465,43 @@ fn calls_name_the_participant_and_the_fix() {
         Sfu::bind(SocketAddr::from(([0, 0, 0, 0], 0))).expect_err("0.0.0.0 is not advertisable");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 }
+
+#[test]
+fn stats_count_what_each_participant_publishes_and_receives() {
+    let sfu = loopback_sfu();
+    let (mut alice, mut bob) = two_in_a_room(&sfu);
+    // str0m reports every second: pump until both directions have a report with a bitrate.
+    let reported = |sfu: &Sfu| {
+        let stats = sfu.stats();
+        let alice = stats.iter().find(|p| p.participant == "PAalice");
+        alice.is_some_and(|a| {
+            a.publishes.iter().any(|t| {
+                t.track_id == "alice-camera" && t.counters.packets > 0 && t.counters.bitrate_bps > 0
+            }) && a.receives.iter().any(|t| {
+                t.track_id == "bob-camera"
+                    && t.publisher == "PAbob"
+                    && t.counters.packets > 0
+                    && t.counters.bitrate_bps > 0
+            })
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !reported(&sfu) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stats: {:?}",
+            sfu.stats()
+        );
+        pump(&mut [&mut alice, &mut bob], "a few more frames", |c| {
+            c[0].frames_of("bob-camera") > 0
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let stats = sfu.stats();
+    let bob_stats = stats
+        .iter()
+        .find(|p| p.participant == "PAbob")
+        .expect("bob");
+    assert_eq!(bob_stats.room, "RMroom");
+    assert_eq!(bob_stats.publishes[0].kind, "video");
+}

@@ -19,6 +19,7 @@ pub(super) fn text(message: Message<'_>) -> String {
             Label::EmulatorRest => "Emulator REST",
             Label::ClientLibraries => "Client libraries",
             Label::Inspector => "Inspector",
+            Label::MediaServer => "Media server",
             Label::TwilioRest => "Twilio REST",
             Label::Health => "Health",
             Label::DecodeToken => "Decode a token",

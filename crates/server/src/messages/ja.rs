@@ -20,6 +20,7 @@ pub(super) fn text(message: Message<'_>) -> String {
             Label::EmulatorRest => "エミュレーターの REST",
             Label::ClientLibraries => "クライアントライブラリ",
             Label::Inspector => "インスペクター",
+            Label::MediaServer => "メディアサーバー",
             Label::TwilioRest => "Twilio の REST",
             Label::Health => "ヘルスチェック",
             Label::DecodeToken => "トークンを読む",

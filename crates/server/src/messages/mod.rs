@@ -77,6 +77,7 @@ pub enum Label {
     EmulatorRest,
     ClientLibraries,
     Inspector,
+    MediaServer,
     TwilioRest,
     Health,
     DecodeToken,

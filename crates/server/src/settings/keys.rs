@@ -479,6 +479,33 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "workshop preset for a room of devices: host 0.0.0.0 (unless host is set) and HTTPS; the banner prints every LAN URL, the certificate fingerprint and a QR code",
         show: |s| s.tls.lan.to_string(),
     },
+    KeySpec {
+        key: "media.mode",
+        env: &["VIDEOROOM_MEDIA_MODE"],
+        flag: None,
+        default: Some("sfu"),
+        secret: false,
+        meaning: "emulator: group rooms through the media server (sfu, as Twilio) or browser to browser (mesh); peer-to-peer and go rooms are always a mesh",
+        show: |s| s.media.mode.as_str().into(),
+    },
+    KeySpec {
+        key: "media.udp_port",
+        env: &["VIDEOROOM_MEDIA_UDP_PORT"],
+        flag: None,
+        default: Some("0"),
+        secret: false,
+        meaning: "emulator: the media server's one UDP port for every client (0 picks a free one; the banner shows it)",
+        show: |s| s.media.udp_port.to_string(),
+    },
+    KeySpec {
+        key: "media.advertise",
+        env: &["VIDEOROOM_MEDIA_ADVERTISE"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "emulator: the IP address the media server binds and gives browsers as its ICE candidate (default: host when it is a concrete address, else 127.0.0.1)",
+        show: |s| s.media.advertised(s.host).to_string(),
+    },
 ];
 
 fn per_minute_or_off(value: Option<std::num::NonZeroU32>) -> String {

@@ -50,10 +50,12 @@ use crate::access::{AccessSettings, AuthMode, RoomPatterns};
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
 pub use upstream::UpstreamSettings;
+use validation::AdvertisedIp;
 use validation::{
     BaseUrl, Checker, ConnectionCap, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs,
 };
 use videoroom_emulator::guard::AccessPolicy;
+use videoroom_emulator::media::{MediaMode, MediaSettings};
 use videoroom_emulator::settings::CallbackHosts;
 
 /// Which backend holds the rooms.
@@ -237,6 +239,8 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// HTTPS and the LAN preset.
     pub tls: TlsSettings,
+    /// Emulator mode: the media server of group rooms.
+    pub media: MediaSettings,
     /// Where each key's value came from, for `videoroom config`.
     pub origins: BTreeMap<&'static str, Origin>,
     /// Things that are not errors but will not do what the person meant (a variable in `.env`
@@ -405,6 +409,9 @@ impl Settings {
         let http_redirect_port =
             check.optional("tls.http_redirect_port", raw.tls.http_redirect_port);
         let lan = check.value("lan", raw.lan);
+        let media_mode = check.value("media.mode", raw.media.mode);
+        let media_udp_port = check.value("media.udp_port", raw.media.udp_port);
+        let media_advertise = check.optional("media.advertise", raw.media.advertise);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
 
@@ -508,6 +515,11 @@ impl Settings {
                 deadline: deadline.expect(CHECKED).0,
             },
             tls: tls.expect(CHECKED),
+            media: MediaSettings {
+                mode: media_mode.expect(CHECKED),
+                udp_port: media_udp_port.expect(CHECKED),
+                advertise: media_advertise.expect(CHECKED).map(|ip| ip.0),
+            },
             origins,
             warnings: Vec::new(),
         };
@@ -538,6 +550,15 @@ struct Raw {
     auth: RawAuth,
     tls: RawTls,
     lan: Parsed<bool>,
+    media: RawMedia,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMedia {
+    mode: Parsed<MediaMode>,
+    udp_port: Parsed<u16>,
+    advertise: Parsed<Option<AdvertisedIp>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

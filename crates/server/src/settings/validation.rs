@@ -149,6 +149,29 @@ impl FromSetting for u16 {
     }
 }
 
+impl FromSetting for videoroom_emulator::media::MediaMode {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
+/// The media server's advertised address: a concrete IP browsers can send to.
+#[derive(Debug)]
+pub(super) struct AdvertisedIp(pub IpAddr);
+
+impl FromSetting for AdvertisedIp {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        let ip = IpAddr::from_setting(s)?;
+        if ip.is_unspecified() {
+            return Err(format!(
+                "must be an address browsers can reach, such as 127.0.0.1 or this machine's LAN \
+                 address, not {ip}: the media server binds exactly the address it advertises"
+            ));
+        }
+        Ok(Self(ip))
+    }
+}
+
 impl FromSetting for bool {
     fn from_setting(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {

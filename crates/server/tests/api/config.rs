@@ -623,3 +623,48 @@ fn access_lists_read_as_toml_lists_or_comma_separated_text_and_bad_entries_name_
         "{err}"
     );
 }
+
+#[test]
+fn the_media_settings_reach_the_emulator_and_refuse_what_cannot_work() {
+    use videoroom_emulator::media::MediaMode;
+
+    // Defaults: group rooms through the media server on a free port, advertised on loopback.
+    let emulator = videoroom_server::startup::emulator_settings(&Layers::new().settings());
+    assert_eq!(emulator.media.mode, MediaMode::Sfu);
+    assert_eq!(emulator.media.udp_port, 0);
+    assert_eq!(emulator.media.advertise, Some("127.0.0.1".parse().unwrap()));
+
+    // Bound to every interface, loopback is still what is advertised unless told otherwise.
+    let mut layers = Layers::new();
+    layers.env = vec![
+        ("VIDEOROOM_HOST", "0.0.0.0"),
+        ("VIDEOROOM_MEDIA_MODE", "mesh"),
+        ("VIDEOROOM_MEDIA_UDP_PORT", "40000"),
+    ];
+    let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
+    assert_eq!(emulator.media.mode, MediaMode::Mesh);
+    assert_eq!(emulator.media.udp_port, 40000);
+    assert_eq!(emulator.media.advertise, Some("127.0.0.1".parse().unwrap()));
+    layers.toml = Some("[media]\nadvertise = \"192.0.2.10\"\n");
+    let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
+    assert_eq!(
+        emulator.media.advertise,
+        Some("192.0.2.10".parse().unwrap())
+    );
+
+    let mut layers = Layers::new();
+    layers.env = vec![
+        ("VIDEOROOM_MEDIA_ADVERTISE", "0.0.0.0"),
+        ("VIDEOROOM_MEDIA_MODE", "msh"),
+    ];
+    let problems = layers.problems();
+    for expected in [
+        "VIDEOROOM_MEDIA_ADVERTISE: must be an address browsers can reach",
+        "did you mean 'mesh'?",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The media plane of group rooms: the settings of the media server ([`videoroom_media::Sfu`])
+//! and the one, lazily bound, server an emulator shares between its rooms.
+//!
+//! Twilio serves `group` and `group-small` rooms through its media servers; with
+//! [`MediaMode::Sfu`] (the default) the emulator does the same: each participant keeps one peer
+//! connection, to this server. `peer-to-peer` and `go` rooms always stay a browser mesh, and
+//! [`MediaMode::Mesh`] forces the mesh for group rooms too (a fallback, and the comparison
+//! point of the benchmark).
+//!
+//! The server binds one UDP socket to the exact address it advertises as its only ICE
+//! candidate (ICE-lite: the browser makes the checks, no STUN or TURN server is contacted, and
+//! nothing is contacted to discover addresses). It is bound when first needed (a banner asks
+//! for its address at start-up; a test emulator that never sees a group room never binds it).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+
+use videoroom_core::RoomType;
+use videoroom_media::Sfu;
+
+/// Which topology group rooms get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaMode {
+    /// Group rooms go through the emulator's media server, as Twilio's do.
+    #[default]
+    Sfu,
+    /// Group rooms are a browser mesh, like peer-to-peer rooms.
+    Mesh,
+}
+
+impl MediaMode {
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaMode::Sfu => "sfu",
+            MediaMode::Mesh => "mesh",
+        }
+    }
+
+    /// Parses `sfu` or `mesh` (any case); the error says what is accepted.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "sfu" => Ok(MediaMode::Sfu),
+            "mesh" => Ok(MediaMode::Mesh),
+            _ => {
+                let hint = crate::settings::did_you_mean(text.trim(), ["sfu", "mesh"])
+                    .map(|c| format!("; did you mean '{c}'?"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "must be sfu or mesh (got '{}'){hint}",
+                    crate::signaling::protocol::shown(text, 32)
+                ))
+            }
+        }
+    }
+}
+
+/// The media server's settings (`media.*`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MediaSettings {
+    pub mode: MediaMode,
+    /// The UDP port every client reaches the media server on; 0 picks a free one.
+    pub udp_port: u16,
+    /// The address the media server binds and advertises as its ICE candidate. `None`: the
+    /// HTTP listener's address when it is a concrete IP, else 127.0.0.1 (see
+    /// [`MediaSettings::advertised`]).
+    pub advertise: Option<IpAddr>,
+}
+
+impl MediaSettings {
+    /// The address to advertise for an HTTP listener on `http_host`: the configured one, else
+    /// that host when clients can reach it there, else loopback. 0.0.0.0 or :: is no address a
+    /// browser can send to, and finding "the" LAN address would mean asking the network.
+    pub fn advertised(&self, http_host: IpAddr) -> IpAddr {
+        self.advertise.unwrap_or(if http_host.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            http_host
+        })
+    }
+
+    /// The same settings with the advertised address fixed for `http_host`.
+    pub fn for_host(&self, http_host: IpAddr) -> Self {
+        Self {
+            advertise: Some(self.advertised(http_host)),
+            ..self.clone()
+        }
+    }
+}
+
+/// Whether rooms of `room_type` go through the media server.
+pub fn uses_media_server(room_type: RoomType) -> bool {
+    matches!(room_type, RoomType::Group | RoomType::GroupSmall)
+}
+
+/// The media server of one emulator, bound on first use.
+#[derive(Debug)]
+pub struct MediaPlane {
+    addr: SocketAddr,
+    sfu: OnceLock<Result<Arc<Sfu>, String>>,
+}
+
+impl MediaPlane {
+    /// A media plane that will bind `addr` when first needed.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            sfu: OnceLock::new(),
+        }
+    }
+
+    /// The plane [`MediaSettings`] asks for, or `None` in mesh mode.
+    pub fn for_settings(settings: &MediaSettings) -> Option<Arc<Self>> {
+        match settings.mode {
+            MediaMode::Mesh => None,
+            MediaMode::Sfu => Some(Arc::new(Self::new(SocketAddr::new(
+                settings
+                    .advertise
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                settings.udp_port,
+            )))),
+        }
+    }
+
+    /// The media server, bound now if it was not yet. A failed bind is remembered: the error
+    /// names the address and the setting to change, and every later call gives it again.
+    pub fn sfu(&self) -> Result<&Sfu, String> {
+        match self.sfu.get_or_init(|| {
+            Sfu::bind(self.addr).map(Arc::new).map_err(|e| {
+                format!("{e} (settings media.advertise and media.udp_port choose the address)")
+            })
+        }) {
+            Ok(sfu) => Ok(sfu),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The address the media server listens and is advertised on, binding it if needed.
+    pub fn local_addr(&self) -> Result<SocketAddr, String> {
+        self.sfu().map(Sfu::local_addr)
+    }
+
+    /// The media server if it has been bound already (the inspector shows nothing otherwise).
+    pub fn bound(&self) -> Option<&Sfu> {
+        self.sfu.get().and_then(|r| r.as_ref().ok()).map(|s| &**s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_is_the_setting_else_a_concrete_http_host_else_loopback() {
+        let lan: IpAddr = "192.0.2.7".parse().expect("an IP");
+        let any: IpAddr = "0.0.0.0".parse().expect("an IP");
+        let default = MediaSettings::default();
+        assert_eq!(default.advertised(lan), lan);
+        assert_eq!(default.advertised(any), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            default.advertised("::".parse().expect("an IP")),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        let set = MediaSettings {
+            advertise: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ..MediaSettings::default()
+        };
+        assert_eq!(set.advertised(lan), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn the_mode_parses_sfu_and_mesh_and_suggests_a_near_miss() {
+        assert_eq!(MediaMode::parse(" SFU "), Ok(MediaMode::Sfu));
+        assert_eq!(MediaMode::parse("mesh"), Ok(MediaMode::Mesh));
+        let err = MediaMode::parse("msh").expect_err("not a mode");
+        assert!(err.contains("did you mean 'mesh'"), "{err}");
+    }
+
+    #[test]
+    fn mesh_mode_has_no_media_server_and_a_bad_address_is_a_clear_error() {
+        let mesh = MediaSettings {
+            mode: MediaMode::Mesh,
+            ..MediaSettings::default()
+        };
+        assert!(MediaPlane::for_settings(&mesh).is_none());
+        // 192.0.2.0/24 is documentation space: no interface of this machine has it.
+        let plane = MediaPlane::new("192.0.2.7:0".parse().expect("an address"));
+        let err = plane
+            .local_addr()
+            .expect_err("not an address of this machine");
+        assert!(err.contains("media.advertise"), "{err}");
+    }
+}

@@ -1,0 +1,435 @@
+//! Group rooms through the media server, driven as twilio-video.js 2.36 drives Twilio's: a
+//! scripted WebSocket client for the signaling and a scripted str0m WebRTC client (the media
+//! crate's own) for the media, both on loopback.
+//!
+//! What the SDK needs (see `emulator/src/signaling/media.rs`): the server answers the offer of
+//! `connect` in `connected` on the client's id and revision, offers in `update` when others'
+//! tracks arrive or leave (revision above every one seen), maps each forwarded m-line to a
+//! track SID through `subscribed`, and never sends `create-offer` or `close`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use videoroom_core::token::{TokenSigner, TokenVerifier};
+use videoroom_core::{Identity, RoomKey, RoomName, RoomType};
+use videoroom_emulator::media::MediaPlane;
+use videoroom_emulator::signaling::{Signaling, SignalingOptions};
+use videoroom_emulator_adapter::{CreateRoom, ManualClock, ParticipantKey, Store};
+use videoroom_test_support::seeded_key;
+use videoroom_test_support::serve::{serve, Served};
+
+#[path = "../../../crates/media/tests/it/client.rs"]
+#[allow(dead_code)]
+mod client;
+
+use client::{pump, sections, Client as MediaClient};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Server {
+    url: String,
+    store: Arc<Store>,
+    _served: Option<Served>,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let store = Arc::new(Store::new(Arc::new(ManualClock::fixed())));
+        let plane = Arc::new(MediaPlane::new(SocketAddr::from(([127, 0, 0, 1], 0))));
+        let signaling = Signaling::new(
+            store.clone(),
+            TokenVerifier::new(vec![seeded_key()]),
+            SignalingOptions {
+                media: Some(plane),
+                ..SignalingOptions::default()
+            },
+        );
+        signaling.start();
+        let served = serve(2, move |cfg| signaling.configure(cfg));
+        Self {
+            url: format!("ws://127.0.0.1:{}/signaling", served.port),
+            store,
+            _served: Some(served),
+        }
+    }
+
+    /// The signaling of a whole emulator (default settings: group rooms through its media
+    /// server), served by `app`.
+    fn of(app: &crate::helpers::TestEmulator) -> Self {
+        Self {
+            url: format!("{}/signaling", app.base.replacen("http://", "ws://", 1)),
+            store: app.emulator.store(),
+            _served: None,
+        }
+    }
+
+    fn create_room(&self, name: &str, room_type: RoomType) {
+        self.store
+            .create_room(&CreateRoom {
+                unique_name: Some(RoomName::parse(name).expect("room name")),
+                room_type: Some(room_type),
+                ..CreateRoom::default()
+            })
+            .expect("room created");
+    }
+}
+
+/// One participant: its signaling socket, its WebRTC client, and every room message it got.
+struct Participant {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    media: MediaClient,
+    pc_id: String,
+    seen: Vec<Value>,
+}
+
+impl Participant {
+    /// Connects `name` to `room` as the SDK does: hello with `ice`, then `connect` with its
+    /// camera track and its peer connection's first offer. Returns it and its `connected`.
+    async fn join(server: &Server, name: &str, room: &str) -> (Self, Value) {
+        let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
+            .await
+            .expect("WebSocket upgrade");
+        let mut media = MediaClient::in_room(name, room);
+        let mut me = Self {
+            ws,
+            pc_id: format!("pc-{name}"),
+            seen: Vec::new(),
+            media: MediaClient::in_room(name, room),
+        };
+        let token = TokenSigner::new(seeded_key(), 3600, None)
+            .expect("signer")
+            .mint(
+                &Identity::parse(name).expect("identity"),
+                Some(room),
+                server.store.now().unix_timestamp(),
+            );
+        me.send(
+            json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2,
+            "body": {"token": token, "type": "ice", "version": 1}}),
+        )
+        .await;
+        assert_eq!(me.frame().await["type"], "welcome");
+        assert_eq!(me.msg().await, json!({"type": "iced", "ice_servers": []}));
+        let offer = media.publish_offer();
+        me.media = media;
+        me.send(json!({"type": "msg", "body": {
+            "type": "connect", "version": 2, "name": null, "token": token, "format": "unified",
+            "participant": {"revision": 1, "tracks": [
+                {"id": me.media.track_id, "kind": "video", "name": "camera", "enabled": true, "priority": "standard"}
+            ]},
+            "peer_connections": [{"id": me.pc_id, "description": {"type": "offer", "revision": 1, "sdp": offer}}],
+            "media_signaling": {}, "ice_servers": "acquire",
+            "subscribe": {"rules": [{"type": "include", "all": true}], "revision": 1},
+        }}))
+        .await;
+        let connected = me.msg().await;
+        assert_eq!(connected["type"], "connected", "{connected}");
+        (me, connected)
+    }
+
+    async fn send(&mut self, frame: Value) {
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .expect("send a frame");
+    }
+
+    async fn frame(&mut self) -> Value {
+        loop {
+            let item = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("the server said something within 5 s");
+            match item {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).expect("JSON");
+                    if frame["type"] != "heartbeat" {
+                        return frame;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("the socket ended: {other:?}"),
+            }
+        }
+    }
+
+    async fn msg(&mut self) -> Value {
+        let frame = self.frame().await;
+        assert_eq!(frame["type"], "msg", "{frame}");
+        self.seen.push(frame["body"].clone());
+        frame["body"].clone()
+    }
+
+    /// Reads messages until one carries a description for this client's peer connection;
+    /// returns that description.
+    async fn next_description(&mut self) -> Value {
+        loop {
+            let body = self.msg().await;
+            for state in body["peer_connections"].as_array().into_iter().flatten() {
+                assert_eq!(
+                    state["id"],
+                    json!(self.pc_id),
+                    "a second peer connection: {body}"
+                );
+                if state.get("description").is_some() {
+                    return state["description"].clone();
+                }
+            }
+        }
+    }
+
+    /// Answers the server's offer as the SDK does: same id, same revision.
+    async fn answer(&mut self, offer: &Value) {
+        assert_eq!(offer["type"], "offer", "{offer}");
+        let answer = self
+            .media
+            .accept_offer(offer["sdp"].as_str().expect("the offer has SDP"));
+        self.send(json!({"type": "msg", "body": {"type": "update", "version": 2,
+            "peer_connections": [{"id": self.pc_id, "description": {"type": "answer", "revision": offer["revision"], "sdp": answer}}]}}))
+            .await;
+    }
+
+    /// Every description type the server ever sent this client.
+    fn description_types(&self) -> Vec<String> {
+        self.seen
+            .iter()
+            .flat_map(|b| {
+                b["peer_connections"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|s| s["description"]["type"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Drives both WebRTC clients on a blocking thread until `done` holds.
+async fn pump_pair(
+    a: MediaClient,
+    b: MediaClient,
+    what: &'static str,
+    done: impl Fn(&[&mut MediaClient]) -> bool + Send + 'static,
+) -> (MediaClient, MediaClient) {
+    tokio::task::spawn_blocking(move || {
+        let (mut a, mut b) = (a, b);
+        pump(&mut [&mut a, &mut b], what, done);
+        (a, b)
+    })
+    .await
+    .expect("the pump thread")
+}
+
+#[actix_web::test]
+async fn a_group_room_goes_through_the_media_server_with_one_peer_connection_each() {
+    let server = Server::start().await;
+    let (mut alice, alice_connected) = Participant::join(&server, "alice", "sfu").await;
+    let answer = &alice_connected["peer_connections"][0];
+    assert_eq!(answer["id"], "pc-alice");
+    assert_eq!(answer["description"]["type"], "answer");
+    assert_eq!(answer["description"]["revision"], 1);
+    let sdp = answer["description"]["sdp"].as_str().expect("SDP");
+    assert!(
+        sdp.contains("a=ice-lite") && sdp.contains("127.0.0.1"),
+        "{sdp}"
+    );
+    alice.media.accept_answer(sdp);
+
+    let (mut bob, bob_connected) = Participant::join(&server, "bob", "sfu").await;
+    let alice_sid = alice_connected["published"]["tracks"][0]["sid"].clone();
+    assert_eq!(
+        bob_connected["subscribed"]["tracks"],
+        json!([{"sid": alice_sid, "id": "alice-camera"}])
+    );
+    bob.media.accept_answer(
+        bob_connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    // The server offers bob alice's camera on bob's own peer connection, revision 2, with the
+    // publisher's track id in `a=msid`, which `subscribed` maps to its SID.
+    let offer = bob.next_description().await;
+    assert_eq!(offer["revision"], 2);
+    let msids: Vec<String> = sections(offer["sdp"].as_str().expect("SDP"))
+        .into_iter()
+        .filter_map(|s| s.msid_track)
+        .collect();
+    assert!(msids.contains(&"alice-camera".to_owned()), "{msids:?}");
+    bob.answer(&offer).await;
+    let offer = alice.next_description().await;
+    assert_eq!(offer["revision"], 2);
+    alice.answer(&offer).await;
+
+    let (alice_media, bob_media) = pump_pair(alice.media, bob.media, "frames both ways", |c| {
+        c[0].frames_of("bob-camera") >= 3 && c[1].frames_of("alice-camera") >= 3
+    })
+    .await;
+    alice.media = alice_media;
+    bob.media = bob_media;
+    assert_eq!(alice.media.misrouted_frames(), 0);
+
+    // The store holds the publications and what each one receives.
+    let subscribed = server
+        .store
+        .subscribed_tracks(
+            &RoomKey::parse("sfu").expect("room key"),
+            &ParticipantKey::Identity(Identity::parse("bob").expect("identity")),
+        )
+        .expect("bob's subscribed tracks");
+    assert_eq!(subscribed.len(), 1);
+    assert_eq!(subscribed[0].client_id, "alice-camera");
+
+    // Bob leaves: alice sees him disconnected and gets an offer that stops his m-line on her
+    // one peer connection; nothing closes it.
+    bob.send(json!({"type": "msg", "body": {"type": "disconnect", "version": 2}}))
+        .await;
+    let offer = alice.next_description().await;
+    assert_eq!(offer["type"], "offer");
+    assert_eq!(offer["revision"], 3);
+    let stopped = sections(offer["sdp"].as_str().expect("SDP"))
+        .into_iter()
+        .any(|s| s.rejected);
+    assert!(stopped, "bob's m-line is stopped: {offer}");
+    alice.answer(&offer).await;
+    let departed = alice
+        .seen
+        .iter()
+        .flat_map(|b| b["participants"].as_array().cloned().unwrap_or_default())
+        .any(|p| p["identity"] == "bob" && p["state"] == "disconnected");
+    assert!(departed, "alice was told bob left: {:?}", alice.seen);
+    for who in [&alice, &bob] {
+        let types = who.description_types();
+        assert!(
+            types.iter().all(|t| t == "offer" || t == "answer"),
+            "never create-offer nor close: {types:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_client_offer_is_answered_with_its_revision_and_peer_to_peer_rooms_stay_a_mesh() {
+    let server = Server::start().await;
+    let (mut alice, connected) = Participant::join(&server, "alice", "reoffer").await;
+    alice.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    // The client publishes a second track: it re-offers with its next revision.
+    let offer = alice.media.add_track_offer("alice-screen");
+    alice
+        .send(json!({"type": "msg", "body": {"type": "update", "version": 2,
+            "participant": {"revision": 2, "tracks": [
+                {"id": "alice-camera", "kind": "video", "name": "camera", "enabled": true},
+                {"id": "alice-screen", "kind": "video", "name": "screen", "enabled": true}]},
+            "peer_connections": [{"id": "pc-alice", "description": {"type": "offer", "revision": 2, "sdp": offer}}]}}))
+        .await;
+    let answer = alice.next_description().await;
+    assert_eq!(answer["type"], "answer");
+    assert_eq!(answer["revision"], 2);
+
+    // A peer-to-peer room keeps today's mesh: no answer in `connected`, `create-offer` for
+    // the pair when a second participant arrives.
+    server.create_room("p2p", RoomType::PeerToPeer);
+    let (mut carol, connected) = Participant::join(&server, "carol", "p2p").await;
+    assert_eq!(connected["peer_connections"], json!([]));
+    let (_dave, _) = Participant::join(&server, "dave", "p2p").await;
+    let update = carol.msg().await;
+    assert_eq!(
+        update["peer_connections"][0]["description"],
+        json!({"type": "create-offer", "revision": 1})
+    );
+}
+
+#[actix_web::test]
+async fn an_offer_the_media_server_cannot_parse_is_refused_with_53404() {
+    let server = Server::start().await;
+    let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
+        .await
+        .expect("WebSocket upgrade");
+    let mut me = Participant {
+        ws,
+        media: MediaClient::in_room("eve", "bad"),
+        pc_id: "pc-eve".into(),
+        seen: Vec::new(),
+    };
+    let token = TokenSigner::new(seeded_key(), 3600, None)
+        .expect("signer")
+        .mint(
+            &Identity::parse("eve").expect("identity"),
+            Some("bad"),
+            server.store.now().unix_timestamp(),
+        );
+    me.send(json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2}))
+        .await;
+    assert_eq!(me.frame().await["type"], "welcome");
+    me.send(json!({"type": "msg", "body": {"type": "connect", "version": 2, "token": token,
+        "peer_connections": [{"id": "pc-eve", "description": {"type": "offer", "revision": 1, "sdp": "v=0 not sdp"}}]}}))
+        .await;
+    let error = me.msg().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], 53404, "{error}");
+    // The refused participant is not left connected in the store.
+    let connected = server
+        .store
+        .connected_participants(&RoomKey::parse("bad").expect("room key"))
+        .map(|p| p.len())
+        .unwrap_or(0);
+    assert_eq!(connected, 0);
+}
+
+#[actix_web::test]
+async fn the_inspector_shows_what_the_media_server_carries_for_each_participant() {
+    let app = crate::helpers::spawn().await;
+    let server = Server::of(&app);
+    let (mut alice, connected) = Participant::join(&server, "alice", "inspected").await;
+    let alice_sid = connected["participant"]["sid"].clone();
+    alice.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    let (mut bob, connected) = Participant::join(&server, "bob", "inspected").await;
+    bob.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    let offer = bob.next_description().await;
+    bob.answer(&offer).await;
+    let offer = alice.next_description().await;
+    alice.answer(&offer).await;
+
+    let shows_media = |state: &Value| {
+        let participants = state["rooms"][0]["participants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        participants.iter().any(|p| {
+            p["sid"] == alice_sid
+                && p["media"]["publishes"][0]["track_id"] == "alice-camera"
+                && p["media"]["publishes"][0]["packets"].as_u64() > Some(0)
+                && p["media"]["receives"][0]["track_id"] == "bob-camera"
+                && p["media"]["receives"][0]["bitrate_bps"].as_u64() > Some(0)
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let (mut a, mut b) = (alice.media, bob.media);
+    loop {
+        (a, b) = pump_pair(a, b, "frames", |c| c[0].frames_of("bob-camera") > 0).await;
+        let state: Value = app.get("/emulator/state").await.json().await.expect("JSON");
+        if shows_media(&state) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no media figures: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

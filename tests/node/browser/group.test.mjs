@@ -1,0 +1,212 @@
+// Group rooms through the emulator's media server (issue 11), with the real twilio-video.js in
+// Debian's Chromium: every tab keeps exactly one RTCPeerConnection, to the media server, and
+// plays every other tab's video through it; caps, REST kicks and room completion behave as in
+// a mesh; a peer-to-peer room still is a mesh (one connection per other tab).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { startVideoroom } from '../support/servers.mjs';
+import {
+  framesOf,
+  inProgressRoom,
+  join,
+  launchBrowser,
+  rest,
+  shownIdentities,
+  waitConnected,
+  waitForErrorCode,
+  waitForSdk,
+  waitForStatus,
+  waitForVideoOf,
+} from './browser.mjs';
+
+/**
+ * Counts the page's peer connections. A Proxy with a construct trap keeps the native prototype:
+ * the SDK's Chrome wrapper copies the prototype's own properties, so a subclass would break it.
+ */
+function countPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__peerConnections = [];
+  window.RTCPeerConnection = new Proxy(Native, {
+    construct(target, args, newTarget) {
+      const pc = Reflect.construct(target, args, newTarget);
+      window.__peerConnections.push(pc);
+      return pc;
+    },
+  });
+}
+
+/** The page's peer connections that are not closed (the SDK may open and close probes). */
+function openPeerConnections(page) {
+  return page.evaluate(
+    () => window.__peerConnections.filter((pc) => pc.signalingState !== 'closed').length,
+  );
+}
+
+/** The page's peer connections whose transport is up. */
+function connectedPeerConnections(page) {
+  return page.evaluate(
+    () => window.__peerConnections.filter((pc) => pc.connectionState === 'connected').length,
+  );
+}
+
+async function openTab(browser, baseUrl, identity, room) {
+  const page = await browser.newPage();
+  await page.addInitScript(countPeerConnections);
+  await join(page, baseUrl, identity, room);
+  return page;
+}
+
+/** Waits until `page` has decoded a few more frames of `identity`'s video than now. */
+async function framesAdvance(page, identity) {
+  const first = await framesOf(page, identity);
+  const deadline = Date.now() + 10_000;
+  while ((await framesOf(page, identity)) <= first + 5) {
+    assert.ok(Date.now() < deadline, `${identity}'s video stopped on one page`);
+    await page.waitForTimeout(100);
+  }
+}
+
+async function withBrowser(body) {
+  const browser = await launchBrowser();
+  try {
+    await body(browser);
+    assert.deepEqual(browser.offMachine(), [], 'a page tried to reach a host other than localhost');
+  } finally {
+    await browser.close();
+  }
+}
+
+describe('group rooms through the media server', () => {
+  let server;
+
+  before(async () => {
+    server = await startVideoroom();
+    await waitForSdk(server.url);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('four tabs each play the three others through one peer connection; caps, kicks and completion hold', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'sfu-four';
+      const created = await rest(server.url, 'POST', '/v1/Rooms', {
+        UniqueName: room,
+        Type: 'group',
+        MaxParticipants: '4',
+      });
+      assert.equal(created.type, 'group');
+      const names = ['alice', 'bob', 'carol', 'dave'];
+      const pages = [];
+      for (const name of names) {
+        const page = await openTab(browser, server.url, name, room);
+        await waitConnected(page);
+        pages.push(page);
+      }
+      for (const [i, page] of pages.entries()) {
+        const others = names.filter((_, j) => j !== i);
+        await Promise.all(others.map((other) => waitForVideoOf(page, other)));
+        for (const other of others) await framesAdvance(page, other);
+        assert.equal(await openPeerConnections(page), 1, `${names[i]} holds one peer connection`);
+        assert.equal(await connectedPeerConnections(page), 1, `${names[i]}'s one peer connection is up`);
+      }
+
+      // A fifth participant is refused: the room holds four.
+      const eve = await openTab(browser, server.url, 'eve', room);
+      await waitForErrorCode(eve, 53105);
+
+      // The store saw every publication and subscription.
+      const { sid } = await inProgressRoom(server.url, room);
+      const aliceSubs = await rest(server.url, 'GET', `/v1/Rooms/${sid}/Participants/alice/SubscribedTracks`);
+      assert.equal(aliceSubs.subscribed_tracks.length, 3, JSON.stringify(aliceSubs));
+
+      // A REST kick ends dave's session only; the others stop showing him.
+      await rest(server.url, 'POST', `/v1/Rooms/${sid}/Participants/dave`, { Status: 'disconnected' });
+      await waitForStatus(pages[3], 'disconnected');
+      for (const page of pages.slice(0, 3)) {
+        await page.waitForFunction(
+          () => !document.querySelector('#participants [data-identity="dave"]'),
+          null,
+          { timeout: 15_000 },
+        );
+        assert.equal((await shownIdentities(page)).length, 3);
+      }
+      // The others keep playing each other, still over their one connection.
+      await framesAdvance(pages[0], 'bob');
+      assert.equal(await openPeerConnections(pages[0]), 1);
+
+      // Completing the room ends every remaining session with 53118.
+      await rest(server.url, 'POST', `/v1/Rooms/${sid}`, { Status: 'completed' });
+      await Promise.all(pages.slice(0, 3).map((page) => waitForErrorCode(page, 53118)));
+    });
+  });
+
+  test('asking for dominant speaker and network quality still connects cleanly and plays video', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'sfu-optional-features';
+      const pages = [];
+      for (const identity of ['alice', 'bob']) {
+        const page = await browser.newPage();
+        await page.goto(`${server.url}/index.html`);
+        // The SDK asks for these over data channels the media server does not open: it must
+        // connect anyway, with no error, and the levels simply stay null.
+        const state = await page.evaluate(async ({ identity, room }) => {
+          const response = await fetch('/video-token', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ identity, room }),
+          });
+          const { token } = await response.json();
+          window.optionalRoom = await Twilio.Video.connect(token, {
+            name: room,
+            audio: false,
+            video: true,
+            dominantSpeaker: true,
+            networkQuality: { local: 1, remote: 1 },
+          });
+          return window.optionalRoom.state;
+        }, { identity, room });
+        assert.equal(state, 'connected');
+        pages.push(page);
+      }
+      await pages[0].waitForFunction(
+        () => [...window.optionalRoom.participants.values()].some((p) =>
+          [...p.videoTracks.values()].some((pub) => pub.track && pub.track.isStarted)),
+        null,
+        { timeout: 20_000 },
+      );
+      for (const page of pages) {
+        const errors = page.consoleLog.filter((line) => /^\[(error|pageerror)\]/.test(line));
+        assert.deepEqual(errors, [], 'no errors in the console');
+        assert.equal(await page.evaluate(() => window.optionalRoom.state), 'connected');
+        assert.equal(await page.evaluate(() => window.optionalRoom.dominantSpeaker), null);
+      }
+    });
+  });
+
+  test('a peer-to-peer room still uses the mesh: one peer connection per other tab', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'p2p-three';
+      await rest(server.url, 'POST', '/v1/Rooms', { UniqueName: room, Type: 'peer-to-peer' });
+      const names = ['alice', 'bob', 'carol'];
+      const pages = [];
+      for (const name of names) {
+        const page = await openTab(browser, server.url, name, room);
+        await waitConnected(page);
+        pages.push(page);
+      }
+      for (const [i, page] of pages.entries()) {
+        await Promise.all(names.filter((_, j) => j !== i).map((other) => waitForVideoOf(page, other)));
+        // The mesh never answers the offer the SDK sends with `connect`, so that connection
+        // stays open, unconnected; one connection per other tab carries the media.
+        assert.equal(
+          await connectedPeerConnections(page),
+          2,
+          `${names[i]} holds one connected peer connection per other tab`,
+        );
+      }
+    });
+  });
+});
