@@ -440,7 +440,8 @@ mod tests {
         assert!(code.lines().count() > 10 && code.contains('█'), "{code}");
         assert!(!text.contains("Warning"), "{text}");
         assert!(
-            text.contains("Workshop page    https://localhost:3000/index.html"),
+            text.lines().any(|line| line.contains("Workshop page")
+                && line.ends_with("https://localhost:3000/index.html")),
             "{text}"
         );
         assert!(
