@@ -81,12 +81,84 @@ pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
             .unwrap_or_else(|| seeded.auth_token.clone()),
         api_keys: vec![credentials.api_key()],
         ad_hoc_rooms: settings.ad_hoc_rooms,
-        media: settings.media.for_host(settings.host),
+        media: media_settings(settings, &crate::tls::machine_addresses()),
         callbacks: videoroom_emulator::CallbackSettings {
             hosts: settings.callback_hosts.clone(),
             ..seeded.callbacks.clone()
         },
         ..seeded
+    }
+}
+
+/// The media server's settings for this listener. Bound to all interfaces (`--lan`, or
+/// `--host 0.0.0.0`) with no `media.advertise`, it advertises the machine's first LAN address
+/// (`lan_addresses`, most likely the venue's network first, as the banner's main URL), so
+/// other devices' group-room media reaches it; with none, loopback. Listing the interfaces
+/// sends nothing anywhere.
+pub(crate) fn media_settings(
+    settings: &Settings,
+    lan_addresses: &[std::net::IpAddr],
+) -> videoroom_emulator::media::MediaSettings {
+    let mut media = settings.media.clone();
+    if media.advertise.is_none() && settings.host.is_unspecified() {
+        media.advertise = lan_addresses
+            .iter()
+            .copied()
+            .find(std::net::IpAddr::is_ipv4);
+    }
+    media.for_host(settings.host)
+}
+
+#[cfg(test)]
+mod media_tests {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+
+    use super::media_settings;
+    use crate::settings::{Settings, Sources};
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        Sources {
+            config_file: None,
+            dotenv_file: None,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            overrides: Default::default(),
+        }
+        .load()
+        .expect("valid settings")
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("a test address")
+    }
+
+    #[test]
+    fn on_all_interfaces_group_media_is_advertised_on_the_first_lan_ipv4_address() {
+        let lan = [ip("fd00::23"), ip("192.168.1.23"), ip("10.0.0.5")];
+        let all = settings(&[("VIDEOROOM_HOST", "0.0.0.0")]);
+        assert_eq!(
+            media_settings(&all, &lan).advertise,
+            Some(ip("192.168.1.23"))
+        );
+        // No LAN address at all (a machine offline): loopback, as before.
+        assert_eq!(media_settings(&all, &[]).advertise, Some(ip("127.0.0.1")));
+        // A configured address always wins, and a concrete host is its own address.
+        let configured = settings(&[
+            ("VIDEOROOM_HOST", "0.0.0.0"),
+            ("VIDEOROOM_MEDIA_ADVERTISE", "10.0.0.5"),
+        ]);
+        assert_eq!(
+            media_settings(&configured, &lan).advertise,
+            Some(ip("10.0.0.5"))
+        );
+        let loopback = settings(&[("VIDEOROOM_HOST", "127.0.0.1")]);
+        assert_eq!(
+            media_settings(&loopback, &lan).advertise,
+            Some(ip("127.0.0.1"))
+        );
     }
 }
 

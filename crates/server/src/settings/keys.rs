@@ -503,8 +503,12 @@ pub const KEYS: &[KeySpec] = &[
         flag: None,
         default: None,
         secret: false,
-        meaning: "emulator: the IP address the media server binds and gives browsers as its ICE candidate (default: host when it is a concrete address, else 127.0.0.1)",
-        show: |s| s.media.advertised(s.host).to_string(),
+        meaning: "emulator: the IP address the media server binds and gives browsers as its ICE candidate (default: host when it is a concrete address; on 0.0.0.0, as --lan binds, the first LAN IPv4 address; else 127.0.0.1)",
+        show: |s| {
+            crate::startup::media_settings(s, &crate::tls::machine_addresses())
+                .advertised(s.host)
+                .to_string()
+        },
     },
 ];
 

@@ -634,7 +634,9 @@ fn the_media_settings_reach_the_emulator_and_refuse_what_cannot_work() {
     assert_eq!(emulator.media.udp_port, 0);
     assert_eq!(emulator.media.advertise, Some("127.0.0.1".parse().unwrap()));
 
-    // Bound to every interface, loopback is still what is advertised unless told otherwise.
+    // Bound to every interface (as --lan binds), the machine's first LAN IPv4 address is
+    // advertised, so other devices' media reaches the media server; loopback on a machine
+    // without one (the choice itself is unit-tested in startup.rs with given addresses).
     let mut layers = Layers::new();
     layers.env = vec![
         ("VIDEOROOM_HOST", "0.0.0.0"),
@@ -644,7 +646,13 @@ fn the_media_settings_reach_the_emulator_and_refuse_what_cannot_work() {
     let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
     assert_eq!(emulator.media.mode, MediaMode::Mesh);
     assert_eq!(emulator.media.udp_port, 40000);
-    assert_eq!(emulator.media.advertise, Some("127.0.0.1".parse().unwrap()));
+    let lan = videoroom_server::tls::machine_addresses()
+        .into_iter()
+        .find(std::net::IpAddr::is_ipv4);
+    assert_eq!(
+        emulator.media.advertise,
+        Some(lan.unwrap_or("127.0.0.1".parse().unwrap()))
+    );
     layers.toml = Some("[media]\nadvertise = \"192.0.2.10\"\n");
     let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
     assert_eq!(
