@@ -4,7 +4,9 @@
 //! and participants the emulator holds). The server runs in emulator mode with the passcode on
 //! and `room.allowed`, so the token service's access checks are in the path too.
 //!
-//! Rows for `/twilio/status-callback` (forged signatures) belong here once that route exists.
+//! The rows for `/twilio/status-callback` (forged signatures, smuggled parameters) are in
+//! `upstream.rs` (`hostile_status_callbacks_get_a_4xx_and_evict_nothing`), where the route
+//! exists: it needs twilio mode with a public URL, and "unchanged" there means the room cache.
 //! Frame-level hostility on an open `/signaling` socket is covered by the emulator's own
 //! `hostile_signaling` tests, whose refusals are SDK close codes rather than HTTP statuses.
 

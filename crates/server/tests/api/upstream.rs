@@ -459,3 +459,111 @@ async fn metrics_in_emulator_mode_show_rooms_participants_and_signaling() {
         assert!(text.contains(line), "missing `{line}` in\n{text}");
     }
 }
+
+/// The hostile-request table's rows for `/twilio/status-callback` (issue 13, "Hostile input"):
+/// each request must be refused with a 4xx, and the cached room must stay cached (the next token
+/// request makes no upstream call). Only a body signed with the auth token over the configured
+/// URL, exactly as sent, may evict a room.
+#[tokio::test]
+async fn hostile_status_callbacks_get_a_4xx_and_evict_nothing() {
+    let counting = Arc::new(CountingBackend::new(
+        Emulator::new(EmulatorSettings::seeded()).backend(),
+        Duration::ZERO,
+    ));
+    let settings = twilio_settings(
+        "http://127.0.0.1:9",
+        &[
+            ("VIDEOROOM_PUBLIC_URL", "http://127.0.0.1:1"),
+            ("AUTH_TOKEN", TEST_AUTH_TOKEN),
+        ],
+    );
+    let app = app_over(settings, counting.clone()).await;
+    let (_, first) = token(&app, "Kept").await;
+    let sid = first["roomSid"].as_str().unwrap().to_owned();
+    let url = "http://127.0.0.1:1/twilio/status-callback";
+    let form = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut form = vec![
+            ("RoomName".to_owned(), "Kept".to_owned()),
+            ("RoomSid".to_owned(), sid.clone()),
+            ("StatusCallbackEvent".to_owned(), "room-ended".to_owned()),
+        ];
+        form.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        form
+    };
+    let sign = |form: &[(String, String)], url: &str| {
+        videoroom_emulator::callbacks::signature(TEST_AUTH_TOKEN, url, form)
+    };
+    let genuine = form(&[]);
+    let genuine_body = serde_urlencoded::to_string(&genuine).unwrap();
+    let genuine_signature = sign(&genuine, url);
+
+    // (name, method, path and query, content type, signature, body)
+    type Row = (
+        &'static str,
+        &'static str,
+        String,
+        &'static str,
+        Option<String>,
+        Vec<u8>,
+    );
+    let form_type = "application/x-www-form-urlencoded";
+    let mut rows: Vec<Row> = vec![
+        ("GET instead of POST", "GET", "/twilio/status-callback".into(), form_type, Some(genuine_signature.clone()), Vec::new()),
+        ("PUT instead of POST", "PUT", "/twilio/status-callback".into(), form_type, Some(genuine_signature.clone()), genuine_body.clone().into_bytes()),
+        ("no signature", "POST", "/twilio/status-callback".into(), form_type, None, genuine_body.clone().into_bytes()),
+        ("empty signature", "POST", "/twilio/status-callback".into(), form_type, Some(String::new()), genuine_body.clone().into_bytes()),
+        ("signed with another key", "POST", "/twilio/status-callback".into(), form_type, Some(videoroom_emulator::callbacks::signature("not-the-auth-token", url, &genuine)), genuine_body.clone().into_bytes()),
+        ("signed for another URL", "POST", "/twilio/status-callback".into(), form_type, Some(sign(&genuine, "https://elsewhere.test/twilio/status-callback")), genuine_body.clone().into_bytes()),
+        ("signature truncated by one character", "POST", "/twilio/status-callback".into(), form_type, Some(genuine_signature[..genuine_signature.len() - 1].to_owned()), genuine_body.clone().into_bytes()),
+        ("signature with one character changed", "POST", "/twilio/status-callback".into(), form_type, Some({ let mut s = genuine_signature.clone(); let last = if s.ends_with('A') { "B" } else { "A" }; s.replace_range(s.len() - 2..s.len() - 1, last); s }), genuine_body.clone().into_bytes()),
+        ("a 1,000-character signature", "POST", "/twilio/status-callback".into(), form_type, Some("A".repeat(1000)), genuine_body.clone().into_bytes()),
+        ("the genuine signature over an added parameter", "POST", "/twilio/status-callback".into(), form_type, Some(genuine_signature.clone()), serde_urlencoded::to_string(form(&[("RoomStatus", "completed")])).unwrap().into_bytes()),
+        ("the genuine signature over a duplicated RoomSid", "POST", "/twilio/status-callback".into(), form_type, Some(genuine_signature.clone()), format!("{genuine_body}&RoomSid=RM00000000000000000000000000000000").into_bytes()),
+        ("the genuine signature with the body moved to the query", "POST", format!("/twilio/status-callback?{genuine_body}"), form_type, Some(genuine_signature.clone()), Vec::new()),
+        ("the genuine signature over a percent-encoded NUL", "POST", "/twilio/status-callback".into(), form_type, Some(genuine_signature.clone()), format!("{genuine_body}%00").into_bytes()),
+        ("the body as JSON", "POST", "/twilio/status-callback".into(), "application/json", Some(genuine_signature.clone()), serde_json::json!({"RoomName": "Kept", "RoomSid": sid, "StatusCallbackEvent": "room-ended"}).to_string().into_bytes()),
+        ("a traversal on the route", "POST", "/twilio/../twilio/status-callback/..%2f..%2fmetrics".into(), form_type, Some(genuine_signature.clone()), genuine_body.clone().into_bytes()),
+        ("invalid UTF-8 in the body", "POST", "/twilio/status-callback".into(), form_type, Some(genuine_signature.clone()), [genuine_body.as_bytes(), b"&RoomName=\xff\xfe"].concat()),
+    ];
+    // A body far larger than any callback.
+    rows.push((
+        "a 2 MiB body",
+        "POST",
+        "/twilio/status-callback".into(),
+        form_type,
+        Some(genuine_signature.clone()),
+        vec![b'a'; 2 << 20],
+    ));
+    assert!(rows.len() >= 15);
+
+    for (name, method, target, content_type, signature, body) in rows {
+        let mut request = app
+            .client
+            .request(method.parse().unwrap(), app.url(&target))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(signature) = &signature {
+            request = request.header("x-twilio-signature", signature);
+        }
+        let status = request.send().await.map(|r| r.status().as_u16());
+        assert!(
+            matches!(status, Ok(400..=499)),
+            "{name}: expected a 4xx, got {status:?}"
+        );
+        let fetches = counting.fetches();
+        let (_, again) = token(&app, "Kept").await;
+        assert_eq!(
+            again["roomSid"], first["roomSid"],
+            "{name}: the cached room stays"
+        );
+        assert_eq!(
+            counting.fetches(),
+            fetches,
+            "{name}: the room is still cached"
+        );
+    }
+}
