@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use videoroom_core::token::TokenSigner;
 use videoroom_core::Identity;
+use videoroom_test_support::chart::{self, Bar};
 
 const TARGET_RATIO: f64 = 200.0;
 const MEASURE: Duration = Duration::from_secs(2);
@@ -82,6 +83,25 @@ fn main() -> ExitCode {
     let ratio = core_rate / node_rate;
     let version = figures["version"].as_str().unwrap_or("?");
     println!("  npm twilio {version:<7} {node_rate:>12.0} tokens/s");
+    let chart = chart::bars_svg(
+        "Video access tokens minted per second, one core",
+        &[
+            Bar {
+                label: "videoroom-core".into(),
+                value: core_rate,
+                shown: format!("{core_rate:.0}/s ({ratio:.0}x)"),
+            },
+            Bar {
+                label: format!("npm twilio {version}"),
+                value: node_rate,
+                shown: format!("{node_rate:.0}/s"),
+            },
+        ],
+    );
+    match chart::write("token-rate", &chart) {
+        Ok(path) => println!("  chart: {}", path.display()),
+        Err(error) => println!("  chart not written: {error}"),
+    }
     let verdict = if ratio >= TARGET_RATIO {
         "PASS"
     } else {

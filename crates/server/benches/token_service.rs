@@ -21,6 +21,7 @@ use futures::stream::{self, StreamExt};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_emulator::EmulatorSettings;
+use videoroom_test_support::chart::{self, Bar};
 use videoroom_test_support::serve;
 
 const REQUESTS: usize = 100_000;
@@ -152,6 +153,26 @@ async fn main() -> ExitCode {
         MAX_P99.as_secs_f64() * 1e3,
         token_p99.as_secs_f64() / MAX_P99.as_secs_f64()
     );
+
+    let chart = chart::bars_svg(
+        &format!("videoroom, twilio mode, warm cache: requests/s at concurrency {CONCURRENCY}"),
+        &[
+            Bar {
+                label: "/healthz".into(),
+                value: health_rate,
+                shown: format!("{health_rate:.0}/s"),
+            },
+            Bar {
+                label: "/video-token".into(),
+                value: token_rate,
+                shown: format!("{token_rate:.0}/s ({ratio:.2}x)"),
+            },
+        ],
+    );
+    match chart::write("token-service", &chart) {
+        Ok(path) => println!("  chart: {}", path.display()),
+        Err(error) => println!("  chart not written: {error}"),
+    }
 
     let (ok, elapsed, _) = load(&client, REQUESTS, token_url).await;
     let (Some(peak), Some(now)) = (status_mb(pid, "VmHWM:"), status_mb(pid, "VmRSS:")) else {

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod binary;
+pub mod chart;
 pub mod counting;
 #[cfg(feature = "emulator")]
 pub mod serve;
