@@ -1,6 +1,7 @@
 // Helpers of the browser tier: Debian's Chromium driven by playwright-core, with a fake camera,
 // talking to a `videoroom` started by the test, through the workshop page's DOM contract only
 // (#login-form with input[name=identity], #participants [data-identity], #status).
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
@@ -90,6 +91,30 @@ export async function launchBrowser({ loopbackNames = [], env, args = [] } = {})
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs `body` with a fresh browser (`launchBrowser(options)`), always closes it, and checks that
+ * no page tried to reach a host other than this machine.
+ */
+export async function withBrowser(body, options = {}) {
+  const browser = await launchBrowser(options);
+  try {
+    await body(browser);
+    assert.deepEqual(browser.offMachine(), [], 'a page tried to reach a host other than this machine');
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Waits until `page` has decoded more than five more frames of `identity`'s video than now. */
+export async function framesAdvance(page, identity, timeoutMs = 10_000) {
+  const first = await framesOf(page, identity);
+  const deadline = Date.now() + timeoutMs;
+  while ((await framesOf(page, identity)) <= first + 5) {
+    assert.ok(Date.now() < deadline, `${identity}'s video stopped after its first frames`);
+    await page.waitForTimeout(100);
+  }
 }
 
 /** Opens the workshop page (optionally in another room, via ?room=) and joins as `identity`. */

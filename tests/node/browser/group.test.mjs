@@ -7,10 +7,9 @@ import { after, before, describe, test } from 'node:test';
 
 import { startVideoroom } from '../support/servers.mjs';
 import {
-  framesOf,
+  framesAdvance,
   inProgressRoom,
   join,
-  launchBrowser,
   rest,
   shownIdentities,
   waitConnected,
@@ -18,6 +17,7 @@ import {
   waitForSdk,
   waitForStatus,
   waitForVideoOf,
+  withBrowser,
 } from './browser.mjs';
 
 /**
@@ -55,26 +55,6 @@ async function openTab(browser, baseUrl, identity, room) {
   await page.addInitScript(countPeerConnections);
   await join(page, baseUrl, identity, room);
   return page;
-}
-
-/** Waits until `page` has decoded a few more frames of `identity`'s video than now. */
-async function framesAdvance(page, identity) {
-  const first = await framesOf(page, identity);
-  const deadline = Date.now() + 10_000;
-  while ((await framesOf(page, identity)) <= first + 5) {
-    assert.ok(Date.now() < deadline, `${identity}'s video stopped on one page`);
-    await page.waitForTimeout(100);
-  }
-}
-
-async function withBrowser(body) {
-  const browser = await launchBrowser();
-  try {
-    await body(browser);
-    assert.deepEqual(browser.offMachine(), [], 'a page tried to reach a host other than localhost');
-  } finally {
-    await browser.close();
-  }
 }
 
 describe('group rooms through the media server', () => {

@@ -20,21 +20,10 @@ import { join as joinPath } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { startVideoroom } from '../support/servers.mjs';
-import { join, launchBrowser, waitConnected, waitForSdk, waitForStatus, waitForVideoOf } from './browser.mjs';
+import { join, waitConnected, waitForSdk, waitForStatus, waitForVideoOf, withBrowser } from './browser.mjs';
 
 const NAME = 'workshop.test';
 const CERTUTIL = '/usr/bin/certutil';
-
-/** Runs `body` with a browser that maps NAME to loopback, and always closes it. */
-async function withBrowser(options, body) {
-  const browser = await launchBrowser({ loopbackNames: [NAME], ...options });
-  try {
-    await body(browser);
-    assert.deepEqual(browser.offMachine(), [], 'a page tried to reach a host other than this machine');
-  } finally {
-    await browser.close();
-  }
-}
 
 /** A scratch HOME whose NSS database (what Chromium on Linux trusts besides its roots) trusts `certPath` as a server certificate. */
 function trustingHome(certPath) {
@@ -69,7 +58,7 @@ describe('the workshop page on a LAN name', () => {
   });
 
   test('over plain http:// there is no camera and #status says to open the https URL', async () => {
-    await withBrowser({}, async (browser) => {
+    await withBrowser(async (browser) => {
       const page = await browser.newPage();
       await page.goto(`http://${NAME}:${plain.port}/index.html`);
       const context = await page.evaluate(() => ({
@@ -93,7 +82,7 @@ describe('the workshop page on a LAN name', () => {
       await local.goto(`${plain.url.replace('127.0.0.1', 'localhost')}/index.html`);
       assert.equal(await local.evaluate(() => window.isSecureContext), true);
       assert.equal(await local.$eval('#status', (el) => el.dataset.state), 'idle');
-    });
+    }, { loopbackNames: [NAME] });
   });
 
   test('with --https two pages on the LAN name join and see each other over wss://', async () => {
@@ -101,7 +90,7 @@ describe('the workshop page on a LAN name', () => {
     const certPath = joinPath(cache, 'videoroom', 'tls', 'videoroom-cert.pem');
     const home = trustingHome(certPath);
     try {
-      await withBrowser({ env: { ...process.env, HOME: home } }, async (browser) => {
+      await withBrowser(async (browser) => {
         const base = `https://${NAME}:${https.port}`;
         const sockets = [];
         browser.context.on('page', (page) => page.on('websocket', (socket) => sockets.push(socket.url())));
@@ -117,14 +106,14 @@ describe('the workshop page on a LAN name', () => {
           sockets.length >= 2 && sockets.every((url) => url === `wss://${NAME}:${https.port}/signaling`),
           `signaling went elsewhere: ${sockets.join(', ')}`,
         );
-      });
+      }, { loopbackNames: [NAME], env: { ...process.env, HOME: home } });
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
   });
 
   test('an untrusted certificate gets the browser warning (screenshot for the docs)', async () => {
-    await withBrowser({}, async (browser) => {
+    await withBrowser(async (browser) => {
       const page = await browser.newPage();
       await page.setViewportSize({ width: 900, height: 640 });
       await assert.rejects(page.goto(`https://${NAME}:${https.port}/index.html`), /ERR_CERT_AUTHORITY_INVALID/);
@@ -139,6 +128,6 @@ describe('the workshop page on a LAN name', () => {
       const proceed = await page.textContent('#proceed-link');
       assert.match(proceed, new RegExp(NAME.replace('.', '\\.')));
       if (dir) await page.screenshot({ path: joinPath(dir, 'lan-certificate-advanced.png'), fullPage: true });
-    });
+    }, { loopbackNames: [NAME] });
   });
 });

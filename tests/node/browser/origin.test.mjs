@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
 
 import { SEEDED, basicAuth, startVideoroom } from '../support/servers.mjs';
-import { inProgressRoom, join, launchBrowser, rest, shownIdentities, waitConnected, waitForSdk } from './browser.mjs';
+import { inProgressRoom, join, rest, shownIdentities, waitConnected, waitForSdk, withBrowser } from './browser.mjs';
 
 const FOREIGN = 'evil.test';
 const PAGE = '<!doctype html><meta charset="utf-8"><title>a page the attendee visits</title><p>hello</p>';
@@ -35,17 +35,6 @@ function tokenFor(identity, room) {
   const token = new AccessToken(SEEDED.accountSid, SEEDED.apiKeySid, SEEDED.apiKeySecret, { identity });
   token.addGrant(new AccessToken.VideoGrant({ room }));
   return token.toJwt();
-}
-
-/** Runs `body` with a browser that maps the foreign name to loopback, and always closes it. */
-async function withBrowser(body) {
-  const browser = await launchBrowser({ loopbackNames: [FOREIGN] });
-  try {
-    await body(browser);
-    assert.deepEqual(browser.offMachine(), [], 'a page tried to reach a host other than this machine');
-  } finally {
-    await browser.close();
-  }
 }
 
 /** Participants of `room` as REST lists them (connected ones). */
@@ -108,7 +97,7 @@ describe('a page from another origin', () => {
       const made = await rest(server.url, 'GET', '/v1/Rooms?UniqueName=made-by-a-foreign-page&Status=in-progress');
       assert.deepEqual(made.rooms, []);
       assert.equal(await attendee.getAttribute('#status', 'data-state'), 'connected');
-    });
+    }, { loopbackNames: [FOREIGN] });
   });
 
   test('cannot open /signaling nor join a room through the SDK, while the workshop page can', async () => {
@@ -175,7 +164,7 @@ describe('a page from another origin', () => {
         { timeout: 10_000 },
       );
       assert.equal(await inspector.isHidden('#signin'), true);
-    });
+    }, { loopbackNames: [FOREIGN] });
   });
 
   test('a DNS-rebinding page (its own name, the server\'s address) is refused', async () => {
@@ -201,6 +190,6 @@ describe('a page from another origin', () => {
       assert.equal(outcome.body.code, 20403);
       const made = await rest(server.url, 'GET', '/v1/Rooms?UniqueName=made-after-rebinding&Status=in-progress');
       assert.deepEqual(made.rooms, []);
-    });
+    }, { loopbackNames: [FOREIGN] });
   });
 });
