@@ -26,10 +26,8 @@ const TARGET_BYTES: usize = 150 * 1024 * 1024;
 
 /// The process's resident memory in bytes (Linux), if it can be read.
 fn rss() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let kib = videoroom_test_support::measure::proc_status_kib(None, "VmRSS:")?;
+    usize::try_from(kib).ok().map(|kib| kib * 1024)
 }
 
 fn mb(bytes: usize) -> f64 {

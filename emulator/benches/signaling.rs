@@ -32,6 +32,7 @@ use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 use videoroom_core::token::TokenSigner;
 use videoroom_core::Identity;
 use videoroom_test_support::binary::{self, Running};
+use videoroom_test_support::measure::{ms, percentile, proc_status_kib};
 use videoroom_test_support::seeded_key;
 
 const ROOMS: usize = 40;
@@ -122,15 +123,10 @@ impl Emulator {
 
     /// (VmRSS, VmHWM) in kB.
     fn memory_kb(&self) -> BenchResult<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.running.child.id()))
-            .map_err(|e| format!("cannot read the emulator's /proc status: {e}"))?;
+        let pid = Some(self.running.child.id());
         let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kb| kb.parse::<u64>().ok())
-                .ok_or(format!("no {name} in /proc status"))
+            proc_status_kib(pid, name)
+                .ok_or(format!("no {name} in the emulator's /proc/{pid:?}/status"))
         };
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
@@ -307,18 +303,6 @@ async fn room_script(url: String, room: String, slot: usize) -> BenchResult<Room
     }
     alice.leave().await?;
     Ok(figures)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 async fn rest(request: reqwest::RequestBuilder) -> BenchResult<Value> {

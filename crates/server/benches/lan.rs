@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 use videoroom_test_support::binary::{self, Running};
+use videoroom_test_support::measure::{ms, percentile};
 
 const ATTENDEES: usize = 50;
 /// The SDK's heartbeat timeout: it sends `timeout` in its hello and drops the connection when
@@ -338,18 +339,6 @@ async fn probe(
         }
     }
     Ok((tokens, rests))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn check(what: &str, value: Duration, target: Duration) -> (String, bool) {

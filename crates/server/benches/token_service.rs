@@ -22,6 +22,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
 use videoroom_emulator::EmulatorSettings;
 use videoroom_test_support::chart::{self, Bar};
+use videoroom_test_support::measure::{percentile, proc_status_kib};
 use videoroom_test_support::serve;
 
 const REQUESTS: usize = 100_000;
@@ -58,10 +59,6 @@ async fn load(
     (ok, elapsed, latencies)
 }
 
-fn p99(sorted: &[Duration]) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * 0.99).round() as usize]
-}
-
 fn verdict(good: bool) -> &'static str {
     if good {
         "PASS"
@@ -70,12 +67,9 @@ fn verdict(good: bool) -> &'static str {
     }
 }
 
-/// A `VmHWM:`/`VmRSS:` line of /proc/PID/status, in MB.
+/// A `VmHWM:`/`VmRSS:` field of /proc/PID/status, in MB.
 fn status_mb(pid: u32, field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    proc_status_kib(Some(pid), field).map(|kib| kib as f64 / 1024.0)
 }
 
 #[tokio::main]
@@ -127,7 +121,7 @@ async fn main() -> ExitCode {
     let health_rate = rate(PHASE_REQUESTS, health_time);
     let token_rate = rate(PHASE_REQUESTS, token_time);
     let ratio = token_rate / health_rate;
-    let token_p99 = p99(&token_latencies);
+    let token_p99 = percentile(&token_latencies, 99.0);
     println!(
         "videoroom token service: twilio mode, warm cache, concurrency {CONCURRENCY}, {PHASE_REQUESTS} requests a route"
     );

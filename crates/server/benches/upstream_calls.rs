@@ -14,6 +14,7 @@ use videoroom_emulator::faults::FaultPlan;
 use videoroom_emulator::EmulatorSettings;
 use videoroom_server::settings::{Overrides, Sources};
 use videoroom_server::Application;
+use videoroom_test_support::measure::percentile;
 use videoroom_test_support::serve;
 
 const REQUESTS: usize = 1000;
@@ -82,7 +83,8 @@ async fn main() -> std::process::ExitCode {
     let elapsed = started.elapsed();
     samples.sort_by_key(|s| s.1);
     let ok = samples.iter().filter(|s| s.0 == 200).count();
-    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize].1;
+    let latencies: Vec<Duration> = samples.iter().map(|s| s.1).collect();
+    let at = |p: f64| percentile(&latencies, p * 100.0);
     let calls = upstream.emulator.faults().report().requests;
     println!(
         "upstream calls benchmark: {REQUESTS} token requests for one room, concurrency {CONCURRENCY}, twilio mode, upstream +50 ms per REST answer"

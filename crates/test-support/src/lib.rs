@@ -14,6 +14,7 @@
 pub mod binary;
 pub mod chart;
 pub mod counting;
+pub mod measure;
 #[cfg(feature = "emulator")]
 pub mod serve;
 pub mod token;
