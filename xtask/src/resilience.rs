@@ -361,7 +361,10 @@ pub fn run(videoroom: &Path, emulator: &Path) -> Result<std::result::Result<(), 
         }
         thread::sleep(Duration::from_millis(250));
     };
-    println!("upstream restarted: tokens again after {recovered:?}");
+    match recovered {
+        Some(after) => println!("upstream restarted: tokens again after {after:.2?}"),
+        None => println!("upstream restarted: no token within 15 s"),
+    }
     match recovered {
         Some(after) if after <= Duration::from_secs(10) => {}
         other => failures.push(format!(
