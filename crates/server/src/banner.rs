@@ -141,7 +141,7 @@ pub fn banner_for(
 /// The LAN part of the banner (issue 10): with HTTPS, every URL other devices can open, the
 /// certificate's fingerprint and a QR code of the main URL; on a LAN address without HTTPS,
 /// the warning (Japanese and English) that other devices will get no camera. Empty on plain
-/// loopback. Kept apart from the rest of the banner's text, which is its own table.
+/// loopback.
 fn lan_section(out: &mut String, settings: &Settings, port: u16, listening: &Listening) {
     let urls: Vec<String> = listening
         .addresses
@@ -151,68 +151,51 @@ fn lan_section(out: &mut String, settings: &Settings, port: u16, listening: &Lis
             IpAddr::V6(ip) => format!("https://[{ip}]:{port}/index.html"),
         })
         .collect();
+    // Every sentence comes from the message tables, Japanese first; addresses, URLs and the
+    // fingerprint are shown once, untranslated.
+    let say = |out: &mut String, message: Message<'_>| {
+        for text in messages::bilingual(message).lines() {
+            let _ = writeln!(out, "  {text}");
+        }
+    };
     let Some(fingerprint) = &listening.fingerprint else {
         if !settings.host.is_loopback() {
-            let _ = writeln!(
-                out,
-                "  警告: ほかの端末のブラウザーは、この http:// のアドレスではカメラを使わせません (https か localhost が必要です)。--lan で起動すると HTTPS になります。"
-            );
-            let _ = writeln!(
-                out,
-                "  Warning: browsers on other devices refuse the camera on this plain http:// address (they need https or localhost). Start with --lan to serve HTTPS."
-            );
+            say(out, Message::BannerLanNoCamera);
             let _ = writeln!(out);
         }
         return;
     };
-    let certificate = match &listening.source {
-        Some(CertSource::Files { cert }) => format!("{}", cert.display()),
-        Some(CertSource::SelfSigned { dir, reused: true }) => format!(
-            "self-signed, reused from {} (same names and addresses as before)",
-            dir.display()
-        ),
-        Some(CertSource::SelfSigned { dir, reused: false }) => {
-            format!("self-signed, made now and kept in {}", dir.display())
-        }
-        None => "(unknown)".into(),
-    };
-    let _ = writeln!(out, "  HTTPS certificate  {certificate}");
-    if !urls.is_empty() {
-        let _ = writeln!(
+    match &listening.source {
+        Some(CertSource::Files { cert }) => say(out, Message::BannerCertFiles { cert }),
+        Some(CertSource::SelfSigned { dir, reused }) => say(
             out,
-            "  参加者の URL (同じ Wi-Fi から) / Attendees open (on the same Wi-Fi):"
-        );
+            Message::BannerCertSelfSigned {
+                dir,
+                reused: *reused,
+            },
+        ),
+        None => {}
+    }
+    if !urls.is_empty() {
+        say(out, Message::BannerAttendeeUrls);
         for url in &urls {
             let _ = writeln!(out, "    {url}");
         }
     }
-    if let Some(redirect) = listening.redirect_port {
-        let _ = writeln!(
-            out,
-            "  http:// on port {redirect} redirects to these https:// URLs"
-        );
+    if let Some(port) = listening.redirect_port {
+        say(out, Message::BannerRedirect { port });
     }
-    let self_signed = matches!(listening.source, Some(CertSource::SelfSigned { .. }));
-    if self_signed {
-        let _ = writeln!(
-            out,
-            "  ブラウザーは自己署名証明書の警告を出します。証明書の SHA-256 がこの値と同じなら先へ進んでください。"
-        );
-        let _ = writeln!(
-            out,
-            "  Browsers warn about this self-signed certificate: proceed when its SHA-256 fingerprint is this one."
-        );
+    if matches!(listening.source, Some(CertSource::SelfSigned { .. })) {
+        say(out, Message::BannerSelfSignedCheck);
     }
     let _ = writeln!(out, "  SHA-256 {fingerprint}");
     if let Some(main) = urls.first() {
         match qr_code(main) {
             Some(code) => {
-                let _ = writeln!(out, "  QR code of {main} (phones):");
+                say(out, Message::BannerQr { url: main });
                 let _ = writeln!(out, "{code}");
             }
-            None => {
-                let _ = writeln!(out, "  (the URL is too long for a QR code)");
-            }
+            None => say(out, Message::BannerQrTooLong),
         }
     }
     let _ = writeln!(out);
@@ -455,10 +438,11 @@ mod tests {
         });
         let text = banner_for(&settings, 3000, &listening, None);
         assert!(
-            text.contains("HTTPS certificate  /home/me/localhost+2.pem"),
+            text.contains("HTTPS 証明書: /home/me/localhost+2.pem\n  HTTPS certificate: /home/me/localhost+2.pem"),
             "{text}"
         );
         assert!(!text.contains("self-signed"), "{text}");
+        assert!(!text.contains("自己署名"), "{text}");
     }
 
     #[test]

@@ -38,6 +38,27 @@ pub(super) fn text(message: Message<'_>) -> String {
             "The settings were refused, so videoroom does not start; fix the values named below."
                 .to_owned()
         }
+        Message::BannerLanNoCamera => {
+            "Warning: browsers on other devices refuse the camera on this plain http:// address (they need https or localhost). Start with --lan to serve HTTPS.".to_owned()
+        }
+        Message::BannerCertFiles { cert } => format!("HTTPS certificate: {}", cert.display()),
+        Message::BannerCertSelfSigned { dir, reused: true } => format!(
+            "HTTPS certificate: self-signed, reused from {} (same names and addresses as before)",
+            dir.display()
+        ),
+        Message::BannerCertSelfSigned { dir, reused: false } => format!(
+            "HTTPS certificate: self-signed, made now and kept in {}",
+            dir.display()
+        ),
+        Message::BannerAttendeeUrls => "Attendees open (on the same Wi-Fi):".to_owned(),
+        Message::BannerRedirect { port } => {
+            format!("http:// on port {port} redirects to these https:// URLs")
+        }
+        Message::BannerSelfSignedCheck => {
+            "Browsers warn about this self-signed certificate: proceed when its SHA-256 fingerprint is this one.".to_owned()
+        }
+        Message::BannerQr { url } => format!("QR code of {url} (phones):"),
+        Message::BannerQrTooLong => "(the URL is too long for a QR code)".to_owned(),
         Message::StartupFailed => "videoroom could not start:".to_owned(),
         Message::SdkFetching { version, cache } => format!(
             "fetching twilio-video.js {version} with `npm pack` into {} ...",

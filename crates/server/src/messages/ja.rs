@@ -36,6 +36,27 @@ pub(super) fn text(message: Message<'_>) -> String {
         Message::BannerBoundToAll { host } => {
             format!("{host} で待ち受けています: ネットワーク上の他のコンピューターからも接続できます。")
         }
+        Message::BannerLanNoCamera => {
+            "警告: ほかの端末のブラウザーは、この http:// のアドレスではカメラを使わせません (https か localhost が必要です)。--lan で起動すると HTTPS になります。".to_owned()
+        }
+        Message::BannerCertFiles { cert } => format!("HTTPS 証明書: {}", cert.display()),
+        Message::BannerCertSelfSigned { dir, reused: true } => format!(
+            "HTTPS 証明書: 自己署名。{} にある前回のものを使います (名前とアドレスが同じため)",
+            dir.display()
+        ),
+        Message::BannerCertSelfSigned { dir, reused: false } => format!(
+            "HTTPS 証明書: 自己署名。いま作り、{} に保存しました",
+            dir.display()
+        ),
+        Message::BannerAttendeeUrls => "参加者の URL (同じ Wi-Fi から):".to_owned(),
+        Message::BannerRedirect { port } => {
+            format!("ポート {port} の http:// は、これらの https:// の URL に転送します")
+        }
+        Message::BannerSelfSignedCheck => {
+            "ブラウザーは自己署名証明書の警告を出します。証明書の SHA-256 がこの値と同じなら先へ進んでください。".to_owned()
+        }
+        Message::BannerQr { url } => format!("{url} の QR コード (スマートフォン用):"),
+        Message::BannerQrTooLong => "(URL が長すぎて QR コードにできません)".to_owned(),
         Message::StartupRefused => {
             "設定に問題があるため起動しません。下の英語の説明にある値を直してください。".to_owned()
         }

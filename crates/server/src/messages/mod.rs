@@ -31,6 +31,23 @@ pub enum Message<'a> {
     BannerCredentials,
     /// Banner: the server is bound to every interface.
     BannerBoundToAll { host: &'a str },
+    /// Banner: serving plain HTTP on a LAN address, where other devices get no camera.
+    BannerLanNoCamera,
+    /// Banner: the HTTPS certificate is the operator's own files.
+    BannerCertFiles { cert: &'a Path },
+    /// Banner: the HTTPS certificate is self-signed, kept in `dir`; `reused` when an earlier
+    /// one still names the same hosts and addresses.
+    BannerCertSelfSigned { dir: &'a Path, reused: bool },
+    /// Banner: the heading of the URLs attendees open on their devices.
+    BannerAttendeeUrls,
+    /// Banner: plain HTTP on `port` redirects to the HTTPS URLs.
+    BannerRedirect { port: u16 },
+    /// Banner: what to do about the browser's warning for a self-signed certificate.
+    BannerSelfSignedCheck,
+    /// Banner: the heading of the QR code of `url`.
+    BannerQr { url: &'a str },
+    /// Banner: the URL does not fit a QR code.
+    BannerQrTooLong,
     /// The settings were refused at start-up (the English detail follows).
     StartupRefused,
     /// The server could not start (port in use, ...; the English detail follows).
@@ -157,6 +174,25 @@ mod tests {
             Message::BannerBoundToAll { host: "0.0.0.0" },
             Message::BannerSeededCredentials,
             Message::BannerCredentials,
+            Message::BannerLanNoCamera,
+            Message::BannerCertFiles {
+                cert: Path::new("/etc/videoroom/cert.pem"),
+            },
+            Message::BannerCertSelfSigned {
+                dir: Path::new("/cache/tls"),
+                reused: true,
+            },
+            Message::BannerCertSelfSigned {
+                dir: Path::new("/cache/tls"),
+                reused: false,
+            },
+            Message::BannerAttendeeUrls,
+            Message::BannerRedirect { port: 8080 },
+            Message::BannerSelfSignedCheck,
+            Message::BannerQr {
+                url: "https://192.0.2.7:3000/index.html",
+            },
+            Message::BannerQrTooLong,
             Message::StartupRefused,
             Message::StartupFailed,
             Message::SdkFetching {
