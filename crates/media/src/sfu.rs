@@ -45,6 +45,7 @@ impl Shared {
         let mut core = self.core.lock();
         let now = Instant::now();
         let result = change(&mut core, now);
+        core.touch_all();
         core.drive(now, &mut |to, bytes| self.send(to, bytes));
         result
     }
@@ -58,13 +59,20 @@ impl Shared {
     fn run(&self) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut next = Instant::now();
+        let mut read_timeout = None;
         while !self.stop.load(Ordering::Relaxed) {
+            // Whole milliseconds, set only when they change: under load this loop turns once a
+            // datagram, and a system call each turn to set the same timeout is wasted.
             let wait = next
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_millis(1), MAX_READ_WAIT);
-            if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
-                tracing::error!(error = %e, "media server: cannot set the socket's read timeout; media stops");
-                return;
+            let wait = Duration::from_millis(wait.as_millis().max(1) as u64);
+            if read_timeout != Some(wait) {
+                if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
+                    tracing::error!(error = %e, "media server: cannot set the socket's read timeout; media stops");
+                    return;
+                }
+                read_timeout = Some(wait);
             }
             let received = match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => Some((n, source)),
