@@ -121,6 +121,7 @@ fn run(n: usize, window: Duration) {
     let measured: OnceLock<(Instant, Instant)> = OnceLock::new();
     let mut cpu = (0u64, 0u64, Duration::ZERO);
     let mut server_waited = Duration::ZERO;
+    let mut buffer_drops = 0;
     let frames: Vec<(u64, u64)> = std::thread::scope(|scope| {
         let threads: Vec<_> = clients
             .iter_mut()
@@ -152,8 +153,10 @@ fn run(n: usize, window: Duration) {
                 thread_cpu_ticks("bench-client"),
             );
             let waited = run_queue_wait("media-server");
+            let drops = udp_receive_buffer_drops();
             sleep_until(end);
             server_waited = run_queue_wait("media-server").saturating_sub(waited);
+            buffer_drops = udp_receive_buffer_drops().saturating_sub(drops);
             cpu = (
                 thread_cpu_ticks("media-server").saturating_sub(server),
                 thread_cpu_ticks("bench-client").saturating_sub(clients),
@@ -223,7 +226,7 @@ fn run(n: usize, window: Duration) {
         rss_growth_mb / n as f64,
     );
     println!(
-        "    server thread: {:.1}% of one core for {streams} video + {streams} audio streams, runnable but waiting for a CPU {:.1}% of the window; the {n} client threads: {:.1}%",
+        "    server thread: {:.1}% of one core for {streams} video + {streams} audio streams, runnable but waiting for a CPU {:.1}% of the window; the {n} client threads: {:.1}%; datagrams dropped by full receive buffers (whole machine): {buffer_drops}",
         100.0 * share(server_ticks),
         100.0 * server_waited.as_secs_f64() / elapsed.as_secs_f64(),
         100.0 * share(client_ticks),
@@ -243,7 +246,7 @@ fn client_thread(
 ) -> (u64, u64) {
     let mut counted = false;
     let mut checked = Instant::now();
-    let mut first = None;
+    let (mut first, mut last) = (None, None);
     loop {
         let now = Instant::now();
         c.step(now);
@@ -263,8 +266,13 @@ fn client_thread(
             if first.is_none() && now >= start {
                 first = Some(c.frames_written());
             }
-            if now >= end {
-                return (first.unwrap_or(0), c.frames_written());
+            if last.is_none() && now >= end {
+                last = Some(c.frames_written());
+            }
+            // Still running a little after the window, so that the main thread's reading of
+            // every client thread's CPU time at the window's end finds them all.
+            if now >= end + Duration::from_millis(200) {
+                return (first.unwrap_or(0), last.unwrap_or(0));
             }
         }
         if abort.load(Ordering::Relaxed) {
@@ -327,6 +335,24 @@ fn run_queue_wait(prefix: &str) -> Duration {
         .filter_map(|stat| stat.split_whitespace().nth(1)?.parse::<u64>().ok())
         .sum();
     Duration::from_nanos(nanos)
+}
+
+/// UDP datagrams the kernel dropped because a socket's receive buffer was full (RcvbufErrors
+/// in /proc/net/snmp; the whole machine's count, which only this bench moves in practice).
+fn udp_receive_buffer_drops() -> u64 {
+    let Ok(snmp) = std::fs::read_to_string("/proc/net/snmp") else {
+        return 0;
+    };
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The process's resident memory, KiB.

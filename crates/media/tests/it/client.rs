@@ -96,6 +96,9 @@ impl Client {
         socket
             .set_nonblocking(true)
             .expect("a UDP socket can be made non-blocking");
+        // As large a receive buffer as the media server's, so that a benchmark's loss is the
+        // server's drops, not a scripted client's whose thread waited for a CPU.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
         let local = socket.local_addr().expect("a bound socket has an address");
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
