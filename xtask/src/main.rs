@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod browser_bench;
 mod fuzz;
 mod kit;
 mod netns;
@@ -1023,6 +1024,10 @@ fn bench() -> Result<bool> {
         let started = Instant::now();
         let outcome = kit::bench_kit(&binaries.videoroom)?;
         results.push(("workshop kit".into(), outcome, started.elapsed()));
+        println!("\n==> mesh vs media server: 4 Chromium tabs in one group room");
+        let started = Instant::now();
+        let outcome = browser_bench::bench_browsers(&binaries)?;
+        results.push(("mesh vs media server".into(), outcome, started.elapsed()));
     }
     println!("\nsummary");
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

@@ -59,6 +59,12 @@ pub struct Client {
     /// Bytes of padding after each video frame's number, so a benchmark can send frames of a
     /// realistic size (0 in tests).
     pub video_padding: usize,
+    /// Bytes of padding after each audio frame's number (0 in tests; a benchmark sends the 80
+    /// bytes of 32 kbit/s Opus every 20 ms).
+    pub audio_padding: usize,
+    /// No frame is written before this instant, so a benchmark can spread its publishers'
+    /// frames over the frame interval as independent browsers do (None: from the connection).
+    pub frames_from: Option<Instant>,
     /// Keep received payloads (tests read them); a benchmark keeps only arrival times.
     pub keep_payloads: bool,
     /// Keyframe requests the server sent for this client's own track.
@@ -66,6 +72,8 @@ pub struct Client {
     connected: bool,
     frames_written: u64,
     last_frame: Option<Instant>,
+    /// When str0m next needs time, as the last `step` was told.
+    next_timeout: Option<Instant>,
 }
 
 impl Client {
@@ -88,6 +96,9 @@ impl Client {
         socket
             .set_nonblocking(true)
             .expect("a UDP socket can be made non-blocking");
+        // As large a receive buffer as the media server's, so that a benchmark's loss is the
+        // server's drops, not a scripted client's whose thread waited for a CPU.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
         let local = socket.local_addr().expect("a bound socket has an address");
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
@@ -116,11 +127,14 @@ impl Client {
             received_at: Vec::new(),
             written_at: Vec::new(),
             video_padding: 0,
+            audio_padding: 0,
+            frames_from: None,
             keep_payloads: true,
             keyframe_requests: Vec::new(),
             connected: false,
             frames_written: 0,
             last_frame: None,
+            next_timeout: None,
         }
     }
 
@@ -278,8 +292,9 @@ impl Client {
             match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
                     let contents = buf[..n].try_into().expect("the media server sends WebRTC");
+                    // The time of this read, not of the step: a benchmark's latency starts here.
                     let input = Input::Receive(
-                        now,
+                        Instant::now(),
                         Receive {
                             proto: Protocol::Udp,
                             source,
@@ -298,10 +313,11 @@ impl Client {
         self.rtc
             .handle_input(Input::Timeout(now))
             .expect("time advances");
-        if self.connected && self.last_frame.is_none_or(|at| now - at >= FRAME_INTERVAL) {
+        let frames_due = self.connected && self.frames_from.is_none_or(|from| now >= from);
+        if frames_due && self.last_frame.is_none_or(|at| now - at >= FRAME_INTERVAL) {
             self.write_frame(now);
         }
-        if self.connected
+        if frames_due
             && self
                 .last_audio_frame
                 .is_none_or(|at| now - at >= AUDIO_FRAME_INTERVAL)
@@ -310,7 +326,10 @@ impl Client {
         }
         loop {
             match self.rtc.poll_output().expect("the client keeps running") {
-                Output::Timeout(_) => break,
+                Output::Timeout(at) => {
+                    self.next_timeout = Some(at);
+                    break;
+                }
                 Output::Transmit(t) => {
                     self.socket
                         .send_to(&t.contents, t.destination)
@@ -327,7 +346,8 @@ impl Client {
                             .unwrap_or_default()
                     };
                     self.received.push((named, payload));
-                    self.received_at.push(now);
+                    // Now, not the step's start: the frames of one step arrive one by one.
+                    self.received_at.push(Instant::now());
                 }
                 Output::Event(Event::KeyframeRequest(request)) => {
                     self.keyframe_requests.push(request.kind);
@@ -349,6 +369,7 @@ impl Client {
             .pt();
         let mut payload = frame_tag(track_id);
         payload.extend_from_slice(&self.audio_frames_written.to_be_bytes());
+        payload.resize(payload.len() + self.audio_padding, 0);
         writer
             .write(
                 pt,
@@ -393,7 +414,54 @@ impl Client {
             .expect("a frame can be written");
         self.frames_written += 1;
         self.last_frame = Some(now);
-        self.written_at.push(now);
+        // The frame leaves in this step's output, right after this.
+        self.written_at.push(Instant::now());
+    }
+
+    /// When this client next has something to do without input: str0m's timer, or its next
+    /// video or audio frame.
+    #[allow(dead_code)]
+    pub fn next_due(&self, now: Instant) -> Instant {
+        let mut due = self.next_timeout.unwrap_or(now);
+        if self.connected {
+            let from = self.frames_from.unwrap_or(now);
+            let video = self
+                .last_frame
+                .map_or(from, |at| at + FRAME_INTERVAL)
+                .max(from);
+            due = due.min(video);
+            if self.microphone.is_some() {
+                let audio = self
+                    .last_audio_frame
+                    .map_or(from, |at| at + AUDIO_FRAME_INTERVAL)
+                    .max(from);
+                due = due.min(audio);
+            }
+        }
+        due
+    }
+
+    /// Sleeps until a datagram arrives or `until`, whichever is first (a benchmark's client
+    /// threads wait here instead of spinning on the cores the media server needs).
+    #[allow(dead_code)]
+    pub fn wait_for_input(&self, until: Instant) {
+        let Some(wait) = until.checked_duration_since(Instant::now()) else {
+            return;
+        };
+        if wait.is_zero() {
+            return;
+        }
+        self.socket
+            .set_nonblocking(false)
+            .expect("a UDP socket can be made blocking");
+        self.socket
+            .set_read_timeout(Some(wait))
+            .expect("a non-zero read timeout is accepted");
+        // Peeking leaves the datagram for `step`; a timeout is the other way out.
+        let _ = self.socket.peek_from(&mut [0u8; 1]);
+        self.socket
+            .set_nonblocking(true)
+            .expect("a UDP socket can be made non-blocking");
     }
 
     /// Video frames written so far (the benchmark's window).
