@@ -474,5 +474,30 @@ async fn the_example_seed_in_the_docs_starts_the_emulator_as_documented() {
     )
     .await;
     assert_eq!(status, 200);
+    // The second account (docs/emulator.md, "Several accounts"): its own daily-standup.
+    let tenant = "AC0000000000000000000000000000000b";
+    let (status, theirs) = get_json(
+        format!("{base}/v1/Rooms/daily-standup"),
+        tenant,
+        "tenant-b-token-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["account_sid"], tenant);
+    assert_ne!(theirs["sid"], room["sid"]);
+    let (status, carol) = get_json(
+        format!("{base}/v1/Rooms/daily-standup/Participants/carol"),
+        "SK0000000000000000000000000000000b",
+        "tenant-b-secret-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 200, "{carol}");
+    let (status, _) = get_json(
+        format!("{base}/v1/Rooms/empty-room"),
+        tenant,
+        "tenant-b-token-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 404, "the first account's room is not the second's");
     drop(child);
 }
