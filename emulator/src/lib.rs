@@ -178,9 +178,21 @@ impl Emulator {
         }
     }
 
-    /// The emulator as the account `sid` sees it, if it serves that account.
+    /// The emulator as the account `sid` (an Account SID) sees it, if it serves that account.
     pub fn account(&self, sid: &str) -> Option<Emulator> {
-        self.for_user(sid)
+        let account = self
+            .inner
+            .accounts
+            .iter()
+            .find(|a| a.settings.account_sid.as_str() == sid)?;
+        Some(self.with_account(account))
+    }
+
+    fn with_account(&self, account: &Arc<accounts::Account>) -> Emulator {
+        Self {
+            inner: Arc::clone(&self.inner),
+            account: Arc::clone(account),
+        }
     }
 
     /// The SIDs of the accounts the emulator serves, the first (configured) one first.
@@ -196,10 +208,7 @@ impl Emulator {
     /// it; see [`accounts::resolve`].
     pub(crate) fn for_user(&self, user: &str) -> Option<Emulator> {
         let account = self.inner.accounts.iter().find(|a| a.owns(user))?;
-        Some(Self {
-            inner: Arc::clone(&self.inner),
-            account: Arc::clone(account),
-        })
+        Some(self.with_account(account))
     }
 
     /// The settings the emulator runs with, with this account's credentials and seed.

@@ -460,6 +460,13 @@ fn banner(base: &str, settings: &EmulatorSettings, media: &str) -> String {
         out.push_str(&format!("  API key SID       {}\n", key.sid));
         out.push_str(&format!("  API key secret    {secret}\n"));
     }
+    // The seed's further accounts by SID only: their tokens and secrets are in the seed file.
+    for account in settings.seed.accounts() {
+        out.push_str(&format!(
+            "  More account      {}  (credentials: the seed file)\n",
+            account.sid
+        ));
+    }
     out
 }
 

@@ -501,3 +501,38 @@ async fn the_example_seed_in_the_docs_starts_the_emulator_as_documented() {
     assert_eq!(status, 404, "the first account's room is not the second's");
     drop(child);
 }
+
+#[actix_web::test]
+async fn the_banner_names_the_seeds_further_accounts_without_their_secrets() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/emulator-seed.example.toml"
+    );
+    let (mut cmd, _dir) = command(&["--port", "0", "--seed", path], &[]);
+    let mut child = cmd.spawn().expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.contains("More account");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .unwrap_or_else(|_| panic!("no 'More account' line in {seen:#?}"));
+    let last = seen.last().expect("a line was read");
+    assert!(
+        last.contains("AC0000000000000000000000000000000b"),
+        "{last}"
+    );
+    let banner = seen.join("\n");
+    assert!(
+        !banner.contains("tenant-b-token") && !banner.contains("tenant-b-secret"),
+        "{banner}"
+    );
+    drop(child);
+}
