@@ -237,6 +237,9 @@ async fn each_account_sees_only_its_own_rooms_participants_tracks_rules_and_sett
     ] {
         assert_twilio_error(post(&app, As::A, &path, &[form]).await, 404, 20404).await;
     }
+    // A composition of another account's room names a room A does not have.
+    let res = post(&app, As::A, "/v1/Compositions", &[("RoomSid", &b_sid)]).await;
+    assert_twilio_error(res, 404, 20404).await;
     let still = ok_json(get(&app, As::BKey, &participant).await, 200).await;
     assert_eq!(
         (still["status"].as_str(), still["identity"].as_str()),
