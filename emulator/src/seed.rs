@@ -640,6 +640,27 @@ mod tests {
     }
 
     #[test]
+    fn a_json_seed_declares_accounts_with_the_same_fields() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("seed.json");
+        let text = format!(
+            r#"{{"accounts": [{{"sid": "{B}", "auth_token": "tb",
+                "api_keys": [{{"sid": "{B_KEY}", "secret": "sb"}}],
+                "rooms": [{{"UniqueName": "b1", "participants": [{{"identity": "bea"}}]}}]}}]}}"#
+        );
+        std::fs::write(&path, text).expect("the seed is written");
+        let mut settings = EmulatorSettings::seeded();
+        SeedFile::read(&path)
+            .and_then(|seed| seed.apply_to(&path, &mut settings))
+            .unwrap();
+        let [b] = settings.seed.accounts() else {
+            panic!("one more account: {:?}", settings.seed.accounts());
+        };
+        assert_eq!((b.sid.as_str(), b.api_keys.len()), (B, 1));
+        assert_eq!(b.seed(None).rooms[0].participants.len(), 1);
+    }
+
+    #[test]
     fn an_account_without_its_auth_token_or_with_an_unknown_field_is_refused() {
         let missing = apply(&format!("[[accounts]]\nsid = \"{B}\"\n")).unwrap_err();
         assert!(missing.to_string().contains("auth_token"), "{missing}");
