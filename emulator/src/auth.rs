@@ -33,6 +33,13 @@ pub fn authenticate(req: &HttpRequest, settings: &EmulatorSettings) -> Result<Pr
     check(&user, &password, settings).ok_or_else(ApiError::authenticate)
 }
 
+/// The user name of the request's `Authorization: Basic …` header (an Account SID or an API
+/// key SID), unchecked: it tells which account's credentials to check the request against.
+pub(crate) fn basic_user(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    parse_basic(value).map(|(user, _)| user)
+}
+
 /// `Basic base64(user:password)`, scheme name case-insensitive as RFC 7617 says.
 fn parse_basic(value: &str) -> Option<(String, String)> {
     let (scheme, encoded) = value.trim().split_once(' ')?;

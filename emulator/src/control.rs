@@ -44,6 +44,8 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
         twilio_scope("/emulator")
             .app_data(web::Data::new(emulator.clone()))
             .wrap(twilio_shaped())
+            // Outermost: the emulator handlers see is the request's account's (see `accounts`).
+            .wrap(actix_web::middleware::from_fn(crate::accounts::resolve))
             .service(
                 web::resource(["", "/"])
                     .route(web::get().to(inspector::page))

@@ -21,21 +21,27 @@ pub struct Gauges {
 impl Emulator {
     /// The numbers behind the token service's emulator gauges.
     pub fn gauges(&self) -> Gauges {
-        let inspection = self.inner.store.inspect(usize::MAX, 0, usize::MAX);
         let mut participants = BTreeMap::new();
         for status in ["connected", "disconnected"] {
             participants.insert(status.to_owned(), 0);
         }
-        for room in &inspection.rooms {
-            for participant in &room.participants {
-                *participants
-                    .entry(participant.record.status.as_str().to_owned())
-                    .or_insert(0) += 1;
+        let (mut rooms_in_progress, mut rooms_ended) = (0, 0);
+        // Every account's rooms together: the gauges describe the emulator, not one tenant.
+        for account in &self.inner.accounts {
+            let inspection = account.store.inspect(usize::MAX, 0, usize::MAX);
+            rooms_in_progress += inspection.in_progress_total;
+            rooms_ended += inspection.ended_total;
+            for room in &inspection.rooms {
+                for participant in &room.participants {
+                    *participants
+                        .entry(participant.record.status.as_str().to_owned())
+                        .or_insert(0) += 1;
+                }
             }
         }
         Gauges {
-            rooms_in_progress: inspection.in_progress_total,
-            rooms_ended: inspection.ended_total,
+            rooms_in_progress,
+            rooms_ended,
             participants,
             signaling_connections: self.inner.signaling.open_connections(),
         }

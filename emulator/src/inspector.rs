@@ -44,7 +44,10 @@ pub async fn page() -> HttpResponse {
 struct State {
     now: String,
     clock_offset_seconds: u64,
+    /// The account shown (`AccountSid=`, the first account by default).
     account_sid: String,
+    /// Every account of the emulator, the first one first, for the page's account choice.
+    accounts: Vec<String>,
     /// In-progress rooms in all (the answer shows at most `PageSize` of them).
     rooms_in_progress: usize,
     /// Ended rooms in all (the answer shows the `ended` most recent).
@@ -161,10 +164,21 @@ pub async fn state(
     req: HttpRequest,
     emulator: web::Data<Emulator>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = Params::from_query(req.query_string());
+    // One account at a time, as each sees only its own rooms; from another computer, only the
+    // account whose credentials came with the request (they are checked against it below).
+    let emulator = match query.get("AccountSid") {
+        None => emulator.get_ref().clone(),
+        Some(sid) => emulator.account(sid).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid AccountSid: '{sid}' is not an account of this emulator (the first \
+                 account is shown without AccountSid)"
+            ))
+        })?,
+    };
     if !is_loopback_peer(&req) {
         authenticate(&req, emulator.settings())?;
     }
-    let query = Params::from_query(req.query_string());
     let in_progress = limit(&query, "PageSize", DEFAULT_IN_PROGRESS_ROOMS)?;
     let ended = limit(&query, "ended", DEFAULT_ENDED_ROOMS)?;
     let store = emulator.store();
@@ -202,6 +216,7 @@ pub async fn state(
             now: format_time(seen.now),
             clock_offset_seconds: emulator.offset_clock().offset().as_secs(),
             account_sid: emulator.settings().account_sid.as_str().to_owned(),
+            accounts: emulator.account_sids(),
             rooms_in_progress: seen.in_progress_total,
             rooms_ended: seen.ended_total,
             rooms,

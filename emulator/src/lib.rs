@@ -11,8 +11,9 @@
 //! against it unchanged once their Video base URL points here.
 //!
 //! It deliberately does not emulate the rest of Twilio (recordings, compositions, other
-//! products), keeps nothing on disk, and holds exactly one account: the one in its
-//! [`EmulatorSettings`]. Rules about rooms live in the store; this crate only translates HTTP.
+//! products) and keeps nothing on disk. It serves the account in its [`EmulatorSettings`] and
+//! the further accounts of its seed, each with a store of its own ([`accounts`]). Rules about
+//! rooms live in the store; this crate only translates HTTP.
 //!
 //! Whoever mounts it also mounts [`guard`] (the `Host` and `Origin` checks), as both binaries
 //! do: the seeded credentials are public, so without it any web page could drive the emulator.
@@ -39,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod accounts;
 pub mod auth;
 pub mod body;
 pub mod callbacks;
@@ -67,10 +69,9 @@ use std::time::Duration;
 
 use actix_web::web;
 use parking_lot::Mutex;
-use tokio::sync::mpsc::UnboundedReceiver;
 use videoroom_core::clock::Clock;
 use videoroom_core::RoomBackend;
-use videoroom_emulator_adapter::{EmulatorBackend, OffsetClock, Store, StoreEvent};
+use videoroom_emulator_adapter::{EmulatorBackend, OffsetClock, Store};
 
 pub use callbacks::{Delivery, DeliveryState};
 pub use error::ApiError;
@@ -101,25 +102,25 @@ pub struct ClockLimit {
     pub offset: Duration,
 }
 
-/// One emulated Twilio account: its store, its HTTP routes and its background tasks.
-/// Cloning is cheap and every clone is the same emulator.
+/// The emulated Twilio accounts: their stores, the HTTP routes and the background tasks.
+/// Cloning is cheap and every clone is the same emulator. A value is the emulator as one
+/// account sees it ([`Emulator::settings`], [`Emulator::store`] and [`Emulator::deliveries`]
+/// are that account's): the first account's from [`Emulator::new`], another's from
+/// [`Emulator::account`].
 #[derive(Clone)]
 pub struct Emulator {
     inner: Arc<Inner>,
+    account: Arc<accounts::Account>,
 }
 
 struct Inner {
-    settings: EmulatorSettings,
-    store: Arc<Store>,
+    /// Every account, the first (configured) one first.
+    accounts: Vec<Arc<accounts::Account>>,
     clock: Arc<OffsetClock>,
-    callbacks: Arc<callbacks::Callbacks>,
     /// The `/signaling` endpoint, one per emulator so that every HTTP worker shares its rooms.
     signaling: signaling::Signaling,
     /// The media server of group rooms; `None` in mesh mode.
     media: Option<Arc<media::MediaPlane>>,
-    /// The store's events, subscribed at creation so that nothing that happens before
-    /// [`Emulator::start`] is lost; taken by the first `start`.
-    events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
     started: AtomicBool,
     /// Held while the clock is checked against its cap and moved, so that two concurrent
     /// advances cannot both pass the check.
@@ -131,8 +132,8 @@ struct Inner {
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Emulator")
-            .field("settings", &self.inner.settings)
-            .field("store", &self.inner.store)
+            .field("settings", &self.account.settings)
+            .field("store", &self.account.store)
             .finish()
     }
 }
@@ -142,50 +143,82 @@ impl Emulator {
     /// `POST /emulator/clock/advance`). Nothing runs until [`Emulator::start`].
     pub fn new(settings: EmulatorSettings) -> Self {
         let clock = Arc::new(OffsetClock::new());
-        let store = Arc::new(
-            Store::with_callback_hosts(clock.clone(), settings.callbacks.hosts.clone())
-                .with_retention(settings.retention),
-        );
-        let events = store.subscribe();
-        let callbacks = Arc::new(callbacks::Callbacks::new(
-            settings.callbacks.clone(),
-            settings.account_sid.as_str().to_owned(),
-            settings.auth_token.clone(),
-        ));
+        let accounts: Vec<Arc<accounts::Account>> = accounts::settings_of_each(&settings)
+            .into_iter()
+            .map(|settings| Arc::new(accounts::Account::new(settings, &clock)))
+            .collect();
         let media = media::MediaPlane::for_settings(&settings.media);
-        let signaling = signaling::Signaling::new(
-            Arc::clone(&store),
-            videoroom_core::token::TokenVerifier::new(settings.api_keys.clone()),
+        let each = |account: &Arc<accounts::Account>| {
+            (
+                Arc::clone(&account.store),
+                account.settings.api_keys.clone(),
+            )
+        };
+        let signaling = signaling::Signaling::for_accounts(
+            each(&accounts[0]),
+            accounts[1..].iter().map(each).collect(),
             signaling::SignalingOptions {
                 ad_hoc_rooms: settings.ad_hoc_rooms,
                 media: media.clone(),
                 ..signaling::SignalingOptions::default()
             },
         );
+        let account = Arc::clone(&accounts[0]);
         Self {
             inner: Arc::new(Inner {
-                settings,
-                store,
+                accounts,
                 clock,
-                callbacks,
                 signaling,
                 media,
-                events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
                 advancing: Mutex::new(()),
                 faults: faults::Faults::default(),
             }),
+            account,
         }
     }
 
-    /// The settings the emulator runs with.
-    pub fn settings(&self) -> &EmulatorSettings {
-        &self.inner.settings
+    /// The emulator as the account `sid` (an Account SID) sees it, if it serves that account.
+    pub fn account(&self, sid: &str) -> Option<Emulator> {
+        let account = self
+            .inner
+            .accounts
+            .iter()
+            .find(|a| a.settings.account_sid.as_str() == sid)?;
+        Some(self.with_account(account))
     }
 
-    /// The store: the single source of truth for rooms, participants and tracks.
+    fn with_account(&self, account: &Arc<accounts::Account>) -> Emulator {
+        Self {
+            inner: Arc::clone(&self.inner),
+            account: Arc::clone(account),
+        }
+    }
+
+    /// The SIDs of the accounts the emulator serves, the first (configured) one first.
+    pub fn account_sids(&self) -> Vec<String> {
+        self.inner
+            .accounts
+            .iter()
+            .map(|a| a.settings.account_sid.as_str().to_owned())
+            .collect()
+    }
+
+    /// The emulator as the account that `user` (an Account SID or an API key SID) names sees
+    /// it; see [`accounts::resolve`].
+    pub(crate) fn for_user(&self, user: &str) -> Option<Emulator> {
+        let account = self.inner.accounts.iter().find(|a| a.owns(user))?;
+        Some(self.with_account(account))
+    }
+
+    /// The settings the emulator runs with, with this account's credentials and seed.
+    pub fn settings(&self) -> &EmulatorSettings {
+        &self.account.settings
+    }
+
+    /// This account's store: the single source of truth for its rooms, participants and tracks.
     pub fn store(&self) -> Arc<Store> {
-        Arc::clone(&self.inner.store)
+        Arc::clone(&self.account.store)
     }
 
     /// The time the emulator runs on (the system clock plus what the control route advanced).
@@ -217,9 +250,10 @@ impl Emulator {
         self.inner.media.clone()
     }
 
-    /// Every status callback delivery remembered, oldest first, with its outcome.
+    /// Every status callback delivery of this account remembered, oldest first, with its
+    /// outcome.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.inner.callbacks.deliveries()
+        self.account.callbacks.deliveries()
     }
 
     /// Mounts the emulator's routes: `/v1/...` (Twilio's REST API), `/emulator/...` (control
@@ -244,44 +278,59 @@ impl Emulator {
         if self.inner.started.swap(true, Ordering::SeqCst) {
             return;
         }
-        let store = self.store();
+        let stores: Vec<Arc<Store>> = self
+            .inner
+            .accounts
+            .iter()
+            .map(|a| Arc::clone(&a.store))
+            .collect();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(TICK_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                store.tick();
+                for store in &stores {
+                    store.tick();
+                }
             }
         });
 
         self.inner.signaling.start();
-        if let Some(mut events) = self.inner.events.lock().take() {
-            let callbacks = Arc::clone(&self.inner.callbacks);
-            tokio::spawn(async move {
-                while let Some(event) = events.recv().await {
-                    callbacks.enqueue(&event);
-                }
-            });
+        for account in &self.inner.accounts {
+            if let Some(mut events) = account.events.lock().take() {
+                let callbacks = Arc::clone(&account.callbacks);
+                tokio::spawn(async move {
+                    while let Some(event) = events.recv().await {
+                        callbacks.enqueue(&event);
+                    }
+                });
+            }
         }
     }
 
-    /// Resets the emulator: every room, participant and track, and the callback log; then the
-    /// seed's rooms (if any) are created again.
+    /// Resets the emulator, every account of it: every room, participant and track, and the
+    /// callback logs; then the seed's rooms (if any) are created again.
     pub fn reset(&self) {
-        self.inner.store.reset();
-        self.inner.callbacks.clear();
-        // The seed was applied to an empty store when the emulator started, so applying it to
-        // the empty store again does the same; a failure here would be a bug, reported loudly.
+        for account in &self.inner.accounts {
+            account.store.reset();
+            account.callbacks.clear();
+        }
+        // The seed was applied to empty stores when the emulator started, so applying it to
+        // the empty stores again does the same; a failure here would be a bug, reported loudly.
         if let Err(err) = self.apply_seed() {
             tracing::error!(error = %err, "the seed could not be applied again after a reset");
         }
     }
 
     /// Creates the seed's rooms, participants and tracks ([`EmulatorSettings::seed`]) in the
-    /// store; the standalone binary calls it once before serving, [`Emulator::reset`] after
-    /// every reset. Returns how many rooms it created.
+    /// store of the account each belongs to; the standalone binary calls it once before
+    /// serving, [`Emulator::reset`] after every reset. Returns how many rooms it created.
     pub fn apply_seed(&self) -> Result<usize, seed::SeedError> {
-        self.inner.settings.seed.apply(&self.inner.store)
+        let mut created = 0;
+        for account in &self.inner.accounts {
+            created += account.settings.seed.apply(&account.store)?;
+        }
+        Ok(created)
     }
 
     /// Moves the emulator's clock forward and applies whatever became due. Refused, with the
@@ -298,6 +347,14 @@ impl Emulator {
             }
             self.inner.clock.advance(by);
         }
-        Ok(self.inner.store.tick())
+        // Every account's store runs on the one clock; the report is this account's.
+        let mut report = None;
+        for account in &self.inner.accounts {
+            let tick = account.store.tick();
+            if Arc::ptr_eq(account, &self.account) {
+                report = Some(tick);
+            }
+        }
+        Ok(report.expect("an emulator's account is one of its accounts"))
     }
 }

@@ -43,6 +43,8 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(crate::faults::inject))
             // Cross-origin calls only from configured origins; see `guard`.
             .wrap(from_fn(crate::guard::cors))
+            // Outermost: the emulator handlers see is the request's account's (see `accounts`).
+            .wrap(from_fn(crate::accounts::resolve))
             .service(resource("/Rooms").get(list_rooms).post(create_room))
             .service(resource(room).get(fetch_room).post(update_room))
             .service(resource(&format!("{room}/Participants")).get(list_participants))

@@ -1,15 +1,15 @@
-//! Seed data (`videoroom-emulator --seed FILE`): the account, extra API keys, rooms, simulated
+//! Seed data (`videoroom-emulator --seed FILE`): the accounts, extra API keys, rooms, simulated
 //! participants and their tracks a test suite expects to find, applied when the emulator
 //! starts and again after every `POST /emulator/reset`.
 //!
 //! A seed file is TOML (`.toml`) or JSON (`.json`), with the same fields in both:
 //!
 //! ```toml
-//! [account]                      # optional: the one account the emulator serves
+//! [account]                      # optional: the first (default) account
 //! sid = "AC0123456789abcdef0123456789abcdef"
 //! auth_token = "ci-auth-token"   # optional; the configured or seeded token otherwise
 //!
-//! [[api_keys]]                   # keys accepted besides the configured (or seeded) one
+//! [[api_keys]]                   # keys of the first account besides the configured one
 //! sid = "SK0123456789abcdef0123456789abcdef"
 //! secret = "ci-api-secret"
 //!
@@ -20,18 +20,25 @@
 //! [[rooms.participants]]         # simulated participants, connected in this order
 //! identity = "alice"
 //! tracks = [{ kind = "audio", name = "mic" }, { kind = "video" }]
+//!
+//! [[accounts]]                   # more accounts, each with its own keys and rooms
+//! sid = "AC00000000000000000000000000000002"
+//! auth_token = "tenant-two-token"
+//! api_keys = [{ sid = "SK00000000000000000000000000000002", secret = "tenant-two-secret" }]
+//! rooms = [{ UniqueName = "standup" }]
 //! ```
 //!
 //! Rooms go through the same parameter parser and the same store as `POST /v1/Rooms`, so a
 //! seeded room is exactly a room a client could have created, with the same checks and the
-//! same error codes. The emulator holds one account (see the crate's documentation); a seed
-//! names that account, it does not add a second one.
+//! same error codes. The first account is the one the configuration names (`[account]` in the
+//! seed replaces it); each `[[accounts]]` entry is one more, which sees only its own resources,
+//! as a Twilio account or subaccount does (see [`crate::accounts`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use videoroom_core::token::ApiKey;
 use videoroom_core::{AccountSid, ApiKeySid, Identity, RoomKey};
@@ -55,9 +62,24 @@ pub struct SeedFile {
     pub api_keys: Vec<SeedApiKey>,
     #[serde(default)]
     pub rooms: Vec<SeedRoom>,
+    /// Accounts besides the first, each with its own credentials, keys and rooms.
+    #[serde(default)]
+    pub accounts: Vec<SeedOtherAccount>,
 }
 
-/// The account the emulator serves.
+/// One more account (`[[accounts]]`): a tenant or subaccount with its own resources.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedOtherAccount {
+    pub sid: String,
+    pub auth_token: SecretString,
+    #[serde(default)]
+    pub api_keys: Vec<SeedApiKey>,
+    #[serde(default)]
+    pub rooms: Vec<SeedRoom>,
+}
+
+/// The first account the emulator serves.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedAccount {
@@ -127,18 +149,41 @@ fn enabled_by_default() -> bool {
 }
 
 /// What is re-applied to an empty store on every reset: checked rooms, participants and
-/// tracks. The account and keys are settings, which a reset leaves as they are.
+/// tracks. The accounts and keys are settings, which a reset leaves as they are.
 #[derive(Debug, Clone, Default)]
 pub struct Seed {
     /// Where the seed came from, for messages.
     pub source: Option<PathBuf>,
     rooms: Vec<CheckedRoom>,
+    /// The accounts besides the first (`[[accounts]]`), checked.
+    accounts: Vec<SeededAccount>,
+}
+
+/// One account of `[[accounts]]`, checked: its credentials and what its store starts with.
+#[derive(Debug, Clone)]
+pub struct SeededAccount {
+    pub sid: AccountSid,
+    pub auth_token: SecretString,
+    /// Its keys, each with `account_sid` set to [`SeededAccount::sid`].
+    pub api_keys: Vec<ApiKey>,
+    rooms: Vec<CheckedRoom>,
+}
+
+impl SeededAccount {
+    /// The seed of this account's own store: its rooms, and no further accounts.
+    pub fn seed(&self, source: Option<PathBuf>) -> Seed {
+        Seed {
+            source,
+            rooms: self.rooms.clone(),
+            accounts: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 struct CheckedRoom {
-    /// `rooms[i]`, for messages.
-    index: usize,
+    /// `rooms[i]` or `accounts[a].rooms[i]`, for messages.
+    at: String,
     parameters: Params,
     participants: Vec<(Identity, Vec<PublishTrack>)>,
     recording_rules: Option<Vec<Rule>>,
@@ -240,14 +285,95 @@ impl SeedFile {
         }
         let mut rooms = Vec::new();
         for (index, room) in self.rooms.into_iter().enumerate() {
-            rooms.push(check_room(index, room).map_err(|(name, detail)| field(name, detail))?);
+            rooms.push(
+                check_room(format!("rooms[{index}]"), room)
+                    .map_err(|(name, detail)| field(name, detail))?,
+            );
+        }
+        let mut accounts: Vec<SeededAccount> = Vec::new();
+        for (a, account) in self.accounts.into_iter().enumerate() {
+            let checked = check_account(format!("accounts[{a}]"), account, settings, &accounts)
+                .map_err(|(name, detail)| field(name, detail))?;
+            accounts.push(checked);
         }
         settings.seed = Seed {
             source: Some(path.to_owned()),
             rooms,
+            accounts,
         };
         Ok(())
     }
+}
+
+/// Checks one `[[accounts]]` entry against the first account (`settings`) and the entries
+/// before it: SIDs of accounts and of keys must each name one thing only, because a request's
+/// user name (an account or key SID) is what tells which account it acts as.
+fn check_account(
+    at: String,
+    account: SeedOtherAccount,
+    settings: &EmulatorSettings,
+    before: &[SeededAccount],
+) -> Result<SeededAccount, (String, String)> {
+    let sid = AccountSid::parse(&account.sid).map_err(|_| {
+        (
+            format!("{at}.sid"),
+            format!(
+                "must be an Account SID: AC followed by 32 hex digits (got '{}')",
+                account.sid
+            ),
+        )
+    })?;
+    if sid == settings.account_sid || before.iter().any(|b| b.sid == sid) {
+        return Err((
+            format!("{at}.sid"),
+            format!("{sid} is already an account of this emulator; give each account its own SID"),
+        ));
+    }
+    if account.auth_token.expose_secret().is_empty() {
+        return Err((
+            format!("{at}.auth_token"),
+            "must not be empty: it is the account's HTTP Basic password".to_owned(),
+        ));
+    }
+    let mut api_keys: Vec<ApiKey> = Vec::new();
+    for (k, key) in account.api_keys.into_iter().enumerate() {
+        let key_sid = ApiKeySid::parse(&key.sid).map_err(|_| {
+            (
+                format!("{at}.api_keys[{k}].sid"),
+                format!(
+                    "must be an API key SID: SK followed by 32 hex digits (got '{}')",
+                    key.sid
+                ),
+            )
+        })?;
+        let taken = settings
+            .api_keys
+            .iter()
+            .chain(before.iter().flat_map(|b| b.api_keys.iter()))
+            .chain(api_keys.iter())
+            .any(|k| k.sid == key_sid);
+        if taken {
+            return Err((
+                format!("{at}.api_keys[{k}].sid"),
+                format!("{key_sid} is already a key of an account; give each key its own SID"),
+            ));
+        }
+        api_keys.push(ApiKey {
+            account_sid: sid.clone(),
+            sid: key_sid,
+            secret: key.secret,
+        });
+    }
+    let mut rooms = Vec::new();
+    for (index, room) in account.rooms.into_iter().enumerate() {
+        rooms.push(check_room(format!("{at}.rooms[{index}]"), room)?);
+    }
+    Ok(SeededAccount {
+        sid,
+        auth_token: account.auth_token,
+        api_keys,
+        rooms,
+    })
 }
 
 /// A TOML error as its message and position, without the quoted source line that the
@@ -266,8 +392,8 @@ fn toml_error(text: &str, error: &toml::de::Error) -> String {
 }
 
 /// Checks one room's fields; the error is the field's name and what is wrong with it.
-fn check_room(index: usize, room: SeedRoom) -> Result<CheckedRoom, (String, String)> {
-    let at = |field: &str| format!("rooms[{index}].{field}");
+fn check_room(room_at: String, room: SeedRoom) -> Result<CheckedRoom, (String, String)> {
+    let at = |field: &str| format!("{room_at}.{field}");
     let recording_rules = match &room.recording_rules {
         None => None,
         Some(rules) => Some(
@@ -307,7 +433,7 @@ fn check_room(index: usize, room: SeedRoom) -> Result<CheckedRoom, (String, Stri
     }
     let parameters = Params::from_query(&form.finish());
     // The REST face's own parser, so a seed is refused where a client's request would be.
-    create_request(&parameters).map_err(|e| (format!("rooms[{index}]"), e.to_string()))?;
+    create_request(&parameters).map_err(|e| (room_at.clone(), e.to_string()))?;
     let mut participants = Vec::new();
     for (p, participant) in room.participants.into_iter().enumerate() {
         let field = |name: &str| at(&format!("participants[{p}].{name}"));
@@ -334,7 +460,7 @@ fn check_room(index: usize, room: SeedRoom) -> Result<CheckedRoom, (String, Stri
         participants.push((identity, tracks));
     }
     Ok(CheckedRoom {
-        index,
+        at: room_at,
         parameters,
         participants,
         recording_rules,
@@ -345,6 +471,11 @@ impl Seed {
     /// Whether there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         self.rooms.is_empty()
+    }
+
+    /// The accounts besides the first (`[[accounts]]`), in the file's order.
+    pub fn accounts(&self) -> &[SeededAccount] {
+        &self.accounts
     }
 
     /// Creates the seeded rooms, connects their participants and publishes their tracks,
@@ -358,7 +489,7 @@ impl Seed {
             detail,
         };
         for room in &self.rooms {
-            let at = format!("rooms[{}]", room.index);
+            let at = room.at.clone();
             let request =
                 create_request(&room.parameters).map_err(|e| field(at.clone(), e.to_string()))?;
             let created = store
@@ -412,6 +543,135 @@ mod tests {
         assert!(
             error.to_string().contains("s3cret"),
             "the Display form would have shown it"
+        );
+    }
+
+    fn apply(text: &str) -> Result<EmulatorSettings, SeedError> {
+        let mut settings = EmulatorSettings::seeded();
+        toml::from_str::<SeedFile>(text)
+            .map_err(|e| SeedError::Parse {
+                path: "seed.toml".into(),
+                // As `SeedFile::read` shows it: without the quoted line.
+                detail: toml_error(text, &e),
+            })?
+            .apply_to(Path::new("seed.toml"), &mut settings)?;
+        Ok(settings)
+    }
+
+    const B: &str = "AC0000000000000000000000000000000b";
+    const B_KEY: &str = "SK0000000000000000000000000000000b";
+
+    #[test]
+    fn more_accounts_are_read_with_their_keys_and_rooms_beside_the_first() {
+        let settings = apply(&format!(
+            "[[rooms]]\nUniqueName = \"a\"\n\
+             [[accounts]]\nsid = \"{B}\"\nauth_token = \"tb\"\n\
+             api_keys = [{{ sid = \"{B_KEY}\", secret = \"sb\" }}]\n\
+             [[accounts.rooms]]\nUniqueName = \"b1\"\n[[accounts.rooms]]\nUniqueName = \"b2\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            settings.account_sid.as_str(),
+            videoroom_core::credentials::TEST_ACCOUNT_SID,
+            "the first account stays the configured one"
+        );
+        assert_eq!(settings.seed.rooms.len(), 1);
+        let [b] = settings.seed.accounts() else {
+            panic!("one more account: {:?}", settings.seed.accounts());
+        };
+        assert_eq!(b.sid.as_str(), B);
+        assert_eq!(b.auth_token.expose_secret(), "tb");
+        assert_eq!(b.api_keys.len(), 1);
+        assert_eq!(b.api_keys[0].sid.as_str(), B_KEY);
+        assert_eq!(
+            b.api_keys[0].account_sid, b.sid,
+            "a key belongs to its account"
+        );
+        let seed = b.seed(None);
+        assert_eq!(seed.rooms.len(), 2);
+        assert!(seed.accounts().is_empty());
+        assert!(!settings.api_keys.iter().any(|k| k.sid.as_str() == B_KEY));
+    }
+
+    #[test]
+    fn accounts_and_keys_must_each_have_their_own_sid() {
+        let field = |text: &str| match apply(text).unwrap_err() {
+            SeedError::Field { field, detail, .. } => format!("{field}: {detail}"),
+            other => panic!("{other}"),
+        };
+        let first = videoroom_core::credentials::TEST_ACCOUNT_SID;
+        let shown = field(&format!(
+            "[[accounts]]\nsid = \"{first}\"\nauth_token = \"t\"\n"
+        ));
+        assert!(
+            shown.starts_with("accounts[0].sid: ") && shown.contains("already an account"),
+            "{shown}"
+        );
+        let shown = field(&format!(
+            "[[accounts]]\nsid = \"{B}\"\nauth_token = \"t\"\n[[accounts]]\nsid = \"{B}\"\nauth_token = \"u\"\n"
+        ));
+        assert!(shown.starts_with("accounts[1].sid: "), "{shown}");
+        let seeded_key = videoroom_core::credentials::TEST_API_KEY_SID;
+        let shown = field(&format!(
+            "[[accounts]]\nsid = \"{B}\"\nauth_token = \"t\"\napi_keys = [{{ sid = \"{seeded_key}\", secret = \"s\" }}]\n"
+        ));
+        assert!(
+            shown.starts_with("accounts[0].api_keys[0].sid: ") && shown.contains("already a key"),
+            "{shown}"
+        );
+        let shown = field(&format!("[[accounts]]\nsid = \"{B}\"\nauth_token = \"\"\n"));
+        assert!(
+            shown.starts_with("accounts[0].auth_token: must not be empty"),
+            "{shown}"
+        );
+        let shown = field("[[accounts]]\nsid = \"ACnope\"\nauth_token = \"t\"\n");
+        assert!(
+            shown.starts_with("accounts[0].sid: must be an Account SID"),
+            "{shown}"
+        );
+        let shown = field(&format!(
+            "[[accounts]]\nsid = \"{B}\"\nauth_token = \"t\"\n[[accounts.rooms]]\nUniqeName = \"x\"\n"
+        ));
+        assert!(
+            shown.starts_with("accounts[0].rooms[0].UniqeName: ")
+                && shown.contains("did you mean 'UniqueName'?"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_json_seed_declares_accounts_with_the_same_fields() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("seed.json");
+        let text = format!(
+            r#"{{"accounts": [{{"sid": "{B}", "auth_token": "tb",
+                "api_keys": [{{"sid": "{B_KEY}", "secret": "sb"}}],
+                "rooms": [{{"UniqueName": "b1", "participants": [{{"identity": "bea"}}]}}]}}]}}"#
+        );
+        std::fs::write(&path, text).expect("the seed is written");
+        let mut settings = EmulatorSettings::seeded();
+        SeedFile::read(&path)
+            .and_then(|seed| seed.apply_to(&path, &mut settings))
+            .unwrap();
+        let [b] = settings.seed.accounts() else {
+            panic!("one more account: {:?}", settings.seed.accounts());
+        };
+        assert_eq!((b.sid.as_str(), b.api_keys.len()), (B, 1));
+        assert_eq!(b.seed(None).rooms[0].participants.len(), 1);
+    }
+
+    #[test]
+    fn an_account_without_its_auth_token_or_with_an_unknown_field_is_refused() {
+        let missing = apply(&format!("[[accounts]]\nsid = \"{B}\"\n")).unwrap_err();
+        assert!(missing.to_string().contains("auth_token"), "{missing}");
+        let unknown = apply(&format!(
+            "[[accounts]]\nsid = \"{B}\"\nauth_token = \"t\"\nauthtoken = \"t\"\n"
+        ))
+        .unwrap_err();
+        assert!(unknown.to_string().contains("authtoken"), "{unknown}");
+        assert!(
+            !unknown.to_string().contains("= \"t\""),
+            "no secret quoted: {unknown}"
         );
     }
 }

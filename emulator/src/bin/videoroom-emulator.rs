@@ -94,8 +94,9 @@ struct Cli {
     /// `limits.signaling_per_client`
     #[arg(long, env = "VIDEOROOM_SIGNALING_PER_CLIENT", default_value_t = ConnectionLimits::default().signaling_per_client as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     signaling_per_client: u64,
-    /// Seed file (.toml or .json): the account, more API keys, rooms, simulated participants
-    /// and their tracks, created at start and again after every POST /emulator/reset
+    /// Seed file (.toml or .json): the account, more API keys, more accounts ([[accounts]]),
+    /// rooms, simulated participants and their tracks, created at start and again after every
+    /// POST /emulator/reset
     #[arg(long, env = SEED_VAR, value_name = "FILE")]
     seed: Option<PathBuf>,
     /// Seconds an ended room (with its participants) is kept after it ended, on the
@@ -458,6 +459,13 @@ fn banner(base: &str, settings: &EmulatorSettings, media: &str) -> String {
         };
         out.push_str(&format!("  API key SID       {}\n", key.sid));
         out.push_str(&format!("  API key secret    {secret}\n"));
+    }
+    // The seed's further accounts by SID only: their tokens and secrets are in the seed file.
+    for account in settings.seed.accounts() {
+        out.push_str(&format!(
+            "  More account      {}  (credentials: the seed file)\n",
+            account.sid
+        ));
     }
     out
 }

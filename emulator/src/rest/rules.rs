@@ -113,7 +113,7 @@ async fn anonymize(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<Ht
     let record = store.anonymize_participant(&room, &participant)?;
     // The store's record is what REST, the inspector and later callbacks show; the callback
     // log keeps copies of what was sent, rewritten here.
-    emulator.inner.callbacks.anonymize(record.sid.as_str());
+    emulator.account.callbacks.anonymize(record.sid.as_str());
     Ok(json(
         StatusCode::OK,
         &AnonymizeJson::new(&record, &ctx.base, &ctx.account_sid),

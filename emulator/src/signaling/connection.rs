@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use super::hub::{ConnHandle, Hub, Outgoing, Seat};
+use super::hubs::Hubs;
 use super::protocol::{
     self, ClientFrame, ConnectMessage, ErrorBody, Iced, Refusal, ServerFrame, ServerMessage,
     UpdateMessage,
@@ -85,7 +86,9 @@ impl Bucket {
 }
 
 struct Connection {
+    /// The hub of the account the client joined (the first account's until it sends `connect`).
     hub: Arc<Hub>,
+    hubs: Hubs,
     options: SignalingOptions,
     handle: ConnHandle,
     phase: Phase,
@@ -99,7 +102,7 @@ struct Connection {
 
 /// Runs one connection to its end.
 pub async fn run(
-    hub: Arc<Hub>,
+    hubs: Hubs,
     options: SignalingOptions,
     id: u64,
     mut session: Session,
@@ -112,7 +115,8 @@ pub async fn run(
         .aggregate_continuations()
         .max_continuation_size(options.max_frame_bytes);
     let mut conn = Connection {
-        hub,
+        hub: hubs.first(),
+        hubs,
         handle: ConnHandle::new(id, tx, kill.clone(), options.outgoing_queue_bytes),
         phase: Phase::AwaitHello,
         negotiated: None,
@@ -303,6 +307,7 @@ impl Connection {
                 if let Err(refusal) = connect.check() {
                     return self.refuse_invalid("connect", &refusal);
                 }
+                self.hub = self.hubs.for_token(connect.token.as_deref());
                 match self.hub.join(&self.handle, &connect) {
                     Ok(seat) => {
                         self.phase = Phase::Joined(seat);

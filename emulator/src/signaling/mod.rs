@@ -19,6 +19,7 @@
 
 mod connection;
 mod hub;
+mod hubs;
 mod media;
 pub mod protocol;
 
@@ -29,11 +30,12 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use parking_lot::Mutex;
 use tokio::sync::mpsc::UnboundedReceiver;
-use videoroom_core::token::TokenVerifier;
+use videoroom_core::token::{ApiKey, TokenVerifier};
 use videoroom_emulator_adapter::{CreateRoom, Store, StoreEvent};
 
 pub use connection::close as close_codes;
 use hub::{Hub, HubSettings};
+use hubs::Hubs;
 
 /// How the signaling endpoint behaves. [`Default`] is what a Twilio account does, with limits
 /// generous for real clients and tight for broken ones.
@@ -105,7 +107,10 @@ impl Default for SignalingOptions {
     }
 }
 
-/// The signaling endpoint. Cheap to clone; all clones share one hub.
+/// A hub and the events of its store, until [`Signaling::start`] joins them.
+type HubEvents = (Arc<Hub>, UnboundedReceiver<StoreEvent>);
+
+/// The signaling endpoint. Cheap to clone; all clones share the same hubs (one per account).
 #[derive(Clone, Debug)]
 pub struct Signaling {
     inner: Arc<Inner>,
@@ -113,10 +118,11 @@ pub struct Signaling {
 
 #[derive(Debug)]
 struct Inner {
-    hub: Arc<Hub>,
+    hubs: Hubs,
     options: SignalingOptions,
-    /// Subscribed at construction so that no store event is missed before [`Signaling::start`].
-    events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
+    /// Each hub's store events, subscribed at construction so that no store event is missed
+    /// before [`Signaling::start`].
+    events: Mutex<Option<Vec<HubEvents>>>,
     started: AtomicBool,
     next_connection: AtomicU64,
     /// Connection tasks still running, joined or not: each holds its socket and its queue.
@@ -126,7 +132,31 @@ struct Inner {
 impl Signaling {
     /// A signaling endpoint over `store`, accepting tokens that `verifier` accepts.
     pub fn new(store: Arc<Store>, verifier: TokenVerifier, options: SignalingOptions) -> Self {
-        let events = store.subscribe();
+        Self::build(vec![(store, verifier, Vec::new())], options)
+    }
+
+    /// A signaling endpoint for several accounts, each given as its store and its API keys:
+    /// a client joins the rooms of the account whose key signed its token (see `hubs.rs`).
+    /// `first` also answers tokens of no known key, refusing them.
+    pub fn for_accounts(
+        first: (Arc<Store>, Vec<ApiKey>),
+        others: Vec<(Arc<Store>, Vec<ApiKey>)>,
+        options: SignalingOptions,
+    ) -> Self {
+        let accounts = std::iter::once(first)
+            .chain(others)
+            .map(|(store, keys)| {
+                let sids = keys.iter().map(|k| k.sid.as_str().to_owned()).collect();
+                (store, TokenVerifier::new(keys), sids)
+            })
+            .collect();
+        Self::build(accounts, options)
+    }
+
+    fn build(
+        accounts: Vec<(Arc<Store>, TokenVerifier, Vec<String>)>,
+        options: SignalingOptions,
+    ) -> Self {
         let settings = HubSettings {
             ad_hoc_template: options
                 .ad_hoc_rooms
@@ -134,9 +164,19 @@ impl Signaling {
             session_timeout_secs: options.session_timeout_secs,
             media: options.media.clone(),
         };
+        let mut hubs = Vec::new();
+        let mut keys = Vec::new();
+        let mut events = Vec::new();
+        for (store, verifier, sids) in accounts {
+            let receiver = store.subscribe();
+            let hub = Arc::new(Hub::new(store, verifier, settings.clone()));
+            events.push((Arc::clone(&hub), receiver));
+            hubs.push(hub);
+            keys.push(sids);
+        }
         Self {
             inner: Arc::new(Inner {
-                hub: Arc::new(Hub::new(store, verifier, settings)),
+                hubs: Hubs::new(hubs, keys),
                 options,
                 events: Mutex::new(Some(events)),
                 started: AtomicBool::new(false),
@@ -169,20 +209,26 @@ impl Signaling {
         if self.inner.started.swap(true, Ordering::SeqCst) {
             return;
         }
-        let Some(mut events) = self.inner.events.lock().take() else {
+        let Some(events) = self.inner.events.lock().take() else {
             return;
         };
-        let hub = self.inner.hub.clone();
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                hub.on_store_event(&event);
-            }
-        });
+        for (hub, mut events) in events {
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    hub.on_store_event(&event);
+                }
+            });
+        }
     }
 
-    /// Participants connected over signaling right now, all rooms together.
+    /// Participants connected over signaling right now, all rooms (of every account) together.
     pub fn connected_count(&self) -> usize {
-        self.inner.hub.connected_count()
+        self.inner
+            .hubs
+            .all()
+            .iter()
+            .map(|hub| hub.connected_count())
+            .sum()
     }
 
     /// WebSocket connections whose task is still running, joined or not. A client the server
@@ -202,7 +248,7 @@ impl Signaling {
         let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
         let open = OpenConnection::count(&self.inner.open);
         let task = connection::run(
-            self.inner.hub.clone(),
+            self.inner.hubs.clone(),
             self.inner.options.clone(),
             id,
             session,

@@ -474,5 +474,65 @@ async fn the_example_seed_in_the_docs_starts_the_emulator_as_documented() {
     )
     .await;
     assert_eq!(status, 200);
+    // The second account (docs/emulator.md, "Several accounts"): its own daily-standup.
+    let tenant = "AC0000000000000000000000000000000b";
+    let (status, theirs) = get_json(
+        format!("{base}/v1/Rooms/daily-standup"),
+        tenant,
+        "tenant-b-token-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["account_sid"], tenant);
+    assert_ne!(theirs["sid"], room["sid"]);
+    let (status, carol) = get_json(
+        format!("{base}/v1/Rooms/daily-standup/Participants/carol"),
+        "SK0000000000000000000000000000000b",
+        "tenant-b-secret-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 200, "{carol}");
+    let (status, _) = get_json(
+        format!("{base}/v1/Rooms/empty-room"),
+        tenant,
+        "tenant-b-token-not-a-secret",
+    )
+    .await;
+    assert_eq!(status, 404, "the first account's room is not the second's");
+    drop(child);
+}
+
+#[actix_web::test]
+async fn the_banner_names_the_seeds_further_accounts_without_their_secrets() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/emulator-seed.example.toml"
+    );
+    let (mut cmd, _dir) = command(&["--port", "0", "--seed", path], &[]);
+    let mut child = cmd.spawn().expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.contains("More account");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .unwrap_or_else(|_| panic!("no 'More account' line in {seen:#?}"));
+    let last = seen.last().expect("a line was read");
+    assert!(
+        last.contains("AC0000000000000000000000000000000b"),
+        "{last}"
+    );
+    let banner = seen.join("\n");
+    assert!(
+        !banner.contains("tenant-b-token") && !banner.contains("tenant-b-secret"),
+        "{banner}"
+    );
     drop(child);
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod accounts;
 mod auth_and_errors;
 mod binary;
 mod callbacks;
