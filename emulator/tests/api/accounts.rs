@@ -596,3 +596,56 @@ async fn a_reset_empties_every_account_and_applies_each_seed_again() {
     .await;
     assert_eq!(bea["status"], "connected");
 }
+
+#[actix_web::test]
+async fn the_clock_and_the_faults_are_shared_by_every_account() {
+    let app = two_accounts().await;
+    let idle = ok_json(
+        post(
+            &app,
+            As::BKey,
+            "/v1/Rooms",
+            &[("UniqueName", "idle"), ("UnusedRoomTimeout", "1")],
+        )
+        .await,
+        201,
+    )
+    .await;
+    // A moves the clock: B's unused room ends too; A's answer lists only A's rooms.
+    let advanced = ok_json(
+        post(
+            &app,
+            As::A,
+            "/emulator/clock/advance",
+            &[("Seconds", "120")],
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(advanced["rooms_ended"], json!([]), "{advanced}");
+    let ended = ok_json(
+        get(
+            &app,
+            As::BKey,
+            &format!("/v1/Rooms/{}", idle["sid"].as_str().unwrap()),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["status"], "completed");
+
+    // Faults set by A apply to B's requests.
+    ok_json(
+        post(&app, As::A, "/emulator/faults", &[("Rate503", "1")]).await,
+        200,
+    )
+    .await;
+    assert_eq!(get(&app, As::BToken, "/v1/Rooms").await.status(), 503);
+    assert_eq!(
+        delete(&app, As::BToken, "/emulator/faults").await.status(),
+        200
+    );
+    assert_eq!(get(&app, As::A, "/v1/Rooms").await.status(), 200);
+}
