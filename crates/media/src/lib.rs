@@ -24,8 +24,11 @@
 
 mod error;
 pub mod forward;
+pub mod record;
 mod sdp;
 mod sfu;
 
 pub use error::MediaError;
+pub use record::mkv::TrackCodec;
+pub use record::RecordingSummary;
 pub use sfu::Sfu;
