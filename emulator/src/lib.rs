@@ -10,8 +10,9 @@
 //! callbacks) and a live inspector page at `/emulator`. The official Twilio client libraries work
 //! against it unchanged once their Video base URL points here.
 //!
-//! It deliberately does not emulate the rest of Twilio (recordings, compositions, other
-//! products), keeps nothing on disk, and holds exactly one account: the one in its
+//! It deliberately does not emulate the rest of Twilio (compositions, other products), keeps
+//! nothing on disk but the recordings of group rooms' tracks (see [`recordings`]), and holds
+//! exactly one account: the one in its
 //! [`EmulatorSettings`]. Rules about rooms live in the store; this crate only translates HTTP.
 //!
 //! Whoever mounts it also mounts [`guard`] (the `Host` and `Origin` checks), as both binaries
@@ -53,6 +54,7 @@ pub mod limits;
 pub mod media;
 pub mod paging;
 pub mod params;
+pub mod recordings;
 pub mod resources;
 mod rest;
 pub mod sdk;
@@ -126,6 +128,8 @@ struct Inner {
     advancing: Mutex<()>,
     /// Faults injected on the REST face (see [`faults`]).
     faults: faults::Faults,
+    /// What group rooms record (see [`recordings`]).
+    recordings: Arc<recordings::Recordings>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -153,6 +157,11 @@ impl Emulator {
             settings.auth_token.clone(),
         ));
         let media = media::MediaPlane::for_settings(&settings.media);
+        let recordings = Arc::new(recordings::Recordings::new(
+            Arc::clone(&store),
+            media.clone(),
+            settings.media.recordings_dir.clone(),
+        ));
         let signaling = signaling::Signaling::new(
             Arc::clone(&store),
             videoroom_core::token::TokenVerifier::new(settings.api_keys.clone()),
@@ -174,6 +183,7 @@ impl Emulator {
                 started: AtomicBool::new(false),
                 advancing: Mutex::new(()),
                 faults: faults::Faults::default(),
+                recordings,
             }),
         }
     }
@@ -217,6 +227,11 @@ impl Emulator {
         self.inner.media.clone()
     }
 
+    /// The recorder of group rooms' tracks.
+    pub fn recordings(&self) -> Arc<recordings::Recordings> {
+        Arc::clone(&self.inner.recordings)
+    }
+
     /// Every status callback delivery remembered, oldest first, with its outcome.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.inner.callbacks.deliveries()
@@ -227,6 +242,7 @@ impl Emulator {
     /// Each face is one call below, so the standalone binary and `videoroom` mount the same set.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         rest::configure(self, cfg);
+        rest::configure_media_downloads(self, cfg);
         control::configure(self, cfg);
         self.inner.signaling.configure(cfg);
     }
@@ -245,20 +261,24 @@ impl Emulator {
             return;
         }
         let store = self.store();
+        let recordings = self.recordings();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(TICK_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
                 store.tick();
+                recordings.poll();
             }
         });
 
         self.inner.signaling.start();
         if let Some(mut events) = self.inner.events.lock().take() {
             let callbacks = Arc::clone(&self.inner.callbacks);
+            let recordings = self.recordings();
             tokio::spawn(async move {
                 while let Some(event) = events.recv().await {
+                    recordings.on_event(&event);
                     callbacks.enqueue(&event);
                 }
             });
@@ -269,6 +289,7 @@ impl Emulator {
     /// seed's rooms (if any) are created again.
     pub fn reset(&self) {
         self.inner.store.reset();
+        self.inner.recordings.poll();
         self.inner.callbacks.clear();
         // The seed was applied to an empty store when the emulator started, so applying it to
         // the empty store again does the same; a failure here would be a bug, reported loudly.

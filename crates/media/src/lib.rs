@@ -30,5 +30,5 @@ mod sfu;
 
 pub use error::MediaError;
 pub use record::mkv::TrackCodec;
-pub use record::RecordingSummary;
+pub use record::{RecordingProgress, RecordingSummary};
 pub use sfu::Sfu;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::forward::Core;
-use crate::record::{Recorder, RecordingSummary};
+use crate::record::{Recorder, RecordingProgress, RecordingSummary};
 use crate::MediaError;
 
 /// The longest the I/O thread sleeps in a read. Calls from the signaling change what the
@@ -195,6 +195,16 @@ impl Sfu {
             core.request_keyframe_of(publisher, track_id, now);
         });
         Ok(())
+    }
+
+    /// How far the recording of a track got; `None` if it is not recorded.
+    pub fn recording_progress(&self, publisher: &str, track_id: &str) -> Option<RecordingProgress> {
+        self.shared
+            .core
+            .lock()
+            .recorders
+            .get(publisher, track_id)
+            .map(Recorder::progress)
     }
 
     /// Ends the recording of a track and finishes its file; `None` if it was not recorded.

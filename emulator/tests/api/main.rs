@@ -19,5 +19,6 @@ mod hostile_signaling;
 mod listing;
 mod openapi;
 mod participants;
+mod recordings;
 mod rooms;
 mod signaling;

@@ -3,10 +3,9 @@
 //!
 //! The store only keeps the records and emits `recording-started`, `recording-completed` and
 //! `recording-failed`. Whoever records (the emulator, with its media server) creates a record
-//! when a track's media starts going to a file and finishes it with what the file holds; the
-//! store never touches files. It does name each file (`{sid}.{mka|mkv}` in the folder it is
-//! given), and it hands back the files of recordings it forgets (retention, reset) through
-//! [`Store::take_forgotten_media`] so that the caller can remove them.
+//! once a track's media has reached a file and finishes it with what the file holds; the
+//! store never touches files. It hands back the files of recordings it forgets (retention,
+//! reset) through [`Store::take_forgotten_media`] so that the caller can remove them.
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +15,7 @@ use videoroom_core::{twilio_codes, ParticipantSid, RoomSid, TrackSid};
 use super::{created_within, State, Store};
 use crate::error::StoreError;
 use crate::event::StoreEventKind;
-use crate::model::TrackKind;
+use crate::model::{PublishedTrack, TrackKind};
 use crate::paging::{paginate, Page, SortKey};
 
 /// Twilio's recording statuses.
@@ -61,8 +60,7 @@ pub struct RecordingRecord {
     pub size: Option<u64>,
     /// `mka` (audio) or `mkv` (video).
     pub container_format: &'static str,
-    /// `OPUS`, `VP8`, `H264`: known from the start for audio (the media server only takes
-    /// Opus), from the first frame for video.
+    /// `OPUS`, `VP8`, `H264`: from the track's first frame, which comes before the record.
     pub codec: Option<String>,
     /// Milliseconds from the Unix epoch to the start of the room (Twilio: "an arbitrary point
     /// in time, common to all group rooms"), so recordings of one room can be aligned.
@@ -106,28 +104,24 @@ pub struct RecordingQuery {
 }
 
 impl Store {
-    /// Starts a recording of the published track `track` of `room`: a `processing` record
-    /// whose file is `{sid}.{mka|mkv}` in `folder`, and `recording-started`. Data tracks are
-    /// not recorded (20001). Errors: 20404 (no such room, or the track is not published).
+    /// Starts a recording of `published` (a track of a room in the store, copied when it was
+    /// published: it may have been unpublished since) whose media is going to `media_path`: a
+    /// `processing` record and `recording-started`. `codec` is what the first frame said
+    /// (`OPUS`, `VP8`, `H264`). Data tracks are not recorded (20001). Errors: 20404 (the room
+    /// is not in the store).
     pub fn start_recording(
         &self,
-        room: &RoomSid,
-        track: &TrackSid,
-        folder: &Path,
+        published: &PublishedTrack,
+        media_path: &Path,
+        codec: Option<&str>,
     ) -> Result<RecordingRecord, StoreError> {
         let (mut state, now) = self.settled();
+        let room = &published.room_sid;
+        let track = &published.sid;
         let entry = state
             .rooms
             .get(room)
             .ok_or_else(|| StoreError::not_found(format!("/Rooms/{room}")))?;
-        let published = entry
-            .participants
-            .iter()
-            .filter_map(|p| state.participants.get(p))
-            .flat_map(|p| p.tracks.iter())
-            .find(|t| &t.sid == track)
-            .cloned()
-            .ok_or_else(|| StoreError::not_found(format!("/Rooms/{room}/Tracks/{track}")))?;
         let container_format = match published.kind {
             TrackKind::Audio => "mka",
             TrackKind::Video => "mkv",
@@ -146,7 +140,7 @@ impl Store {
         };
         let started = entry.record.date_created;
         let record = RecordingRecord {
-            media_path: folder.join(format!("{sid}.{container_format}")),
+            media_path: media_path.to_owned(),
             sid: sid.clone(),
             room_sid: room.clone(),
             participant_sid: published.participant_sid.clone(),
@@ -159,7 +153,7 @@ impl Store {
             duration: None,
             size: None,
             container_format,
-            codec: (published.kind == TrackKind::Audio).then(|| "OPUS".to_owned()),
+            codec: codec.map(str::to_owned),
             offset: millis_since_epoch(started),
             started_at_ms: millis_since_epoch(now).saturating_sub(millis_since_epoch(started)),
             status_callback: entry.record.status_callback.clone(),
@@ -322,7 +316,7 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::model::{CreateRoom, PublishTrack};
 
-    fn room_with_a_track(store: &Store) -> (RoomSid, TrackSid) {
+    fn room_with_a_track(store: &Store) -> (RoomSid, PublishedTrack) {
         let room = store
             .create_room(&CreateRoom {
                 room_type: Some(RoomType::Group),
@@ -346,7 +340,7 @@ mod tests {
                 },
             )
             .expect("the track is published");
-        (room.sid, track.sid)
+        (room.sid, track)
     }
 
     #[test]
@@ -356,15 +350,12 @@ mod tests {
         let mut events = store.subscribe();
         let (room, track) = room_with_a_track(&store);
         let started = store
-            .start_recording(&room, &track, Path::new("/data"))
+            .start_recording(&track, Path::new("/data/a.mka"), Some("OPUS"))
             .expect("the track is published");
         assert!(started.sid.starts_with("RT") && started.sid.len() == 34);
         assert_eq!(started.status, RecordingStatus::Processing);
         assert_eq!(started.container_format, "mka");
-        assert_eq!(
-            started.media_path,
-            Path::new("/data").join(format!("{}.mka", started.sid))
-        );
+        assert_eq!(started.media_path, Path::new("/data/a.mka"));
         clock.advance(Duration::from_secs(3));
         let done = store
             .finish_recording(
@@ -414,7 +405,7 @@ mod tests {
         let store = Store::new(clock.clone()).with_retention(Duration::from_secs(60));
         let (room, track) = room_with_a_track(&store);
         let rec = store
-            .start_recording(&room, &track, Path::new("/data"))
+            .start_recording(&track, Path::new("/data/a.mka"), Some("OPUS"))
             .expect("the track is published");
         let err = store
             .delete_recording(&rec.sid)
@@ -460,21 +451,22 @@ mod tests {
     }
 
     #[test]
-    fn an_unpublished_track_cannot_be_recorded() {
+    fn a_track_of_a_forgotten_room_cannot_be_recorded() {
         let store = Store::new(Arc::new(ManualClock::fixed()));
-        let (room, _) = room_with_a_track(&store);
+        let (_, track) = room_with_a_track(&store);
+        store.reset();
         let err = store
-            .start_recording(&room, &TrackSid::from_u128(7), Path::new("/data"))
-            .expect_err("no such track");
+            .start_recording(&track, Path::new("/data/a.mka"), Some("OPUS"))
+            .expect_err("no such room");
         assert_eq!(err.code, twilio_codes::NOT_FOUND);
     }
 
     #[test]
     fn a_reset_hands_back_every_recording_s_file() {
         let store = Store::new(Arc::new(ManualClock::fixed()));
-        let (room, track) = room_with_a_track(&store);
+        let (_, track) = room_with_a_track(&store);
         let rec = store
-            .start_recording(&room, &track, Path::new("/data"))
+            .start_recording(&track, Path::new("/data/a.mka"), Some("OPUS"))
             .expect("the track is published");
         store.reset();
         assert_eq!(store.take_forgotten_media(), [rec.media_path]);

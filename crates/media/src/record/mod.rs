@@ -20,12 +20,26 @@ use str0m::media::MediaData;
 
 use mkv::{MkvWriter, TrackCodec, Written};
 
+/// Where a recording stands while it runs: the caller creates its resource once media
+/// arrived, and never for a track that sent nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordingProgress {
+    pub frames: u64,
+    /// The track's codec as its first frame told it (`OPUS`, `VP8`, `H264`, …), written or
+    /// not.
+    pub codec: Option<String>,
+    /// Why the recording cannot go on (a codec it does not write, a write error).
+    pub error: Option<String>,
+}
+
 /// How a recording ended, for the caller to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingSummary {
     pub path: PathBuf,
-    /// The codec of the track, once a frame told it.
+    /// The codec of the file, once a frame told it.
     pub codec: Option<TrackCodec>,
+    /// The track's codec as its first frame told it, in upper case, written or not.
+    pub codec_name: Option<String>,
     pub written: Written,
     /// Why nothing (more) could be recorded: an unsupported codec, a write error. The file
     /// is then incomplete or empty.
@@ -46,6 +60,8 @@ pub struct Recorder {
     path: PathBuf,
     state: State,
     codec: Option<TrackCodec>,
+    /// What the first frame's payload type said, in upper case.
+    codec_name: Option<String>,
 }
 
 impl Recorder {
@@ -56,6 +72,7 @@ impl Recorder {
             path: path.to_owned(),
             state: State::Waiting(file),
             codec: None,
+            codec_name: None,
         })
     }
 
@@ -63,6 +80,7 @@ impl Recorder {
     pub fn write(&mut self, data: &MediaData) {
         let spec = data.params.spec();
         if let State::Waiting(_) = self.state {
+            self.codec_name = Some(format!("{:?}", spec.codec).to_ascii_uppercase());
             let codec = match spec.codec {
                 Codec::Opus => Ok(TrackCodec::Opus {
                     channels: if spec.format.stereo == Some(true) {
@@ -107,27 +125,32 @@ impl Recorder {
         }
     }
 
+    /// Frames written so far and, once the recording cannot go on, why.
+    pub fn progress(&self) -> RecordingProgress {
+        match &self.state {
+            State::Waiting(_) => RecordingProgress::default(),
+            State::Writing(writer) => RecordingProgress {
+                frames: writer.frames(),
+                codec: self.codec_name.clone(),
+                error: None,
+            },
+            State::Failed(reason) => RecordingProgress {
+                frames: 0,
+                codec: self.codec_name.clone(),
+                error: Some(reason.clone()),
+            },
+        }
+    }
+
     /// Finishes the file (last cluster, cues, duration) and says what it holds.
     pub fn finish(self) -> RecordingSummary {
         let (written, error) = match self.state {
             State::Waiting(_) => (Written::default(), None),
             State::Failed(reason) => (Written::default(), Some(reason)),
             State::Writing(writer) => match writer.finish() {
-                Ok((out, written)) => match out.into_inner().map(|f| f.sync_all()) {
-                    Ok(Ok(())) => (written, None),
-                    Ok(Err(e)) => (
-                        written,
-                        Some(format!("cannot write {}: {e}", self.path.display())),
-                    ),
-                    Err(e) => (
-                        written,
-                        Some(format!(
-                            "cannot write {}: {}",
-                            self.path.display(),
-                            e.error()
-                        )),
-                    ),
-                },
+                // `finish` flushed the buffer; the file closes when it drops. No fsync: the
+                // file is read back on this machine, and a sync would stall the caller.
+                Ok((_, written)) => (written, None),
                 Err(e) => (
                     Written::default(),
                     Some(format!("cannot finish {}: {e}", self.path.display())),
@@ -137,6 +160,7 @@ impl Recorder {
         RecordingSummary {
             path: self.path,
             codec: self.codec,
+            codec_name: self.codec_name,
             written,
             error,
         }
@@ -162,6 +186,11 @@ impl Recorders {
     pub(crate) fn insert(&mut self, publisher: &str, track_id: &str, recorder: Recorder) {
         self.by_track
             .insert((publisher.to_owned(), track_id.to_owned()), recorder);
+    }
+
+    pub(crate) fn get(&self, publisher: &str, track_id: &str) -> Option<&Recorder> {
+        self.by_track
+            .get(&(publisher.to_owned(), track_id.to_owned()))
     }
 
     pub(crate) fn remove(&mut self, publisher: &str, track_id: &str) -> Option<Recorder> {

@@ -52,6 +52,13 @@ fn a_publisher_s_audio_and_video_are_recorded_each_in_its_own_file_with_every_fr
         |c| c[0].frames_written() >= 30 && c[1].frames_of("alice-camera") >= 10,
     );
 
+    let progress = sfu
+        .recording_progress(&alice.id, "alice-camera")
+        .expect("the camera is being recorded");
+    assert!(
+        progress.frames > 0 && progress.error.is_none(),
+        "{progress:?}"
+    );
     let summary = sfu
         .stop_recording(&alice.id, "alice-camera")
         .expect("the camera was being recorded");
@@ -123,6 +130,11 @@ fn an_h264_track_is_not_recorded_and_the_summary_says_why() {
     pump(&mut [&mut carol], "H.264 frames sent", |c| {
         c[0].frames_written() >= 5
     });
+    let progress = sfu
+        .recording_progress(&carol.id, "carol-camera")
+        .expect("the camera is being recorded");
+    assert_eq!(progress.codec.as_deref(), Some("H264"));
+    assert!(progress.error.is_some_and(|e| e.contains("H.264")));
     let summary = sfu
         .stop_recording(&carol.id, "carol-camera")
         .expect("the camera was being recorded");
