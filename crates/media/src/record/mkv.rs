@@ -203,10 +203,15 @@ impl<W: Write + Seek> MkvWriter<W> {
         }
         let clock_rate = clock_rate.max(1);
         let (first, rate) = *self.first_tick.get_or_insert((tick, clock_rate));
-        // The RTP clock is str0m's extended (64-bit) one; a frame from before the first, or
-        // older than the last (reordering), is placed at the last time so blocks stay ordered.
+        // The RTP clock is str0m's extended (64-bit) one. A frame from before the first, or not
+        // after the last (reordering, two frames within a millisecond), is placed 1 ms after
+        // the last, so block times strictly increase as players and ffmpeg expect.
         let ms = (tick.saturating_sub(first) as u128 * 1000 / u128::from(rate)) as u64;
-        let ms = ms.max(self.last_ms);
+        let ms = if self.frames == 0 {
+            ms
+        } else {
+            ms.max(self.last_ms + 1)
+        };
         if self.frames > 0 {
             self.last_gap_ms = ms - self.last_ms;
         }
@@ -732,6 +737,21 @@ mod tests {
         );
         assert_eq!(vp8_key_frame_size(&VP8_KEY), Some((16, 16)));
         assert_eq!(vp8_key_frame_size(&VP8_INTER), None);
+    }
+
+    #[test]
+    fn block_times_strictly_increase_even_when_frames_come_out_of_order_or_within_a_millisecond() {
+        let frames: Vec<(u64, u32, &[u8])> = vec![
+            (0, 90_000, &VP8_KEY[..]),
+            (9_000, 90_000, &VP8_INTER[..]),
+            (9_045, 90_000, &VP8_INTER[..]), // half a millisecond later
+            (4_500, 90_000, &VP8_INTER[..]), // reordered
+            (18_000, 90_000, &VP8_INTER[..]),
+        ];
+        let (bytes, _, _) = write(TrackCodec::Vp8, &frames);
+        let found = inspect(&bytes).expect("the file parses");
+        let times: Vec<u64> = found.blocks.iter().map(|b| b.0).collect();
+        assert_eq!(times, [0, 100, 101, 102, 200]);
     }
 
     #[test]
