@@ -2,7 +2,7 @@
 // tabs publish their fake camera and microphone through the emulator's media server in a room
 // created with RecordParticipantsOnConnect; once they leave, /v1/Recordings lists one completed
 // audio and one video recording per participant, /Media downloads each file, and ffprobe reads
-// Opus or VP8 and at least two seconds in it.
+// Opus or VP8 and at least two seconds in it. The official npm client lists and fetches them.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { basicAuth, startVideoroom } from '../support/servers.mjs';
+import twilio from 'twilio';
+
+import { SEEDED, basicAuth, startVideoroom } from '../support/servers.mjs';
 import { join, rest, waitConnected, waitForSdk, waitForVideoOf, withBrowser } from './browser.mjs';
 
 /** Whether ffprobe is installed: a skip locally, a failure when CI=true (.ci/run installs it). */
@@ -98,6 +100,17 @@ describe('recordings of a group room', () => {
           .sort();
         assert.deepEqual(kinds, ['audio/mka/OPUS', 'video/mkv/VP8'], JSON.stringify(listed));
       }
+
+      // The official npm client reads them as an application would: list, then fetch.
+      const client = twilio(SEEDED.accountSid, SEEDED.authToken, { autoRetry: false });
+      client.video.baseUrl = server.url;
+      const official = await client.video.v1.recordings.list({ groupingSid: [created.sid], status: 'completed' });
+      assert.deepEqual(official.map((r) => r.sid).sort(), listed.recordings.map((r) => r.sid).sort());
+      const fetched = await client.video.v1.recordings(official[0].sid).fetch();
+      assert.equal(fetched.status, 'completed');
+      assert.equal(fetched.groupingSids.room_sid, created.sid);
+      assert.ok(['OPUS', 'VP8'].includes(fetched.codec), fetched.codec);
+      assert.equal(fetched.links.media, `${server.url}/v1/Recordings/${fetched.sid}/Media`);
 
       for (const recording of listed.recordings) {
         assert.equal(recording.status, 'completed');
