@@ -289,10 +289,10 @@ impl Recordings {
     }
 
     fn arm(&self, plane: &MediaPlane, track: PublishedTrack) -> Option<Armed> {
-        let folder = match self.folder() {
-            Ok(folder) => folder,
+        let sfu = match plane.sfu() {
+            Ok(sfu) => sfu,
             Err(e) => {
-                tracing::error!(track = %track.sid, error = %e, "recording: no folder; the track is not recorded");
+                tracing::error!(track = %track.sid, error = %e, "recording: no media server");
                 return None;
             }
         };
@@ -304,34 +304,38 @@ impl Recordings {
         let n = self
             .next_file
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = folder.join(format!("{}-{}-{n}.{extension}", track.room_sid, track.sid));
-        let sfu = match plane.sfu() {
-            Ok(sfu) => sfu,
-            Err(e) => {
-                tracing::error!(track = %track.sid, error = %e, "recording: no media server");
-                return None;
+        let name = format!("{}-{}-{n}.{extension}", track.room_sid, track.sid);
+        let started = self.folder().and_then(|folder| {
+            let path = folder.join(name);
+            sfu.record(track.participant_sid.as_str(), &track.client_id, &path)
+                .map(|()| path)
+                .map_err(|e| e.to_string())
+        });
+        match started {
+            Ok(path) => {
+                tracing::debug!(track = %track.sid, path = %path.display(), "recording armed");
+                Some(Armed {
+                    track,
+                    path,
+                    sid: None,
+                })
             }
-        };
-        if let Err(e) = sfu.record(track.participant_sid.as_str(), &track.client_id, &path) {
-            // The file could not be made: the recording fails at once, with its reason.
-            tracing::warn!(track = %track.sid, error = %e, "recording: cannot start");
-            let mut a = Armed {
-                track,
-                path,
-                sid: None,
-            };
-            self.create_resource(&mut a, None);
-            if let Some(sid) = &a.sid {
-                self.settle(sid, failure(e.to_string()));
+            Err(reason) => {
+                // No file can be written: the recording fails at once with the reason, and
+                // `recording-failed` tells the application (as Twilio's does).
+                tracing::warn!(track = %track.sid, error = %reason, "recording: cannot start");
+                let mut a = Armed {
+                    track,
+                    path: PathBuf::new(),
+                    sid: None,
+                };
+                self.create_resource(&mut a, None);
+                if let Some(sid) = &a.sid {
+                    self.settle(sid, failure(reason));
+                }
+                None
             }
-            return None;
         }
-        tracing::debug!(track = %track.sid, path = %path.display(), "recording armed");
-        Some(Armed {
-            track,
-            path,
-            sid: None,
-        })
     }
 
     fn create_resource(&self, a: &mut Armed, codec: Option<&str>) {
@@ -413,6 +417,10 @@ fn outcome(summary: &RecordingSummary) -> RecordingOutcome {
 }
 
 fn remove(path: &Path) {
+    // A recording that failed before it had a file has an empty path.
+    if path.as_os_str().is_empty() {
+        return;
+    }
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

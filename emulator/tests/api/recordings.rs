@@ -9,7 +9,7 @@ use videoroom_media::record::mkv::inspect;
 
 use crate::group_media::client::{frame_number_of, pump, Client as MediaClient};
 use crate::group_media::{Participant, Server};
-use crate::helpers::{assert_twilio_error, spawn, TestEmulator};
+use crate::helpers::{assert_twilio_error, spawn, spawn_with, TestEmulator};
 
 /// Sends the client's camera frames for `frames` more frames (33 ms each).
 async fn publish_for(client: MediaClient, frames: u64) -> MediaClient {
@@ -327,4 +327,57 @@ async fn recording_rules_changed_mid_room_start_and_stop_a_recording() {
     let done = wait_for(&app, "/v1/Recordings?Status=completed", |b| count(b) == 1).await;
     assert!(done["recordings"][0]["size"].as_u64() > Some(0), "{done}");
     drop(alice);
+}
+
+#[actix_web::test]
+async fn a_recording_whose_file_cannot_be_made_fails_with_recording_failed_and_no_media() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where a folder should be: no recordings folder can be made under it.
+    let blocked = dir.path().join("not-a-folder");
+    std::fs::write(&blocked, b"").unwrap();
+    let mut settings = videoroom_emulator::EmulatorSettings::seeded();
+    settings.media.recordings_dir = Some(blocked.join("recordings"));
+    let app = spawn_with(settings).await;
+    let server = Server::of(&app);
+    app.create_room(&[
+        ("UniqueName", "unwritable"),
+        ("Type", "group"),
+        ("RecordParticipantsOnConnect", "true"),
+        ("StatusCallback", "http://127.0.0.1:9/status"),
+    ])
+    .await;
+    let (_alice, _) = join_and_connect(&server, "alice", "unwritable").await;
+
+    let failed = wait_for(&app, "/v1/Recordings?Status=failed", |b| count(b) == 1).await;
+    let sid = failed["recordings"][0]["sid"]
+        .as_str()
+        .expect("a recording SID")
+        .to_owned();
+    assert_eq!(failed["recordings"][0]["size"], Value::Null);
+    assert_twilio_error(
+        app.get(&format!("/v1/Recordings/{sid}/Media")).await,
+        404,
+        20404,
+    )
+    .await;
+    let deliveries = app
+        .wait_for_deliveries(|d| d.iter().any(|d| d.event == "recording-failed"))
+        .await;
+    let failed = deliveries
+        .iter()
+        .find(|d| d.event == "recording-failed")
+        .expect("recording-failed");
+    assert_eq!(failed.params["RecordingSid"], sid);
+    assert!(
+        failed.params["FailedOperation"].contains("media.recordings_dir"),
+        "{:?}",
+        failed.params
+    );
+    let none: Value = app
+        .get("/v1/Recordings?Status=completed")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(count(&none), 0);
 }
