@@ -326,7 +326,37 @@ async fn recording_rules_changed_mid_room_start_and_stop_a_recording() {
     assert_eq!(res.status(), 200);
     let done = wait_for(&app, "/v1/Recordings?Status=completed", |b| count(b) == 1).await;
     assert!(done["recordings"][0]["size"].as_u64() > Some(0), "{done}");
+    let sid = done["recordings"][0]["sid"]
+        .as_str()
+        .expect("a SID")
+        .to_owned();
     drop(alice);
+
+    // Recordings are forgotten with their room, files included: the room ends and passes the
+    // retention (24 h of emulator time).
+    let folder = app
+        .emulator
+        .recordings()
+        .folder()
+        .expect("the folder was made");
+    let files = || std::fs::read_dir(&folder).expect("the folder").count();
+    assert_eq!(files(), 1, "the one recording's file");
+    let res = app
+        .post("/v1/Rooms/ruled", &[("Status", "completed")])
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    app.emulator
+        .advance_clock(Duration::from_secs(25 * 3600))
+        .expect("within the clock's cap");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while files() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the forgotten recording's file is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_twilio_error(app.get(&format!("/v1/Recordings/{sid}")).await, 404, 20404).await;
 }
 
 #[actix_web::test]
