@@ -1,7 +1,7 @@
 //! Recording published tracks: the media server taps the frames a publisher sends into one
 //! Matroska file per track ([`mkv`]), as Twilio's group rooms record each track on its own.
 //!
-//! [`Recorders`] is what the forwarding core holds: nothing at all while no track is recorded
+//! `Recorders` is what the forwarding core holds: nothing at all while no track is recorded
 //! (forwarding then checks one empty map per frame), one [`Recorder`] per recorded track
 //! otherwise. A recorder learns the track's codec from its first frame: Opus goes to `.mka`,
 //! VP8 to `.mkv`. H.264 (and any other codec) is refused with a reason the summary carries:
