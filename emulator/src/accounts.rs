@@ -29,21 +29,29 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use videoroom_emulator_adapter::{OffsetClock, Store, StoreEvent};
 
 use crate::callbacks::Callbacks;
+use crate::media::MediaPlane;
+use crate::recordings::Recordings;
 use crate::{Emulator, EmulatorSettings};
 
-/// One account: its settings (credentials, seed), its store and its callbacks.
+/// One account: its settings (credentials, seed), its store, its recorder and its callbacks.
 pub(crate) struct Account {
     /// The emulator's settings with this account's SID, auth token, API keys and seed.
     pub(crate) settings: EmulatorSettings,
     pub(crate) store: Arc<Store>,
     pub(crate) callbacks: Arc<Callbacks>,
+    /// What this account's group rooms record, through the media server all accounts share.
+    pub(crate) recordings: Arc<Recordings>,
     /// The store's events, subscribed at creation so that nothing before
     /// [`Emulator::start`] is lost; taken by the first `start`.
     pub(crate) events: Mutex<Option<UnboundedReceiver<StoreEvent>>>,
 }
 
 impl Account {
-    pub(crate) fn new(settings: EmulatorSettings, clock: &Arc<OffsetClock>) -> Self {
+    pub(crate) fn new(
+        settings: EmulatorSettings,
+        clock: &Arc<OffsetClock>,
+        media: Option<Arc<MediaPlane>>,
+    ) -> Self {
         let store = Arc::new(
             Store::with_callback_hosts(clock.clone(), settings.callbacks.hosts.clone())
                 .with_retention(settings.retention),
@@ -54,10 +62,16 @@ impl Account {
             settings.account_sid.as_str().to_owned(),
             settings.auth_token.clone(),
         ));
+        let recordings = Arc::new(Recordings::new(
+            Arc::clone(&store),
+            media,
+            settings.media.recordings_dir.clone(),
+        ));
         Self {
             settings,
             store,
             callbacks,
+            recordings,
             events: Mutex::new(Some(events)),
         }
     }

@@ -140,7 +140,48 @@ pub fn callback_params(event: &StoreEvent, account_sid: &str) -> Option<Vec<(Str
         p.push(("TrackSid".into(), track.sid.as_str().to_owned()));
         p.push(("TrackKind".into(), track.kind.as_str().to_owned()));
     }
+    if let Some(recording) = &event.recording {
+        p.extend(recording_params(recording));
+    }
     Some(p)
+}
+
+/// The fields recording events add (reference: "Recording events add more fields"). URIs
+/// are relative, as Twilio's `…Uri` fields are; `Duration` and `Size` come with
+/// `recording-completed`, `FailedOperation` (the emulator's reason, its values inferred) with
+/// `recording-failed`.
+fn recording_params(r: &videoroom_emulator_adapter::RecordingRecord) -> Vec<(String, String)> {
+    use videoroom_emulator_adapter::RecordingStatus;
+    let uri = format!("/v1/Recordings/{}", r.sid);
+    let mut p: Vec<(String, String)> = vec![
+        ("RecordingSid".into(), r.sid.clone()),
+        ("SourceSid".into(), r.source_sid.as_str().to_owned()),
+        ("TrackSid".into(), r.source_sid.as_str().to_owned()),
+        ("TrackName".into(), r.track_name.clone()),
+        ("Type".into(), r.kind.as_str().to_owned()),
+        ("Container".into(), r.container_format.to_owned()),
+        ("Codec".into(), r.codec.clone().unwrap_or_default()),
+        (
+            "OffsetFromTwilioVideoEpoch".into(),
+            (r.offset + r.started_at_ms).to_string(),
+        ),
+        ("MediaUri".into(), format!("{uri}/Media")),
+        ("RecordingUri".into(), uri),
+    ];
+    match r.status {
+        RecordingStatus::Completed => {
+            p.push(("Duration".into(), r.duration.unwrap_or(0).to_string()));
+            p.push(("Size".into(), r.size.unwrap_or(0).to_string()));
+        }
+        RecordingStatus::Failed => {
+            p.push((
+                "FailedOperation".into(),
+                r.failure.clone().unwrap_or_default(),
+            ));
+        }
+        RecordingStatus::Processing | RecordingStatus::Deleted => {}
+    }
+    p
 }
 
 /// How long a destination's worker waits for more work before it ends and its queue is

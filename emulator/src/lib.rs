@@ -10,10 +10,11 @@
 //! callbacks) and a live inspector page at `/emulator`. The official Twilio client libraries work
 //! against it unchanged once their Video base URL points here.
 //!
-//! It deliberately does not emulate the rest of Twilio (recordings, compositions, other
-//! products) and keeps nothing on disk. It serves the account in its [`EmulatorSettings`] and
-//! the further accounts of its seed, each with a store of its own ([`accounts`]). Rules about
-//! rooms live in the store; this crate only translates HTTP.
+//! It deliberately does not emulate the rest of Twilio (compositions, other products) and
+//! keeps nothing on disk but the recordings of group rooms' tracks (see [`recordings`]). It
+//! serves the account in its [`EmulatorSettings`] and the further accounts of its seed, each
+//! with a store (and a recorder) of its own ([`accounts`]). Rules about rooms live in the
+//! store; this crate only translates HTTP.
 //!
 //! Whoever mounts it also mounts [`guard`] (the `Host` and `Origin` checks), as both binaries
 //! do: the seeded credentials are public, so without it any web page could drive the emulator.
@@ -55,6 +56,7 @@ pub mod limits;
 pub mod media;
 pub mod paging;
 pub mod params;
+pub mod recordings;
 pub mod resources;
 mod rest;
 pub mod sdk;
@@ -143,11 +145,13 @@ impl Emulator {
     /// `POST /emulator/clock/advance`). Nothing runs until [`Emulator::start`].
     pub fn new(settings: EmulatorSettings) -> Self {
         let clock = Arc::new(OffsetClock::new());
+        // One media server for every account: media is keyed by room and participant SIDs,
+        // which are unique across accounts.
+        let media = media::MediaPlane::for_settings(&settings.media);
         let accounts: Vec<Arc<accounts::Account>> = accounts::settings_of_each(&settings)
             .into_iter()
-            .map(|settings| Arc::new(accounts::Account::new(settings, &clock)))
+            .map(|settings| Arc::new(accounts::Account::new(settings, &clock, media.clone())))
             .collect();
-        let media = media::MediaPlane::for_settings(&settings.media);
         let each = |account: &Arc<accounts::Account>| {
             (
                 Arc::clone(&account.store),
@@ -250,6 +254,11 @@ impl Emulator {
         self.inner.media.clone()
     }
 
+    /// This account's recorder of group rooms' tracks.
+    pub fn recordings(&self) -> Arc<recordings::Recordings> {
+        Arc::clone(&self.account.recordings)
+    }
+
     /// Every status callback delivery of this account remembered, oldest first, with its
     /// outcome.
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -261,6 +270,7 @@ impl Emulator {
     /// Each face is one call below, so the standalone binary and `videoroom` mount the same set.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         rest::configure(self, cfg);
+        rest::configure_media_downloads(self, cfg);
         control::configure(self, cfg);
         self.inner.signaling.configure(cfg);
     }
@@ -278,19 +288,15 @@ impl Emulator {
         if self.inner.started.swap(true, Ordering::SeqCst) {
             return;
         }
-        let stores: Vec<Arc<Store>> = self
-            .inner
-            .accounts
-            .iter()
-            .map(|a| Arc::clone(&a.store))
-            .collect();
+        let accounts = self.inner.accounts.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(TICK_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                for store in &stores {
-                    store.tick();
+                for account in &accounts {
+                    account.store.tick();
+                    account.recordings.poll();
                 }
             }
         });
@@ -299,8 +305,10 @@ impl Emulator {
         for account in &self.inner.accounts {
             if let Some(mut events) = account.events.lock().take() {
                 let callbacks = Arc::clone(&account.callbacks);
+                let recordings = Arc::clone(&account.recordings);
                 tokio::spawn(async move {
                     while let Some(event) = events.recv().await {
+                        recordings.on_event(&event);
                         callbacks.enqueue(&event);
                     }
                 });
@@ -313,6 +321,7 @@ impl Emulator {
     pub fn reset(&self) {
         for account in &self.inner.accounts {
             account.store.reset();
+            account.recordings.poll();
             account.callbacks.clear();
         }
         // The seed was applied to empty stores when the emulator started, so applying it to

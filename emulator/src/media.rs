@@ -65,6 +65,9 @@ pub struct MediaSettings {
     /// HTTP listener's address when it is a concrete IP, else 127.0.0.1 (see
     /// [`MediaSettings::advertised`]).
     pub advertise: Option<IpAddr>,
+    /// Where recordings of group rooms' tracks are written (`media.recordings_dir`). `None`:
+    /// a temporary folder made at the first recording and removed when the emulator stops.
+    pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl MediaSettings {

@@ -27,6 +27,7 @@ use crate::Emulator;
 
 mod account;
 mod media;
+mod recordings;
 mod rules;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -72,9 +73,15 @@ pub fn configure(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
             // The resources added for the whole OpenAPI file, each in its own module.
             .configure(rules::configure)
             .configure(media::configure)
+            .configure(recordings::configure)
             .configure(account::configure)
             .default_service(web::to(unknown_route)),
     );
+}
+
+/// The temporary URLs recordings' `/Media` redirects to, outside `/v1` (see `recordings`).
+pub fn configure_media_downloads(emulator: &Emulator, cfg: &mut web::ServiceConfig) {
+    recordings::configure_downloads(emulator, cfg);
 }
 
 /// A resource builder whose unsupported methods get Twilio's 405 (and OPTIONS a preflight

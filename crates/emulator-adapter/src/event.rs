@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use crate::model::{
     DisconnectReason, ParticipantRecord, PublishedTrack, RoomEndReason, RoomRecord,
 };
+use crate::store::RecordingRecord;
 
 /// What happened. The names follow Twilio's `StatusCallbackEvent` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
@@ -18,6 +19,12 @@ pub enum StoreEventKind {
     TrackRemoved,
     TrackEnabled,
     TrackDisabled,
+    /// A track's media started going to a recording file.
+    RecordingStarted,
+    /// A recording's file is finished.
+    RecordingCompleted,
+    /// A recording ended without usable media.
+    RecordingFailed,
 }
 
 impl StoreEventKind {
@@ -42,6 +49,8 @@ pub struct StoreEvent {
     pub participant: Option<ParticipantRecord>,
     /// Track events: the track.
     pub track: Option<PublishedTrack>,
+    /// Recording events: the recording (the participant is its publisher).
+    pub recording: Option<RecordingRecord>,
     /// When it happened (whole seconds, UTC): Twilio's `Timestamp`.
     pub timestamp: OffsetDateTime,
     /// Per room, from 0: Twilio's `SequenceNumber`.
@@ -81,6 +90,9 @@ mod tests {
             StoreEventKind::TrackRemoved,
             StoreEventKind::TrackEnabled,
             StoreEventKind::TrackDisabled,
+            StoreEventKind::RecordingStarted,
+            StoreEventKind::RecordingCompleted,
+            StoreEventKind::RecordingFailed,
         ]
         .into_iter()
         .map(StoreEventKind::as_str)
@@ -95,7 +107,10 @@ mod tests {
                 "track-added",
                 "track-removed",
                 "track-enabled",
-                "track-disabled"
+                "track-disabled",
+                "recording-started",
+                "recording-completed",
+                "recording-failed"
             ]
         );
     }

@@ -71,6 +71,7 @@ pub use store::{
     CompositionHook, HookQuery, HookRequest, InspectedParticipant, InspectedRoom, Inspection,
     MediaSettings, SettingsKind, Store, TickReport,
 };
+pub use store::{RecordingOutcome, RecordingQuery, RecordingRecord, RecordingStatus};
 
 #[cfg(test)]
 mod tests {

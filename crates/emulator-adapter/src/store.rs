@@ -20,9 +20,11 @@ use crate::model::*;
 use crate::paging::{paginate, Page, SortKey};
 
 mod account;
+mod recordings;
 mod rules;
 
 pub use account::{CompositionHook, HookQuery, HookRequest, MediaSettings, SettingsKind};
+pub use recordings::{RecordingOutcome, RecordingQuery, RecordingRecord, RecordingStatus};
 
 /// The in-memory room store with Twilio Video's semantics. Share it as `Arc<Store>`.
 ///
@@ -685,8 +687,12 @@ impl Store {
             state.complete(sid, RoomEndReason::Reset, now);
         }
         let subscribers = std::mem::take(&mut state.subscribers);
+        // Every recording goes; its file is handed back for removal.
+        let mut forgotten_media = std::mem::take(&mut state.forgotten_media);
+        forgotten_media.extend(state.recordings.drain().map(|(_, r)| r.media_path));
         *state = State {
             subscribers,
+            forgotten_media,
             ..State::default()
         };
     }
@@ -714,6 +720,10 @@ struct State {
     recording_settings: account::MediaSettings,
     composition_settings: account::MediaSettings,
     composition_hooks: HashMap<String, account::CompositionHook>,
+    /// Track recordings by SID (see `store/recordings.rs`), and the files of those forgotten
+    /// since the caller last took them.
+    recordings: HashMap<String, recordings::RecordingRecord>,
+    forgotten_media: Vec<std::path::PathBuf>,
 }
 
 struct RoomEntry {
@@ -1003,6 +1013,34 @@ impl State {
             room: entry.record.clone(),
             participant,
             track,
+            recording: None,
+            timestamp: at,
+            sequence_number,
+        };
+        self.subscribers.retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    /// Sends a recording event of the recording's room (which must still be in the store).
+    fn emit_recording(
+        &mut self,
+        kind: StoreEventKind,
+        recording: &recordings::RecordingRecord,
+        at: OffsetDateTime,
+    ) {
+        let entry = self.room_mut(&recording.room_sid);
+        let sequence_number = entry.next_sequence;
+        entry.next_sequence += 1;
+        let room = entry.record.clone();
+        let participant = self
+            .participants
+            .get(&recording.participant_sid)
+            .map(|p| p.record.clone());
+        let event = StoreEvent {
+            kind,
+            room,
+            participant,
+            track: None,
+            recording: Some(recording.clone()),
             timestamp: at,
             sequence_number,
         };
@@ -1492,6 +1530,7 @@ impl State {
                 }
             }
             self.recording_rules.remove(sid);
+            self.forget_recordings_of(sid);
         }
         let rooms = &self.rooms;
         self.ended.retain(|sid| rooms.contains_key(sid));

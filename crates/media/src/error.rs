@@ -46,4 +46,14 @@ pub enum MediaError {
     /// the client rolls its offer back, answers the server's and offers again afterwards.
     #[error("participant {0} sent an offer while the media server's own offer waits for an answer; answer that offer first")]
     OfferCollision(String),
+    /// A recording's file could not be created.
+    #[error("the media server cannot create the recording file {path}: {source}; check that its folder (setting media.recordings_dir) exists and is writable")]
+    RecordingFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The track is already being recorded.
+    #[error("track {track} of participant {participant} is already being recorded; stop that recording first")]
+    AlreadyRecording { participant: String, track: String },
 }

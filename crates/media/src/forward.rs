@@ -32,6 +32,7 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
+use crate::record::Recorders;
 use crate::sdp::sent_tracks;
 use crate::MediaError;
 
@@ -176,6 +177,8 @@ pub(crate) struct Core {
     candidate: SocketAddr,
     crypto: Arc<CryptoProvider>,
     participants: Vec<Participant>,
+    /// The tracks being recorded (`crate::record`); empty unless asked.
+    pub(crate) recorders: Recorders,
 }
 
 impl Core {
@@ -184,6 +187,27 @@ impl Core {
             candidate,
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
             participants: Vec::new(),
+            recorders: Recorders::default(),
+        }
+    }
+
+    /// Asks the publisher of a track for a key frame now (a recording of video starts at one).
+    pub(crate) fn request_keyframe_of(&mut self, publisher: &str, track_id: &str, now: Instant) {
+        let participant = self.participants.iter_mut().find(|p| p.id == publisher);
+        if let Some(participant) = participant {
+            if let Some(track) = participant
+                .published
+                .iter_mut()
+                .find(|t| t.track_id == track_id)
+            {
+                request_keyframe(
+                    &mut participant.rtc,
+                    track,
+                    KeyframeRequestKind::Pli,
+                    false,
+                    now,
+                );
+            }
         }
     }
 
@@ -544,6 +568,10 @@ impl Core {
             return;
         };
         let track_id = track.track_id.clone();
+        // Recording taps the published frame: one branch per frame while nothing records.
+        if !self.recorders.is_empty() {
+            self.recorders.write(publisher, &track_id, &data);
+        }
         // Rule: a gap → PLI (throttled); a request that could not be made yet is made now.
         if let Some(kind) = track.keyframe_wanted.take() {
             request_keyframe(&mut source.rtc, track, kind, false, now);

@@ -12,7 +12,8 @@
 //! participants' tracks arrive or leave, and [`Sfu::leave`] drops a participant. Every
 //! forwarded m-line carries `a=msid:<publisher> <publisher's track id>`, which is how
 //! twilio-video.js matches it to the track SID it was told about in `subscribed`.
-//! The forwarding rules are in [`forward`].
+//! The forwarding rules are in [`forward`]. [`Sfu::record`] taps a published track's frames
+//! into a Matroska file ([`record`]), as Twilio records each track of a group room.
 //!
 //! The emulator's signaling drives it for group rooms (`emulator/src/signaling/media.rs`) and
 //! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Not done yet:
@@ -24,8 +25,11 @@
 
 mod error;
 pub mod forward;
+pub mod record;
 mod sdp;
 mod sfu;
 
 pub use error::MediaError;
+pub use record::mkv::TrackCodec;
+pub use record::{RecordingProgress, RecordingSummary};
 pub use sfu::Sfu;

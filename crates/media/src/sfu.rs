@@ -2,6 +2,7 @@
 //! time, and the calls the signaling makes.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::forward::Core;
+use crate::record::{Recorder, RecordingProgress, RecordingSummary};
 use crate::MediaError;
 
 /// The longest the I/O thread sleeps in a read. Calls from the signaling change what the
@@ -185,6 +187,58 @@ impl Sfu {
     /// counts (str0m reports them every [`crate::forward::STATS_INTERVAL`]).
     pub fn stats(&self) -> Vec<crate::forward::ParticipantStats> {
         self.shared.core.lock().stats()
+    }
+
+    /// Records the frames `publisher` sends on its track `track_id` into a new Matroska file
+    /// at `path` (Opus → `.mka`, VP8 → `.mkv`; the caller picks the name), until
+    /// [`Sfu::stop_recording`]. The track need not be published yet. Video is written from
+    /// its next key frame, which is asked for now.
+    pub fn record(&self, publisher: &str, track_id: &str, path: &Path) -> Result<(), MediaError> {
+        if self
+            .shared
+            .core
+            .lock()
+            .recorders
+            .contains(publisher, track_id)
+        {
+            return Err(MediaError::AlreadyRecording {
+                participant: publisher.to_owned(),
+                track: track_id.to_owned(),
+            });
+        }
+        // The file is created outside the lock: media keeps flowing meanwhile.
+        let recorder = Recorder::create(path).map_err(|source| MediaError::RecordingFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.shared.with_core(|core, now| {
+            core.recorders.insert(publisher, track_id, recorder);
+            core.request_keyframe_of(publisher, track_id, now);
+        });
+        Ok(())
+    }
+
+    /// How far the recording of a track got; `None` if it is not recorded.
+    pub fn recording_progress(&self, publisher: &str, track_id: &str) -> Option<RecordingProgress> {
+        self.shared
+            .core
+            .lock()
+            .recorders
+            .get(publisher, track_id)
+            .map(Recorder::progress)
+    }
+
+    /// Ends the recording of a track and finishes its file; `None` if it was not recorded.
+    /// A participant leaving does not end its recordings: the caller stops them (it knows
+    /// why a track ended), and until then they simply get no frames.
+    pub fn stop_recording(&self, publisher: &str, track_id: &str) -> Option<RecordingSummary> {
+        let recorder = self
+            .shared
+            .core
+            .lock()
+            .recorders
+            .remove(publisher, track_id)?;
+        Some(recorder.finish())
     }
 
     /// Drops the participant's connection. Its tracks leave the others' next offers.

@@ -118,6 +118,10 @@ struct Cli {
     /// is a concrete address, else 127.0.0.1), as `videoroom`'s `media.advertise`
     #[arg(long, env = "VIDEOROOM_MEDIA_ADVERTISE", value_name = "IP")]
     media_advertise: Option<IpAddr>,
+    /// Folder for the recordings of group rooms' tracks (default: a temporary folder removed
+    /// when the emulator stops), as `videoroom`'s `media.recordings_dir`
+    #[arg(long, env = "VIDEOROOM_MEDIA_RECORDINGS_DIR", value_name = "DIR")]
+    media_recordings_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Subcommand>,
 }
@@ -215,6 +219,7 @@ fn options(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Options, St
         mode: cli.media_mode,
         udp_port: cli.media_udp_port,
         advertise: cli.media_advertise,
+        recordings_dir: cli.media_recordings_dir,
     }
     .for_host(cli.host);
     Ok(Options {

@@ -1,15 +1,10 @@
-//! The media-backed resources: `Recordings` (top level and per room), `Compositions` and a
-//! room's `Transcriptions`.
+//! The media-backed resources the emulator does not make: `Compositions` and a room's
+//! `Transcriptions` (`Recordings` are real: `rest/recordings.rs`).
 //!
-//! An emulated resource never claims what did not happen. No media server records in the
-//! emulator yet, so:
-//! - no recording resource is ever created: every list answers an empty page (after checking
-//!   its filters and paging as Twilio does), and every fetch or DELETE of a recording SID
-//!   answers 20404, exactly what Twilio answers for a SID it does not know;
-//! - compositions are made from recordings, and transcriptions from media the emulator does not
-//!   process: creating either is refused with Twilio's 400 (20001) and a message naming the
-//!   limitation, listing answers an empty page and fetching answers 20404. Never a fake
-//!   `completed`.
+//! An emulated resource never claims what did not happen. Compositions would be made from the
+//! recordings, and transcriptions from audio the emulator does not process: creating either is
+//! refused with Twilio's 400 (20001) and a message naming the limitation, listing answers an
+//! empty page and fetching answers 20404. Never a fake `completed`.
 //!
 //! `docs/emulator.md` ("Recordings, compositions and transcriptions") says the same for users.
 
@@ -25,30 +20,22 @@ use crate::resources::room_url;
 use crate::Emulator;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/Recordings").get(list_recordings))
-        .service(resource("/Recordings/{sid}").get(unknown).delete(unknown))
-        .service(resource("/Rooms/{room}/Recordings").get(list_room_recordings))
-        .service(
-            resource("/Rooms/{room}/Recordings/{sid}")
-                .get(unknown_in_room)
-                .delete(unknown_in_room),
-        )
-        .service(
-            resource("/Compositions")
-                .get(list_compositions)
-                .post(create_composition),
-        )
-        .service(resource("/Compositions/{sid}").get(unknown).delete(unknown))
-        .service(
-            resource("/Rooms/{room}/Transcriptions")
-                .get(list_transcriptions)
-                .post(create_transcription),
-        )
-        .service(
-            resource("/Rooms/{room}/Transcriptions/{sid}")
-                .get(unknown_in_room)
-                .post(unknown_in_room),
-        );
+    cfg.service(
+        resource("/Compositions")
+            .get(list_compositions)
+            .post(create_composition),
+    )
+    .service(resource("/Compositions/{sid}").get(unknown).delete(unknown))
+    .service(
+        resource("/Rooms/{room}/Transcriptions")
+            .get(list_transcriptions)
+            .post(create_transcription),
+    )
+    .service(
+        resource("/Rooms/{room}/Transcriptions/{sid}")
+            .get(unknown_in_room)
+            .post(unknown_in_room),
+    );
 }
 
 impl super::Resource {
@@ -62,10 +49,8 @@ impl super::Resource {
     }
 }
 
-/// The status values of Twilio's recording and composition enums, for filter checks.
-const RECORDING_STATUSES: &[&str] = &["processing", "completed", "deleted", "failed"];
+/// The status values of Twilio's composition enum, for filter checks.
 const COMPOSITION_STATUSES: &[&str] = &["enqueued", "processing", "completed", "deleted", "failed"];
-const MEDIA_TYPES: &[&str] = &["audio", "video", "data"];
 
 /// 20001 unless the filter `name`, when sent, is one of `allowed`.
 fn check_enum(p: &Params, name: &str, allowed: &[&str]) -> Result<()> {
@@ -102,53 +87,10 @@ fn empty_page(
     Ok(json(StatusCode::OK, &body))
 }
 
-async fn list_recordings(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
-    let ctx = ctx(&req, &emulator)?;
-    let p = Params::from_query(req.query_string());
-    check_enum(&p, "Status", RECORDING_STATUSES)?;
-    check_enum(&p, "MediaType", MEDIA_TYPES)?;
-    empty_page(
-        &p,
-        "recordings",
-        &format!("{}/v1/Recordings", ctx.base),
-        &[
-            "Status",
-            "SourceSid",
-            "GroupingSid",
-            "DateCreatedAfter",
-            "DateCreatedBefore",
-            "MediaType",
-        ],
-        &["DateCreatedAfter", "DateCreatedBefore"],
-    )
-}
-
 /// The room a `{room}` path names, which must exist (20404 otherwise), by SID.
 fn existing_room(req: &HttpRequest, emulator: &Emulator) -> Result<String> {
     let room = parse_room_key(&path_segment(req, "room")?)?;
     Ok(emulator.store().fetch_room(&room)?.sid.as_str().to_owned())
-}
-
-async fn list_room_recordings(
-    req: HttpRequest,
-    emulator: web::Data<Emulator>,
-) -> Result<HttpResponse> {
-    let ctx = ctx(&req, &emulator)?;
-    let sid = existing_room(&req, &emulator)?;
-    let p = Params::from_query(req.query_string());
-    check_enum(&p, "Status", RECORDING_STATUSES)?;
-    empty_page(
-        &p,
-        "recordings",
-        &format!("{}/Recordings", room_url(&ctx.base, &sid)),
-        &[
-            "Status",
-            "SourceSid",
-            "DateCreatedAfter",
-            "DateCreatedBefore",
-        ],
-        &["DateCreatedAfter", "DateCreatedBefore"],
-    )
 }
 
 async fn list_compositions(
@@ -197,9 +139,9 @@ async fn create_composition(
     let room = parse_room_key(room)?;
     let sid = emulator.store().fetch_room(&room)?.sid;
     Err(ApiError::invalid(format!(
-        "Compositions are not available in the emulator: it records no media, so room {sid} \
-         has no recordings to compose (see docs/emulator.md, \"Recordings, compositions and \
-         transcriptions\")"
+        "Compositions are not available in the emulator: it records the tracks of group rooms \
+         (see /v1/Recordings) but does not compose them, so nothing is made for room {sid} \
+         (see docs/emulator.md, \"Recordings, compositions and transcriptions\")"
     )))
 }
 
@@ -215,14 +157,14 @@ async fn create_transcription(
     )))
 }
 
-/// A recording or composition SID: none exists (see the module doc), so 20404 naming it.
+/// A composition SID: none exists (see the module doc), so 20404 naming it.
 async fn unknown(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
     ctx(&req, &emulator)?;
     Err(ApiError::not_found(req.path()))
 }
 
-/// A recording or transcription of a room: 20404 for the room if it does not exist, for the
-/// resource otherwise.
+/// A transcription of a room: 20404 for the room if it does not exist, for the transcription
+/// otherwise.
 async fn unknown_in_room(req: HttpRequest, emulator: web::Data<Emulator>) -> Result<HttpResponse> {
     ctx(&req, &emulator)?;
     existing_room(&req, &emulator)?;

@@ -65,6 +65,8 @@ async fn update_recording_rules(
     store.fetch_room(&room)?;
     let rules = rules_param(&params, RuleSet::Recording)?;
     let (sid, rules) = store.set_recording_rules(&room, rules)?;
+    // Rules changed mid-room start and stop recordings at once, as on Twilio.
+    emulator.recordings().sync_room(&RoomKey::Sid(sid.clone()));
     Ok(json(
         StatusCode::OK,
         &RecordingRulesJson::new(sid.as_str(), &rules),

@@ -26,13 +26,13 @@ use videoroom_test_support::serve::{serve, Served};
 
 #[path = "../../../crates/media/tests/it/client.rs"]
 #[allow(dead_code)]
-mod client;
+pub(crate) mod client;
 
 use client::{pump, sections, Client as MediaClient};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-struct Server {
+pub(crate) struct Server {
     url: String,
     store: Arc<Store>,
     _served: Option<Served>,
@@ -61,7 +61,7 @@ impl Server {
 
     /// The signaling of a whole emulator (default settings: group rooms through its media
     /// server), served by `app`.
-    fn of(app: &crate::helpers::TestEmulator) -> Self {
+    pub(crate) fn of(app: &crate::helpers::TestEmulator) -> Self {
         Self {
             url: format!("{}/signaling", app.base.replacen("http://", "ws://", 1)),
             store: app.emulator.store(),
@@ -69,7 +69,7 @@ impl Server {
         }
     }
 
-    fn create_room(&self, name: &str, room_type: RoomType) {
+    pub(crate) fn create_room(&self, name: &str, room_type: RoomType) {
         self.store
             .create_room(&CreateRoom {
                 unique_name: Some(RoomName::parse(name).expect("room name")),
@@ -81,9 +81,9 @@ impl Server {
 }
 
 /// One participant: its signaling socket, its WebRTC client, and every room message it got.
-struct Participant {
+pub(crate) struct Participant {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    media: MediaClient,
+    pub(crate) media: MediaClient,
     pc_id: String,
     seen: Vec<Value>,
 }
@@ -91,7 +91,7 @@ struct Participant {
 impl Participant {
     /// Connects `name` to `room` as the SDK does: hello with `ice`, then `connect` with its
     /// camera track and its peer connection's first offer. Returns it and its `connected`.
-    async fn join(server: &Server, name: &str, room: &str) -> (Self, Value) {
+    pub(crate) async fn join(server: &Server, name: &str, room: &str) -> (Self, Value) {
         let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
             .await
             .expect("WebSocket upgrade");
@@ -133,7 +133,7 @@ impl Participant {
         (me, connected)
     }
 
-    async fn send(&mut self, frame: Value) {
+    pub(crate) async fn send(&mut self, frame: Value) {
         self.ws
             .send(Message::text(frame.to_string()))
             .await
@@ -167,7 +167,7 @@ impl Participant {
 
     /// Reads messages until one carries a description for this client's peer connection;
     /// returns that description.
-    async fn next_description(&mut self) -> Value {
+    pub(crate) async fn next_description(&mut self) -> Value {
         loop {
             let body = self.msg().await;
             for state in body["peer_connections"].as_array().into_iter().flatten() {
@@ -184,7 +184,7 @@ impl Participant {
     }
 
     /// Answers the server's offer as the SDK does: same id, same revision.
-    async fn answer(&mut self, offer: &Value) {
+    pub(crate) async fn answer(&mut self, offer: &Value) {
         assert_eq!(offer["type"], "offer", "{offer}");
         let answer = self
             .media
@@ -210,7 +210,7 @@ impl Participant {
 }
 
 /// Drives both WebRTC clients on a blocking thread until `done` holds.
-async fn pump_pair(
+pub(crate) async fn pump_pair(
     a: MediaClient,
     b: MediaClient,
     what: &'static str,

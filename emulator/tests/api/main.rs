@@ -20,5 +20,6 @@ mod hostile_signaling;
 mod listing;
 mod openapi;
 mod participants;
+mod recordings;
 mod rooms;
 mod signaling;

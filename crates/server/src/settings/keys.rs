@@ -510,6 +510,15 @@ pub const KEYS: &[KeySpec] = &[
                 .to_string()
         },
     },
+    KeySpec {
+        key: "media.recordings_dir",
+        env: &["VIDEOROOM_MEDIA_RECORDINGS_DIR"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "emulator: folder of the recordings of group rooms' tracks (.mka, .mkv); default: a temporary folder removed when the server stops",
+        show: |s| path_or_none(&s.media.recordings_dir),
+    },
 ];
 
 fn per_minute_or_off(value: Option<std::num::NonZeroU32>) -> String {

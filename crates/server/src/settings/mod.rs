@@ -412,6 +412,7 @@ impl Settings {
         let media_mode = check.value("media.mode", raw.media.mode);
         let media_udp_port = check.value("media.udp_port", raw.media.udp_port);
         let media_advertise = check.optional("media.advertise", raw.media.advertise);
+        let media_recordings_dir = check.optional("media.recordings_dir", raw.media.recordings_dir);
         let credentials =
             validation::credentials(&mut check, backend.unwrap_or_default(), raw.credentials);
 
@@ -519,6 +520,7 @@ impl Settings {
                 mode: media_mode.expect(CHECKED),
                 udp_port: media_udp_port.expect(CHECKED),
                 advertise: media_advertise.expect(CHECKED).map(|ip| ip.0),
+                recordings_dir: media_recordings_dir.expect(CHECKED),
             },
             origins,
             warnings: Vec::new(),
@@ -559,6 +561,7 @@ struct RawMedia {
     mode: Parsed<MediaMode>,
     udp_port: Parsed<u16>,
     advertise: Parsed<Option<AdvertisedIp>>,
+    recordings_dir: Parsed<Option<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
