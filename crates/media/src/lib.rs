@@ -14,9 +14,12 @@
 //! twilio-video.js matches it to the track SID it was told about in `subscribed`.
 //! The forwarding rules are in [`forward`].
 //!
+//! [`Sfu::subscribe`] says which tracks a participant receives (the emulator's subscribe
+//! rules, decided by its store).
+//!
 //! The emulator's signaling drives it for group rooms (`emulator/src/signaling/media.rs`) and
 //! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Not done yet:
-//! subscribe rules, simulcast (layers other than the plain one are forwarded as they come),
+//! simulcast (layers other than the plain one are forwarded as they come),
 //! data tracks, dominant speaker and network quality.
 //!
 //! Dependencies: this crate knows nothing of actix, the store or the emulator; the emulator
@@ -28,4 +31,5 @@ mod sdp;
 mod sfu;
 
 pub use error::MediaError;
+pub use forward::Subscriptions;
 pub use sfu::Sfu;

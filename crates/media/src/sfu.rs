@@ -154,6 +154,18 @@ impl Sfu {
             .with_core(|core, _| core.pending_offer(participant_id))
     }
 
+    /// Sets which of the other participants' tracks this participant receives (a new
+    /// participant receives all of them). Frames of tracks it no longer admits stop at once;
+    /// its m-lines follow in its next [`Sfu::pending_offer`].
+    pub fn subscribe(
+        &self,
+        participant_id: &str,
+        subscriptions: crate::Subscriptions,
+    ) -> Result<(), MediaError> {
+        self.shared
+            .with_core(|core, _| core.subscribe(participant_id, subscriptions))
+    }
+
     /// Applies the participant's answer to the offer [`Sfu::pending_offer`] gave it.
     pub fn answer(&self, participant_id: &str, answer_sdp: &str) -> Result<(), MediaError> {
         self.shared

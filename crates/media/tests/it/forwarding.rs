@@ -8,12 +8,12 @@ use videoroom_media::{MediaError, Sfu};
 
 use crate::client::{pump, sections, Client};
 
-fn loopback_sfu() -> Sfu {
+pub(crate) fn loopback_sfu() -> Sfu {
     Sfu::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a free UDP port on loopback")
 }
 
 /// The sections of `offer` that send a track to the subscriber, by the track their msid names.
-fn offered_tracks(offer: &str) -> Vec<String> {
+pub(crate) fn offered_tracks(offer: &str) -> Vec<String> {
     sections(offer)
         .into_iter()
         .filter(|s| !s.rejected && s.direction.as_deref() == Some("sendonly"))
