@@ -180,6 +180,16 @@ impl Signaling {
         });
     }
 
+    /// A participant's subscribe rules changed (REST): its client and the media server
+    /// follow them.
+    pub fn subscriptions_changed(
+        &self,
+        room: &videoroom_core::RoomSid,
+        participant: &videoroom_core::ParticipantSid,
+    ) {
+        self.inner.hub.subscriptions_changed(room, participant);
+    }
+
     /// Participants connected over signaling right now, all rooms together.
     pub fn connected_count(&self) -> usize {
         self.inner.hub.connected_count()
