@@ -214,17 +214,18 @@ enum Action {
     },
 }
 
-/// Every participant of one media server, and the address they all reach it on.
+/// Every participant of one media server, and the addresses they reach it on (one host
+/// candidate each).
 pub(crate) struct Core {
-    candidate: SocketAddr,
+    candidates: Vec<SocketAddr>,
     crypto: Arc<CryptoProvider>,
     participants: Vec<Participant>,
 }
 
 impl Core {
-    pub(crate) fn new(candidate: SocketAddr) -> Core {
+    pub(crate) fn new(candidates: Vec<SocketAddr>) -> Core {
         Core {
-            candidate,
+            candidates,
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
             participants: Vec::new(),
         }
@@ -260,10 +261,12 @@ impl Core {
             .enable_h264(true)
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
-        let candidate = Candidate::host(self.candidate, "udp")
-            .map_err(|_| MediaError::Candidate(self.candidate))?;
-        rtc.add_local_candidate(candidate)
-            .ok_or(MediaError::Candidate(self.candidate))?;
+        for &addr in &self.candidates {
+            let candidate =
+                Candidate::host(addr, "udp").map_err(|_| MediaError::Candidate(addr))?;
+            rtc.add_local_candidate(candidate)
+                .ok_or(MediaError::Candidate(addr))?;
+        }
         let answer = rtc
             .sdp_api()
             .accept_offer(parsed)
@@ -496,7 +499,14 @@ impl Core {
     }
 
     /// Hands a datagram to the participant whose connection it belongs to.
-    pub(crate) fn receive(&mut self, now: Instant, source: SocketAddr, contents: &[u8]) {
+    /// `destination` is the address of the socket it arrived on.
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
         let Ok(contents) = contents.try_into() else {
             tracing::debug!(%source, "media server: datagram is neither STUN, DTLS nor RTP; dropped");
             return;
@@ -506,7 +516,7 @@ impl Core {
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.candidate,
+                destination,
                 contents,
             },
         );
@@ -526,7 +536,7 @@ impl Core {
     pub(crate) fn drive(
         &mut self,
         now: Instant,
-        send: &mut dyn FnMut(SocketAddr, &[u8]),
+        send: &mut dyn FnMut(SocketAddr, SocketAddr, &[u8]),
     ) -> Instant {
         loop {
             let mut next = now + Duration::from_secs(1);
@@ -646,7 +656,7 @@ impl Participant {
     fn poll(
         &mut self,
         now: Instant,
-        send: &mut dyn FnMut(SocketAddr, &[u8]),
+        send: &mut dyn FnMut(SocketAddr, SocketAddr, &[u8]),
         actions: &mut Vec<Action>,
     ) -> Instant {
         if !self.rtc.is_alive() {
@@ -659,7 +669,9 @@ impl Participant {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => return at,
-                Ok(Output::Transmit(t)) => send(t.destination, &t.contents),
+                // From the socket of the candidate the pair uses, so the browser sees the
+                // answer come from the address it checked.
+                Ok(Output::Transmit(t)) => send(t.source, t.destination, &t.contents),
                 Ok(Output::Event(event)) => self.on_event(event, actions),
                 Err(e) => {
                     tracing::warn!(participant = %self.id, error = %e, "media server: connection failed");

@@ -4,8 +4,9 @@
 //! Twilio serves `group` rooms through its media servers: each participant keeps one peer
 //! connection to the server, publishes its tracks once and receives everyone else's tracks
 //! over that same connection. [`Sfu`] is that server for the emulator (issue 11). It owns one
-//! UDP socket, bound to the exact address it advertises as its only ICE candidate (ICE-lite,
-//! so the browser does the checks and no STUN or TURN server is involved), and one
+//! UDP socket per address it advertises, each bound to exactly that address and offered as a
+//! host candidate, all on one port (ICE-lite, so the browser does the checks and no STUN or
+//! TURN server is involved), and one
 //! [`str0m::Rtc`] per participant. Its API has the shape the signaling needs:
 //! [`Sfu::join`] answers a participant's first offer (rooms share the socket, not media),
 //! [`Sfu::offer`] answers its re-offers, [`Sfu::pending_offer`] and [`Sfu::answer`] carry the server's own offers when other

@@ -66,6 +66,11 @@ pub struct Client {
     connected: bool,
     frames_written: u64,
     last_frame: Option<Instant>,
+    /// The one server candidate this client keeps from the server's descriptions, as a
+    /// browser that can reach only that address; `None` keeps them all.
+    reaching: Option<SocketAddr>,
+    /// Every address the server's datagrams came from.
+    server_addresses: Vec<SocketAddr>,
 }
 
 impl Client {
@@ -121,7 +126,32 @@ impl Client {
             connected: false,
             frames_written: 0,
             last_frame: None,
+            reaching: None,
+            server_addresses: Vec::new(),
         }
+    }
+
+    /// Keeps only the server's candidate on `addr`, as a device that can reach the media
+    /// server only there.
+    pub fn reaching(mut self, addr: SocketAddr) -> Client {
+        self.reaching = Some(addr);
+        self
+    }
+
+    /// The addresses the server's datagrams came from, each once, in order of arrival.
+    pub fn server_addresses_seen(&self) -> Vec<SocketAddr> {
+        self.server_addresses.clone()
+    }
+
+    /// The server's description with only the candidate this client can reach.
+    fn reachable(&self, sdp: &str) -> String {
+        let Some(addr) = self.reaching else {
+            return sdp.to_owned();
+        };
+        let keep = format!(" {} {} typ ", addr.ip(), addr.port());
+        sdp.split_inclusive("\r\n")
+            .filter(|line| !line.starts_with("a=candidate:") || line.contains(&keep))
+            .collect()
     }
 
     /// Publishes an audio track as well, named `track_id`.
@@ -189,7 +219,8 @@ impl Client {
 
     pub fn accept_answer(&mut self, answer: &str) {
         let pending = self.pending.take().expect("an offer was made");
-        let answer = SdpAnswer::from_sdp_string(answer).expect("the server's answer parses");
+        let answer = self.reachable(answer);
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("the server's answer parses");
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
@@ -204,7 +235,8 @@ impl Client {
                 None => self.remote_tracks.remove(&mid),
             };
         }
-        let offer = SdpOffer::from_sdp_string(offer).expect("the server's offer parses");
+        let offer = self.reachable(offer);
+        let offer = SdpOffer::from_sdp_string(&offer).expect("the server's offer parses");
         self.rtc
             .sdp_api()
             .accept_offer(offer)
@@ -277,6 +309,9 @@ impl Client {
         loop {
             match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
+                    if !self.server_addresses.contains(&source) {
+                        self.server_addresses.push(source);
+                    }
                     let contents = buf[..n].try_into().expect("the media server sends WebRTC");
                     let input = Input::Receive(
                         now,
