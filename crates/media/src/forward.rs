@@ -9,6 +9,7 @@
 //! | an offer names a track on a sending m-line          | publisher   | every other participant of its room whose [`Subscriptions`] admit it gets a leg for it, opened in its next server offer (`sendonly`, `a=msid:<publisher> <track id>`) |
 //! | a subscriber's [`Subscriptions`] change             | signaling   | legs of tracks they no longer admit are stopped (port 0), and admitted tracks without a leg get one, in its next server offer; frames stop at once |
 //! | a frame arrives on a published m-line               | publisher   | written unchanged to every *answered* leg of that track whose subscriber admits it, with that leg's payload type for the same codec |
+//! | a frame of a simulcast layer (rid) arrives          | publisher   | forwarded only if it is of the layer chosen: the highest that arrives; a switch (up, or down when the chosen layer stops) waits for the new layer's keyframe, asked of the publisher meanwhile ([`crate::simulcast`]) |
 //! | the leg's negotiated codecs cannot carry the frame  | publisher   | dropped for that leg only                                                                                   |
 //! | a frame arrives on any other m-line                 | publisher   | dropped (nothing names it: Firefox's dummy audio, a stale recycled m-line)                                |
 //! | a frame arrives after a gap (not contiguous)        | publisher   | PLI to the publisher, at most one per track per [`KEYFRAME_INTERVAL`]                                       |
@@ -25,8 +26,8 @@
 //! tracks each participant receives and hands the media server the result.
 //!
 //! A leg is never re-pointed at another track: str0m cannot change an m-line's msid, so a new
-//! track always gets a new m-line. Simulcast is not handled: every layer is written to the leg
-//! as it arrives.
+//! track always gets a new m-line. Keyframe requests for a simulcast track name the layer
+//! forwarded.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -35,11 +36,12 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 use crate::sdp::sent_tracks;
+use crate::simulcast::Layers;
 use crate::MediaError;
 
 /// The shortest time between two keyframe requests the server itself makes for one track.
@@ -151,6 +153,8 @@ struct Published {
     keyframe_wanted: Option<KeyframeRequestKind>,
     /// What arrived on its m-line.
     ingress: Counters,
+    /// Its simulcast layers, when it sends any.
+    layers: Layers,
 }
 
 /// Where a leg (one forwarded track towards one subscriber) stands in the negotiation.
@@ -322,6 +326,7 @@ impl Core {
                     last_keyframe_request: previous.and_then(|p| p.last_keyframe_request),
                     keyframe_wanted: previous.and_then(|p| p.keyframe_wanted),
                     ingress: previous.map(|p| p.ingress).unwrap_or_default(),
+                    layers: Layers::default(),
                     track_id: sent.track_id,
                 }
             })
@@ -588,6 +593,18 @@ impl Core {
             return;
         };
         let track_id = track.track_id.clone();
+        // Rule: of a simulcast track, only the chosen layer is forwarded.
+        if let Some(rid) = data.rid {
+            let decision = track
+                .layers
+                .take(rid, data.data.len(), data.is_keyframe(), now);
+            if let Some(layer) = decision.keyframe_of {
+                request_layer_keyframe(&mut source.rtc, track, layer, now);
+            }
+            if !decision.forward {
+                return;
+            }
+        }
         // Rule: a gap → PLI (throttled); a request that could not be made yet is made now.
         if let Some(kind) = track.keyframe_wanted.take() {
             request_keyframe(&mut source.rtc, track, kind, false, now);
@@ -744,9 +761,11 @@ fn request_keyframe(
     if throttled && recent {
         return false;
     }
-    let made = rtc
-        .writer(track.mid)
-        .is_some_and(|mut writer| writer.request_keyframe(None, kind).is_ok());
+    let made = rtc.writer(track.mid).is_some_and(|mut writer| {
+        writer
+            .request_keyframe(track.layers.forwarded(), kind)
+            .is_ok()
+    });
     if made {
         track.last_keyframe_request = Some(now);
     } else {
@@ -754,6 +773,25 @@ fn request_keyframe(
         track.keyframe_wanted = Some(kind);
     }
     made
+}
+
+/// Asks the publisher for a keyframe of the simulcast layer the media server wants to switch
+/// to, at most once per [`KEYFRAME_INTERVAL`] per track.
+fn request_layer_keyframe(rtc: &mut Rtc, track: &mut Published, layer: Rid, now: Instant) {
+    let recent = track
+        .last_keyframe_request
+        .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL);
+    if recent {
+        return;
+    }
+    let made = rtc.writer(track.mid).is_some_and(|mut writer| {
+        writer
+            .request_keyframe(Some(layer), KeyframeRequestKind::Pli)
+            .is_ok()
+    });
+    if made {
+        track.last_keyframe_request = Some(now);
+    }
 }
 
 fn parse_offer(id: &str, offer: &str) -> Result<SdpOffer, MediaError> {

@@ -19,8 +19,9 @@
 //! rules, decided by its store).
 //!
 //! The emulator's signaling drives it for group rooms (`emulator/src/signaling/media.rs`) and
-//! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Not done yet:
-//! simulcast (layers other than the plain one are forwarded as they come),
+//! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Simulcast (rid
+//! layers) is forwarded as one layer, the highest that arrives (`simulcast.rs`). Not done yet:
+//! SSRC-group (`a=ssrc-group:SIM`) simulcast as twilio-video.js munges it (layers other than the plain one are forwarded as they come),
 //! data tracks, dominant speaker and network quality.
 //!
 //! Dependencies: this crate knows nothing of actix, the store or the emulator; the emulator
@@ -30,6 +31,7 @@ mod error;
 pub mod forward;
 mod sdp;
 mod sfu;
+mod simulcast;
 
 pub use error::MediaError;
 pub use forward::Subscriptions;

@@ -3,4 +3,5 @@
 
 mod client;
 mod forwarding;
+mod simulcast;
 mod subscriptions;
