@@ -696,3 +696,45 @@ async fn subscribe_rules_are_refused_in_a_room_the_media_server_does_not_carry()
     let rules: Value = app.get(&path).await.json().await.expect("JSON");
     assert_eq!(rules["rules"][0]["type"], "include", "{rules}");
 }
+
+#[actix_web::test]
+async fn invalid_subscribe_rules_in_connect_are_refused_with_53215() {
+    let server = Server::start().await;
+    let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
+        .await
+        .expect("WebSocket upgrade");
+    let mut me = Participant {
+        ws,
+        media: MediaClient::in_room("mallory", "rules"),
+        pc_id: "pc-mallory".into(),
+        seen: Vec::new(),
+    };
+    let token = TokenSigner::new(seeded_key(), 3600, None)
+        .expect("signer")
+        .mint(
+            &Identity::parse("mallory").expect("identity"),
+            Some("rules"),
+            server.store.now().unix_timestamp(),
+        );
+    me.send(json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2}))
+        .await;
+    assert_eq!(me.frame().await["type"], "welcome");
+    let offer = me.media.publish_offer();
+    me.send(json!({"type": "msg", "body": {"type": "connect", "version": 2, "token": token,
+        "peer_connections": [{"id": "pc-mallory", "description": {"type": "offer", "revision": 1, "sdp": offer}}],
+        "subscribe": {"rules": [{"type": "keep", "all": true}], "revision": 1}}}))
+        .await;
+    let error = me.msg().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], 53215, "{error}");
+    assert!(
+        error["message"].as_str().unwrap_or("").contains("type"),
+        "the message names what is wrong: {error}"
+    );
+    let connected = server
+        .store
+        .connected_participants(&RoomKey::parse("rules").expect("room key"))
+        .map(|p| p.len())
+        .unwrap_or(0);
+    assert_eq!(connected, 0, "a refused join leaves nobody in the store");
+}
