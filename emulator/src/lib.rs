@@ -243,10 +243,10 @@ impl Emulator {
         Arc::new(EmulatorBackend::new(self.store()))
     }
 
-    /// The media server's UDP address (bound now if it was not yet), for a banner; `None` in
-    /// mesh mode, an error naming the settings to change when it cannot bind.
-    pub fn media_addr(&self) -> Option<Result<std::net::SocketAddr, String>> {
-        self.inner.media.as_ref().map(|plane| plane.local_addr())
+    /// The media server's UDP addresses (bound now if they were not yet), for a banner; `None`
+    /// in mesh mode, an error naming the settings to change when one cannot bind.
+    pub fn media_addrs(&self) -> Option<Result<Vec<std::net::SocketAddr>, String>> {
+        self.inner.media.as_ref().map(|plane| plane.local_addrs())
     }
 
     /// The media server, for the inspector; `None` in mesh mode.

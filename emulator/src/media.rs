@@ -7,10 +7,11 @@
 //! [`MediaMode::Mesh`] forces the mesh for group rooms too (a fallback, and the comparison
 //! point of the benchmark).
 //!
-//! The server binds one UDP socket to the exact address it advertises as its only ICE
-//! candidate (ICE-lite: the browser makes the checks, no STUN or TURN server is contacted, and
-//! nothing is contacted to discover addresses). It is bound when first needed (a banner asks
-//! for its address at start-up; a test emulator that never sees a group room never binds it).
+//! The server binds one UDP socket per address it advertises, each to exactly that address and
+//! offered as a host candidate, all on one port (ICE-lite: the browser makes the checks, no
+//! STUN or TURN server is contacted, and nothing is contacted to discover addresses). It is
+//! bound when first needed (a banner asks for its addresses at start-up; a test emulator that
+//! never sees a group room never binds it).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -61,31 +62,34 @@ pub struct MediaSettings {
     pub mode: MediaMode,
     /// The UDP port every client reaches the media server on; 0 picks a free one.
     pub udp_port: u16,
-    /// The address the media server binds and advertises as its ICE candidate. `None`: the
-    /// HTTP listener's address when it is a concrete IP, else 127.0.0.1 (see
+    /// The addresses the media server binds and advertises as its ICE candidates, one socket
+    /// each. Empty: the HTTP listener's address when it is a concrete IP, else 127.0.0.1 (see
     /// [`MediaSettings::advertised`]).
-    pub advertise: Option<IpAddr>,
+    pub advertise: Vec<IpAddr>,
     /// Where recordings of group rooms' tracks are written (`media.recordings_dir`). `None`:
     /// a temporary folder made at the first recording and removed when the emulator stops.
     pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl MediaSettings {
-    /// The address to advertise for an HTTP listener on `http_host`: the configured one, else
-    /// that host when clients can reach it there, else loopback. 0.0.0.0 or :: is no address a
-    /// browser can send to, and finding "the" LAN address would mean asking the network.
-    pub fn advertised(&self, http_host: IpAddr) -> IpAddr {
-        self.advertise.unwrap_or(if http_host.is_unspecified() {
+    /// The addresses to advertise for an HTTP listener on `http_host`: the configured ones,
+    /// else that host when clients can reach it there, else loopback. 0.0.0.0 or :: is no
+    /// address a browser can send to (`videoroom` lists the LAN addresses itself for that case).
+    pub fn advertised(&self, http_host: IpAddr) -> Vec<IpAddr> {
+        if !self.advertise.is_empty() {
+            return self.advertise.clone();
+        }
+        vec![if http_host.is_unspecified() {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
             http_host
-        })
+        }]
     }
 
-    /// The same settings with the advertised address fixed for `http_host`.
+    /// The same settings with the advertised addresses fixed for `http_host`.
     pub fn for_host(&self, http_host: IpAddr) -> Self {
         Self {
-            advertise: Some(self.advertised(http_host)),
+            advertise: self.advertised(http_host),
             ..self.clone()
         }
     }
@@ -99,15 +103,23 @@ pub fn uses_media_server(room_type: RoomType) -> bool {
 /// The media server of one emulator, bound on first use.
 #[derive(Debug)]
 pub struct MediaPlane {
-    addr: SocketAddr,
+    ips: Vec<IpAddr>,
+    port: u16,
     sfu: OnceLock<Result<Arc<Sfu>, String>>,
 }
 
 impl MediaPlane {
     /// A media plane that will bind `addr` when first needed.
     pub fn new(addr: SocketAddr) -> Self {
+        Self::on_addresses(vec![addr.ip()], addr.port())
+    }
+
+    /// A media plane that will bind one socket per address in `ips`, all on `port` (0: a free
+    /// one, chosen for the first and reused), when first needed.
+    pub fn on_addresses(ips: Vec<IpAddr>, port: u16) -> Self {
         Self {
-            addr,
+            ips,
+            port,
             sfu: OnceLock::new(),
         }
     }
@@ -116,12 +128,14 @@ impl MediaPlane {
     pub fn for_settings(settings: &MediaSettings) -> Option<Arc<Self>> {
         match settings.mode {
             MediaMode::Mesh => None,
-            MediaMode::Sfu => Some(Arc::new(Self::new(SocketAddr::new(
-                settings
-                    .advertise
-                    .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            MediaMode::Sfu => Some(Arc::new(Self::on_addresses(
+                if settings.advertise.is_empty() {
+                    vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]
+                } else {
+                    settings.advertise.clone()
+                },
                 settings.udp_port,
-            )))),
+            ))),
         }
     }
 
@@ -129,18 +143,26 @@ impl MediaPlane {
     /// names the address and the setting to change, and every later call gives it again.
     pub fn sfu(&self) -> Result<&Sfu, String> {
         match self.sfu.get_or_init(|| {
-            Sfu::bind(self.addr).map(Arc::new).map_err(|e| {
-                format!("{e} (settings media.advertise and media.udp_port choose the address)")
-            })
+            Sfu::bind_all(&self.ips, self.port)
+                .map(Arc::new)
+                .map_err(|e| {
+                    format!("{e} (settings media.advertise and media.udp_port choose the address)")
+                })
         }) {
             Ok(sfu) => Ok(sfu),
             Err(e) => Err(e.clone()),
         }
     }
 
-    /// The address the media server listens and is advertised on, binding it if needed.
+    /// The (first) address the media server listens and is advertised on, binding it if
+    /// needed.
     pub fn local_addr(&self) -> Result<SocketAddr, String> {
         self.sfu().map(Sfu::local_addr)
+    }
+
+    /// Every address the media server listens and is advertised on, binding them if needed.
+    pub fn local_addrs(&self) -> Result<Vec<SocketAddr>, String> {
+        self.sfu().map(|sfu| sfu.local_addrs().to_vec())
     }
 
     /// The media server if it has been bound already (the inspector shows nothing otherwise).
@@ -158,17 +180,16 @@ mod tests {
         let lan: IpAddr = "192.0.2.7".parse().expect("an IP");
         let any: IpAddr = "0.0.0.0".parse().expect("an IP");
         let default = MediaSettings::default();
-        assert_eq!(default.advertised(lan), lan);
-        assert_eq!(default.advertised(any), IpAddr::V4(Ipv4Addr::LOCALHOST));
-        assert_eq!(
-            default.advertised("::".parse().expect("an IP")),
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        );
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert_eq!(default.advertised(lan), [lan]);
+        assert_eq!(default.advertised(any), [loopback]);
+        assert_eq!(default.advertised("::".parse().expect("an IP")), [loopback]);
         let set = MediaSettings {
-            advertise: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            advertise: vec![lan, loopback],
             ..MediaSettings::default()
         };
-        assert_eq!(set.advertised(lan), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(set.advertised(any), [lan, loopback]);
+        assert_eq!(set.for_host(any).advertise, [lan, loopback]);
     }
 
     #[test]
@@ -192,5 +213,20 @@ mod tests {
             .local_addr()
             .expect_err("not an address of this machine");
         assert!(err.contains("media.advertise"), "{err}");
+    }
+
+    #[test]
+    fn a_plane_on_two_loopback_addresses_binds_both_on_one_port() {
+        let plane = MediaPlane::on_addresses(
+            vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            ],
+            0,
+        );
+        let addrs = plane.local_addrs().expect("both are on lo");
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[1].ip(), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(addrs[0].port(), addrs[1].port());
     }
 }

@@ -355,8 +355,9 @@ pub struct PublishedTrack {
 
 /// A track one participant receives from another: Twilio's SubscribedTrack resource but `url`.
 ///
-/// The emulator subscribes everyone to everything (the SDK's default `include all` rule), so
-/// these are derived: every track published by the other connected participants of the room.
+/// Derived, not stored: every track published by the other connected participants of the
+/// room that the subscriber's subscribe rules admit (everything by default, the SDK's
+/// `include all` rule).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribedTrack {
     /// The published track's SID.

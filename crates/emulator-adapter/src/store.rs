@@ -585,8 +585,8 @@ impl Store {
     }
 
     /// The tracks a participant receives: every track published by the other connected
-    /// participants of its room, publishers in join order. Empty for a disconnected
-    /// participant. Errors: 20404.
+    /// participants of its room that its subscribe rules admit, publishers in join order.
+    /// Empty for a disconnected participant. Errors: 20404.
     pub fn subscribed_tracks(
         &self,
         room: &RoomKey,
@@ -879,19 +879,38 @@ impl State {
             .sum()
     }
 
+    /// The one place that decides which tracks a participant receives: every track of the
+    /// other connected participants of its room that its subscribe rules admit (all of them
+    /// when nobody set rules, Twilio's default). SubscribedTracks, the signaling's `subscribed`
+    /// lists and the media server's forwarding all follow it.
     fn subscribed(&self, subscriber: &ParticipantSid) -> Vec<SubscribedTrack> {
         let me = &self.participants[subscriber].record;
         if !me.is_connected() {
             return Vec::new();
         }
+        let rules = self.subscribe_rules.get(subscriber).map(|r| &r.rules);
         self.room(&me.room_sid)
             .participants
             .iter()
             .filter(|p| *p != subscriber)
             .map(|p| &self.participants[p])
             .filter(|p| p.record.is_connected())
-            .flat_map(|p| p.tracks.iter())
-            .map(|t| SubscribedTrack {
+            .flat_map(|p| p.tracks.iter().map(move |t| (&p.record, t)))
+            .filter(|(publisher, t)| {
+                rules.is_none_or(|rules| {
+                    crate::rules::admits(
+                        rules,
+                        &crate::rules::TrackFacts {
+                            publisher_identity: publisher.identity.as_str(),
+                            publisher_sid: publisher.sid.as_str(),
+                            track_name: &t.name,
+                            track_sid: t.sid.as_str(),
+                            kind: t.kind,
+                        },
+                    )
+                })
+            })
+            .map(|(_, t)| SubscribedTrack {
                 sid: t.sid.clone(),
                 participant_sid: subscriber.clone(),
                 publisher_sid: t.participant_sid.clone(),

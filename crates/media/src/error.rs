@@ -16,6 +16,9 @@ pub enum MediaError {
     /// An unspecified address (0.0.0.0, ::) would make the advertised candidate unreachable.
     #[error("the media server must bind the exact address it advertises as its ICE candidate (got {0}); bind 127.0.0.1 or a LAN address instead")]
     UnspecifiedAddress(SocketAddr),
+    /// No address to bind was given.
+    #[error("the media server needs at least one address to bind and advertise; set one (127.0.0.1 for this machine only)")]
+    NoAddress,
     /// The candidate for the bound socket was refused by the WebRTC stack.
     #[error("the media server cannot advertise {0} as a host candidate")]
     Candidate(SocketAddr),

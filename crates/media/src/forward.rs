@@ -6,8 +6,10 @@
 //!
 //! | what happens                                        | from        | what the media server does                                                                                  |
 //! |-----------------------------------------------------|-------------|-------------------------------------------------------------------------------------------------------------|
-//! | an offer names a track on a sending m-line          | publisher   | every other participant of its room gets a leg for it, opened in its next server offer (`sendonly`, `a=msid:<publisher> <track id>`) |
-//! | a frame arrives on a published m-line               | publisher   | written unchanged to every *answered* leg of that track, with that leg's payload type for the same codec    |
+//! | an offer names a track on a sending m-line          | publisher   | every other participant of its room whose [`Subscriptions`] admit it gets a leg for it, opened in its next server offer (`sendonly`, `a=msid:<publisher> <track id>`) |
+//! | a subscriber's [`Subscriptions`] change             | signaling   | legs of tracks they no longer admit are stopped (port 0), and admitted tracks without a leg get one, in its next server offer; frames stop at once |
+//! | a frame arrives on a published m-line               | publisher   | written unchanged to every *answered* leg of that track whose subscriber admits it, with that leg's payload type for the same codec |
+//! | a frame of a simulcast layer (rid) arrives          | publisher   | forwarded only if it is of the layer chosen: the highest that arrives; a switch (up, or down when the chosen layer stops) waits for the new layer's keyframe, asked of the publisher meanwhile ([`crate::simulcast`]) |
 //! | the leg's negotiated codecs cannot carry the frame  | publisher   | dropped for that leg only                                                                                   |
 //! | a frame arrives on any other m-line                 | publisher   | dropped (nothing names it: Firefox's dummy audio, a stale recycled m-line)                                |
 //! | a frame arrives after a gap (not contiguous)        | publisher   | PLI to the publisher, at most one per track per [`KEYFRAME_INTERVAL`]                                       |
@@ -15,25 +17,32 @@
 //! | a PLI or FIR arrives on a leg                       | subscriber  | the same request to the publisher of that leg's track, at once (browsers pace their own requests)           |
 //! | a request cannot reach the publisher yet            | server      | remembered, and made when the publisher's next frame on that track arrives                                  |
 //! | the publisher leaves or stops sending the track     | publisher   | the leg is stopped (port 0) in the subscriber's next server offer; a leg not yet offered is dropped          |
+//! | a track is admitted again after its leg was stopped | signaling   | a new leg (a new m-line), as for a track published again                                                     |
 //! | a client offer arrives while a server offer waits   | client      | refused ([`crate::MediaError::OfferCollision`]): the server is the impolite side of glare                  |
 //!
+//! Which legs a subscriber should have is decided in one place, [`Core::pending_offer`]: every
+//! track published by another participant of its room that its [`Subscriptions`] admit. The
+//! media server does not read subscribe rules itself: the emulator's store decides which
+//! tracks each participant receives and hands the media server the result.
+//!
 //! A leg is never re-pointed at another track: str0m cannot change an m-line's msid, so a new
-//! track always gets a new m-line. Simulcast is not handled: every layer is written to the leg
-//! as it arrives.
+//! track always gets a new m-line. Keyframe requests for a simulcast track name the layer
+//! forwarded.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 use crate::record::Recorders;
 use crate::sdp::sent_tracks;
+use crate::simulcast::Layers;
 use crate::MediaError;
 
 /// The shortest time between two keyframe requests the server itself makes for one track.
@@ -88,6 +97,44 @@ pub struct ParticipantStats {
     pub receives: Vec<TrackStats>,
 }
 
+/// Which of the other participants' tracks a subscriber receives. The media server follows
+/// what it is given; the emulator's store decides it from the participant's subscribe rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Subscriptions {
+    /// Every track published in its room (Twilio's default, "include all").
+    #[default]
+    All,
+    /// Only these tracks: publisher id → that publisher's track ids.
+    Only(HashMap<String, HashSet<String>>),
+}
+
+impl Subscriptions {
+    /// Only the `(publisher id, track id)` pairs given.
+    pub fn only<P, T>(tracks: impl IntoIterator<Item = (P, T)>) -> Self
+    where
+        P: Into<String>,
+        T: Into<String>,
+    {
+        let mut only: HashMap<String, HashSet<String>> = HashMap::new();
+        for (publisher, track_id) in tracks {
+            only.entry(publisher.into())
+                .or_default()
+                .insert(track_id.into());
+        }
+        Subscriptions::Only(only)
+    }
+
+    /// Whether the subscriber receives `publisher`'s track `track_id`.
+    pub fn admits(&self, publisher: &str, track_id: &str) -> bool {
+        match self {
+            Subscriptions::All => true,
+            Subscriptions::Only(only) => only
+                .get(publisher)
+                .is_some_and(|tracks| tracks.contains(track_id)),
+        }
+    }
+}
+
 fn kind_name(kind: MediaKind) -> &'static str {
     match kind {
         MediaKind::Audio => "audio",
@@ -107,6 +154,8 @@ struct Published {
     keyframe_wanted: Option<KeyframeRequestKind>,
     /// What arrived on its m-line.
     ingress: Counters,
+    /// Its simulcast layers, when it sends any.
+    layers: Layers,
 }
 
 /// Where a leg (one forwarded track towards one subscriber) stands in the negotiation.
@@ -145,6 +194,8 @@ struct Participant {
     rtc: Rtc,
     published: Vec<Published>,
     legs: Vec<Leg>,
+    /// The tracks of others it receives.
+    subscriptions: Subscriptions,
     /// The server offer waiting for this participant's answer; at most one at a time.
     pending: Option<SdpPendingOffer>,
     /// When str0m next needs time for this connection, as its last poll said.
@@ -172,9 +223,10 @@ enum Action {
     },
 }
 
-/// Every participant of one media server, and the address they all reach it on.
+/// Every participant of one media server, and the addresses they reach it on (one host
+/// candidate each).
 pub(crate) struct Core {
-    candidate: SocketAddr,
+    candidates: Vec<SocketAddr>,
     crypto: Arc<CryptoProvider>,
     participants: Vec<Participant>,
     /// The tracks being recorded (`crate::record`); empty unless asked.
@@ -182,9 +234,9 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(candidate: SocketAddr) -> Core {
+    pub(crate) fn new(candidates: Vec<SocketAddr>) -> Core {
         Core {
-            candidate,
+            candidates,
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
             participants: Vec::new(),
             recorders: Recorders::default(),
@@ -241,28 +293,26 @@ impl Core {
             .enable_h264(true)
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
-        let candidate = Candidate::host(self.candidate, "udp")
-            .map_err(|_| MediaError::Candidate(self.candidate))?;
-        rtc.add_local_candidate(candidate)
-            .ok_or(MediaError::Candidate(self.candidate))?;
+        for &addr in &self.candidates {
+            let candidate =
+                Candidate::host(addr, "udp").map_err(|_| MediaError::Candidate(addr))?;
+            rtc.add_local_candidate(candidate)
+                .ok_or(MediaError::Candidate(addr))?;
+        }
         let answer = rtc
             .sdp_api()
             .accept_offer(parsed)
             .map_err(|source| refused(id, source))?;
 
-        // Rule: the newcomer gets a leg for every track already published in its room.
-        let legs = self
-            .participants
-            .iter()
-            .filter(|p| p.room == room)
-            .flat_map(|p| p.published.iter().map(|t| new_leg(&p.id, t)))
-            .collect();
+        // The newcomer's legs for the tracks already published in its room are made by its
+        // first `pending_offer`.
         self.participants.push(Participant {
             id: id.to_owned(),
             room: room.to_owned(),
             rtc,
             published: Vec::new(),
-            legs,
+            legs: Vec::new(),
+            subscriptions: Subscriptions::All,
             pending: None,
             next_timeout: now,
             touched: true,
@@ -289,8 +339,8 @@ impl Core {
         Ok(answer.to_sdp_string())
     }
 
-    /// Records what `id` publishes according to `offer`, and gives every other participant a
-    /// leg for each new track. Legs of tracks that went away are stopped in `pending_offer`.
+    /// Records what `id` publishes according to `offer`. The others' legs follow in their next
+    /// `pending_offer`.
     fn update_publications(&mut self, id: &str, offer: &str) -> Result<(), MediaError> {
         let i = self.index(id)?;
         let old = std::mem::take(&mut self.participants[i].published);
@@ -306,66 +356,82 @@ impl Core {
                     last_keyframe_request: previous.and_then(|p| p.last_keyframe_request),
                     keyframe_wanted: previous.and_then(|p| p.keyframe_wanted),
                     ingress: previous.map(|p| p.ingress).unwrap_or_default(),
+                    layers: Layers::default(),
                     track_id: sent.track_id,
                 }
             })
             .collect();
-        let room = self.participants[i].room.clone();
-        for other in self
-            .participants
-            .iter_mut()
-            .filter(|p| p.id != id && p.room == room)
-        {
-            for track in &published {
-                // A leg being stopped does not count: a track published again gets a new one.
-                let known = other.legs.iter().any(|l| {
-                    l.publisher == id
-                        && l.track_id == track.track_id
-                        && !matches!(l.state, LegState::ToStop(_) | LegState::NegotiatingStop(_))
-                });
-                if !known {
-                    other.legs.push(new_leg(id, track));
-                }
-            }
-        }
         self.participants[i].published = published;
+        Ok(())
+    }
+
+    /// Sets which of the others' tracks `id` receives. Frames of tracks it no longer admits
+    /// stop at once; its m-lines follow in its next `pending_offer`.
+    pub(crate) fn subscribe(
+        &mut self,
+        id: &str,
+        subscriptions: Subscriptions,
+    ) -> Result<(), MediaError> {
+        let i = self.index(id)?;
+        self.participants[i].subscriptions = subscriptions;
         Ok(())
     }
 
     /// The server offer `id` must answer next, if its legs changed and no offer is waiting.
     pub(crate) fn pending_offer(&mut self, id: &str) -> Result<Option<String>, MediaError> {
         let i = self.index(id)?;
-        let live: HashSet<(String, String)> = self
-            .participants
-            .iter()
-            .flat_map(|p| {
-                p.published
-                    .iter()
-                    .map(|t| (p.id.clone(), t.track_id.clone()))
-            })
-            .collect();
-        let is_live = |leg: &Leg| live.contains(&(leg.publisher.clone(), leg.track_id.clone()));
-        let gone: Vec<usize> = self.participants[i]
-            .legs
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| !is_live(l))
-            .map(|(n, _)| n)
-            .collect();
-        let participant = &mut self.participants[i];
-        if participant.pending.is_some() {
+        if self.participants[i].pending.is_some() {
             return Ok(None);
         }
-        // Rule: a leg whose track is gone is stopped if it was answered, dropped if never offered.
-        for n in gone {
-            let leg = &mut participant.legs[n];
+        // Rule: the legs a subscriber should have: every track another participant of its room
+        // publishes, when its subscriptions admit it.
+        let wanted: Vec<(String, String, MediaKind)> = {
+            let me = &self.participants[i];
+            self.participants
+                .iter()
+                .filter(|p| p.id != me.id && p.room == me.room)
+                .flat_map(|p| p.published.iter().map(move |t| (p, t)))
+                .filter(|(p, t)| me.subscriptions.admits(&p.id, &t.track_id))
+                .map(|(p, t)| (p.id.clone(), t.track_id.clone(), t.kind))
+                .collect()
+        };
+        let is_wanted = |leg: &Leg| {
+            wanted
+                .iter()
+                .any(|(p, t, _)| *p == leg.publisher && *t == leg.track_id)
+        };
+        let participant = &mut self.participants[i];
+        // Rule: a leg whose track is gone or no longer admitted is stopped if it was answered,
+        // dropped if never offered.
+        for leg in &mut participant.legs {
             if let LegState::Open(mid) = leg.state {
-                leg.state = LegState::ToStop(mid);
+                if !is_wanted(leg) {
+                    leg.state = LegState::ToStop(mid);
+                }
             }
         }
         participant
             .legs
-            .retain(|l| l.state != LegState::ToOpen || is_live(l));
+            .retain(|l| l.state != LegState::ToOpen || is_wanted(l));
+        // Rule: a wanted track without a leg gets one. A leg being stopped does not count: a
+        // track published or admitted again gets a new m-line.
+        for (publisher, track_id, kind) in wanted {
+            let known = participant.legs.iter().any(|l| {
+                l.publisher == publisher
+                    && l.track_id == track_id
+                    && !matches!(l.state, LegState::ToStop(_) | LegState::NegotiatingStop(_))
+            });
+            if !known {
+                participant.legs.push(Leg {
+                    publisher,
+                    track_id,
+                    kind,
+                    state: LegState::ToOpen,
+                    wants_keyframe: false,
+                    egress: Counters::default(),
+                });
+            }
+        }
 
         let mut change = participant.rtc.sdp_api();
         for leg in &mut participant.legs {
@@ -468,7 +534,14 @@ impl Core {
     }
 
     /// Hands a datagram to the participant whose connection it belongs to.
-    pub(crate) fn receive(&mut self, now: Instant, source: SocketAddr, contents: &[u8]) {
+    /// `destination` is the address of the socket it arrived on.
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
         let Ok(contents) = contents.try_into() else {
             tracing::debug!(%source, "media server: datagram is neither STUN, DTLS nor RTP; dropped");
             return;
@@ -478,7 +551,7 @@ impl Core {
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.candidate,
+                destination,
                 contents,
             },
         );
@@ -509,7 +582,7 @@ impl Core {
     pub(crate) fn drive(
         &mut self,
         now: Instant,
-        send: &mut dyn FnMut(SocketAddr, &[u8]),
+        send: &mut dyn FnMut(SocketAddr, SocketAddr, &[u8]),
     ) -> Instant {
         loop {
             let mut actions = Vec::new();
@@ -568,7 +641,20 @@ impl Core {
             return;
         };
         let track_id = track.track_id.clone();
-        // Recording taps the published frame: one branch per frame while nothing records.
+        // Rule: of a simulcast track, only the chosen layer is forwarded.
+        if let Some(rid) = data.rid {
+            let decision = track
+                .layers
+                .take(rid, data.data.len(), data.is_keyframe(), now);
+            if let Some(layer) = decision.keyframe_of {
+                request_layer_keyframe(&mut source.rtc, track, layer, now);
+            }
+            if !decision.forward {
+                return;
+            }
+        }
+        // Recording taps the published frame (of a simulcast track, the forwarded layer, so a
+        // file holds one picture size): one branch per frame while nothing records.
         if !self.recorders.is_empty() {
             self.recorders.write(publisher, &track_id, &data);
         }
@@ -581,6 +667,11 @@ impl Core {
 
         let mut new_subscribers = false;
         for subscriber in self.participants.iter_mut().filter(|p| p.id != publisher) {
+            // Rule: a track the subscriber no longer admits is not written, even while the
+            // offer that stops its leg waits for an answer.
+            if !subscriber.subscriptions.admits(publisher, &track_id) {
+                continue;
+            }
             let connected = subscriber.rtc.is_connected();
             let Some(leg) = subscriber.legs.iter_mut().find(|l| {
                 matches!(l.state, LegState::Open(_))
@@ -636,7 +727,7 @@ impl Participant {
     fn poll(
         &mut self,
         now: Instant,
-        send: &mut dyn FnMut(SocketAddr, &[u8]),
+        send: &mut dyn FnMut(SocketAddr, SocketAddr, &[u8]),
         actions: &mut Vec<Action>,
     ) -> Instant {
         if !self.rtc.is_alive() {
@@ -649,7 +740,9 @@ impl Participant {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => return at,
-                Ok(Output::Transmit(t)) => send(t.destination, &t.contents),
+                // From the socket of the candidate the pair uses, so the browser sees the
+                // answer come from the address it checked.
+                Ok(Output::Transmit(t)) => send(t.source, t.destination, &t.contents),
                 Ok(Output::Event(event)) => self.on_event(event, actions),
                 Err(e) => {
                     tracing::warn!(participant = %self.id, error = %e, "media server: connection failed");
@@ -706,17 +799,6 @@ impl Participant {
     }
 }
 
-fn new_leg(publisher: &str, track: &Published) -> Leg {
-    Leg {
-        publisher: publisher.to_owned(),
-        track_id: track.track_id.clone(),
-        kind: track.kind,
-        state: LegState::ToOpen,
-        wants_keyframe: false,
-        egress: Counters::default(),
-    }
-}
-
 fn request_keyframe(
     rtc: &mut Rtc,
     track: &mut Published,
@@ -733,9 +815,11 @@ fn request_keyframe(
     if throttled && recent {
         return false;
     }
-    let made = rtc
-        .writer(track.mid)
-        .is_some_and(|mut writer| writer.request_keyframe(None, kind).is_ok());
+    let made = rtc.writer(track.mid).is_some_and(|mut writer| {
+        writer
+            .request_keyframe(track.layers.forwarded(), kind)
+            .is_ok()
+    });
     if made {
         track.last_keyframe_request = Some(now);
     } else {
@@ -743,6 +827,25 @@ fn request_keyframe(
         track.keyframe_wanted = Some(kind);
     }
     made
+}
+
+/// Asks the publisher for a keyframe of the simulcast layer the media server wants to switch
+/// to, at most once per [`KEYFRAME_INTERVAL`] per track.
+fn request_layer_keyframe(rtc: &mut Rtc, track: &mut Published, layer: Rid, now: Instant) {
+    let recent = track
+        .last_keyframe_request
+        .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL);
+    if recent {
+        return;
+    }
+    let made = rtc.writer(track.mid).is_some_and(|mut writer| {
+        writer
+            .request_keyframe(Some(layer), KeyframeRequestKind::Pli)
+            .is_ok()
+    });
+    if made {
+        track.last_keyframe_request = Some(now);
+    }
 }
 
 fn parse_offer(id: &str, offer: &str) -> Result<SdpOffer, MediaError> {

@@ -4,8 +4,9 @@
 //! Twilio serves `group` rooms through its media servers: each participant keeps one peer
 //! connection to the server, publishes its tracks once and receives everyone else's tracks
 //! over that same connection. [`Sfu`] is that server for the emulator (issue 11). It owns one
-//! UDP socket, bound to the exact address it advertises as its only ICE candidate (ICE-lite,
-//! so the browser does the checks and no STUN or TURN server is involved), and one
+//! UDP socket per address it advertises, each bound to exactly that address and offered as a
+//! host candidate, all on one port (ICE-lite, so the browser does the checks and no STUN or
+//! TURN server is involved), and one
 //! [`str0m::Rtc`] per participant. Its API has the shape the signaling needs:
 //! [`Sfu::join`] answers a participant's first offer (rooms share the socket, not media),
 //! [`Sfu::offer`] answers its re-offers, [`Sfu::pending_offer`] and [`Sfu::answer`] carry the server's own offers when other
@@ -15,9 +16,13 @@
 //! The forwarding rules are in [`forward`]. [`Sfu::record`] taps a published track's frames
 //! into a Matroska file ([`record`]), as Twilio records each track of a group room.
 //!
+//! [`Sfu::subscribe`] says which tracks a participant receives (the emulator's subscribe
+//! rules, decided by its store).
+//!
 //! The emulator's signaling drives it for group rooms (`emulator/src/signaling/media.rs`) and
-//! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Not done yet:
-//! subscribe rules, simulcast (layers other than the plain one are forwarded as they come),
+//! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Simulcast (rid
+//! layers) is forwarded as one layer, the highest that arrives (`simulcast.rs`). Not done yet:
+//! SSRC-group (`a=ssrc-group:SIM`) simulcast as twilio-video.js munges it (layers other than the plain one are forwarded as they come),
 //! data tracks, dominant speaker and network quality.
 //!
 //! Dependencies: this crate knows nothing of actix, the store or the emulator; the emulator
@@ -28,8 +33,10 @@ pub mod forward;
 pub mod record;
 mod sdp;
 mod sfu;
+mod simulcast;
 
 pub use error::MediaError;
 pub use record::mkv::TrackCodec;
 pub use record::{RecordingProgress, RecordingSummary};
+pub use forward::Subscriptions;
 pub use sfu::Sfu;

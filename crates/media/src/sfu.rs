@@ -1,7 +1,7 @@
-//! The I/O shell around [`crate::forward`]: one UDP socket, one thread that reads it and keeps
-//! time, and the calls the signaling makes.
+//! The I/O shell around [`crate::forward`]: one UDP socket per advertised address, one thread
+//! per socket that reads it and keeps time, and the calls the signaling makes.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,22 +30,25 @@ const MAX_DATAGRAM: usize = 2000;
 /// late is no better than lost.
 const RECEIVE_BUFFER: usize = 1 << 20;
 
-/// A media server for group rooms: one UDP socket, one connection per participant.
+/// A media server for group rooms: one UDP socket per advertised address, one connection per
+/// participant.
 ///
-/// Every call returns at once; media flows on a thread of its own that stops when the `Sfu`
-/// is dropped. Participant ids are opaque here (the signaling uses participant SIDs).
+/// Every call returns at once; media flows on threads of their own (one per socket) that stop
+/// when the `Sfu` is dropped. Participant ids are opaque here (the signaling uses participant
+/// SIDs).
 ///
 /// After any call that changes tracks (`join`, `offer`, `answer`, `leave`), the signaling asks
 /// every participant of the room for [`Sfu::pending_offer`] and sends the offers it gets.
 pub struct Sfu {
     shared: Arc<Shared>,
-    local: SocketAddr,
-    io: Option<JoinHandle<()>>,
+    locals: Vec<SocketAddr>,
+    io: Vec<JoinHandle<()>>,
 }
 
 struct Shared {
     core: Mutex<Core>,
-    socket: UdpSocket,
+    /// Each bound to exactly the address it advertises, in the order advertised.
+    sockets: Vec<(SocketAddr, UdpSocket)>,
     stop: AtomicBool,
 }
 
@@ -57,17 +60,23 @@ impl Shared {
         let now = Instant::now();
         let result = change(&mut core, now);
         core.touch_all();
-        core.drive(now, &mut |to, bytes| self.send(to, bytes));
+        core.drive(now, &mut |from, to, bytes| self.send(from, to, bytes));
         result
     }
 
-    fn send(&self, to: SocketAddr, bytes: &[u8]) {
-        if let Err(e) = self.socket.send_to(bytes, to) {
+    /// Sends from the socket bound to `from` (the local candidate the connection uses).
+    fn send(&self, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+        let Some((_, socket)) = self.sockets.iter().find(|(local, _)| *local == from) else {
+            tracing::debug!(%from, %to, "media server: no socket for this local address; datagram dropped");
+            return;
+        };
+        if let Err(e) = socket.send_to(bytes, to) {
             tracing::debug!(%to, error = %e, "media server: cannot send a datagram");
         }
     }
 
-    fn run(&self) {
+    fn run(&self, index: usize) {
+        let (local, socket) = &self.sockets[index];
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut next = Instant::now();
         let mut read_timeout = None;
@@ -79,13 +88,13 @@ impl Shared {
                 .clamp(Duration::from_millis(1), MAX_READ_WAIT);
             let wait = Duration::from_millis(wait.as_millis().max(1) as u64);
             if read_timeout != Some(wait) {
-                if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
-                    tracing::error!(error = %e, "media server: cannot set the socket's read timeout; media stops");
+                if let Err(e) = socket.set_read_timeout(Some(wait)) {
+                    tracing::error!(error = %e, %local, "media server: cannot set the socket's read timeout; media stops");
                     return;
                 }
                 read_timeout = Some(wait);
             }
-            let received = match self.socket.recv_from(&mut buf) {
+            let received = match socket.recv_from(&mut buf) {
                 Ok((n, source)) => Some((n, source)),
                 Err(e)
                     if matches!(
@@ -96,16 +105,16 @@ impl Shared {
                     None
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "media server: read failed");
+                    tracing::debug!(error = %e, %local, "media server: read failed");
                     None
                 }
             };
             let mut core = self.core.lock();
             let now = Instant::now();
             if let Some((n, source)) = received {
-                core.receive(now, source, &buf[..n]);
+                core.receive(now, source, *local, &buf[..n]);
             }
-            next = core.drive(now, &mut |to, bytes| self.send(to, bytes));
+            next = core.drive(now, &mut |from, to, bytes| self.send(from, to, bytes));
         }
     }
 }
@@ -114,39 +123,75 @@ impl Sfu {
     /// Binds the media server's UDP socket to `addr`, the exact address it will advertise as
     /// its ICE candidate (port 0 picks a free port), and starts its I/O thread.
     pub fn bind(addr: SocketAddr) -> Result<Sfu, MediaError> {
-        if addr.ip().is_unspecified() {
-            return Err(MediaError::UnspecifiedAddress(addr));
-        }
-        let socket = UdpSocket::bind(addr).map_err(|source| MediaError::Bind { addr, source })?;
-        let local = socket
-            .local_addr()
-            .map_err(|source| MediaError::Bind { addr, source })?;
-        // A smaller buffer than asked is not an error: the media still flows, with less slack.
-        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
-            tracing::debug!(%local, error = %e, "media server: cannot enlarge the socket's receive buffer");
-        }
-        let shared = Arc::new(Shared {
-            core: Mutex::new(Core::new(local)),
-            socket,
-            stop: AtomicBool::new(false),
-        });
-        let io = {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("media-server {local}"))
-                .spawn(move || shared.run())
-                .map_err(|source| MediaError::Bind { addr, source })?
-        };
-        Ok(Sfu {
-            shared,
-            local,
-            io: Some(io),
-        })
+        Sfu::bind_all(&[addr.ip()], addr.port())
     }
 
-    /// The address the socket is bound to and advertised as the only candidate.
+    /// Binds one UDP socket per address in `ips`, each to exactly that address and all on
+    /// `port` (0: a free port chosen for the first address and reused for the others), and
+    /// offers each as a host candidate. Browsers pick whichever they reach: loopback for a tab
+    /// on this machine, a LAN address for a phone.
+    pub fn bind_all(ips: &[IpAddr], port: u16) -> Result<Sfu, MediaError> {
+        if ips.is_empty() {
+            return Err(MediaError::NoAddress);
+        }
+        let mut port = port;
+        let mut sockets = Vec::with_capacity(ips.len());
+        for &ip in ips {
+            let addr = SocketAddr::new(ip, port);
+            if ip.is_unspecified() {
+                return Err(MediaError::UnspecifiedAddress(addr));
+            }
+            if sockets
+                .iter()
+                .any(|(local, _): &(SocketAddr, UdpSocket)| local.ip() == ip)
+            {
+                continue;
+            }
+            let socket =
+                UdpSocket::bind(addr).map_err(|source| MediaError::Bind { addr, source })?;
+            let local = socket
+                .local_addr()
+                .map_err(|source| MediaError::Bind { addr, source })?;
+            // A smaller buffer than asked is not an error: the media still flows, with less
+            // slack.
+            if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER) {
+                tracing::debug!(%local, error = %e, "media server: cannot enlarge the socket's receive buffer");
+            }
+            // The first socket's port, picked by the system when 0 was asked for, is every
+            // other socket's: one port to open in a firewall.
+            port = local.port();
+            sockets.push((local, socket));
+        }
+        let locals: Vec<SocketAddr> = sockets.iter().map(|(local, _)| *local).collect();
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core::new(locals.clone())),
+            sockets,
+            stop: AtomicBool::new(false),
+        });
+        let mut io = Vec::with_capacity(locals.len());
+        for (index, local) in locals.iter().enumerate() {
+            let shared = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("media-server {local}"))
+                .spawn(move || shared.run(index))
+                .map_err(|source| MediaError::Bind {
+                    addr: *local,
+                    source,
+                })?;
+            io.push(thread);
+        }
+        Ok(Sfu { shared, locals, io })
+    }
+
+    /// The first address a socket is bound to and advertised on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.locals[0]
+    }
+
+    /// Every address a socket is bound to and advertised on, in the order given to
+    /// [`Sfu::bind_all`], all on one port.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.locals
     }
 
     /// Connects a participant of `room_id` from its first offer and returns the answer. Its
@@ -175,6 +220,18 @@ impl Sfu {
     pub fn pending_offer(&self, participant_id: &str) -> Result<Option<String>, MediaError> {
         self.shared
             .with_core(|core, _| core.pending_offer(participant_id))
+    }
+
+    /// Sets which of the other participants' tracks this participant receives (a new
+    /// participant receives all of them). Frames of tracks it no longer admits stop at once;
+    /// its m-lines follow in its next [`Sfu::pending_offer`].
+    pub fn subscribe(
+        &self,
+        participant_id: &str,
+        subscriptions: crate::Subscriptions,
+    ) -> Result<(), MediaError> {
+        self.shared
+            .with_core(|core, _| core.subscribe(participant_id, subscriptions))
     }
 
     /// Applies the participant's answer to the offer [`Sfu::pending_offer`] gave it.
@@ -250,7 +307,7 @@ impl Sfu {
 impl std::fmt::Debug for Sfu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sfu")
-            .field("local_addr", &self.local)
+            .field("local_addrs", &self.locals)
             .finish_non_exhaustive()
     }
 }
@@ -258,8 +315,8 @@ impl std::fmt::Debug for Sfu {
 impl Drop for Sfu {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        if let Some(io) = self.io.take() {
-            // The thread wakes within MAX_READ_WAIT; a panic in it has been reported already.
+        for io in self.io.drain(..) {
+            // Each thread wakes within MAX_READ_WAIT; a panic in one has been reported already.
             let _ = io.join();
         }
     }
@@ -273,19 +330,26 @@ mod tests {
     /// granted, and grants at most net.core.rmem_max).
     #[cfg(target_os = "linux")]
     #[test]
-    fn the_socket_gets_a_large_receive_buffer() {
-        let sfu = Sfu::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a loopback port");
-        let granted = socket2::SockRef::from(&sfu.shared.socket)
-            .recv_buffer_size()
-            .expect("SO_RCVBUF can be read");
+    fn every_socket_gets_a_large_receive_buffer() {
+        let loopbacks = [
+            IpAddr::from([127, 0, 0, 1]),
+            IpAddr::from([127, 0, 0, 2]),
+        ];
+        let sfu = Sfu::bind_all(&loopbacks, 0).expect("two loopback addresses, one port");
         let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
             .expect("Linux has net.core.rmem_max")
             .trim()
             .parse()
             .expect("rmem_max is a number");
-        assert!(
-            granted >= 2 * RECEIVE_BUFFER.min(rmem_max),
-            "receive buffer {granted} bytes, rmem_max {rmem_max}"
-        );
+        assert_eq!(sfu.shared.sockets.len(), 2);
+        for (local, socket) in &sfu.shared.sockets {
+            let granted = socket2::SockRef::from(socket)
+                .recv_buffer_size()
+                .expect("SO_RCVBUF can be read");
+            assert!(
+                granted >= 2 * RECEIVE_BUFFER.min(rmem_max),
+                "{local}: receive buffer {granted} bytes, rmem_max {rmem_max}"
+            );
+        }
     }
 }

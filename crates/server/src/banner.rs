@@ -19,18 +19,18 @@ use crate::tls::CertSource;
 use videoroom_emulator::media::MediaMode;
 
 /// The banner for `settings` served over plain HTTP on `port`, with the media server's UDP
-/// address when group rooms go through it.
-pub fn banner(settings: &Settings, port: u16, media: Option<SocketAddr>) -> String {
+/// addresses when group rooms go through it (empty otherwise).
+pub fn banner(settings: &Settings, port: u16, media: &[SocketAddr]) -> String {
     banner_for(settings, port, &Listening::plain(), media)
 }
 
 /// The banner for `settings` served on `port`, with HTTPS and the LAN URLs as `listening` says,
-/// and the media server's UDP address when group rooms go through it.
+/// and the media server's UDP addresses when group rooms go through it (empty otherwise).
 pub fn banner_for(
     settings: &Settings,
     port: u16,
     listening: &Listening,
-    media: Option<SocketAddr>,
+    media: &[SocketAddr],
 ) -> String {
     let scheme = if listening.fingerprint.is_some() {
         "https"
@@ -89,21 +89,24 @@ pub fn banner_for(
             );
             let _ = writeln!(out, "{}{base}/emulator", line(Label::Inspector));
             match media {
-                Some(addr) => {
-                    let _ = writeln!(
-                        out,
-                        "{}udp://{addr}  (group rooms; ICE-lite, this address only)",
-                        line(Label::MediaServer)
-                    );
-                }
-                None if settings.media.mode == MediaMode::Mesh => {
+                [] if settings.media.mode == MediaMode::Mesh => {
                     let _ = writeln!(
                         out,
                         "{}mesh (group rooms browser to browser)",
                         line(Label::MediaServer)
                     );
                 }
-                None => {}
+                [] => {}
+                addrs => {
+                    let shown: Vec<String> =
+                        addrs.iter().map(|addr| format!("udp://{addr}")).collect();
+                    let _ = writeln!(
+                        out,
+                        "{}{}  (group rooms; ICE-lite, these addresses only)",
+                        line(Label::MediaServer),
+                        shown.join(" ")
+                    );
+                }
             }
         }
         BackendKind::Twilio => {
@@ -295,7 +298,10 @@ mod tests {
         banner(
             &settings,
             3000,
-            Some(SocketAddr::from(([127, 0, 0, 1], 40000))),
+            &[
+                SocketAddr::from(([192, 168, 1, 23], 40000)),
+                SocketAddr::from(([127, 0, 0, 1], 40000)),
+            ],
         )
     }
 
@@ -303,11 +309,12 @@ mod tests {
     fn the_banner_shows_where_group_rooms_send_media() {
         let text = banner_with(&[]);
         assert!(
-            text.contains("Media server") && text.contains("udp://127.0.0.1:40000"),
+            text.contains("Media server")
+                && text.contains("udp://192.168.1.23:40000 udp://127.0.0.1:40000"),
             "{text}"
         );
         let mesh = settings_with(&[("VIDEOROOM_MEDIA_MODE", "mesh")]);
-        let text = banner(&mesh, 3000, None);
+        let text = banner(&mesh, 3000, &[]);
         assert!(
             text.contains("mesh (group rooms browser to browser)"),
             "{text}"
@@ -359,7 +366,7 @@ mod tests {
             host: Some("0.0.0.0".into()),
             ..Default::default()
         });
-        let text = banner(&settings, 3000, None);
+        let text = banner(&settings, 3000, &[]);
         assert!(
             text.contains(
                 "警告: ほかの端末のブラウザーは、この http:// のアドレスではカメラを使わせません"
@@ -396,7 +403,7 @@ mod tests {
             "fd00::23".parse().expect("an IPv6 address"),
         ];
         listening.redirect_port = Some(8080);
-        let text = banner_for(&settings, 3000, &listening, None);
+        let text = banner_for(&settings, 3000, &listening, &[]);
 
         assert!(
             text.contains("    https://192.168.1.23:3000/index.html\n"),
@@ -436,7 +443,7 @@ mod tests {
         listening.source = Some(CertSource::Files {
             cert: "/home/me/localhost+2.pem".into(),
         });
-        let text = banner_for(&settings, 3000, &listening, None);
+        let text = banner_for(&settings, 3000, &listening, &[]);
         assert!(
             text.contains("HTTPS 証明書: /home/me/localhost+2.pem\n  HTTPS certificate: /home/me/localhost+2.pem"),
             "{text}"

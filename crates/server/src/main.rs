@@ -102,7 +102,7 @@ fn serve(settings: Settings) -> ExitCode {
             let app = Application::build(settings.clone()).await?;
             println!(
                 "{}",
-                banner::banner_for(&settings, app.port(), app.listening(), app.media_addr())
+                banner::banner_for(&settings, app.port(), app.listening(), app.media_addrs())
             );
             app.run_until_stopped().await?;
             Ok::<_, anyhow::Error>(())

@@ -91,20 +91,24 @@ pub fn emulator_settings(settings: &Settings) -> EmulatorSettings {
 }
 
 /// The media server's settings for this listener. Bound to all interfaces (`--lan`, or
-/// `--host 0.0.0.0`) with no `media.advertise`, it advertises the machine's first LAN address
-/// (`lan_addresses`, most likely the venue's network first, as the banner's main URL), so
-/// other devices' group-room media reaches it; with none, loopback. Listing the interfaces
-/// sends nothing anywhere.
+/// `--host 0.0.0.0`) with no `media.advertise`, it advertises every LAN IPv4 address of the
+/// machine (`lan_addresses`: phones reach it on the venue's network, whichever interface that
+/// is) and 127.0.0.1 (a browser on this machine does not use a LAN address to reach itself
+/// unless it must), one socket each; with no LAN address, loopback alone. Listing the
+/// interfaces sends nothing anywhere.
 pub(crate) fn media_settings(
     settings: &Settings,
     lan_addresses: &[std::net::IpAddr],
 ) -> videoroom_emulator::media::MediaSettings {
     let mut media = settings.media.clone();
-    if media.advertise.is_none() && settings.host.is_unspecified() {
+    if media.advertise.is_empty() && settings.host.is_unspecified() {
         media.advertise = lan_addresses
             .iter()
             .copied()
-            .find(std::net::IpAddr::is_ipv4);
+            .filter(|ip| ip.is_ipv4() && !ip.is_loopback() && !ip.is_unspecified())
+            .chain([std::net::IpAddr::from([127, 0, 0, 1])])
+            .collect();
+        media.advertise.dedup();
     }
     media.for_host(settings.host)
 }
@@ -136,29 +140,31 @@ mod media_tests {
     }
 
     #[test]
-    fn on_all_interfaces_group_media_is_advertised_on_the_first_lan_ipv4_address() {
-        let lan = [ip("fd00::23"), ip("192.168.1.23"), ip("10.0.0.5")];
+    fn on_all_interfaces_group_media_is_advertised_on_every_lan_ipv4_address_and_loopback() {
+        let lan = [
+            ip("fd00::23"),
+            ip("192.168.1.23"),
+            ip("127.0.0.1"),
+            ip("10.0.0.5"),
+        ];
         let all = settings(&[("VIDEOROOM_HOST", "0.0.0.0")]);
         assert_eq!(
             media_settings(&all, &lan).advertise,
-            Some(ip("192.168.1.23"))
+            [ip("192.168.1.23"), ip("10.0.0.5"), ip("127.0.0.1")]
         );
         // No LAN address at all (a machine offline): loopback, as before.
-        assert_eq!(media_settings(&all, &[]).advertise, Some(ip("127.0.0.1")));
-        // A configured address always wins, and a concrete host is its own address.
+        assert_eq!(media_settings(&all, &[]).advertise, [ip("127.0.0.1")]);
+        // Configured addresses always win, and a concrete host is its own address.
         let configured = settings(&[
             ("VIDEOROOM_HOST", "0.0.0.0"),
-            ("VIDEOROOM_MEDIA_ADVERTISE", "10.0.0.5"),
+            ("VIDEOROOM_MEDIA_ADVERTISE", "10.0.0.5, 127.0.0.2"),
         ]);
         assert_eq!(
             media_settings(&configured, &lan).advertise,
-            Some(ip("10.0.0.5"))
+            [ip("10.0.0.5"), ip("127.0.0.2")]
         );
         let loopback = settings(&[("VIDEOROOM_HOST", "127.0.0.1")]);
-        assert_eq!(
-            media_settings(&loopback, &lan).advertise,
-            Some(ip("127.0.0.1"))
-        );
+        assert_eq!(media_settings(&loopback, &lan).advertise, [ip("127.0.0.1")]);
     }
 }
 
@@ -168,8 +174,8 @@ pub struct Application {
     server: Server,
     /// HTTPS: the certificate served, and the plain-HTTP redirect if asked for.
     lan: crate::lan::Listening,
-    /// The media server's UDP address, in emulator mode with group rooms through it.
-    media: Option<std::net::SocketAddr>,
+    /// The media server's UDP addresses, in emulator mode with group rooms through it.
+    media: Vec<std::net::SocketAddr>,
 }
 
 impl Application {
@@ -218,13 +224,13 @@ impl Application {
         }
         // Bound before listening, so a media address that cannot be bound stops the start-up
         // with the settings to change, and the banner can show where media goes.
-        let media = match emulator.as_ref().and_then(Emulator::media_addr) {
-            Some(Ok(addr)) => Some(addr),
+        let media = match emulator.as_ref().and_then(Emulator::media_addrs) {
+            Some(Ok(addrs)) => addrs,
             Some(Err(err)) => anyhow::bail!(
                 "{err}; set media.advertise (VIDEOROOM_MEDIA_ADVERTISE) or media.udp_port \
                  (VIDEOROOM_MEDIA_UDP_PORT), or media.mode = mesh"
             ),
-            None => None,
+            None => Vec::new(),
         };
         // The attendees' page and the twilio-video.js it loads: served locally with the
         // emulator, from Twilio's CDN otherwise (see `workshop.rs`).
@@ -310,9 +316,9 @@ impl Application {
         &self.lan
     }
 
-    /// The media server's UDP address, when group rooms go through it.
-    pub fn media_addr(&self) -> Option<std::net::SocketAddr> {
-        self.media
+    /// The media server's UDP addresses, when group rooms go through it (else empty).
+    pub fn media_addrs(&self) -> &[std::net::SocketAddr] {
+        &self.media
     }
 
     /// A handle to stop the server (gracefully or not) from elsewhere.

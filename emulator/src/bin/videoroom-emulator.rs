@@ -114,10 +114,16 @@ struct Cli {
     /// UDP port of the media server; 0 picks a free one, as `videoroom`'s `media.udp_port`
     #[arg(long, env = "VIDEOROOM_MEDIA_UDP_PORT", default_value_t = 0)]
     media_udp_port: u16,
-    /// The address the media server binds and advertises to browsers (default: --host when it
-    /// is a concrete address, else 127.0.0.1), as `videoroom`'s `media.advertise`
-    #[arg(long, env = "VIDEOROOM_MEDIA_ADVERTISE", value_name = "IP")]
-    media_advertise: Option<IpAddr>,
+    /// The addresses the media server binds and advertises to browsers, comma-separated, one
+    /// UDP socket each on the one port (default: --host when it is a concrete address, else
+    /// 127.0.0.1), as `videoroom`'s `media.advertise`
+    #[arg(
+        long,
+        env = "VIDEOROOM_MEDIA_ADVERTISE",
+        value_name = "IP[,IP...]",
+        value_delimiter = ','
+    )]
+    media_advertise: Vec<IpAddr>,
     /// Folder for the recordings of group rooms' tracks (default: a temporary folder removed
     /// when the emulator stops), as `videoroom`'s `media.recordings_dir`
     #[arg(long, env = "VIDEOROOM_MEDIA_RECORDINGS_DIR", value_name = "DIR")]
@@ -478,10 +484,15 @@ fn banner(base: &str, settings: &EmulatorSettings, media: &str) -> String {
 /// The banner's media server line: where browsers send media in group rooms. A media server
 /// that cannot bind stops the start-up here, with the settings to change.
 fn media_line(emulator: &Emulator) -> anyhow::Result<String> {
-    match emulator.media_addr() {
+    match emulator.media_addrs() {
         None => Ok("  Media             mesh (group rooms browser to browser)".to_owned()),
-        Some(Ok(addr)) => Ok(format!(
-            "  Media server      udp://{addr}  (group rooms; ICE-lite, this address only)"
+        Some(Ok(addrs)) => Ok(format!(
+            "  Media server      {}  (group rooms; ICE-lite, these addresses only)",
+            addrs
+                .iter()
+                .map(|addr| format!("udp://{addr}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         )),
         Some(Err(err)) => Err(anyhow::anyhow!(
             "{err}; set --media-advertise / --media-udp-port, or --media-mode mesh"

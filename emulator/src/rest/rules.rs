@@ -4,11 +4,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use videoroom_core::RoomKey;
-use videoroom_emulator_adapter::{parse_rules, ParticipantKey, RuleSet};
+use videoroom_core::{twilio_codes, RoomKey};
+use videoroom_emulator_adapter::{parse_rules, ParticipantKey, RuleSet, StoreError};
 
 use super::{ctx, json, resource, Result};
 use crate::error::ApiError;
+use crate::media::uses_media_server;
 use crate::params::{parse_participant_key, parse_room_key, path_segment, read_form};
 use crate::resources::{AnonymizeJson, RecordingRulesJson, SubscribeRulesJson};
 use crate::Emulator;
@@ -99,9 +100,34 @@ async fn update_subscribe_rules(
     let store = emulator.store();
     let room = parse_room_key(&room)?;
     let participant = parse_participant_key(&store, &room, &participant)?;
+    let room_record = store.fetch_room(&room)?;
     store.fetch_participant(&room, &participant)?;
+    // A mesh cannot leave a track out: the browsers connect to each other directly. Rules
+    // that would not be applied are refused rather than shown as if they were.
+    if emulator.inner.media.is_none() || !uses_media_server(room_record.room_type) {
+        return Err(StoreError::new(
+            twilio_codes::PARAMETER_INCOMPATIBLE_WITH_TYPE,
+            format!(
+                "Subscribe rules apply only to rooms that go through the media server (group \
+                 and group-small rooms, with media.mode sfu); room {} is a {} room{}",
+                room_record.sid,
+                room_record.room_type.as_str(),
+                if emulator.inner.media.is_none() {
+                    " and the emulator runs with media.mode mesh"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .into());
+    }
     let rules = rules_param(&params, RuleSet::Subscribe)?;
     let (record, rules) = store.set_subscribe_rules(&room, &participant, rules)?;
+    // The client's `subscribed` list and the media server follow the new rules.
+    emulator
+        .inner
+        .signaling
+        .subscriptions_changed(&record.room_sid, &record.sid);
     Ok(json(
         StatusCode::OK,
         &SubscribeRulesJson::new(&record, &rules),

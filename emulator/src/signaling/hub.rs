@@ -324,7 +324,7 @@ impl RoomHub {
         };
         for member in &mut self.members {
             if let Some(seat) = &mut member.media {
-                if let Some(offer) = media.next_offer(member.participant.as_str(), seat) {
+                if let Some(offer) = media.next_offer(&member.participant, seat) {
                     member.conn.send(offer);
                 }
             }
@@ -378,14 +378,36 @@ impl RoomHub {
             .position(|m| m.conn.id == conn_id && m.participant == seat.participant)
     }
 
-    /// The tracks `subscriber` receives: every track of every other member, as `{sid, id}`.
+    /// The tracks `subscriber` receives, as `{sid, id}`: every track of every other member,
+    /// and through the media server only those the store admits (its subscribe rules).
     fn subscribed_tracks(&self, subscriber: &ParticipantSid) -> Vec<SubscribedTrack> {
+        let admitted = self.media.as_ref().map(|m| m.admitted(subscriber));
         self.members
             .iter()
             .filter(|m| &m.participant != subscriber)
             .flat_map(|m| m.tracks.iter())
+            .filter(|t| admitted.as_ref().is_none_or(|a| a.contains(&t.sid)))
             .map(TrackInfo::subscribed)
             .collect()
+    }
+
+    /// The member's subscribe rules changed: its `subscribed` list and the media server's
+    /// forwarding follow what the store now admits.
+    fn resubscribe(&mut self, participant: &ParticipantSid) {
+        let Some(index) = self.position(participant) else {
+            return;
+        };
+        let subscribed = self.subscribed_tracks(participant);
+        let member = &mut self.members[index];
+        member.subscribed_revision += 1;
+        member.conn.send(ServerMessage::Update(Update {
+            subscribed: Some(Revisioned {
+                revision: member.subscribed_revision,
+                tracks: subscribed,
+            }),
+            ..Update::default()
+        }));
+        self.renegotiate();
     }
 
     /// Tells every remaining member that `gone` left: its state `disconnected` at a higher
@@ -551,6 +573,7 @@ impl Hub {
         connect: &ConnectMessage,
     ) -> Result<Seat, SignalingError> {
         let verified = self.verify(connect)?;
+        let subscribe_rules = client_subscribe_rules(connect)?;
         let _joining = self.joining.mark(verified.identity.as_str());
         let joined = self.enter_store(connect, &verified)?;
         loop {
@@ -562,7 +585,23 @@ impl Hub {
             }
             if room.media.is_none() && uses_media_server(joined.room.room_type) {
                 if let Some(plane) = &self.settings.media {
-                    room.media = Some(RoomMedia::new(plane.clone(), joined.room.sid.as_str()));
+                    room.media = Some(RoomMedia::new(
+                        plane.clone(),
+                        self.store.clone(),
+                        joined.room.sid.clone(),
+                    ));
+                }
+            }
+            // The client's own rules (`automaticSubscription: false` excludes everything);
+            // the default "include all" needs no entry, so the REST view keeps Twilio's
+            // default with null dates.
+            if let (Some(_), Some(rules)) = (&room.media, &subscribe_rules) {
+                if let Err(err) = self.store.set_subscribe_rules(
+                    &RoomKey::Sid(joined.room.sid.clone()),
+                    &ParticipantKey::Sid(joined.participant.sid.clone()),
+                    rules.clone(),
+                ) {
+                    tracing::warn!(participant = %joined.participant.sid, error = %err, "signaling: the client's subscribe rules were not stored");
                 }
             }
             let mut seated = match self.seat(&mut room, conn, connect, &verified, joined) {
@@ -747,12 +786,7 @@ impl Hub {
             .map(|m| m.remote_state(ParticipantStatus::Connected, m.revision))
             .chain(room.phantoms.iter().map(|p| p.remote_state(true)))
             .collect();
-        let subscribed = room
-            .members
-            .iter()
-            .flat_map(|m| m.tracks.iter())
-            .map(TrackInfo::subscribed)
-            .collect();
+        let subscribed = room.subscribed_tracks(&member.participant);
         member
             .conn
             .send(ServerMessage::Connected(Box::new(Connected {
@@ -1183,6 +1217,19 @@ impl Hub {
         tracing::info!(room = %seat.room, participant = %seat.participant, "signaling: participant left");
     }
 
+    /// A participant's subscribe rules changed over REST: its client's `subscribed` list and
+    /// the media server follow them (a server offer stops the legs of tracks no longer
+    /// admitted and opens newly admitted ones). Nothing to do in a mesh room.
+    pub fn subscriptions_changed(&self, room: &RoomSid, participant: &ParticipantSid) {
+        let Some(shared) = self.room(room) else {
+            return;
+        };
+        let mut guard = shared.lock();
+        if guard.media.is_some() {
+            guard.resubscribe(participant);
+        }
+    }
+
     /// Applies a store event that did not come from signaling: a room completed (REST, timeout,
     /// reset) or a participant disconnected over REST.
     pub fn on_store_event(&self, event: &StoreEvent) {
@@ -1267,6 +1314,24 @@ impl Hub {
             _ => {}
         }
     }
+}
+
+/// The subscribe rules a `connect` carries, checked as REST checks them; `None` for the
+/// default "include all" (or none at all). Invalid rules refuse the join with 53215.
+fn client_subscribe_rules(
+    connect: &ConnectMessage,
+) -> Result<Option<Vec<videoroom_emulator_adapter::Rule>>, SignalingError> {
+    let Some(rules) = connect.subscribe.as_ref().and_then(|s| s.rules.as_ref()) else {
+        return Ok(None);
+    };
+    let rules = videoroom_emulator_adapter::parse_rules(
+        videoroom_emulator_adapter::RuleSet::Subscribe,
+        &rules.to_string(),
+    )?;
+    let default = [videoroom_emulator_adapter::Rule::all(
+        videoroom_emulator_adapter::RuleType::Include,
+    )];
+    Ok((rules != default).then_some(rules))
 }
 
 #[cfg(test)]

@@ -20,11 +20,13 @@
 //! Every forwarded m-line names its publisher's track id in `a=msid`, and `subscribed` maps
 //! each track SID to that id: that is how the SDK tells which remote track is which.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
-use videoroom_core::twilio_codes;
-use videoroom_media::MediaError;
+use videoroom_core::{twilio_codes, ParticipantSid, RoomKey, RoomSid, TrackSid};
+use videoroom_emulator_adapter::{ParticipantKey, Store, SubscribedTrack};
+use videoroom_media::{MediaError, Subscriptions};
 
 use super::hub::SignalingError;
 use super::protocol::{
@@ -43,11 +45,13 @@ pub struct MediaSeat {
     offered: Option<u64>,
 }
 
-/// One room's handle on the media server.
+/// One room's handle on the media server, and on the store that decides which tracks each
+/// member receives (its subscribe rules).
 #[derive(Debug)]
 pub struct RoomMedia {
     plane: Arc<MediaPlane>,
-    room: String,
+    store: Arc<Store>,
+    room: RoomSid,
 }
 
 fn description(
@@ -67,10 +71,43 @@ fn description(
 }
 
 impl RoomMedia {
-    pub fn new(plane: Arc<MediaPlane>, room: &str) -> Self {
-        Self {
-            plane,
-            room: room.to_owned(),
+    pub fn new(plane: Arc<MediaPlane>, store: Arc<Store>, room: RoomSid) -> Self {
+        Self { plane, store, room }
+    }
+
+    /// The tracks the store says `participant` receives (its subscribe rules applied); none
+    /// once the store no longer has it connected.
+    fn subscribed(&self, participant: &ParticipantSid) -> Vec<SubscribedTrack> {
+        self.store
+            .subscribed_tracks(
+                &RoomKey::Sid(self.room.clone()),
+                &ParticipantKey::Sid(participant.clone()),
+            )
+            .unwrap_or_default()
+    }
+
+    /// The SIDs of the tracks `participant` receives, for its `subscribed` lists.
+    pub fn admitted(&self, participant: &ParticipantSid) -> HashSet<TrackSid> {
+        self.subscribed(participant)
+            .into_iter()
+            .map(|t| t.sid)
+            .collect()
+    }
+
+    /// Hands the media server what the store says `participant` receives, so that its
+    /// forwarding and its next offer follow the subscribe rules.
+    fn follow_store(&self, participant: &ParticipantSid) {
+        let Some(sfu) = self.plane.bound() else {
+            return;
+        };
+        let tracks = self.subscribed(participant);
+        let subscriptions = Subscriptions::only(
+            tracks
+                .iter()
+                .map(|t| (t.publisher_sid.as_str(), t.client_id.as_str())),
+        );
+        if let Err(e) = sfu.subscribe(participant.as_str(), subscriptions) {
+            tracing::debug!(%participant, error = %e, "media server: subscriptions");
         }
     }
 
@@ -102,7 +139,7 @@ impl RoomMedia {
             )
         })?;
         let answer = sfu
-            .join(&self.room, participant, sdp)
+            .join(self.room.as_str(), participant, sdp)
             .map_err(|e| refused(&e))?;
         let seat = MediaSeat {
             pc_id: id.chars().take(protocol::MAX_TRACK_ID_CHARS).collect(),
@@ -122,18 +159,24 @@ impl RoomMedia {
         }
     }
 
-    /// The server's next offer for this member, when others' tracks arrived or left and no
-    /// earlier offer waits for its answer.
-    pub fn next_offer(&self, participant: &str, seat: &mut MediaSeat) -> Option<ServerMessage> {
+    /// The server's next offer for this member, when the tracks it receives changed (others'
+    /// tracks arrived or left, its subscribe rules changed) and no earlier offer waits for its
+    /// answer.
+    pub fn next_offer(
+        &self,
+        participant: &ParticipantSid,
+        seat: &mut MediaSeat,
+    ) -> Option<ServerMessage> {
+        self.follow_store(participant);
         if seat.offered.is_some() {
             return None;
         }
         let sfu = self.plane.bound()?;
-        let sdp = match sfu.pending_offer(participant) {
+        let sdp = match sfu.pending_offer(participant.as_str()) {
             Ok(Some(sdp)) => sdp,
             Ok(None) => return None,
             Err(e) => {
-                tracing::warn!(participant, error = %e, "media server: no offer");
+                tracing::warn!(%participant, error = %e, "media server: no offer");
                 return None;
             }
         };

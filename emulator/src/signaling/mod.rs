@@ -221,6 +221,19 @@ impl Signaling {
         }
     }
 
+    /// A participant's subscribe rules changed (REST): its client and the media server
+    /// follow them. Room SIDs are unique across accounts, so only the hub of the room's
+    /// account finds it; the others have nothing to do.
+    pub fn subscriptions_changed(
+        &self,
+        room: &videoroom_core::RoomSid,
+        participant: &videoroom_core::ParticipantSid,
+    ) {
+        for hub in self.inner.hubs.all() {
+            hub.subscriptions_changed(room, participant);
+        }
+    }
+
     /// Participants connected over signaling right now, all rooms (of every account) together.
     pub fn connected_count(&self) -> usize {
         self.inner

@@ -132,6 +132,19 @@ pub struct ConnectMessage {
     /// sdp}}`): the media server of a group room answers it; a mesh ignores it.
     #[serde(default)]
     pub peer_connections: Option<Vec<Value>>,
+    /// The client's subscribe rules (`{rules, revision}`): twilio-video.js sends
+    /// `[{"type":"include","all":true}]`, or `exclude` when the application passed
+    /// `automaticSubscription: false` (`createSubscribePayload`, lib/util/index.js).
+    #[serde(default)]
+    pub subscribe: Option<SubscribeState>,
+}
+
+/// The `subscribe` part of `connect`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscribeState {
+    /// Twilio's subscribe rules, as the REST `Rules` parameter holds them.
+    #[serde(default)]
+    pub rules: Option<Value>,
 }
 
 /// The `update` room message: the parts the emulator uses.

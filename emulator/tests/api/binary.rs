@@ -295,3 +295,31 @@ async fn the_binary_reports_a_bad_allowed_origin_and_exits() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("'*' is not an origin"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn the_media_server_binds_every_advertised_address_on_one_port_and_the_banner_lists_them() {
+    let (child, _, lines) = start(&[("VIDEOROOM_MEDIA_ADVERTISE", "127.0.0.1,127.0.0.2")]).await;
+    let banner = lines.join("\n");
+    let line = lines
+        .iter()
+        .find(|l| l.contains("Media server"))
+        .unwrap_or_else(|| panic!("no media server line in {banner}"));
+    let addrs: Vec<std::net::SocketAddr> = line
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("udp://"))
+        .map(|a| a.parse().expect("an address"))
+        .collect();
+    assert_eq!(addrs.len(), 2, "{line}");
+    assert_eq!(addrs[0].ip().to_string(), "127.0.0.1");
+    assert_eq!(addrs[1].ip().to_string(), "127.0.0.2");
+    assert_eq!(addrs[0].port(), addrs[1].port(), "one port: {line}");
+    // Each address is bound exactly: the port is taken on both, not on 0.0.0.0.
+    for addr in &addrs {
+        assert!(
+            std::net::UdpSocket::bind(addr).is_err(),
+            "{addr} is bound by the media server"
+        );
+    }
+    assert!(std::net::UdpSocket::bind(("127.0.0.3", addrs[0].port())).is_ok());
+    terminate(&child);
+}

@@ -92,6 +92,18 @@ impl Participant {
     /// Connects `name` to `room` as the SDK does: hello with `ice`, then `connect` with its
     /// camera track and its peer connection's first offer. Returns it and its `connected`.
     pub(crate) async fn join(server: &Server, name: &str, room: &str) -> (Self, Value) {
+        Self::join_with(
+            server,
+            name,
+            room,
+            json!({"rules": [{"type": "include", "all": true}], "revision": 1}),
+        )
+        .await
+    }
+
+    /// [`Participant::join`] with the `subscribe` the SDK sends for its `automaticSubscription`
+    /// option.
+    async fn join_with(server: &Server, name: &str, room: &str, subscribe: Value) -> (Self, Value) {
         let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
             .await
             .expect("WebSocket upgrade");
@@ -125,7 +137,7 @@ impl Participant {
             ]},
             "peer_connections": [{"id": me.pc_id, "description": {"type": "offer", "revision": 1, "sdp": offer}}],
             "media_signaling": {}, "ice_servers": "acquire",
-            "subscribe": {"rules": [{"type": "include", "all": true}], "revision": 1},
+            "subscribe": subscribe,
         }}))
         .await;
         let connected = me.msg().await;
@@ -432,4 +444,297 @@ async fn the_inspector_shows_what_the_media_server_carries_for_each_participant(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Reads messages until one carries a `subscribed` list; returns its tracks' client ids.
+async fn next_subscribed(who: &mut Participant) -> Vec<String> {
+    loop {
+        let body = who.msg().await;
+        if let Some(tracks) = body["subscribed"]["tracks"].as_array() {
+            return tracks
+                .iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_owned))
+                .collect();
+        }
+    }
+}
+
+/// The client ids of the tracks REST lists as `who`'s SubscribedTracks in `room`.
+async fn rest_subscribed(app: &crate::helpers::TestEmulator, room: &str, who: &str) -> Vec<String> {
+    let sid = app
+        .emulator
+        .store()
+        .fetch_participant(
+            &RoomKey::parse(room).expect("room key"),
+            &ParticipantKey::Identity(Identity::parse(who).expect("identity")),
+        )
+        .expect("the participant")
+        .sid;
+    let body: Value = app
+        .get(&format!(
+            "/v1/Rooms/{room}/Participants/{sid}/SubscribedTracks"
+        ))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    body["subscribed_tracks"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Alice and Bob in `room` of the emulator `app`, each receiving the other's camera.
+async fn two_receiving(server: &Server, room: &str) -> (Participant, Participant) {
+    let (mut alice, connected) = Participant::join(server, "alice", room).await;
+    alice.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    let (mut bob, connected) = Participant::join(server, "bob", room).await;
+    bob.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    let offer = bob.next_description().await;
+    bob.answer(&offer).await;
+    let offer = alice.next_description().await;
+    alice.answer(&offer).await;
+    let (a, b) = pump_pair(alice.media, bob.media, "frames both ways", |c| {
+        c[0].frames_of("bob-camera") >= 3 && c[1].frames_of("alice-camera") >= 3
+    })
+    .await;
+    alice.media = a;
+    bob.media = b;
+    (alice, bob)
+}
+
+#[actix_web::test]
+async fn a_subscribe_rule_over_rest_stops_a_track_for_one_subscriber_and_lifting_it_resumes_it() {
+    let app = crate::helpers::spawn().await;
+    let server = Server::of(&app);
+    let (mut alice, mut bob) = two_receiving(&server, "ruled").await;
+    let rules_path = |sid: &str| format!("/v1/Rooms/ruled/Participants/{sid}/SubscribeRules");
+    let bob_sid = app
+        .emulator
+        .store()
+        .fetch_participant(
+            &RoomKey::parse("ruled").expect("room key"),
+            &ParticipantKey::Identity(Identity::parse("bob").expect("identity")),
+        )
+        .expect("bob")
+        .sid;
+
+    // Twilio's example: everything but alice's video.
+    let res = app
+        .post(
+            &rules_path(bob_sid.as_str()),
+            &[(
+                "Rules",
+                r#"[{"type":"include","all":true},{"type":"exclude","publisher":"alice","kind":"video"}]"#,
+            )],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        next_subscribed(&mut bob).await,
+        Vec::<String>::new(),
+        "bob's subscribed list drops alice's camera"
+    );
+    let camera_mid = bob.media.mid_of("alice-camera").expect("offered before");
+    let offer = bob.next_description().await;
+    let stopped = sections(offer["sdp"].as_str().expect("SDP"))
+        .into_iter()
+        .find(|s| s.mid.as_deref() == Some(&*camera_mid))
+        .expect("the camera's m-line stays in the offer");
+    assert!(stopped.rejected, "the camera's m-line is stopped: {offer}");
+    bob.answer(&offer).await;
+    assert_eq!(
+        rest_subscribed(&app, "ruled", "bob").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(rest_subscribed(&app, "ruled", "alice").await, ["camera"]);
+
+    let before = bob.media.frames_of("alice-camera");
+    let at_alice = alice.media.frames_of("bob-camera");
+    let (a, b) = pump_pair(alice.media, bob.media, "bob's camera at alice", move |c| {
+        c[0].frames_of("bob-camera") >= at_alice + 10
+    })
+    .await;
+    alice.media = a;
+    bob.media = b;
+    assert_eq!(
+        bob.media.frames_of("alice-camera"),
+        before,
+        "no frame of the excluded camera reached bob"
+    );
+    assert_eq!(bob.media.misrouted_frames(), 0);
+
+    // Lifted: the track is subscribed again, on a new m-line, and its frames come back.
+    let res = app
+        .post(
+            &rules_path(bob_sid.as_str()),
+            &[("Rules", r#"[{"type":"include","all":true}]"#)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(next_subscribed(&mut bob).await, ["alice-camera"]);
+    let offer = bob.next_description().await;
+    let reopened: Vec<String> = sections(offer["sdp"].as_str().expect("SDP"))
+        .into_iter()
+        .filter(|s| !s.rejected)
+        .filter_map(|s| s.msid_track)
+        .collect();
+    assert!(reopened.contains(&"alice-camera".to_owned()), "{offer}");
+    bob.answer(&offer).await;
+    assert_eq!(rest_subscribed(&app, "ruled", "bob").await, ["camera"]);
+    let types = bob.description_types();
+    assert!(
+        types.iter().all(|t| t == "offer" || t == "answer"),
+        "never create-offer nor close: {types:?}"
+    );
+    let (_a, b) = pump_pair(
+        alice.media,
+        bob.media,
+        "alice's camera at bob again",
+        move |c| c[1].frames_of("alice-camera") >= before + 3,
+    )
+    .await;
+    assert_eq!(b.misrouted_frames(), 0);
+}
+
+#[actix_web::test]
+async fn automatic_subscription_off_receives_nothing_until_rules_include_a_track() {
+    let app = crate::helpers::spawn().await;
+    let server = Server::of(&app);
+    let (mut alice, connected) = Participant::join(&server, "alice", "manual").await;
+    alice.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    // What twilio-video.js sends for `automaticSubscription: false`.
+    let (mut bob, connected) = Participant::join_with(
+        &server,
+        "bob",
+        "manual",
+        json!({"rules": [{"type": "exclude", "all": true}], "revision": 1}),
+    )
+    .await;
+    assert_eq!(connected["subscribed"]["tracks"], json!([]), "{connected}");
+    bob.media.accept_answer(
+        connected["peer_connections"][0]["description"]["sdp"]
+            .as_str()
+            .expect("SDP"),
+    );
+    assert_eq!(
+        rest_subscribed(&app, "manual", "bob").await,
+        Vec::<String>::new()
+    );
+    let bob_sid = connected["participant"]["sid"]
+        .as_str()
+        .expect("bob's SID")
+        .to_owned();
+    let rules: Value = app
+        .get(&format!(
+            "/v1/Rooms/manual/Participants/{bob_sid}/SubscribeRules"
+        ))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(rules["rules"][0]["type"], "exclude", "{rules}");
+    // Alice, who subscribes automatically, is offered bob's camera.
+    let offer = alice.next_description().await;
+    alice.answer(&offer).await;
+
+    let res = app
+        .post(
+            &format!("/v1/Rooms/manual/Participants/{bob_sid}/SubscribeRules"),
+            &[("Rules", r#"[{"type":"include","publisher":"alice"}]"#)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(next_subscribed(&mut bob).await, ["alice-camera"]);
+    let offer = bob.next_description().await;
+    assert_eq!(offer["type"], "offer");
+    bob.answer(&offer).await;
+    pump_pair(alice.media, bob.media, "alice's camera at bob", |c| {
+        c[1].frames_of("alice-camera") >= 3
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn subscribe_rules_are_refused_in_a_room_the_media_server_does_not_carry() {
+    let app = crate::helpers::spawn().await;
+    app.create_room(&[("UniqueName", "mesh"), ("Type", "peer-to-peer")])
+        .await;
+    let alice = app.join("mesh", "alice").await;
+    let path = format!(
+        "/v1/Rooms/mesh/Participants/{}/SubscribeRules",
+        alice["sid"].as_str().expect("a SID")
+    );
+    let res = app
+        .post(&path, &[("Rules", r#"[{"type":"exclude","all":true}]"#)])
+        .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.expect("JSON");
+    assert_eq!(body["code"], 53114, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("peer-to-peer"),
+        "{body}"
+    );
+    // Nothing was stored: the rules still read as Twilio's default.
+    let rules: Value = app.get(&path).await.json().await.expect("JSON");
+    assert_eq!(rules["rules"][0]["type"], "include", "{rules}");
+}
+
+#[actix_web::test]
+async fn invalid_subscribe_rules_in_connect_are_refused_with_53215() {
+    let server = Server::start().await;
+    let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
+        .await
+        .expect("WebSocket upgrade");
+    let mut me = Participant {
+        ws,
+        media: MediaClient::in_room("mallory", "rules"),
+        pc_id: "pc-mallory".into(),
+        seen: Vec::new(),
+    };
+    let token = TokenSigner::new(seeded_key(), 3600, None)
+        .expect("signer")
+        .mint(
+            &Identity::parse("mallory").expect("identity"),
+            Some("rules"),
+            server.store.now().unix_timestamp(),
+        );
+    me.send(json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2}))
+        .await;
+    assert_eq!(me.frame().await["type"], "welcome");
+    let offer = me.media.publish_offer();
+    me.send(json!({"type": "msg", "body": {"type": "connect", "version": 2, "token": token,
+        "peer_connections": [{"id": "pc-mallory", "description": {"type": "offer", "revision": 1, "sdp": offer}}],
+        "subscribe": {"rules": [{"type": "keep", "all": true}], "revision": 1}}}))
+        .await;
+    let error = me.msg().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], 53215, "{error}");
+    assert!(
+        error["message"].as_str().unwrap_or("").contains("type"),
+        "the message names what is wrong: {error}"
+    );
+    let connected = server
+        .store
+        .connected_participants(&RoomKey::parse("rules").expect("room key"))
+        .map(|p| p.len())
+        .unwrap_or(0);
+    assert_eq!(connected, 0, "a refused join leaves nobody in the store");
 }

@@ -1,7 +1,8 @@
 // Group rooms through the emulator's media server (issue 11), with the real twilio-video.js in
 // Debian's Chromium: every tab keeps exactly one RTCPeerConnection, to the media server, and
 // plays every other tab's video through it; caps, REST kicks and room completion behave as in
-// a mesh; a peer-to-peer room still is a mesh (one connection per other tab).
+// a mesh; subscribe rules set over REST unsubscribe and resubscribe a track; a peer-to-peer
+// room still is a mesh (one connection per other tab).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -162,6 +163,81 @@ describe('group rooms through the media server', () => {
         assert.deepEqual(errors, [], 'no errors in the console');
         assert.equal(await page.evaluate(() => window.optionalRoom.state), 'connected');
         assert.equal(await page.evaluate(() => window.optionalRoom.dominantSpeaker), null);
+      }
+    });
+  });
+
+  test('a REST subscribe rule excluding one publisher\'s video unsubscribes it in the other tab, and lifting it brings it back', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'sfu-rules';
+      const pages = {};
+      for (const identity of ['alice', 'bob']) {
+        const page = await browser.newPage();
+        await page.goto(`${server.url}/index.html`);
+        // The SDK's own events are what an application sees: record them in the page.
+        const state = await page.evaluate(async ({ identity, room }) => {
+          const response = await fetch('/video-token', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ identity, room }),
+          });
+          const { token } = await response.json();
+          window.ruled = { subscribed: [], unsubscribed: [] };
+          const joined = await Twilio.Video.connect(token, { name: room, audio: false, video: true });
+          window.ruled.room = joined;
+          const watch = (participant) => {
+            participant.on('trackSubscribed', (track) =>
+              window.ruled.subscribed.push(`${participant.identity}:${track.kind}`));
+            participant.on('trackUnsubscribed', (track) =>
+              window.ruled.unsubscribed.push(`${participant.identity}:${track.kind}`));
+          };
+          joined.participants.forEach(watch);
+          joined.on('participantConnected', watch);
+          return joined.state;
+        }, { identity, room });
+        assert.equal(state, 'connected');
+        pages[identity] = page;
+      }
+      const receives = (page, entry) => page.waitForFunction(
+        (entry) => window.ruled.subscribed.filter((e) => e === entry).length >= 1,
+        entry,
+        { timeout: 20_000 },
+      );
+      await receives(pages.bob, 'alice:video');
+      await receives(pages.alice, 'bob:video');
+
+      const { sid } = await inProgressRoom(server.url, room);
+      await rest(server.url, 'POST', `/v1/Rooms/${sid}/Participants/bob/SubscribeRules`, {
+        Rules: JSON.stringify([
+          { type: 'include', all: true },
+          { type: 'exclude', publisher: 'alice', kind: 'video' },
+        ]),
+      });
+      await pages.bob.waitForFunction(
+        () => window.ruled.unsubscribed.includes('alice:video'),
+        null,
+        { timeout: 20_000 },
+      );
+      const bobSubs = await rest(server.url, 'GET', `/v1/Rooms/${sid}/Participants/bob/SubscribedTracks`);
+      assert.equal(bobSubs.subscribed_tracks.length, 0, JSON.stringify(bobSubs));
+      // Alice, whose rules did not change, still receives bob.
+      assert.deepEqual(await pages.alice.evaluate(() => window.ruled.unsubscribed), []);
+
+      // Lifted: alice's video is subscribed again and plays.
+      await rest(server.url, 'POST', `/v1/Rooms/${sid}/Participants/bob/SubscribeRules`, {
+        Rules: JSON.stringify([{ type: 'include', all: true }]),
+      });
+      await pages.bob.waitForFunction(
+        () => window.ruled.subscribed.filter((e) => e === 'alice:video').length >= 2
+          && [...window.ruled.room.participants.values()].some((p) =>
+            [...p.videoTracks.values()].some((pub) => pub.track && pub.track.isStarted)),
+        null,
+        { timeout: 20_000 },
+      );
+      for (const page of Object.values(pages)) {
+        assert.equal(await page.evaluate(() => window.ruled.room.state), 'connected');
+        const errors = page.consoleLog.filter((line) => /^\[(error|pageerror)\]/.test(line));
+        assert.deepEqual(errors, [], 'no errors in the console');
       }
     });
   });

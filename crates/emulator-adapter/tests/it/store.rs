@@ -10,9 +10,9 @@ use videoroom_core::{
     RoomType,
 };
 use videoroom_emulator_adapter::{
-    CallbackHosts, Clock, CreateRoom, DisconnectReason, EmulatorBackend, ManualClock,
+    parse_rules, CallbackHosts, Clock, CreateRoom, DisconnectReason, EmulatorBackend, ManualClock,
     ParticipantKey, ParticipantQuery, ParticipantStatus, PublishTrack, RoomEndReason, RoomRecord,
-    Store, StoreError, StoreEvent, StoreEventKind, TrackKind,
+    RuleSet, Store, StoreError, StoreEvent, StoreEventKind, TrackKind,
 };
 
 fn setup() -> (Arc<ManualClock>, Arc<Store>) {
@@ -1406,6 +1406,89 @@ fn everyone_subscribes_to_every_track_of_the_other_connected_participants() {
             .unwrap()
             .is_empty(),
         "a participant's tracks go when it leaves"
+    );
+}
+
+#[test]
+fn subscribe_rules_decide_which_tracks_a_participant_receives() {
+    let (_, store) = setup();
+    create(&store, "r");
+    let alice = store
+        .connect_participant(&room_key("r"), &id("alice"), None)
+        .unwrap();
+    let cam = store
+        .publish_track(&room_key("r"), &who("alice"), video("alice-cam"))
+        .unwrap();
+    let mic = store
+        .publish_track(
+            &room_key("r"),
+            &who("alice"),
+            PublishTrack {
+                kind: TrackKind::Audio,
+                ..video("alice-mic")
+            },
+        )
+        .unwrap();
+    store
+        .connect_participant(&room_key("r"), &id("bob"), None)
+        .unwrap();
+    let received = |store: &Store| {
+        store
+            .subscribed_tracks(&room_key("r"), &who("bob"))
+            .unwrap()
+            .into_iter()
+            .map(|t| t.sid)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(received(&store), vec![cam.sid.clone(), mic.sid.clone()]);
+
+    // Twilio's own example: everything of alice's but her video.
+    let rules = parse_rules(
+        RuleSet::Subscribe,
+        r#"[{"type":"include","all":true},{"type":"exclude","publisher":"alice","kind":"video"}]"#,
+    )
+    .unwrap();
+    store
+        .set_subscribe_rules(&room_key("r"), &who("bob"), rules)
+        .unwrap();
+    assert_eq!(received(&store), vec![mic.sid.clone()]);
+    assert_eq!(
+        store
+            .fetch_subscribed_track(&room_key("r"), &who("bob"), cam.sid.as_str())
+            .unwrap_err()
+            .code,
+        20404,
+        "an excluded track is not a subscribed track"
+    );
+
+    // By publisher SID too, and "exclude all" receives nothing.
+    let by_sid = format!(
+        r#"[{{"type":"include","publisher":"{}","kind":"video"}}]"#,
+        alice.participant.sid
+    );
+    store
+        .set_subscribe_rules(
+            &room_key("r"),
+            &who("bob"),
+            parse_rules(RuleSet::Subscribe, &by_sid).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(received(&store), vec![cam.sid.clone()]);
+    store
+        .set_subscribe_rules(
+            &room_key("r"),
+            &who("bob"),
+            parse_rules(RuleSet::Subscribe, r#"[{"type":"exclude","all":true}]"#).unwrap(),
+        )
+        .unwrap();
+    assert!(received(&store).is_empty());
+    assert_eq!(
+        store
+            .subscribed_tracks(&room_key("r"), &who("alice"))
+            .unwrap()
+            .len(),
+        0,
+        "bob publishes nothing; alice's own rules are untouched"
     );
 }
 

@@ -74,6 +74,16 @@ pub struct Client {
     last_frame: Option<Instant>,
     /// When str0m next needs time, as the last `step` was told.
     next_timeout: Option<Instant>,
+    /// The one server candidate this client keeps from the server's descriptions, as a
+    /// browser that can reach only that address; `None` keeps them all.
+    reaching: Option<SocketAddr>,
+    /// Every address the server's datagrams came from.
+    server_addresses: Vec<SocketAddr>,
+    /// The simulcast layers (rids) the camera is offered with; empty: no simulcast.
+    simulcast: Vec<String>,
+    /// The layers it writes frames on now, each with the padding that makes its frames bigger
+    /// (a higher layer is a bigger picture).
+    pub sending_layers: Vec<(String, usize)>,
 }
 
 impl Client {
@@ -135,7 +145,54 @@ impl Client {
             frames_written: 0,
             last_frame: None,
             next_timeout: None,
+            reaching: None,
+            server_addresses: Vec::new(),
+            simulcast: Vec::new(),
+            sending_layers: Vec::new(),
         }
+    }
+
+    /// Offers the camera in simulcast with these layers, given as (rid, padding bytes), and
+    /// writes every frame on each of them; each frame says its layer (`layer=<rid>;`).
+    pub fn with_simulcast(mut self, layers: &[(&str, usize)]) -> Client {
+        self.simulcast = layers.iter().map(|(rid, _)| (*rid).to_owned()).collect();
+        self.sending_layers = layers
+            .iter()
+            .map(|(rid, padding)| ((*rid).to_owned(), *padding))
+            .collect();
+        self
+    }
+
+    /// Received frames that say they are of layer `rid`.
+    pub fn frames_of_layer(&self, rid: &str) -> usize {
+        let marker = format!("layer={rid};").into_bytes();
+        self.received
+            .iter()
+            .filter(|(_, payload)| contains(payload, &marker))
+            .count()
+    }
+
+    /// Keeps only the server's candidate on `addr`, as a device that can reach the media
+    /// server only there.
+    pub fn reaching(mut self, addr: SocketAddr) -> Client {
+        self.reaching = Some(addr);
+        self
+    }
+
+    /// The addresses the server's datagrams came from, each once, in order of arrival.
+    pub fn server_addresses_seen(&self) -> Vec<SocketAddr> {
+        self.server_addresses.clone()
+    }
+
+    /// The server's description with only the candidate this client can reach.
+    fn reachable(&self, sdp: &str) -> String {
+        let Some(addr) = self.reaching else {
+            return sdp.to_owned();
+        };
+        let keep = format!(" {} {} typ ", addr.ip(), addr.port());
+        sdp.split_inclusive("\r\n")
+            .filter(|line| !line.starts_with("a=candidate:") || line.contains(&keep))
+            .collect()
     }
 
     /// Publishes an audio track as well, named `track_id`.
@@ -157,12 +214,19 @@ impl Client {
                 None,
             ));
         }
+        let simulcast = (!self.simulcast.is_empty()).then(|| {
+            let mut simulcast = str0m::media::Simulcast::new();
+            for rid in &self.simulcast {
+                simulcast.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+            }
+            simulcast
+        });
         let mid = change.add_media(
             MediaKind::Video,
             Direction::SendRecv,
             Some("-".to_owned()),
             Some(self.track_id.clone()),
-            None,
+            simulcast,
         );
         let (offer, pending) = change.apply().expect("adding a track is a change");
         self.publish_mid = Some(mid);
@@ -203,7 +267,8 @@ impl Client {
 
     pub fn accept_answer(&mut self, answer: &str) {
         let pending = self.pending.take().expect("an offer was made");
-        let answer = SdpAnswer::from_sdp_string(answer).expect("the server's answer parses");
+        let answer = self.reachable(answer);
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("the server's answer parses");
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
@@ -218,7 +283,8 @@ impl Client {
                 None => self.remote_tracks.remove(&mid),
             };
         }
-        let offer = SdpOffer::from_sdp_string(offer).expect("the server's offer parses");
+        let offer = self.reachable(offer);
+        let offer = SdpOffer::from_sdp_string(&offer).expect("the server's offer parses");
         self.rtc
             .sdp_api()
             .accept_offer(offer)
@@ -291,6 +357,9 @@ impl Client {
         loop {
             match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
+                    if !self.server_addresses.contains(&source) {
+                        self.server_addresses.push(source);
+                    }
                     let contents = buf[..n].try_into().expect("the media server sends WebRTC");
                     // The time of this read, not of the step: a benchmark's latency starts here.
                     let input = Input::Receive(
@@ -384,34 +453,49 @@ impl Client {
 
     fn write_frame(&mut self, now: Instant) {
         let Some(mid) = self.publish_mid else { return };
-        let writer = self.rtc.writer(mid).expect("the published m-line exists");
-        // VP8 if it was negotiated (browsers list it first), otherwise H.264.
-        let (pt, header) = match writer
-            .payload_params()
-            .find(|p| p.spec().codec == Codec::Vp8)
-        {
-            Some(vp8) => (vp8.pt(), &VP8_KEY_FRAME_HEADER[..]),
-            None => (
-                writer
-                    .payload_params()
-                    .find(|p| p.spec().codec == Codec::H264)
-                    .expect("VP8 or H.264 was negotiated")
-                    .pt(),
-                &H264_IDR_HEADER[..],
-            ),
+        let layers: Vec<Option<(String, usize)>> = if self.simulcast.is_empty() {
+            vec![None]
+        } else {
+            self.sending_layers.iter().cloned().map(Some).collect()
         };
-        let mut payload = header.to_vec();
-        payload.extend_from_slice(&frame_tag(&self.track_id));
-        payload.extend_from_slice(&self.frames_written.to_be_bytes());
-        payload.resize(payload.len() + self.video_padding, 0);
-        writer
-            .write(
-                pt,
-                now,
-                MediaTime::from_90khz(self.frames_written * 3000),
-                payload,
-            )
-            .expect("a frame can be written");
+        for layer in layers {
+            let writer = self.rtc.writer(mid).expect("the published m-line exists");
+            // VP8 if it was negotiated (browsers list it first), otherwise H.264.
+            let (pt, header) = match writer
+                .payload_params()
+                .find(|p| p.spec().codec == Codec::Vp8)
+            {
+                Some(vp8) => (vp8.pt(), &VP8_KEY_FRAME_HEADER[..]),
+                None => (
+                    writer
+                        .payload_params()
+                        .find(|p| p.spec().codec == Codec::H264)
+                        .expect("VP8 or H.264 was negotiated")
+                        .pt(),
+                    &H264_IDR_HEADER[..],
+                ),
+            };
+            let mut payload = header.to_vec();
+            payload.extend_from_slice(&frame_tag(&self.track_id));
+            payload.extend_from_slice(&self.frames_written.to_be_bytes());
+            let writer = match &layer {
+                Some((rid, padding)) => {
+                    payload.extend_from_slice(format!("layer={rid};").as_bytes());
+                    payload.resize(payload.len() + padding, 0);
+                    writer.rid(str0m::media::Rid::from(rid.as_str()))
+                }
+                None => writer,
+            };
+            payload.resize(payload.len() + self.video_padding, 0);
+            writer
+                .write(
+                    pt,
+                    now,
+                    MediaTime::from_90khz(self.frames_written * 3000),
+                    payload,
+                )
+                .expect("a frame can be written");
+        }
         self.frames_written += 1;
         self.last_frame = Some(now);
         // The frame leaves in this step's output, right after this.

@@ -8,12 +8,12 @@ use videoroom_media::{MediaError, Sfu};
 
 use crate::client::{pump, sections, Client};
 
-fn loopback_sfu() -> Sfu {
+pub(crate) fn loopback_sfu() -> Sfu {
     Sfu::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a free UDP port on loopback")
 }
 
 /// The sections of `offer` that send a track to the subscriber, by the track their msid names.
-fn offered_tracks(offer: &str) -> Vec<String> {
+pub(crate) fn offered_tracks(offer: &str) -> Vec<String> {
     sections(offer)
         .into_iter()
         .filter(|s| !s.rejected && s.direction.as_deref() == Some("sendonly"))
@@ -504,4 +504,55 @@ fn stats_count_what_each_participant_publishes_and_receives() {
         .expect("bob");
     assert_eq!(bob_stats.room, "RMroom");
     assert_eq!(bob_stats.publishes[0].kind, "video");
+}
+
+#[test]
+fn every_advertised_address_gets_its_own_socket_on_one_port_and_a_client_can_use_the_second() {
+    use std::net::IpAddr;
+    let ips: [IpAddr; 2] = [[127, 0, 0, 1].into(), [127, 0, 0, 2].into()];
+    let sfu = Sfu::bind_all(&ips, 0).expect("127.0.0.1 and 127.0.0.2 are both on lo");
+    let addrs = sfu.local_addrs().to_vec();
+    assert_eq!(addrs.len(), 2);
+    assert_eq!(addrs[0].ip(), ips[0]);
+    assert_eq!(addrs[1].ip(), ips[1]);
+    assert_eq!(
+        addrs[0].port(),
+        addrs[1].port(),
+        "one port for every address"
+    );
+    assert_ne!(addrs[0].port(), 0);
+
+    // Alice reaches the server only through 127.0.0.1, Bob only through 127.0.0.2.
+    let mut alice = Client::new("alice").reaching(addrs[0]);
+    let mut bob = Client::new("bob").reaching(addrs[1]);
+    alice.join(&sfu);
+    let offer = bob.publish_offer();
+    let answer = sfu
+        .join(&bob.room, &bob.id, &offer)
+        .expect("the media server answers bob");
+    for addr in &addrs {
+        assert!(
+            answer.contains(&format!("{} {} typ host", addr.ip(), addr.port())),
+            "one host candidate per address ({addr}): {answer}"
+        );
+    }
+    bob.accept_answer(&answer);
+    bob.renegotiate(&sfu).expect("bob is offered alice's track");
+    alice
+        .renegotiate(&sfu)
+        .expect("alice is offered bob's track");
+    pump(&mut [&mut alice, &mut bob], "frames both ways", |c| {
+        c[0].frames_of("bob-camera") >= 3 && c[1].frames_of("alice-camera") >= 3
+    });
+    assert_eq!(
+        bob.server_addresses_seen(),
+        vec![addrs[1]],
+        "bob only ever heard from 127.0.0.2"
+    );
+    assert_eq!(alice.server_addresses_seen(), vec![addrs[0]]);
+
+    // Ports in use: a clear error naming the address.
+    let taken = Sfu::bind_all(&ips, addrs[0].port()).expect_err("the port is taken");
+    assert!(taken.to_string().contains("127.0.0.1"), "{taken}");
+    assert!(matches!(Sfu::bind_all(&[], 0), Err(MediaError::NoAddress)));
 }

@@ -4,3 +4,5 @@
 mod client;
 mod forwarding;
 mod recording;
+mod simulcast;
+mod subscriptions;

@@ -503,11 +503,14 @@ pub const KEYS: &[KeySpec] = &[
         flag: None,
         default: None,
         secret: false,
-        meaning: "emulator: the IP address the media server binds and gives browsers as its ICE candidate (default: host when it is a concrete address; on 0.0.0.0, as --lan binds, the first LAN IPv4 address; else 127.0.0.1)",
+        meaning: "emulator: the IP addresses, comma-separated, the media server binds (one UDP socket each, on media.udp_port) and gives browsers as its ICE candidates (default: host when it is a concrete address; on 0.0.0.0, as --lan binds, every LAN IPv4 address plus 127.0.0.1; else 127.0.0.1)",
         show: |s| {
             crate::startup::media_settings(s, &crate::tls::machine_addresses())
                 .advertised(s.host)
-                .to_string()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         },
     },
     KeySpec {

@@ -50,7 +50,7 @@ use crate::access::{AccessSettings, AuthMode, RoomPatterns};
 pub use keys::{KeySpec, KEYS};
 pub use sources::{ConfigFile, Origin, Overrides, Sources, CONFIG_VAR};
 pub use upstream::UpstreamSettings;
-use validation::AdvertisedIp;
+use validation::AdvertisedIps;
 use validation::{
     BaseUrl, Checker, ConnectionCap, FetchTimeout, HostList, OriginList, Parsed, RegionId, TtlSecs,
 };
@@ -519,7 +519,10 @@ impl Settings {
             media: MediaSettings {
                 mode: media_mode.expect(CHECKED),
                 udp_port: media_udp_port.expect(CHECKED),
-                advertise: media_advertise.expect(CHECKED).map(|ip| ip.0),
+                advertise: media_advertise
+                    .expect(CHECKED)
+                    .map(|ips| ips.0)
+                    .unwrap_or_default(),
                 recordings_dir: media_recordings_dir.expect(CHECKED),
             },
             origins,
@@ -560,7 +563,7 @@ struct Raw {
 struct RawMedia {
     mode: Parsed<MediaMode>,
     udp_port: Parsed<u16>,
-    advertise: Parsed<Option<AdvertisedIp>>,
+    advertise: Parsed<Option<AdvertisedIps>>,
     recordings_dir: Parsed<Option<PathBuf>>,
 }
 

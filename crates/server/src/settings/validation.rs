@@ -155,20 +155,35 @@ impl FromSetting for videoroom_emulator::media::MediaMode {
     }
 }
 
-/// The media server's advertised address: a concrete IP browsers can send to.
+/// The media server's advertised addresses, comma-separated (a TOML list reads the same):
+/// concrete IPs browsers can send to, each bound by a socket of its own.
 #[derive(Debug)]
-pub(super) struct AdvertisedIp(pub IpAddr);
+pub(super) struct AdvertisedIps(pub Vec<IpAddr>);
 
-impl FromSetting for AdvertisedIp {
+impl FromSetting for AdvertisedIps {
     fn from_setting(s: &str) -> Result<Self, String> {
-        let ip = IpAddr::from_setting(s)?;
-        if ip.is_unspecified() {
-            return Err(format!(
-                "must be an address browsers can reach, such as 127.0.0.1 or this machine's LAN \
-                 address, not {ip}: the media server binds exactly the address it advertises"
-            ));
+        let mut ips = Vec::new();
+        for item in s.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(format!(
+                    "must be IP addresses separated by commas, such as 192.168.1.20,127.0.0.1 \
+                     (got an empty item in '{s}')"
+                ));
+            }
+            let ip = IpAddr::from_setting(item)?;
+            if ip.is_unspecified() {
+                return Err(format!(
+                    "must be an address browsers can reach, such as 127.0.0.1 or this \
+                     machine's LAN address, not {ip}: the media server binds exactly the \
+                     addresses it advertises"
+                ));
+            }
+            if ips.contains(&ip) {
+                return Err(format!("lists {ip} twice; give each address once"));
+            }
+            ips.push(ip);
         }
-        Ok(Self(ip))
+        Ok(Self(ips))
     }
 }
 

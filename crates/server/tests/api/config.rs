@@ -632,11 +632,15 @@ fn the_media_settings_reach_the_emulator_and_refuse_what_cannot_work() {
     let emulator = videoroom_server::startup::emulator_settings(&Layers::new().settings());
     assert_eq!(emulator.media.mode, MediaMode::Sfu);
     assert_eq!(emulator.media.udp_port, 0);
-    assert_eq!(emulator.media.advertise, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(
+        emulator.media.advertise,
+        ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
 
-    // Bound to every interface (as --lan binds), the machine's first LAN IPv4 address is
-    // advertised, so other devices' media reaches the media server; loopback on a machine
-    // without one (the choice itself is unit-tested in startup.rs with given addresses).
+    // Bound to every interface (as --lan binds), every LAN IPv4 address of the machine is
+    // advertised, so other devices' media reaches the media server, and loopback too, for a
+    // browser on this machine; loopback alone on a machine without one (the choice itself is
+    // unit-tested in startup.rs with given addresses).
     let mut layers = Layers::new();
     layers.env = vec![
         ("VIDEOROOM_HOST", "0.0.0.0"),
@@ -646,18 +650,27 @@ fn the_media_settings_reach_the_emulator_and_refuse_what_cannot_work() {
     let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
     assert_eq!(emulator.media.mode, MediaMode::Mesh);
     assert_eq!(emulator.media.udp_port, 40000);
-    let lan = videoroom_server::tls::machine_addresses()
+    let mut expected: Vec<std::net::IpAddr> = videoroom_server::tls::machine_addresses()
         .into_iter()
-        .find(std::net::IpAddr::is_ipv4);
-    assert_eq!(
-        emulator.media.advertise,
-        Some(lan.unwrap_or("127.0.0.1".parse().unwrap()))
-    );
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .collect();
+    expected.push("127.0.0.1".parse().unwrap());
+    assert_eq!(emulator.media.advertise, expected);
     layers.toml = Some("[media]\nadvertise = \"192.0.2.10\"\n");
     let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
     assert_eq!(
         emulator.media.advertise,
-        Some("192.0.2.10".parse().unwrap())
+        ["192.0.2.10".parse::<std::net::IpAddr>().unwrap()]
+    );
+    // A list, in TOML or comma-separated, in the order given.
+    layers.toml = Some("[media]\nadvertise = [\"192.0.2.10\", \"127.0.0.2\"]\n");
+    let emulator = videoroom_server::startup::emulator_settings(&layers.settings());
+    assert_eq!(
+        emulator.media.advertise,
+        [
+            "192.0.2.10".parse::<std::net::IpAddr>().unwrap(),
+            "127.0.0.2".parse().unwrap()
+        ]
     );
 
     let mut layers = Layers::new();
@@ -673,6 +686,19 @@ fn the_media_settings_reach_the_emulator_and_refuse_what_cannot_work() {
         assert!(
             problems.contains(expected),
             "missing {expected:?} in:\n{problems}"
+        );
+    }
+    for (list, expected) in [
+        ("127.0.0.1,,127.0.0.2", "an empty item"),
+        ("127.0.0.1, 127.0.0.1", "lists 127.0.0.1 twice"),
+        ("127.0.0.1,0.0.0.0", "must be an address browsers can reach"),
+    ] {
+        let mut layers = Layers::new();
+        layers.env = vec![("VIDEOROOM_MEDIA_ADVERTISE", list)];
+        let problems = layers.problems();
+        assert!(
+            problems.contains(expected),
+            "{list}: missing {expected:?} in:\n{problems}"
         );
     }
 }
