@@ -36,7 +36,7 @@ mod sfu;
 mod simulcast;
 
 pub use error::MediaError;
+pub use forward::Subscriptions;
 pub use record::mkv::TrackCodec;
 pub use record::{RecordingProgress, RecordingSummary};
-pub use forward::Subscriptions;
 pub use sfu::Sfu;

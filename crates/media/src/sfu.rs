@@ -331,10 +331,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn every_socket_gets_a_large_receive_buffer() {
-        let loopbacks = [
-            IpAddr::from([127, 0, 0, 1]),
-            IpAddr::from([127, 0, 0, 2]),
-        ];
+        let loopbacks = [IpAddr::from([127, 0, 0, 1]), IpAddr::from([127, 0, 0, 2])];
         let sfu = Sfu::bind_all(&loopbacks, 0).expect("two loopback addresses, one port");
         let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
             .expect("Linux has net.core.rmem_max")

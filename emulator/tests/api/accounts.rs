@@ -649,3 +649,91 @@ async fn the_clock_and_the_faults_are_shared_by_every_account() {
     );
     assert_eq!(get(&app, As::A, "/v1/Rooms").await.status(), 200);
 }
+
+/// A recording of account B's group room (one media server carries every account's rooms) is
+/// filed in B's store: B lists and downloads it, A does not see it, and the temporary media URL,
+/// which carries no credentials, finds B's recording by its SID.
+#[actix_web::test]
+async fn a_recording_is_its_accounts_only_and_its_media_url_finds_it() {
+    let app = two_accounts().await;
+    let room = ok_json(
+        post(
+            &app,
+            As::BKey,
+            "/v1/Rooms",
+            &[
+                ("UniqueName", "taped"),
+                ("Type", "group"),
+                ("RecordParticipantsOnConnect", "true"),
+            ],
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(room["account_sid"], B_SID);
+    let key = ApiKey {
+        account_sid: AccountSid::parse(B_SID).unwrap(),
+        sid: ApiKeySid::parse(B_KEY).unwrap(),
+        secret: SecretString::from(B_SECRET.to_owned()),
+    };
+    let server = crate::group_media::Server::of_account(&app, key);
+    let (mut bea, _) = crate::recordings::join_and_connect(&server, "bea", "taped").await;
+    bea.media = crate::recordings::publish_for(bea.media, 45).await;
+    bea.send(json!({"type": "msg", "body": {"type": "disconnect", "version": 2}}))
+        .await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let listed = loop {
+        let body = ok_json(
+            get(&app, As::BKey, "/v1/Recordings?Status=completed").await,
+            200,
+        )
+        .await;
+        if body["recordings"].as_array().map_or(0, Vec::len) == 1 {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's recording never completed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let rec = &listed["recordings"][0];
+    assert_eq!(rec["account_sid"], B_SID, "{rec}");
+    let sid = rec["sid"].as_str().unwrap().to_owned();
+
+    let of_a = ok_json(get(&app, As::A, "/v1/Recordings").await, 200).await;
+    assert_eq!(of_a["recordings"], json!([]), "{of_a}");
+    assert_twilio_error(
+        get(&app, As::A, &format!("/v1/Recordings/{sid}")).await,
+        404,
+        20404,
+    )
+    .await;
+    assert_twilio_error(
+        get(&app, As::A, &format!("/v1/Recordings/{sid}/Media")).await,
+        404,
+        20404,
+    )
+    .await;
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = no_redirects
+        .get(app.url(&format!("/v1/Recordings/{sid}/Media")))
+        .basic_auth(B_KEY, Some(B_SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 302);
+    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    let media = no_redirects.get(&location).send().await.unwrap();
+    assert_eq!(media.status(), 200, "{location}");
+    let bytes = media.bytes().await.unwrap();
+    let file = videoroom_media::record::mkv::inspect(&bytes).expect("the file is Matroska");
+    assert_eq!(file.codec_id, "V_VP8");
+    assert!(!file.blocks.is_empty());
+}

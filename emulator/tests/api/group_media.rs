@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use videoroom_core::token::{TokenSigner, TokenVerifier};
+use videoroom_core::token::{ApiKey, TokenSigner, TokenVerifier};
 use videoroom_core::{Identity, RoomKey, RoomName, RoomType};
 use videoroom_emulator::media::MediaPlane;
 use videoroom_emulator::signaling::{Signaling, SignalingOptions};
@@ -35,6 +35,8 @@ const WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct Server {
     url: String,
     store: Arc<Store>,
+    /// The key participants' tokens are signed with (its account's rooms are the ones joined).
+    key: ApiKey,
     _served: Option<Served>,
 }
 
@@ -55,6 +57,7 @@ impl Server {
         Self {
             url: format!("ws://127.0.0.1:{}/signaling", served.port),
             store,
+            key: seeded_key(),
             _served: Some(served),
         }
     }
@@ -62,9 +65,19 @@ impl Server {
     /// The signaling of a whole emulator (default settings: group rooms through its media
     /// server), served by `app`.
     pub(crate) fn of(app: &crate::helpers::TestEmulator) -> Self {
+        Self::of_account(app, seeded_key())
+    }
+
+    /// [`Server::of`] for the account of `key`, whose tokens it signs.
+    pub(crate) fn of_account(app: &crate::helpers::TestEmulator, key: ApiKey) -> Self {
+        let account = app
+            .emulator
+            .account(key.account_sid.as_str())
+            .expect("the key's account is one the emulator serves");
         Self {
             url: format!("{}/signaling", app.base.replacen("http://", "ws://", 1)),
-            store: app.emulator.store(),
+            store: account.store(),
+            key,
             _served: None,
         }
     }
@@ -114,7 +127,7 @@ impl Participant {
             seen: Vec::new(),
             media: MediaClient::in_room(name, room),
         };
-        let token = TokenSigner::new(seeded_key(), 3600, None)
+        let token = TokenSigner::new(server.key.clone(), 3600, None)
             .expect("signer")
             .mint(
                 &Identity::parse(name).expect("identity"),

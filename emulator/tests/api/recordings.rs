@@ -12,7 +12,7 @@ use crate::group_media::{Participant, Server};
 use crate::helpers::{assert_twilio_error, spawn, spawn_with, TestEmulator};
 
 /// Sends the client's camera frames for `frames` more frames (33 ms each).
-async fn publish_for(client: MediaClient, frames: u64) -> MediaClient {
+pub(crate) async fn publish_for(client: MediaClient, frames: u64) -> MediaClient {
     tokio::task::spawn_blocking(move || {
         let mut client = client;
         let target = client.frames_written() + frames;
@@ -46,7 +46,11 @@ fn count(body: &Value) -> usize {
     body["recordings"].as_array().map_or(0, Vec::len)
 }
 
-async fn join_and_connect(server: &Server, name: &str, room: &str) -> (Participant, Value) {
+pub(crate) async fn join_and_connect(
+    server: &Server,
+    name: &str,
+    room: &str,
+) -> (Participant, Value) {
     let (mut p, connected) = Participant::join(server, name, room).await;
     p.media.accept_answer(
         connected["peer_connections"][0]["description"]["sdp"]
