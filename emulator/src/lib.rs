@@ -53,6 +53,7 @@ pub mod limits;
 pub mod media;
 pub mod paging;
 pub mod params;
+pub mod program_lookup;
 pub mod resources;
 mod rest;
 pub mod sdk;
