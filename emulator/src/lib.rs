@@ -57,6 +57,7 @@ pub mod media;
 pub mod paging;
 pub mod params;
 pub mod recordings;
+pub mod program_lookup;
 pub mod resources;
 mod rest;
 pub mod sdk;

@@ -226,8 +226,19 @@ fn resolve_cache_dir(
 
 /// The npm client in the folders of `path` (a `PATH`-style list), as a shell would find it:
 /// `npm`, or on Windows `npm.cmd` through `PATHEXT`.
+/// The rule is [`crate::program_lookup`]'s, whose tests cover Windows' on every system; here
+/// it gets this process's `PATHEXT` and this system's rules.
 fn find_npm_in(path: &OsStr, cwd: &Path) -> Result<PathBuf, SdkError> {
-    which::which_in("npm", Some(path), cwd).map_err(|_| SdkError::NpmMissing)
+    let pathext = std::env::var_os("PATHEXT");
+    crate::program_lookup::lookup(
+        "npm",
+        path,
+        pathext.as_deref(),
+        cfg!(windows),
+        cwd,
+        crate::program_lookup::is_program_file,
+    )
+    .ok_or(SdkError::NpmMissing)
 }
 
 /// The npm client on the process's `PATH`, by the same rule as [`find_npm_in`].

@@ -15,6 +15,7 @@ pub mod access;
 pub mod banner;
 pub mod cli;
 pub mod error;
+mod idle_probe;
 pub mod lan;
 pub mod messages;
 pub mod metrics;

@@ -54,6 +54,9 @@ pub struct Metrics {
     upstream: IntCounterVec,
     retries: IntCounterVec,
     cache: IntCounterVec,
+    /// `cache{result="hit"}` resolved once: every warm token request counts one, and a label
+    /// lookup per request (hash, lock) is a cost the warm path does not need.
+    cache_hit: IntCounter,
     refused: IntCounterVec,
     circuit: IntGauge,
     emulator_rooms: IntGaugeVec,
@@ -116,6 +119,12 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("each series is registered once");
+        let cache = counter_vec(
+            &registry,
+            "videoroom_room_cache_total",
+            "Room cache lookups: hit, miss, stale (served while the upstream fails)",
+            &["result"],
+        );
         Self {
             tokens,
             latency,
@@ -131,12 +140,8 @@ impl Metrics {
                 "Upstream work done again: adapter = one HTTP attempt, service = a whole room lookup",
                 &["layer"],
             ),
-            cache: counter_vec(
-                &registry,
-                "videoroom_room_cache_total",
-                "Room cache lookups: hit, miss, stale (served while the upstream fails)",
-                &["result"],
-            ),
+            cache_hit: cache.with_label_values(&["hit"]),
+            cache,
             refused: counter_vec(
                 &registry,
                 "videoroom_requests_refused_total",
@@ -184,15 +189,20 @@ impl Metrics {
     }
 
     pub fn cache(&self, result: &str) {
-        self.cache.with_label_values(&[result]).inc();
+        if result == "hit" {
+            self.cache_hit.inc();
+        } else {
+            self.cache.with_label_values(&[result]).inc();
+        }
     }
 
-    fn observe(&self, route: &str, status: u16, seconds: f64) {
-        let status = status.to_string();
+    fn observe(&self, route: &str, status: actix_web::http::StatusCode, seconds: f64) {
+        // The status' own text: no number formatted into a new string per request.
+        let status = status.as_str();
         self.latency
-            .with_label_values(&[route, status.as_str()])
+            .with_label_values(&[route, status])
             .observe(seconds);
-        match status.as_str() {
+        match status {
             "429" => self.refused.with_label_values(&["rate_limited"]).inc(),
             "401" => self.refused.with_label_values(&["unauthorized"]).inc(),
             _ => {}
@@ -262,11 +272,7 @@ pub async fn record(
             .request()
             .match_pattern()
             .unwrap_or_else(|| "other".to_owned());
-        metrics.observe(
-            &route,
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
+        metrics.observe(&route, response.status(), started.elapsed().as_secs_f64());
     }
     Ok(response)
 }

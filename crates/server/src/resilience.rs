@@ -87,6 +87,9 @@ pub struct Breaker {
     state: Mutex<State>,
     failures_to_open: u32,
     open_for: Duration,
+    /// When the last admitted call ended, and whether the upstream answered it: the idle
+    /// probe's clock (`crate::idle_probe`).
+    last: Mutex<Option<(Instant, bool)>>,
 }
 
 impl Default for Breaker {
@@ -101,6 +104,7 @@ impl Breaker {
             state: Mutex::new(State::Closed { failures: 0 }),
             failures_to_open: failures_to_open.max(1),
             open_for,
+            last: Mutex::new(None),
         }
     }
 
@@ -133,6 +137,7 @@ impl Breaker {
     /// Records the outcome of an admitted call: `true` when the upstream answered (even with
     /// a refusal), `false` when it was unavailable.
     pub fn record(&self, upstream_answered: bool) {
+        *self.last.lock() = Some((Instant::now(), upstream_answered));
         let mut state = self.state.lock();
         *state = match (&*state, upstream_answered) {
             (_, true) => State::Closed { failures: 0 },
@@ -151,6 +156,11 @@ impl Breaker {
                 }
             }
         };
+    }
+
+    /// When the last admitted call ended, and whether the upstream answered it.
+    pub fn last_outcome(&self) -> Option<(Instant, bool)> {
+        *self.last.lock()
     }
 
     pub fn state(&self) -> CircuitState {
@@ -486,7 +496,8 @@ fn jittered_backoff(attempt: u32) -> Duration {
 /// `GET /readyz`: 200 while the circuit is closed; 503 with `Retry-After` while it is open or
 /// waiting on its probe, so a load balancer sends clients to another instance. (`/healthz`
 /// stays 200 throughout: the process is fine, its upstream is not.) The state follows the
-/// token requests' upstream calls; with no traffic it stays as the last call left it.
+/// token requests' upstream calls and, on an idle instance in twilio mode, the idle probe's
+/// (`crate::idle_probe`, every `twilio.idle_probe`).
 pub async fn readyz(
     sources: actix_web::web::Data<crate::metrics::Sources>,
 ) -> actix_web::HttpResponse {

@@ -56,6 +56,10 @@ impl Upstream {
             })),
             _ => None,
         };
+        // An idle instance asks the upstream itself, so `/readyz` follows it without traffic.
+        if twilio && !settings.upstream.idle_probe.is_zero() {
+            crate::idle_probe::spawn(&port, &breaker, settings.upstream.idle_probe);
+        }
         let sources = web::Data::new(Sources {
             metrics: metrics.clone(),
             breaker: breaker.clone(),

@@ -98,7 +98,8 @@ async fn issue(
     state.metrics.token_minted();
     // DEBUG: the request log already has one INFO line per request; a second line per token
     // made the log of a busy class hundreds of megabytes.
-    tracing::debug!(identity = %identity, room = %room.unique_name, room_sid = %room.sid, "token issued");
+    // The client is the forwarded one behind a trusted proxy (`server.trusted_proxies`).
+    tracing::debug!(client = ?state.access.client_ip(req), identity = %identity, room = %room.unique_name, room_sid = %room.sid, "token issued");
 
     // 手順5: トークンと Room の情報を返す / Step 5: answer with the token and the room
     Ok(HttpResponse::Ok()

@@ -23,6 +23,7 @@
 //! unless the operator opts out with `--insecure-public`.
 
 pub mod bearer;
+pub mod client_address;
 pub mod passcode;
 pub mod rate_limit;
 pub mod room_policy;
@@ -40,6 +41,7 @@ use videoroom_core::{Identity, RoomBackend, RoomName};
 use crate::error::ApiError;
 use crate::settings::{BackendKind, Settings};
 use bearer::BearerVerifier;
+pub use client_address::TrustedProxies;
 use passcode::Passcode;
 use rate_limit::{CappedBackend, ClientKey, ClientLimiter, CreationCap};
 pub use room_policy::RoomPatterns;
@@ -95,6 +97,8 @@ pub struct AccessSettings {
     pub room_creations: Option<NonZeroU32>,
     /// Whether a short random suffix is added to every identity.
     pub identity_suffix: bool,
+    /// Reverse proxies whose forwarding headers name the client ([`client_address`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A refusal to start: twilio mode reachable from the network and no auth.
@@ -144,6 +148,7 @@ pub struct Access {
     rooms: Option<RoomPatterns>,
     creations: Option<Arc<CreationCap>>,
     identity_suffix: bool,
+    trusted_proxies: TrustedProxies,
 }
 
 /// A request that passed "who" and "how often".
@@ -175,7 +180,16 @@ impl Access {
                 .room_creations
                 .map(|n| Arc::new(CreationCap::new(n))),
             identity_suffix: settings.identity_suffix,
+            trusted_proxies: settings.trusted_proxies.clone(),
         }
+    }
+
+    /// The client's address: the peer's, or behind a trusted proxy the one its forwarding
+    /// headers name ([`client_address`]). `None` only for a request without a socket (unit
+    /// tests).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<std::net::IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        Some(self.trusted_proxies.client(peer, req.headers()))
     }
 
     /// The backend with the room-creation cap in front, when there is one.
@@ -223,15 +237,18 @@ impl Access {
         if let Some(limiter) = &self.limiter {
             let key = match &verdict {
                 Ok(Some(subject)) => ClientKey::Subject(subject.clone()),
-                _ => match req.peer_addr() {
-                    Some(peer) => ClientKey::address(peer.ip()),
-                    // No peer address only happens in unit tests without a socket.
-                    None => ClientKey::address(std::net::Ipv4Addr::UNSPECIFIED.into()),
-                },
+                // No peer address only happens in unit tests without a socket.
+                _ => ClientKey::address(
+                    self.client_ip(req)
+                        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+                ),
             };
-            limiter
-                .check(&key)
-                .map_err(|retry_after| ApiError::ClientRateLimited { retry_after })?;
+            limiter.check(&key).map_err(|retry_after| {
+                // Debug: the request log already has the 429, and a client over its rate must
+                // not be able to double the log's lines.
+                tracing::debug!(client = ?key, "refused a token request: the client is over its rate");
+                ApiError::ClientRateLimited { retry_after }
+            })?;
         }
         verdict.map(|subject| Caller { subject })
     }

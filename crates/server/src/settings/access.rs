@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::validation::{Checker, FromSetting, Parsed, SerdeEnum};
 use super::BackendKind;
-use crate::access::{AuthMode, AuthSettings, RoomPatterns};
+use crate::access::{AuthMode, AuthSettings, RoomPatterns, TrustedProxies};
 
 /// Shortest passcode accepted: a class types it, but anything shorter is guessed in minutes
 /// even at the rate limit's pace.
@@ -72,6 +72,12 @@ impl FromSetting for Burst {
 impl FromSetting for RoomPatterns {
     fn from_setting(s: &str) -> Result<Self, String> {
         RoomPatterns::parse(s)
+    }
+}
+
+impl FromSetting for TrustedProxies {
+    fn from_setting(s: &str) -> Result<Self, String> {
+        TrustedProxies::parse(s)
     }
 }
 

@@ -522,6 +522,26 @@ pub const KEYS: &[KeySpec] = &[
         meaning: "emulator: folder of the recordings of group rooms' tracks (.mka, .mkv); default: a temporary folder removed when the server stops",
         show: |s| path_or_none(&s.media.recordings_dir),
     },
+    // Issue 13: the client's address behind a reverse proxy (access/client_address.rs).
+    KeySpec {
+        key: "server.trusted_proxies",
+        env: &["VIDEOROOM_TRUSTED_PROXIES"],
+        flag: None,
+        default: None,
+        secret: false,
+        meaning: "reverse proxies (addresses or networks such as 10.0.0.0/8, comma separated) whose Forwarded / X-Forwarded-For name the client for rate limits and logs; unset: none, the peer address is the client",
+        show: |s| s.access.trusted_proxies.describe(),
+    },
+    // Issue 13: /readyz on an idle instance (idle_probe.rs).
+    KeySpec {
+        key: "twilio.idle_probe",
+        env: &["VIDEOROOM_IDLE_PROBE"],
+        flag: None,
+        default: Some("10"),
+        secret: false,
+        meaning: "twilio: seconds without an upstream outcome after which an idle instance lists one room itself, so /readyz follows Twilio without traffic (0: off)",
+        show: |s| s.upstream.idle_probe.as_secs().to_string(),
+    },
 ];
 
 fn per_minute_or_off(value: Option<std::num::NonZeroU32>) -> String {

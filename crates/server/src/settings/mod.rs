@@ -394,6 +394,7 @@ impl Settings {
         let cache_ttl = check.value("twilio.cache_ttl", raw.twilio.cache_ttl);
         let stale_if_error = check.value("twilio.stale_if_error", raw.twilio.stale_if_error);
         let deadline = check.value("token.deadline", raw.token.deadline);
+        let idle_probe = check.value("twilio.idle_probe", raw.twilio.idle_probe);
         // Access control (issue 13): several defaults depend on the backend (settings/access.rs).
         let auth_mode = check.value("auth.mode", raw.auth.mode);
         let auth = access::auth(&mut check, auth_mode, raw.auth.passcode, raw.auth.secret);
@@ -403,6 +404,7 @@ impl Settings {
         let token_rate = check.optional("limits.token_rate", raw.limits.token_rate);
         let room_creations = check.optional("limits.room_creations", raw.limits.room_creations);
         let identity_suffix = check.value("token.identity_suffix", raw.token.identity_suffix);
+        let trusted_proxies = check.optional("server.trusted_proxies", raw.server.trusted_proxies);
         let https = check.value("tls.https", raw.tls.https);
         let tls_cert = check.optional("tls.cert", raw.tls.cert);
         let tls_key = check.optional("tls.key", raw.tls.key);
@@ -464,6 +466,7 @@ impl Settings {
                 std::num::NonZeroU32::new(access::DEFAULT_ROOM_CREATIONS),
             ),
             identity_suffix: identity_suffix.expect(CHECKED),
+            trusted_proxies: trusted_proxies.expect(CHECKED).unwrap_or_default(),
         };
         let settings = Settings {
             backend,
@@ -514,6 +517,7 @@ impl Settings {
                 cache_ttl: cache_ttl.expect(CHECKED).0,
                 stale_if_error: stale_if_error.expect(CHECKED).0,
                 deadline: deadline.expect(CHECKED).0,
+                idle_probe: idle_probe.expect(CHECKED).0,
             },
             tls: tls.expect(CHECKED),
             media: MediaSettings {
@@ -603,6 +607,7 @@ struct RawTwilio {
     public_url: Parsed<Option<upstream::PublicUrl>>,
     cache_ttl: Parsed<upstream::CacheSecs>,
     stale_if_error: Parsed<upstream::CacheSecs>,
+    idle_probe: Parsed<upstream::CacheSecs>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -617,6 +622,7 @@ struct RawEmulator {
 struct RawServer {
     allowed_hosts: Parsed<Option<HostList>>,
     allowed_origins: Parsed<Option<OriginList>>,
+    trusted_proxies: Parsed<Option<crate::access::TrustedProxies>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,6 +22,10 @@ pub struct UpstreamSettings {
     pub stale_if_error: Duration,
     /// The longest a token request may wait for its room.
     pub deadline: Duration,
+    /// Twilio mode: how old the last upstream outcome may get before an idle instance asks the
+    /// upstream itself, so `/readyz` stays true without traffic (zero turns it off; see
+    /// `crate::idle_probe`).
+    pub idle_probe: Duration,
 }
 
 impl UpstreamSettings {
