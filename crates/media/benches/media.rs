@@ -149,8 +149,17 @@ impl ClientPriority {
         // On Linux, setpriority(PRIO_PROCESS, tid) sets one thread's nice value, not the
         // process's: the server thread and the main thread keep theirs.
         #[cfg(target_os = "linux")]
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19)
-            .expect("a thread may lower its own priority");
+        {
+            let me = Some(rustix::thread::gettid());
+            rustix::process::setpriority_process(me, 19)
+                .expect("a thread may lower its own priority");
+            // The mode printed must be the mode run: read it back from the kernel.
+            assert_eq!(
+                rustix::process::getpriority_process(me).ok(),
+                Some(19),
+                "a scripted client's thread did not get nice 19"
+            );
+        }
     }
 }
 
