@@ -6,22 +6,36 @@
 //! its next frame is due (as a browser's network thread does), and the publishers' frames are
 //! spread over the frame interval instead of all leaving at the same instant. It prints, per N:
 //!
-//! - forwarding latency p50/p99: from the moment the publisher wrote the video frame (its
-//!   packets leave right after) to the moment the subscriber's str0m hands it over whole, so it
-//!   includes both clients' stacks and their threads' wake-ups, an upper bound of the server's
-//!   own share (target p99 < 5 ms);
+//! - forwarding latency p50/p99: from the moment the publisher sent the video frame's first
+//!   datagram to the moment the subscriber's str0m hands it over whole, so it includes both
+//!   clients' stacks and their threads' wake-ups, an upper bound of the server's own share
+//!   (target p99 < 5 ms);
+//! - wire p50/p99 (Linux): from the moment the publisher sent the frame's last datagram (the
+//!   RTP marker bit) to the moment the kernel queued, on the subscriber's socket, the datagram
+//!   that completed the frame (SO_TIMESTAMPNS): neither client's thread is in it, only the
+//!   server thread (its wait for a CPU and its own work) and loopback;
 //! - server CPU per forwarded stream: the media server thread's user+system time over the
 //!   window (from /proc, 10 ms ticks), divided by the window and the streams (target: 16
 //!   participants, 240 streams, under one core); beside it, the share of the window the
-//!   server thread was runnable but waited for a CPU (/proc schedstat), which on this 2-core
-//!   machine is where the latency at N = 16 comes from, and the client threads' CPU;
+//!   server thread was runnable but waited for a CPU (/proc schedstat) and that wait per run
+//!   on a CPU, the client threads' CPU and their wait per run;
 //! - loss: video frames written but not received by a subscriber (target 0 on loopback);
 //! - memory per participant: the process's resident memory growth from before the joins to
 //!   after the window, divided by N. The scripted clients live in the same process, so this
 //!   is an upper bound of the server's share.
 //!
 //! The clients share the machine's cores with the server (and, on this machine, with other
-//! work): read the figures as orders of magnitude and compare them run to run.
+//! work). A load generator on a machine of its own would not take the server's CPU, so by
+//! default each client thread lowers its own priority to nice 19 (`setpriority` on its thread
+//! id): whenever the server thread is runnable it runs before them, and the latency is the
+//! server's plus the clients' own stacks, not the time the server waited behind 16 client
+//! threads doing as much DTLS/SRTP work as it does. `VIDEOROOM_MEDIA_BENCH_CLIENTS=shared`
+//! keeps them at the server's priority, as the first versions of this bench did; the mode is
+//! printed. At nice 19 a client thread may wait for a CPU behind other processes, which the
+//! end-to-end latency includes and the wire latency does not. Neither mode shields the server
+//! from other processes: the line under each row gives how long the server thread waited for
+//! a CPU, so that the wire latency can be told apart into "waiting for a CPU" and "the
+//! server's own work". Read the figures as orders of magnitude and compare them run to run.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -53,9 +67,11 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing and only checks that
     // this builds and runs (N = 4, briefly).
     let quick = !std::env::args().any(|a| a == "--bench");
+    let mode = ClientPriority::from_env();
     println!("media server: scripted clients on loopback, one room, every participant publishes");
+    println!("client threads: {}", mode.describe());
     println!(
-        "{:>3} {:>8} {:>10} {:>10} {:>8} {:>9} {:>9} {:>14} {:>12}",
+        "{:>3} {:>8} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>14} {:>12}",
         "N",
         "streams",
         "sent",
@@ -63,6 +79,8 @@ fn main() {
         "loss",
         "p50 ms",
         "p99 ms",
+        "wire p50",
+        "wire p99",
         "CPU/stream %",
         "RSS/part MB"
     );
@@ -72,6 +90,7 @@ fn main() {
         }
         run(
             n,
+            mode,
             if quick {
                 Duration::from_millis(500)
             } else {
@@ -81,7 +100,70 @@ fn main() {
     }
 }
 
-fn run(n: usize, window: Duration) {
+/// Whether the scripted clients' threads yield the CPU to the media server's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientPriority {
+    /// Each client thread at nice 19: the server thread, at the process's own priority, runs
+    /// first whenever it is runnable, as if the load came from another machine.
+    Yield,
+    /// The client threads at the server's priority, competing with it for the cores.
+    Shared,
+}
+
+impl ClientPriority {
+    const VARIABLE: &'static str = "VIDEOROOM_MEDIA_BENCH_CLIENTS";
+
+    fn from_env() -> ClientPriority {
+        match std::env::var(Self::VARIABLE).as_deref() {
+            Err(_) | Ok("" | "nice") => ClientPriority::Yield,
+            Ok("shared") => ClientPriority::Shared,
+            Ok(other) => panic!(
+                "{}={other:?} is not a mode of the media bench: use `nice` (the default: client threads at nice 19) or `shared` (at the server's priority)",
+                Self::VARIABLE
+            ),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            ClientPriority::Yield if cfg!(target_os = "linux") => format!(
+                "nice 19, below the media server thread ({}=nice, the default; `shared` for the same priority)",
+                Self::VARIABLE
+            ),
+            ClientPriority::Yield => format!(
+                "at the server's priority: lowering a thread's priority is done on Linux only ({}=nice asked for it)",
+                Self::VARIABLE
+            ),
+            ClientPriority::Shared => format!(
+                "at the media server thread's priority, competing with it for the cores ({}=shared)",
+                Self::VARIABLE
+            ),
+        }
+    }
+
+    /// Applied by each client thread to itself, first thing.
+    fn apply_to_this_thread(self) {
+        if self == ClientPriority::Shared {
+            return;
+        }
+        // On Linux, setpriority(PRIO_PROCESS, tid) sets one thread's nice value, not the
+        // process's: the server thread and the main thread keep theirs.
+        #[cfg(target_os = "linux")]
+        {
+            let me = Some(rustix::thread::gettid());
+            rustix::process::setpriority_process(me, 19)
+                .expect("a thread may lower its own priority");
+            // The mode printed must be the mode run: read it back from the kernel.
+            assert_eq!(
+                rustix::process::getpriority_process(me).ok(),
+                Some(19),
+                "a scripted client's thread did not get nice 19"
+            );
+        }
+    }
+}
+
+fn run(n: usize, mode: ClientPriority, window: Duration) {
     let rss_before = rss_kib();
     let sfu =
         Sfu::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a free UDP port on loopback");
@@ -97,6 +179,8 @@ fn run(n: usize, window: Duration) {
             c.audio_padding = AUDIO_FRAME_BYTES;
             c.frames_from = Some(frames_from + FRAME_INTERVAL * i as u32 / n as u32);
             c.keep_payloads = false;
+            #[cfg(target_os = "linux")]
+            c.time_arrivals();
             c
         })
         .collect();
@@ -120,7 +204,8 @@ fn run(n: usize, window: Duration) {
     let abort = AtomicBool::new(false);
     let measured: OnceLock<(Instant, Instant)> = OnceLock::new();
     let mut cpu = (0u64, 0u64, Duration::ZERO);
-    let mut server_waited = Duration::ZERO;
+    let mut server_waited = (Duration::ZERO, 0u64);
+    let mut clients_waited = (Duration::ZERO, 0u64);
     let mut buffer_drops = 0;
     let frames: Vec<(u64, u64)> = std::thread::scope(|scope| {
         let threads: Vec<_> = clients
@@ -130,7 +215,10 @@ fn run(n: usize, window: Duration) {
                 let (ready, abort, measured) = (&ready, &abort, &measured);
                 std::thread::Builder::new()
                     .name(format!("bench-client {i}"))
-                    .spawn_scoped(scope, move || client_thread(c, n, ready, abort, measured))
+                    .spawn_scoped(scope, move || {
+                        mode.apply_to_this_thread();
+                        client_thread(c, n, ready, abort, measured)
+                    })
                     .expect("a thread for a scripted client")
             })
             .collect();
@@ -153,9 +241,19 @@ fn run(n: usize, window: Duration) {
                 thread_cpu_ticks("bench-client"),
             );
             let waited = run_queue_wait("media-server");
+            let clients_waited_before = run_queue_wait("bench-client");
             let drops = udp_receive_buffer_drops();
             sleep_until(end);
-            server_waited = run_queue_wait("media-server").saturating_sub(waited);
+            let waited_end = run_queue_wait("media-server");
+            let clients_waited_end = run_queue_wait("bench-client");
+            clients_waited = (
+                clients_waited_end.0.saturating_sub(clients_waited_before.0),
+                clients_waited_end.1.saturating_sub(clients_waited_before.1),
+            );
+            server_waited = (
+                waited_end.0.saturating_sub(waited.0),
+                waited_end.1.saturating_sub(waited.1),
+            );
             buffer_drops = udp_receive_buffer_drops().saturating_sub(drops);
             cpu = (
                 thread_cpu_ticks("media-server").saturating_sub(server),
@@ -176,6 +274,7 @@ fn run(n: usize, window: Duration) {
 
     // Latency and loss over the video frames written inside the window.
     let mut latencies = Vec::new();
+    let mut on_wire = Vec::new();
     let (mut sent, mut received) = (0u64, 0u64);
     for (p, publisher) in clients.iter().enumerate() {
         let track = &publisher.track_id;
@@ -187,7 +286,12 @@ fn run(n: usize, window: Duration) {
             }
             sent += wanted.end.saturating_sub(wanted.start);
             let mut seen = std::collections::HashSet::new();
-            for ((named, payload), at) in subscriber.received.iter().zip(&subscriber.received_at) {
+            let arrivals = subscriber
+                .received_at
+                .iter()
+                .enumerate()
+                .map(|(i, at)| (at, subscriber.received_on_wire.get(i)));
+            for ((named, payload), (at, wire)) in subscriber.received.iter().zip(arrivals) {
                 if named.as_deref() != Some(track.as_str()) {
                     continue;
                 }
@@ -199,14 +303,19 @@ fn run(n: usize, window: Duration) {
                     received += 1;
                     let written = publisher.written_at[number as usize];
                     latencies.push(at.saturating_duration_since(written));
+                    if let Some(wire) = wire {
+                        let whole = publisher.sent_whole_at[number as usize];
+                        on_wire.push(wire.saturating_duration_since(whole));
+                    }
                 }
             }
         }
     }
     latencies.sort();
-    let pct = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+    on_wire.sort();
+    let pct = |sorted: &[Duration], q: f64| {
+        sorted
+            .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     };
     let streams = n * (n - 1);
@@ -214,22 +323,28 @@ fn run(n: usize, window: Duration) {
     let share = |ticks: u64| ticks as f64 / ticks_per_second / elapsed.as_secs_f64();
     let rss_growth_mb = rss_kib().saturating_sub(rss_before) as f64 / 1024.0;
     println!(
-        "{:>3} {:>8} {:>10} {:>10} {:>7.3}% {:>9.2} {:>9.2} {:>14.3} {:>12.2}",
+        "{:>3} {:>8} {:>10} {:>10} {:>7.3}% {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>14.3} {:>12.2}",
         n,
         streams,
         sent,
         received,
         100.0 * sent.saturating_sub(received) as f64 / sent.max(1) as f64,
-        pct(0.5),
-        pct(0.99),
+        pct(&latencies, 0.5),
+        pct(&latencies, 0.99),
+        pct(&on_wire, 0.5),
+        pct(&on_wire, 0.99),
         100.0 * share(server_ticks) / streams as f64,
         rss_growth_mb / n as f64,
     );
+    let (waited, runs) = server_waited;
+    let (clients_wait, clients_runs) = clients_waited;
     println!(
-        "    server thread: {:.1}% of one core for {streams} video + {streams} audio streams, runnable but waiting for a CPU {:.1}% of the window; the {n} client threads: {:.1}%; datagrams dropped by full receive buffers (whole machine): {buffer_drops}",
+        "    server thread: {:.1}% of one core for {streams} video + {streams} audio streams, runnable but waiting for a CPU {:.1}% of the window ({:.3} ms a run on average, {runs} runs); the {n} client threads: {:.1}% of one core, waiting for a CPU {:.3} ms a run on average ({clients_runs} runs); datagrams dropped by full receive buffers (whole machine): {buffer_drops}",
         100.0 * share(server_ticks),
-        100.0 * server_waited.as_secs_f64() / elapsed.as_secs_f64(),
+        100.0 * waited.as_secs_f64() / elapsed.as_secs_f64(),
+        waited.as_secs_f64() * 1000.0 / runs.max(1) as f64,
         100.0 * share(client_ticks),
+        clients_wait.as_secs_f64() * 1000.0 / clients_runs.max(1) as f64,
     );
     drop(clients);
     drop(sfu);
@@ -319,22 +434,28 @@ fn thread_cpu_ticks(prefix: &str) -> u64 {
 }
 
 /// How long this process's threads whose name starts with `prefix` were runnable but waited
-/// for a CPU (the second field of /proc/self/task/<tid>/schedstat, nanoseconds): on a shared
-/// machine, latency that no code of ours causes.
-fn run_queue_wait(prefix: &str) -> Duration {
+/// for a CPU (the second field of /proc/self/task/<tid>/schedstat, nanoseconds), and how many
+/// times they were put on a CPU (the third field): on a shared machine, latency that no code
+/// of ours causes, in total and per wake-up.
+fn run_queue_wait(prefix: &str) -> (Duration, u64) {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
+        return (Duration::ZERO, 0);
     };
-    let nanos: u64 = tasks
+    let (nanos, runs) = tasks
         .flatten()
         .filter(|t| {
             std::fs::read_to_string(t.path().join("comm"))
                 .is_ok_and(|name| name.starts_with(prefix))
         })
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(nanos)
+        .filter_map(|stat| {
+            let mut fields = stat.split_whitespace().skip(1);
+            let waited = fields.next()?.parse::<u64>().ok()?;
+            let runs = fields.next()?.parse::<u64>().ok()?;
+            Some((waited, runs))
+        })
+        .fold((0, 0), |(w, r), (waited, runs)| (w + waited, r + runs));
+    (Duration::from_nanos(nanos), runs)
 }
 
 /// UDP datagrams the kernel dropped because a socket's receive buffer was full (RcvbufErrors

@@ -54,8 +54,29 @@ pub struct Client {
     pub received: Vec<(Option<String>, Vec<u8>)>,
     /// When each received frame arrived, in the order of `received` (the benchmark's latency).
     pub received_at: Vec<Instant>,
-    /// When each video frame was written, by frame number (the number follows the tag).
+    /// After `time_arrivals`: when the kernel queued the datagram that completed each received
+    /// frame on this client's socket, in the order of `received`. Unlike `received_at`, it
+    /// leaves out the time this client's thread waited for a CPU before reading it, so a
+    /// benchmark whose clients yield the CPU to the media server still times the server's
+    /// share.
+    pub received_on_wire: Vec<Instant>,
+    /// Read each datagram with the kernel's arrival time (see `time_arrivals`).
+    wire_times: bool,
+    /// The kernel's arrival time of the datagram last handed to str0m.
+    last_arrival: Option<Instant>,
+    /// When each video frame left, by frame number (the number follows the tag): the first
+    /// datagram sent after the frame was written, so that a thread descheduled between
+    /// writing and sending does not count against the media server.
     pub written_at: Vec<Instant>,
+    /// A frame was written and its first datagram is not sent yet.
+    frame_unsent: bool,
+    /// When each video frame's last datagram left (the RTP marker bit on the video payload
+    /// type), by frame number: from then on, the frame's delay is the media server's.
+    pub sent_whole_at: Vec<Instant>,
+    /// The payload type of the video frames this client writes, and whether the last one
+    /// written still has its marked datagram to send.
+    video_pt: Option<u8>,
+    frame_unmarked: bool,
     /// Bytes of padding after each video frame's number, so a benchmark can send frames of a
     /// realistic size (0 in tests).
     pub video_padding: usize,
@@ -135,7 +156,14 @@ impl Client {
             remote_tracks: HashMap::new(),
             received: Vec::new(),
             received_at: Vec::new(),
+            received_on_wire: Vec::new(),
+            wire_times: false,
+            last_arrival: None,
             written_at: Vec::new(),
+            frame_unsent: false,
+            sent_whole_at: Vec::new(),
+            video_pt: None,
+            frame_unmarked: false,
             video_padding: 0,
             audio_padding: 0,
             frames_from: None,
@@ -351,11 +379,26 @@ impl Client {
             .expect("the track is being received");
     }
 
+    /// Dates each datagram by the kernel's arrival time (SO_TIMESTAMPNS) and hands each frame
+    /// over as soon as the datagram that completes it is read, for `received_on_wire` (Linux
+    /// only; a benchmark's; tests do not need it).
+    #[allow(dead_code)]
+    #[cfg(target_os = "linux")]
+    pub fn time_arrivals(&mut self) {
+        nix::sys::socket::setsockopt(
+            &self.socket,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        )
+        .expect("a UDP socket on Linux can time its datagrams");
+        self.wire_times = true;
+    }
+
     /// Reads what arrived, keeps time, sends what is due and writes a frame when one is due.
     pub fn step(&mut self, now: Instant) {
         let mut buf = [0u8; 2000];
         loop {
-            match self.socket.recv_from(&mut buf) {
+            match self.receive(&mut buf) {
                 Ok((n, source)) => {
                     if !self.server_addresses.contains(&source) {
                         self.server_addresses.push(source);
@@ -374,6 +417,11 @@ impl Client {
                     self.rtc
                         .handle_input(input)
                         .expect("the client accepts the datagram");
+                    if self.wire_times {
+                        // The frame this datagram completes is handed over now, so that it
+                        // is dated by this datagram's arrival, not by the last one read.
+                        self.drain_output();
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => panic!("{} cannot read its socket: {e}", self.id),
@@ -393,6 +441,60 @@ impl Client {
         {
             self.write_audio_frame(now);
         }
+        self.drain_output();
+    }
+
+    /// One datagram from the socket, without waiting; with `wire_times`, the kernel's arrival
+    /// time of it goes into `last_arrival`.
+    fn receive(&mut self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        #[cfg(target_os = "linux")]
+        if self.wire_times {
+            return self.receive_timed(buf);
+        }
+        self.socket.recv_from(buf)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn receive_timed(&mut self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
+        use std::os::fd::AsRawFd;
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let msg = recvmsg::<SockaddrIn>(
+            self.socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(std::io::Error::from)?;
+        let read_at = Instant::now();
+        let source = SocketAddr::from(
+            msg.address
+                .expect("a datagram on a bound UDP socket has a source"),
+        );
+        let stamped = msg.cmsgs().ok().and_then(|mut c| {
+            c.find_map(|m| match m {
+                ControlMessageOwned::ScmTimestampns(ts) => Some(ts),
+                _ => None,
+            })
+        });
+        // The kernel dates datagrams on the wall clock: how long ago that was, on the
+        // monotonic one (a wall clock step during the run would show as one odd sample).
+        let arrived = stamped.and_then(|ts| {
+            let at = Duration::new(u64::try_from(ts.tv_sec()).ok()?, ts.tv_nsec() as u32);
+            let age = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .ok()?
+                .saturating_sub(at);
+            read_at.checked_sub(age)
+        });
+        self.last_arrival = Some(arrived.unwrap_or(read_at));
+        Ok((msg.bytes, source))
+    }
+
+    /// Sends what str0m has to send and takes its events, until it asks for time.
+    fn drain_output(&mut self) {
         loop {
             match self.rtc.poll_output().expect("the client keeps running") {
                 Output::Timeout(at) => {
@@ -400,6 +502,23 @@ impl Client {
                     break;
                 }
                 Output::Transmit(t) => {
+                    if self.frame_unsent {
+                        self.frame_unsent = false;
+                        self.written_at.push(Instant::now());
+                    }
+                    // SRTP leaves the RTP header in the clear: version 2, then the marker bit
+                    // and the payload type.
+                    if self.frame_unmarked
+                        && t.contents.len() >= 12
+                        && t.contents[0] >> 6 == 2
+                        && t.contents[1] & 0x80 != 0
+                        && Some(t.contents[1] & 0x7f) == self.video_pt
+                    {
+                        // Before the send: the media server may take this thread's CPU as soon as
+                        // the datagram wakes it.
+                        self.frame_unmarked = false;
+                        self.sent_whole_at.push(Instant::now());
+                    }
                     self.socket
                         .send_to(&t.contents, t.destination)
                         .expect("loopback takes the datagram");
@@ -416,7 +535,11 @@ impl Client {
                     };
                     self.received.push((named, payload));
                     // Now, not the step's start: the frames of one step arrive one by one.
-                    self.received_at.push(Instant::now());
+                    let at = Instant::now();
+                    self.received_at.push(at);
+                    if self.wire_times {
+                        self.received_on_wire.push(self.last_arrival.unwrap_or(at));
+                    }
                 }
                 Output::Event(Event::KeyframeRequest(request)) => {
                     self.keyframe_requests.push(request.kind);
@@ -475,6 +598,7 @@ impl Client {
                     &H264_IDR_HEADER[..],
                 ),
             };
+            self.video_pt = Some(*pt);
             let mut payload = header.to_vec();
             payload.extend_from_slice(&frame_tag(&self.track_id));
             payload.extend_from_slice(&self.frames_written.to_be_bytes());
@@ -496,10 +620,21 @@ impl Client {
                 )
                 .expect("a frame can be written");
         }
+        // The previous frame left with nothing sent, or no marked datagram, in between (it
+        // cannot, as every write is followed by a drain and str0m marks a frame's last
+        // packet, but the numbering must stay whole).
+        if self.frame_unsent {
+            self.written_at.push(Instant::now());
+        }
+        if self.frame_unmarked {
+            self.sent_whole_at.push(Instant::now());
+        }
         self.frames_written += 1;
         self.last_frame = Some(now);
-        // The frame leaves in this step's output, right after this.
-        self.written_at.push(Instant::now());
+        // The frame leaves in this step's output, right after this; dated by its first send,
+        // and by its last.
+        self.frame_unsent = true;
+        self.frame_unmarked = true;
     }
 
     /// When this client next has something to do without input: str0m's timer, or its next

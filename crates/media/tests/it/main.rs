@@ -6,3 +6,4 @@ mod forwarding;
 mod recording;
 mod simulcast;
 mod subscriptions;
+mod timing;
