@@ -158,6 +158,32 @@ impl Participant {
         (me, connected)
     }
 
+    /// A participant of `room` whose socket is open and greeted (`hello` without `ice`, then
+    /// `welcome`), with the token it will `connect` with, for tests that send their own
+    /// `connect`.
+    async fn greeted(server: &Server, name: &str, room: &str) -> (Self, String) {
+        let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
+            .await
+            .expect("WebSocket upgrade");
+        let mut me = Self {
+            ws,
+            media: MediaClient::in_room(name, room),
+            pc_id: format!("pc-{name}"),
+            seen: Vec::new(),
+        };
+        let token = TokenSigner::new(server.key.clone(), 3600, None)
+            .expect("signer")
+            .mint(
+                &Identity::parse(name).expect("identity"),
+                Some(room),
+                server.store.now().unix_timestamp(),
+            );
+        me.send(json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2}))
+            .await;
+        assert_eq!(me.frame().await["type"], "welcome");
+        (me, token)
+    }
+
     pub(crate) async fn send(&mut self, frame: Value) {
         self.ws
             .send(Message::text(frame.to_string()))
@@ -374,25 +400,7 @@ async fn a_client_offer_is_answered_with_its_revision_and_peer_to_peer_rooms_sta
 #[actix_web::test]
 async fn an_offer_the_media_server_cannot_parse_is_refused_with_53404() {
     let server = Server::start().await;
-    let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
-        .await
-        .expect("WebSocket upgrade");
-    let mut me = Participant {
-        ws,
-        media: MediaClient::in_room("eve", "bad"),
-        pc_id: "pc-eve".into(),
-        seen: Vec::new(),
-    };
-    let token = TokenSigner::new(seeded_key(), 3600, None)
-        .expect("signer")
-        .mint(
-            &Identity::parse("eve").expect("identity"),
-            Some("bad"),
-            server.store.now().unix_timestamp(),
-        );
-    me.send(json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2}))
-        .await;
-    assert_eq!(me.frame().await["type"], "welcome");
+    let (mut me, token) = Participant::greeted(&server, "eve", "bad").await;
     me.send(json!({"type": "msg", "body": {"type": "connect", "version": 2, "token": token,
         "peer_connections": [{"id": "pc-eve", "description": {"type": "offer", "revision": 1, "sdp": "v=0 not sdp"}}]}}))
         .await;
@@ -713,25 +721,7 @@ async fn subscribe_rules_are_refused_in_a_room_the_media_server_does_not_carry()
 #[actix_web::test]
 async fn invalid_subscribe_rules_in_connect_are_refused_with_53215() {
     let server = Server::start().await;
-    let (ws, _) = tokio_tungstenite::connect_async(server.url.as_str())
-        .await
-        .expect("WebSocket upgrade");
-    let mut me = Participant {
-        ws,
-        media: MediaClient::in_room("mallory", "rules"),
-        pc_id: "pc-mallory".into(),
-        seen: Vec::new(),
-    };
-    let token = TokenSigner::new(seeded_key(), 3600, None)
-        .expect("signer")
-        .mint(
-            &Identity::parse("mallory").expect("identity"),
-            Some("rules"),
-            server.store.now().unix_timestamp(),
-        );
-    me.send(json!({"id": "h", "timeout": 5000, "type": "hello", "version": 2}))
-        .await;
-    assert_eq!(me.frame().await["type"], "welcome");
+    let (mut me, token) = Participant::greeted(&server, "mallory", "rules").await;
     let offer = me.media.publish_offer();
     me.send(json!({"type": "msg", "body": {"type": "connect", "version": 2, "token": token,
         "peer_connections": [{"id": "pc-mallory", "description": {"type": "offer", "revision": 1, "sdp": offer}}],
