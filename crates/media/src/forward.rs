@@ -40,6 +40,7 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Ri
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
+use crate::profile::TurnCounts;
 use crate::record::Recorders;
 use crate::sdp::sent_tracks;
 use crate::simulcast::Layers;
@@ -231,6 +232,8 @@ pub(crate) struct Core {
     participants: Vec<Participant>,
     /// The tracks being recorded (`crate::record`); empty unless asked.
     pub(crate) recorders: Recorders,
+    /// What the current turn of the I/O loop did (`crate::profile`); the loop resets it.
+    pub(crate) counts: TurnCounts,
 }
 
 impl Core {
@@ -240,6 +243,7 @@ impl Core {
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
             participants: Vec::new(),
             recorders: Recorders::default(),
+            counts: TurnCounts::default(),
         }
     }
 
@@ -588,8 +592,14 @@ impl Core {
             let mut actions = Vec::new();
             for participant in &mut self.participants {
                 if participant.touched || participant.next_timeout <= now {
+                    if participant.touched {
+                        self.counts.polls_touched += 1;
+                    } else {
+                        self.counts.polls_timer += 1;
+                    }
                     participant.touched = false;
-                    participant.next_timeout = participant.poll(now, send, &mut actions);
+                    participant.next_timeout =
+                        participant.poll(now, send, &mut actions, &mut self.counts);
                 }
             }
             if actions.is_empty() {
@@ -729,6 +739,7 @@ impl Participant {
         now: Instant,
         send: &mut dyn FnMut(SocketAddr, SocketAddr, &[u8]),
         actions: &mut Vec<Action>,
+        counts: &mut TurnCounts,
     ) -> Instant {
         if !self.rtc.is_alive() {
             return now + Duration::from_secs(1);
@@ -743,7 +754,7 @@ impl Participant {
                 // From the socket of the candidate the pair uses, so the browser sees the
                 // answer come from the address it checked.
                 Ok(Output::Transmit(t)) => send(t.source, t.destination, &t.contents),
-                Ok(Output::Event(event)) => self.on_event(event, actions),
+                Ok(Output::Event(event)) => self.on_event(event, actions, counts),
                 Err(e) => {
                     tracing::warn!(participant = %self.id, error = %e, "media server: connection failed");
                     self.rtc.disconnect();
@@ -753,12 +764,15 @@ impl Participant {
         }
     }
 
-    fn on_event(&mut self, event: Event, actions: &mut Vec<Action>) {
+    fn on_event(&mut self, event: Event, actions: &mut Vec<Action>, counts: &mut TurnCounts) {
         match event {
-            Event::MediaData(data) => actions.push(Action::Forward {
-                publisher: self.id.clone(),
-                data,
-            }),
+            Event::MediaData(data) => {
+                counts.frames += 1;
+                actions.push(Action::Forward {
+                    publisher: self.id.clone(),
+                    data,
+                })
+            }
             // Rule: a subscriber's PLI/FIR goes to the leg's publisher at once.
             Event::KeyframeRequest(request) => {
                 let leg = self
@@ -775,6 +789,7 @@ impl Participant {
                 }
             }
             Event::MediaIngressStats(stats) => {
+                counts.stats_events += 1;
                 if let Some(track) = self.published.iter_mut().find(|t| t.mid == stats.mid) {
                     track
                         .ingress
@@ -782,6 +797,7 @@ impl Participant {
                 }
             }
             Event::MediaEgressStats(stats) => {
+                counts.stats_events += 1;
                 let leg = self
                     .legs
                     .iter_mut()

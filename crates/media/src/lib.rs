@@ -30,6 +30,7 @@
 
 mod error;
 pub mod forward;
+mod profile;
 pub mod record;
 mod sdp;
 mod sfu;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::forward::Core;
+use crate::profile::{LoopProfile, TurnCounts};
 use crate::record::{Recorder, RecordingProgress, RecordingSummary};
 use crate::MediaError;
 
@@ -80,6 +81,7 @@ impl Shared {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut next = Instant::now();
         let mut read_timeout = None;
+        let mut profile = LoopProfile::from_env();
         while !self.stop.load(Ordering::Relaxed) {
             // Whole milliseconds, set only when they change: under load this loop turns once a
             // datagram, and a system call each turn to set the same timeout is wasted.
@@ -109,12 +111,41 @@ impl Shared {
                     None
                 }
             };
+            let delay_before = profile.as_ref().map(|_| crate::profile::run_delay());
             let mut core = self.core.lock();
             let now = Instant::now();
+            core.counts = TurnCounts::default();
             if let Some((n, source)) = received {
+                core.counts.reads += 1;
                 core.receive(now, source, *local, &buf[..n]);
             }
-            next = core.drive(now, &mut |from, to, bytes| self.send(from, to, bytes));
+            let mut sends = 0;
+            let mut send_time = Duration::ZERO;
+            let timed = profile.is_some();
+            next = core.drive(now, &mut |from, to, bytes| {
+                if timed {
+                    sends += 1;
+                    let t = Instant::now();
+                    self.send(from, to, bytes);
+                    send_time += t.elapsed();
+                } else {
+                    self.send(from, to, bytes);
+                }
+            });
+            if let Some(profile) = &mut profile {
+                let waited =
+                    crate::profile::run_delay().saturating_sub(delay_before.unwrap_or_default());
+                let counts = TurnCounts {
+                    sends,
+                    waited_us: waited.as_micros() as u32,
+                    send_us: send_time.as_micros() as u32,
+                    ..core.counts
+                };
+                profile.record(now.elapsed(), counts);
+            }
+        }
+        if let Some(profile) = profile {
+            eprint!("{}", profile.summary(&format!("media server {local}")));
         }
     }
 }
