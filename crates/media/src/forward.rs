@@ -645,7 +645,8 @@ impl Core {
         let Some(source) = self.participants.iter_mut().find(|p| p.id == publisher) else {
             return;
         };
-        source.touched = true;
+        // The publisher was just polled: it is touched again only when a keyframe request is
+        // written to it below (polling it again for nothing was one poll in 17 at N = 16).
         // Rule: a frame on an m-line that names no published track is dropped.
         let Some(track) = source.published.iter_mut().find(|t| t.mid == data.mid) else {
             return;
@@ -657,6 +658,7 @@ impl Core {
                 .layers
                 .take(rid, data.data.len(), data.is_keyframe(), now);
             if let Some(layer) = decision.keyframe_of {
+                source.touched = true;
                 request_layer_keyframe(&mut source.rtc, track, layer, now);
             }
             if !decision.forward {
@@ -670,8 +672,10 @@ impl Core {
         }
         // Rule: a gap → PLI (throttled); a request that could not be made yet is made now.
         if let Some(kind) = track.keyframe_wanted.take() {
+            source.touched = true;
             request_keyframe(&mut source.rtc, track, kind, false, now);
         } else if !data.contiguous {
+            source.touched = true;
             request_keyframe(&mut source.rtc, track, KeyframeRequestKind::Pli, true, now);
         }
 
@@ -718,6 +722,7 @@ impl Core {
         let Some(track) = source.published.iter_mut().find(|t| t.track_id == track_id) else {
             return;
         };
+        source.touched = true;
         if !request_keyframe(&mut source.rtc, track, KeyframeRequestKind::Pli, true, now) {
             return;
         }

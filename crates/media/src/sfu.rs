@@ -19,6 +19,10 @@ use crate::MediaError;
 /// connections need (an answer starts DTLS), and this bounds how late the thread notices.
 const MAX_READ_WAIT: Duration = Duration::from_millis(10);
 
+/// The most datagrams one turn of the I/O loop reads before it forwards them: at 16
+/// participants about 35 ms of input, so that timers still run when the socket never empties.
+const MAX_BATCH: usize = 64;
+
 /// The largest datagram read; WebRTC stays under the path MTU (str0m targets 1150 bytes).
 const MAX_DATAGRAM: usize = 2000;
 
@@ -76,6 +80,34 @@ impl Shared {
         }
     }
 
+    /// Hands the connections every datagram already queued on the socket (up to
+    /// [`MAX_BATCH`]), so that one drive forwards them all. Driving after each datagram polled
+    /// every subscriber once per frame; after a wait for a CPU, with several frames queued,
+    /// that repeated work is what kept the later frames waiting.
+    fn drain(&self, socket: &UdpSocket, local: SocketAddr, buf: &mut [u8], core: &mut Core) {
+        if let Err(e) = socket.set_nonblocking(true) {
+            tracing::debug!(error = %e, %local, "media server: cannot make the socket non-blocking; one datagram a turn");
+            return;
+        }
+        for _ in 1..MAX_BATCH {
+            match socket.recv_from(buf) {
+                Ok((n, source)) => {
+                    core.counts.reads += 1;
+                    core.receive(Instant::now(), source, local, &buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, %local, "media server: read failed");
+                    break;
+                }
+            }
+        }
+        if let Err(e) = socket.set_nonblocking(false) {
+            // The loop would spin on a non-blocking socket instead of sleeping in its reads.
+            tracing::error!(error = %e, %local, "media server: cannot make the socket blocking again");
+        }
+    }
+
     fn run(&self, index: usize) {
         let (local, socket) = &self.sockets[index];
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -113,12 +145,14 @@ impl Shared {
             };
             let delay_before = profile.as_ref().map(|_| crate::profile::run_delay());
             let mut core = self.core.lock();
-            let now = Instant::now();
+            let started = Instant::now();
             core.counts = TurnCounts::default();
             if let Some((n, source)) = received {
                 core.counts.reads += 1;
-                core.receive(now, source, *local, &buf[..n]);
+                core.receive(started, source, *local, &buf[..n]);
+                self.drain(socket, *local, &mut buf, &mut core);
             }
+            let now = Instant::now();
             let mut sends = 0;
             let mut send_time = Duration::ZERO;
             let timed = profile.is_some();
@@ -141,7 +175,7 @@ impl Shared {
                     send_us: send_time.as_micros() as u32,
                     ..core.counts
                 };
-                profile.record(now.elapsed(), counts);
+                profile.record(started.elapsed(), counts);
             }
         }
         if let Some(profile) = profile {
@@ -356,6 +390,47 @@ impl Drop for Sfu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One turn reads every datagram already queued, up to [`MAX_BATCH`], and leaves the
+    /// socket blocking, so that the loop still sleeps in its next read.
+    #[test]
+    fn a_turn_reads_what_is_queued_and_the_socket_blocks_again() {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("a loopback port");
+        let local = socket.local_addr().expect("a bound socket has an address");
+        let shared = Shared {
+            core: Mutex::new(Core::new(vec![local])),
+            sockets: Vec::new(),
+            stop: AtomicBool::new(false),
+        };
+        let peer = UdpSocket::bind("127.0.0.1:0").expect("a loopback port");
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        for (queued, read) in [(5, 5), (MAX_BATCH + 6, MAX_BATCH - 1)] {
+            for _ in 0..queued {
+                peer.send_to(b"not WebRTC", local)
+                    .expect("loopback takes a datagram");
+            }
+            // Loopback queues a datagram before send_to returns; the wait is for a slow CI.
+            std::thread::sleep(Duration::from_millis(20));
+            let mut core = shared.core.lock();
+            core.counts = crate::profile::TurnCounts::default();
+            shared.drain(&socket, local, &mut buf, &mut core);
+            assert_eq!(core.counts.reads, read as u32, "{queued} datagrams queued");
+            // What is left stays queued for the next turn.
+            socket.set_nonblocking(true).expect("non-blocking");
+            while socket.recv_from(&mut buf).is_ok() {}
+            socket.set_nonblocking(false).expect("blocking");
+        }
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("a read timeout");
+        let started = Instant::now();
+        shared.drain(&socket, local, &mut buf, &mut shared.core.lock());
+        assert!(socket.recv_from(&mut buf).is_err(), "nothing was sent");
+        assert!(
+            started.elapsed() >= Duration::from_millis(40),
+            "the read returned at once: the socket was left non-blocking"
+        );
+    }
 
     /// The receive buffer is enlarged as far as the kernel allows (Linux reports twice what it
     /// granted, and grants at most net.core.rmem_max).
