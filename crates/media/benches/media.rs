@@ -18,7 +18,9 @@
 //!   window (from /proc, 10 ms ticks), divided by the window and the streams (target: 16
 //!   participants, 240 streams, under one core); beside it, the share of the window the
 //!   server thread was runnable but waited for a CPU (/proc schedstat) and that wait per run
-//!   on a CPU, the client threads' CPU and their wait per run;
+//!   on a CPU, the client threads' CPU and their wait per run, and the steal time of the
+//!   machine's CPUs (a virtual machine's CPUs run by the host for something else, which
+//!   schedstat does not see);
 //! - loss: video frames written but not received by a subscriber (target 0 on loopback);
 //! - memory per participant: the process's resident memory growth from before the joins to
 //!   after the window, divided by N. The scripted clients live in the same process, so this
@@ -207,6 +209,7 @@ fn run(n: usize, mode: ClientPriority, window: Duration) {
     let mut server_waited = (Duration::ZERO, 0u64);
     let mut clients_waited = (Duration::ZERO, 0u64);
     let mut buffer_drops = 0;
+    let mut stolen = 0;
     let frames: Vec<(u64, u64)> = std::thread::scope(|scope| {
         let threads: Vec<_> = clients
             .iter_mut()
@@ -243,6 +246,7 @@ fn run(n: usize, mode: ClientPriority, window: Duration) {
             let waited = run_queue_wait("media-server");
             let clients_waited_before = run_queue_wait("bench-client");
             let drops = udp_receive_buffer_drops();
+            let steal = steal_ticks();
             sleep_until(end);
             let waited_end = run_queue_wait("media-server");
             let clients_waited_end = run_queue_wait("bench-client");
@@ -255,6 +259,7 @@ fn run(n: usize, mode: ClientPriority, window: Duration) {
                 waited_end.1.saturating_sub(waited.1),
             );
             buffer_drops = udp_receive_buffer_drops().saturating_sub(drops);
+            stolen = steal_ticks().saturating_sub(steal);
             cpu = (
                 thread_cpu_ticks("media-server").saturating_sub(server),
                 thread_cpu_ticks("bench-client").saturating_sub(clients),
@@ -339,12 +344,13 @@ fn run(n: usize, mode: ClientPriority, window: Duration) {
     let (waited, runs) = server_waited;
     let (clients_wait, clients_runs) = clients_waited;
     println!(
-        "    server thread: {:.1}% of one core for {streams} video + {streams} audio streams, runnable but waiting for a CPU {:.1}% of the window ({:.3} ms a run on average, {runs} runs); the {n} client threads: {:.1}% of one core, waiting for a CPU {:.3} ms a run on average ({clients_runs} runs); datagrams dropped by full receive buffers (whole machine): {buffer_drops}",
+        "    server thread: {:.1}% of one core for {streams} video + {streams} audio streams, runnable but waiting for a CPU {:.1}% of the window ({:.3} ms a run on average, {runs} runs); the {n} client threads: {:.1}% of one core, waiting for a CPU {:.3} ms a run on average ({clients_runs} runs); datagrams dropped by full receive buffers (whole machine): {buffer_drops}; time the hypervisor ran something else on this machine's CPUs (steal, all CPUs): {:.1}% of one CPU",
         100.0 * share(server_ticks),
         100.0 * waited.as_secs_f64() / elapsed.as_secs_f64(),
         waited.as_secs_f64() * 1000.0 / runs.max(1) as f64,
         100.0 * share(client_ticks),
         clients_wait.as_secs_f64() * 1000.0 / clients_runs.max(1) as f64,
+        100.0 * share(stolen),
     );
     drop(clients);
     drop(sfu);
@@ -456,6 +462,21 @@ fn run_queue_wait(prefix: &str) -> (Duration, u64) {
         })
         .fold((0, 0), |(w, r), (waited, runs)| (w + waited, r + runs));
     (Duration::from_nanos(nanos), runs)
+}
+
+/// Clock ticks the hypervisor gave this machine's virtual CPUs to something else (the steal
+/// column of /proc/stat's `cpu` line, all CPUs; 0 on bare metal). A guest's schedstat does not
+/// see that time: a thread that was running, or woken, on a CPU the host took away looks
+/// neither runnable-but-waiting nor slow to the guest.
+fn steal_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0;
+    };
+    stat.lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// UDP datagrams the kernel dropped because a socket's receive buffer was full (RcvbufErrors
