@@ -92,6 +92,8 @@ pub struct Client {
     pub keyframe_requests: Vec<KeyframeRequestKind>,
     connected: bool,
     frames_written: u64,
+    /// The slot of the last video frame on this client's frame clock (see [`slot`]), not when
+    /// it was written.
     last_frame: Option<Instant>,
     /// When str0m next needs time, as the last `step` was told.
     next_timeout: Option<Instant>,
@@ -571,7 +573,12 @@ impl Client {
             )
             .expect("an audio frame can be written");
         self.audio_frames_written += 1;
-        self.last_audio_frame = Some(now);
+        self.last_audio_frame = Some(slot(
+            self.last_audio_frame,
+            self.frames_from,
+            AUDIO_FRAME_INTERVAL,
+            now,
+        ));
     }
 
     fn write_frame(&mut self, now: Instant) {
@@ -630,7 +637,7 @@ impl Client {
             self.sent_whole_at.push(Instant::now());
         }
         self.frames_written += 1;
-        self.last_frame = Some(now);
+        self.last_frame = Some(slot(self.last_frame, self.frames_from, FRAME_INTERVAL, now));
         // The frame leaves in this step's output, right after this; dated by its first send,
         // and by its last.
         self.frame_unsent = true;
@@ -688,6 +695,30 @@ impl Client {
     pub fn frames_written(&self) -> u64 {
         self.frames_written
     }
+}
+
+/// The slot a frame written at `now` takes on a client's frame clock: the latest instant, not
+/// after `now`, of the grid that runs every `interval` from the previous frame's slot (from
+/// `frames_from` for the first frame, or from `now` when neither is set). A camera and a
+/// microphone keep their own clock: a frame written late does not move the next one, and slots
+/// missed altogether are skipped, not sent in a burst. Dating a frame by when it was written
+/// instead let every delay of a client's thread shift its phase for good: under load the
+/// publishers' phases, spread over the interval by the benchmark, drifted together, and
+/// their frames reached the media server in bursts of nearly all of them at once.
+pub fn slot(
+    previous: Option<Instant>,
+    frames_from: Option<Instant>,
+    interval: Duration,
+    now: Instant,
+) -> Instant {
+    let Some(origin) = previous.map(|at| at + interval).or(frames_from) else {
+        return now;
+    };
+    if now < origin {
+        return now;
+    }
+    let missed = (now - origin).as_nanos() / interval.as_nanos();
+    origin + interval * u32::try_from(missed).unwrap_or(u32::MAX)
 }
 
 /// The frame number a video or audio payload carries right after its `track=…;` tag.

@@ -62,3 +62,29 @@ fn a_frame_reaches_the_subscriber_s_socket_after_its_last_datagram_left_and_befo
         "only {checked} of alice's frames were checked"
     );
 }
+
+/// A client keeps its frame clock: a frame written late takes the slot it was due in, the next
+/// is due one interval after that slot (not after the late write), and slots missed altogether
+/// are skipped. The media bench spreads its publishers' phases over the frame interval; a clock
+/// that restarted at each late write let them drift together under load.
+#[test]
+fn a_late_frame_keeps_the_client_s_phase() {
+    use crate::client::slot;
+    use std::time::Instant;
+    let ms = Duration::from_millis;
+    let from = Instant::now();
+    let interval = ms(33);
+    // The first frame, 5 ms late: its slot is the phase the benchmark gave.
+    let first = slot(None, Some(from), interval, from + ms(5));
+    assert_eq!(first, from);
+    // The second, 10 ms late: due at 33 ms, still dated there.
+    let second = slot(Some(first), Some(from), interval, from + ms(43));
+    assert_eq!(second, from + ms(33));
+    // A thread that slept 80 ms past the third slot: the missed slots are skipped, and the
+    // frame takes the latest slot before now.
+    let third = slot(Some(second), Some(from), interval, from + ms(33 + 33 + 80));
+    assert_eq!(third, from + ms(33 * 4));
+    // Without a phase, the first frame starts the clock.
+    let now = Instant::now();
+    assert_eq!(slot(None, None, interval, now), now);
+}
