@@ -4,7 +4,9 @@
 //! 20 ms), in one room, for N = 4, 8 and 16, so the server forwards N×(N−1) video streams and
 //! as many audio ones. Each client runs on a thread of its own that sleeps until a datagram or
 //! its next frame is due (as a browser's network thread does), and the publishers' frames are
-//! spread over the frame interval instead of all leaving at the same instant. It prints, per N:
+//! spread over the frame interval instead of all leaving at the same instant, and stay spread:
+//! each client keeps its own frame clock, a late frame taking the slot it was due in. It
+//! prints, per N:
 //!
 //! - forwarding latency p50/p99: from the moment the publisher sent the video frame's first
 //!   datagram to the moment the subscriber's str0m hands it over whole, so it includes both
