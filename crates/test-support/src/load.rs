@@ -248,6 +248,8 @@ mod tests {
         tokio::spawn(async move {
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
+                // Without it the second write of `/ok` waits for the client's delayed ACK.
+                stream.set_nodelay(true).unwrap();
                 tokio::spawn(async move {
                     let mut buffer = Vec::new();
                     loop {
