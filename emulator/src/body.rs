@@ -112,6 +112,12 @@ pub fn decode_form(input: &[u8]) -> Result<Vec<(String, String)>, InvalidForm> {
 
 /// One form component, or `None` when it is not UTF-8 once decoded.
 fn decode_component(raw: &[u8]) -> Option<String> {
+    // Most components (parameter names, plain identities and rooms) have nothing to decode:
+    // one copy, instead of the two buffers and a byte-by-byte collect below, which were most
+    // of a warm token request's parameter parsing.
+    if !raw.iter().any(|&b| b == b'+' || b == b'%') {
+        return std::str::from_utf8(raw).ok().map(str::to_owned);
+    }
     // A literal '+' arrives as %2B, so turning every '+' into a space first is safe.
     let spaced: Vec<u8> = raw
         .iter()
@@ -149,6 +155,32 @@ mod tests {
                 ("x".into(), "%zz%4".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_component_with_nothing_to_decode_is_read_as_the_full_decoder_reads_it() {
+        // The decoder before the shortcut for components without `+` or `%`.
+        let full = |raw: &[u8]| -> Option<String> {
+            let spaced: Vec<u8> = raw
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect();
+            String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
+        };
+        let inputs: [&[u8]; 9] = [
+            b"",
+            b"user-123",
+            "山田太郎".as_bytes(),
+            b"a b\tc",
+            b"\xff",
+            b"a+b",
+            b"%E5%B1%B1",
+            b"100%",
+            b"\xe5\xb1",
+        ];
+        for raw in inputs {
+            assert_eq!(decode_component(raw), full(raw), "{raw:?}");
+        }
     }
 
     #[test]

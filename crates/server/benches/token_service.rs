@@ -1,7 +1,10 @@
 //! `cargo bench -p videoroom-server --bench token_service` (issue 13, "Benchmarks", second and
-//! fourth bullets): the `videoroom` binary in twilio mode against an emulator in this process
-//! (loopback), loaded at concurrency 32 by this benchmark's own HTTP client (reqwest, built with
-//! the project, so nothing is installed for it).
+//! fourth bullets): the `videoroom` binary in twilio mode against a standalone emulator (a
+//! second `videoroom` process, `--backend emulator`), on loopback, loaded at concurrency 32 by
+//! the project's lean HTTP/1.1 load generator ([`videoroom_test_support::load`]: 32 keep-alive
+//! connections on this process's one thread, request bytes built once), built with the project
+//! so nothing is installed for it. It replaced a reqwest client, whose own CPU on a 2-core
+//! machine set the pace and the p99 (see docs/benchmarks.md).
 //!
 //! 1. Throughput of `/video-token` with a warm room cache against the same server's `/healthz`,
 //!    one after the other in this run: the ratio must be at least 0.85, `/video-token`'s p99
@@ -13,12 +16,12 @@
 //! The per-client rate limit is off: this is one client sending far beyond a person's rate on
 //! purpose.
 //!
-//! On a 2-core machine the load generator and the server share the machine. With
+//! On a 2-core machine the load generator and the server share the machine, so the load
+//! generator's CPU per request is printed beside the server's. With
 //! `VIDEOROOM_BENCH_PIN=1` (and `taskset` present) the server is pinned to the first CPU (actix
 //! then starts one worker, as it sizes its pool by the CPUs it may use) and this process, the
-//! load generator, to the second, so neither steals the other's core; measured so on this
-//! machine the server was busy less than half the time, the one-core load generator being the
-//! limit (and its queue the p99), so the default leaves both unpinned, as a deployment is.
+//! load generator, to the second, so neither steals the other's core; the default leaves both
+//! unpinned, as a deployment is.
 //! The routes are measured in [`ROUNDS`] interleaved rounds (healthz, token, then token,
 //! healthz, ...) so that a compiler starting or stopping beside the run moves both alike, and the
 //! ratio reported is the median of the rounds'. Beside the throughput, the server's own CPU
@@ -26,53 +29,43 @@
 //! route: their ratio is what the throughput ratio would be on an idle machine, and the share
 //! of its core the server used says whether it, and not the load generator, was the limit.
 
+use std::net::SocketAddr;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use videoroom_core::credentials::{TEST_ACCOUNT_SID, TEST_API_KEY_SECRET, TEST_API_KEY_SID};
-use videoroom_emulator::EmulatorSettings;
+use videoroom_test_support::binary::{self, Running};
 use videoroom_test_support::chart::{self, Bar};
+use videoroom_test_support::load::{self, Load};
 use videoroom_test_support::measure::{percentile, proc_status_kib};
-use videoroom_test_support::serve;
 
 const REQUESTS: usize = 100_000;
 const CONCURRENCY: usize = 32;
 const TARGET_MB: f64 = 30.0;
-/// Requests of one route in one round.
-const PHASE_REQUESTS: usize = 10_000;
+/// Requests of one route in one round: with the lean load generator 10,000 took under 0.1 s,
+/// shorter than one time slice of a compiler running beside the bench, so a round could be
+/// all hiccup; 50,000 take about half a second.
+const PHASE_REQUESTS: usize = 50_000;
 /// Interleaved rounds of both routes; the ratio is their median.
 const ROUNDS: usize = 5;
 const MIN_RATIO: f64 = 0.85;
 const MAX_P99: Duration = Duration::from_millis(2);
 
-/// `requests` GETs of `url(i)` at [`CONCURRENCY`]: how many answered 2xx, the wall time, and
-/// each request's latency, sorted.
-async fn load(
-    client: &Arc<reqwest::Client>,
-    requests: usize,
-    url: impl Fn(usize) -> String,
-) -> (usize, Duration, Vec<Duration>) {
-    let started = Instant::now();
-    let samples: Vec<(bool, Duration)> = stream::iter(0..requests)
-        .map(|i| {
-            let (client, url) = (client.clone(), url(i));
-            async move {
-                let t = Instant::now();
-                let ok = matches!(client.get(&url).send().await, Ok(r) if r.status().is_success());
-                (ok, t.elapsed())
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let elapsed = started.elapsed();
-    let ok = samples.iter().filter(|s| s.0).count();
-    let mut latencies: Vec<Duration> = samples.into_iter().map(|s| s.1).collect();
-    latencies.sort();
-    (ok, elapsed, latencies)
+/// Distinct identities the token requests cycle through, as a class of attendees would.
+const IDENTITIES: usize = 1000;
+
+/// Sends `count` of `requests` (cycled) and prints what failed, if anything did.
+async fn load(load: &mut Load, requests: &[Arc<[u8]>], count: usize) -> load::Outcome {
+    let outcome = load.run(requests, count).await;
+    if let Some(error) = &outcome.first_error {
+        eprintln!(
+            "  {} of {count} requests failed; the first: {error}",
+            outcome.failed
+        );
+    }
+    outcome
 }
 
 fn verdict(good: bool) -> &'static str {
@@ -113,28 +106,35 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     Some(total)
 }
 
-/// One route's phase in one round: requests/s, the server's CPU nanoseconds per request, and
-/// the latencies.
+/// One route's phase in one round: requests/s, the server's and the load generator's CPU
+/// nanoseconds per request, and the latencies.
 struct Phase {
     rate: f64,
     cpu_ns_per_request: Option<f64>,
+    load_cpu_ns_per_request: Option<f64>,
     busy: Option<f64>,
     ok: usize,
     latencies: Vec<Duration>,
 }
 
-async fn phase(client: &Arc<reqwest::Client>, pid: u32, url: impl Fn(usize) -> String) -> Phase {
+async fn phase(generator: &mut Load, pid: u32, requests: &[Arc<[u8]>]) -> Phase {
     let cpu_before = cpu_ns(pid);
-    let (ok, elapsed, latencies) = load(client, PHASE_REQUESTS, url).await;
-    let cpu = cpu_ns(pid)
-        .zip(cpu_before)
-        .map(|(after, before)| after.saturating_sub(before) as f64);
+    let load_before = cpu_ns(std::process::id());
+    let outcome = load(generator, requests, PHASE_REQUESTS).await;
+    let used = |after: Option<u64>, before: Option<u64>| {
+        after
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before) as f64)
+    };
+    let cpu = used(cpu_ns(pid), cpu_before);
+    let load_cpu = used(cpu_ns(std::process::id()), load_before);
     Phase {
-        rate: PHASE_REQUESTS as f64 / elapsed.as_secs_f64(),
+        rate: PHASE_REQUESTS as f64 / outcome.elapsed.as_secs_f64(),
         cpu_ns_per_request: cpu.map(|ns| ns / PHASE_REQUESTS as f64),
-        busy: cpu.map(|ns| ns / elapsed.as_nanos() as f64),
-        ok,
-        latencies,
+        load_cpu_ns_per_request: load_cpu.map(|ns| ns / PHASE_REQUESTS as f64),
+        busy: cpu.map(|ns| ns / outcome.elapsed.as_nanos() as f64),
+        ok: outcome.ok,
+        latencies: outcome.latencies,
     }
 }
 
@@ -161,16 +161,30 @@ fn main() -> ExitCode {
             eprintln!("could not pin the load generator; measuring unpinned");
         }
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // The standalone emulator: the twilio-mode server's upstream, answering its one room
+    // lookup (the cache then serves every token request).
+    let mut command = binary::command(env!("CARGO_BIN_EXE_videoroom"));
+    command
+        .args(["--backend", "emulator", "--port", "0"])
+        .env("VIDEOROOM_SDK_FETCH", "false")
+        .env("RUST_LOG", "error")
+        .stderr(Stdio::null());
+    let upstream = match Running::start(command) {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            eprintln!("the standalone emulator did not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // One thread: the load generator's connections are tasks of this runtime.
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime")
-        .block_on(run(split))
+        .block_on(run(split, &upstream))
 }
 
-async fn run(split: Option<(usize, usize)>) -> ExitCode {
-    let upstream = serve::emulator(EmulatorSettings::seeded(), 1);
+async fn run(split: Option<(usize, usize)>, upstream: &Running) -> ExitCode {
     let (program, mut args): (&str, Vec<String>) = match split {
         Some((server_cpu, _)) => (
             "taskset",
@@ -189,7 +203,7 @@ async fn run(split: Option<(usize, usize)>) -> ExitCode {
         .env("ACCOUNT_SID", TEST_ACCOUNT_SID)
         .env("API_KEY", TEST_API_KEY_SID)
         .env("API_SECRET", TEST_API_KEY_SECRET)
-        .env("TWILIO_VIDEO_BASE_URL", upstream.base())
+        .env("TWILIO_VIDEO_BASE_URL", &upstream.base)
         .env("VIDEOROOM_TOKEN_RATE", "off")
         .env("VIDEOROOM_HTTP_PER_CLIENT", "1000")
         .env("VIDEOROOM_SDK_FETCH", "false")
@@ -213,27 +227,35 @@ async fn run(split: Option<(usize, usize)>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let started_mb = status_mb(pid, "VmRSS:").unwrap_or(0.0);
-    let client = Arc::new(
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("a reqwest client"),
-    );
-    let token_url = |i: usize| format!("{base}/video-token?identity=user-{}", i % 1000);
-    // Warm-up: the room is looked up once and cached; connections are open.
-    load(&client, 2_000, token_url).await;
-    let health_url = |_: usize| format!("{base}/healthz");
+    let Some(host) = base.strip_prefix("http://") else {
+        eprintln!("videoroom listens on {base}, not plain HTTP");
+        return ExitCode::FAILURE;
+    };
+    let addr: SocketAddr = host.parse().expect("the listening line names an address");
+    let mut generator = match Load::connect(addr, CONCURRENCY).await {
+        Ok(generator) => generator,
+        Err(error) => {
+            eprintln!("cannot open {CONCURRENCY} connections to {base}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let token_requests: Vec<Arc<[u8]>> = (0..IDENTITIES)
+        .map(|i| load::get(host, &format!("/video-token?identity=user-{i}")))
+        .collect();
+    let health_requests = [load::get(host, "/healthz")];
+    // Warm-up: the room is looked up once and cached.
+    load(&mut generator, &token_requests, 2_000).await;
     let mut rounds = Vec::new();
     let mut token_latencies = Vec::new();
     let (mut health_ok, mut token_ok) = (0, 0);
     for round in 0..ROUNDS {
         // Alternate which route goes first, so a drift in the machine's load favours neither.
         let (health, token) = if round % 2 == 0 {
-            let h = phase(&client, pid, health_url).await;
-            (h, phase(&client, pid, token_url).await)
+            let h = phase(&mut generator, pid, &health_requests).await;
+            (h, phase(&mut generator, pid, &token_requests).await)
         } else {
-            let t = phase(&client, pid, token_url).await;
-            (phase(&client, pid, health_url).await, t)
+            let t = phase(&mut generator, pid, &token_requests).await;
+            (phase(&mut generator, pid, &health_requests).await, t)
         };
         health_ok += health.ok;
         token_ok += token.ok;
@@ -251,6 +273,8 @@ async fn run(split: Option<(usize, usize)>) -> ExitCode {
     };
     let health_cpu = cpu(|(h, _)| h.cpu_ns_per_request);
     let token_cpu = cpu(|(_, t)| t.cpu_ns_per_request);
+    let load_cpu =
+        cpu(|(h, t)| Some((h.load_cpu_ns_per_request? + t.load_cpu_ns_per_request?) / 2.0));
     let busy = cpu(|(h, t)| Some((h.busy? + t.busy?) / 2.0));
     let token_p99 = percentile(&token_latencies, 99.0);
     let requests = PHASE_REQUESTS * ROUNDS;
@@ -284,6 +308,12 @@ async fn run(split: Option<(usize, usize)>) -> ExitCode {
             h / 1e3,
             t / 1e3,
             h / t
+        );
+    }
+    if let Some(load_cpu) = load_cpu {
+        println!(
+            "  load generator CPU per request: {:.1} us ({CONCURRENCY} keep-alive connections on one thread)",
+            load_cpu / 1e3
         );
     }
     if let Some(busy) = busy {
@@ -338,7 +368,8 @@ async fn run(split: Option<(usize, usize)>) -> ExitCode {
         Err(error) => println!("  chart not written: {error}"),
     }
 
-    let (ok, elapsed, _) = load(&client, REQUESTS, token_url).await;
+    let outcome = load(&mut generator, &token_requests, REQUESTS).await;
+    let (ok, elapsed) = (outcome.ok, outcome.elapsed);
     let (Some(peak), Some(now)) = (status_mb(pid, "VmHWM:"), status_mb(pid, "VmRSS:")) else {
         println!("rss benchmark: skipped (no /proc/{pid}/status: Linux only)");
         return ExitCode::SUCCESS;

@@ -266,7 +266,9 @@ impl Drop for Pending<'_> {
 }
 
 struct Entry {
-    room: Room,
+    /// Shared with the requests it serves: a warm token request takes a reference, not a copy
+    /// of the room's strings.
+    room: Arc<Room>,
     stored: Instant,
 }
 
@@ -287,22 +289,22 @@ impl RoomCache {
     }
 
     /// The room, if looked up less than the TTL ago.
-    pub fn fresh(&self, name: &RoomName) -> Option<Room> {
+    pub fn fresh(&self, name: &RoomName) -> Option<Arc<Room>> {
         let entries = self.entries.lock();
         let entry = entries.get(name)?;
-        (entry.stored.elapsed() < self.ttl).then(|| entry.room.clone())
+        (entry.stored.elapsed() < self.ttl).then(|| Arc::clone(&entry.room))
     }
 
     /// The room, if looked up less than TTL + stale-if-error ago.
-    pub fn stale(&self, name: &RoomName) -> Option<Room> {
+    pub fn stale(&self, name: &RoomName) -> Option<Arc<Room>> {
         let entries = self.entries.lock();
         let entry = entries.get(name)?;
-        (entry.stored.elapsed() < self.ttl + self.stale).then(|| entry.room.clone())
+        (entry.stored.elapsed() < self.ttl + self.stale).then(|| Arc::clone(&entry.room))
     }
 
     /// Remembers an in-progress room; any other status drops the name instead (a completed
     /// room must never be handed out again).
-    pub fn put(&self, name: &RoomName, room: &Room) {
+    pub fn put(&self, name: &RoomName, room: &Arc<Room>) {
         let mut entries = self.entries.lock();
         if room.status != RoomStatus::InProgress {
             entries.remove(name);
@@ -318,7 +320,7 @@ impl RoomCache {
         entries.insert(
             name.clone(),
             Entry {
-                room: room.clone(),
+                room: Arc::clone(room),
                 stored: Instant::now(),
             },
         );
@@ -386,7 +388,7 @@ impl Rooms {
     }
 
     /// The in-progress room named `name`, found or created (see the module documentation).
-    pub async fn find_or_create(&self, name: &RoomName) -> Result<Room, ApiError> {
+    pub async fn find_or_create(&self, name: &RoomName) -> Result<Arc<Room>, ApiError> {
         if let Some(room) = self.cache.as_ref().and_then(|c| c.fresh(name)) {
             self.metrics.cache("hit");
             return Ok(room);
@@ -402,6 +404,7 @@ impl Rooms {
             tokio::time::timeout(self.deadline, self.look_up(name, self.retry && !has_stale)).await;
         let error = match looked_up {
             Ok(Ok(room)) => {
+                let room = Arc::new(room);
                 if let Some(cache) = &self.cache {
                     cache.put(name, &room);
                 }

@@ -4,7 +4,8 @@
 //!   its `listening on` line;
 //! - [`serve`] (feature `emulator`): an actix app or a whole emulator on a loopback port;
 //! - [`assert_token_snapshot!`]: an insta snapshot of a token without its time-dependent claims;
-//! - [`counting::CountingBackend`]: a `RoomBackend` decorator that counts calls.
+//! - [`counting::CountingBackend`]: a `RoomBackend` decorator that counts calls;
+//! - [`load`]: the benchmarks' lean HTTP/1.1 keep-alive load generator.
 //!
 //! This crate is only ever a dev-dependency (see its Cargo.toml).
 
@@ -14,6 +15,7 @@
 pub mod binary;
 pub mod chart;
 pub mod counting;
+pub mod load;
 pub mod measure;
 #[cfg(feature = "emulator")]
 pub mod serve;
