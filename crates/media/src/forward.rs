@@ -10,6 +10,7 @@
 //! | a subscriber's [`Subscriptions`] change             | signaling   | legs of tracks they no longer admit are stopped (port 0), and admitted tracks without a leg get one, in its next server offer; frames stop at once |
 //! | a frame arrives on a published m-line               | publisher   | written unchanged to every *answered* leg of that track whose subscriber admits it, with that leg's payload type for the same codec |
 //! | a frame of a simulcast layer (rid) arrives          | publisher   | forwarded only if it is of the layer chosen: the highest that arrives; a switch (up, or down when the chosen layer stops) waits for the new layer's keyframe, asked of the publisher meanwhile ([`crate::simulcast`]) |
+//! | an offer sends simulcast as SSRC groups (`SIM`)     | publisher   | each layer's SSRC becomes a layer of its own (`s0`, `s1`, ... lowest first), and the rid rules apply ([`declare_ssrc_layers`]) |
 //! | the leg's negotiated codecs cannot carry the frame  | publisher   | dropped for that leg only                                                                                   |
 //! | a frame arrives on any other m-line                 | publisher   | dropped (nothing names it: Firefox's dummy audio, a stale recycled m-line)                                |
 //! | a frame arrives after a gap (not contiguous)        | publisher   | PLI to the publisher, at most one per track per [`KEYFRAME_INTERVAL`]                                       |
@@ -38,13 +39,42 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::crypto::CryptoProvider;
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::Ssrc;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 use crate::profile::TurnCounts;
 use crate::record::Recorders;
-use crate::sdp::sent_tracks;
+use crate::sdp::{sent_tracks, ssrc_simulcast};
 use crate::simulcast::Layers;
 use crate::MediaError;
+
+/// Rule: simulcast sent as SSRC groups is simulcast like rid layers. twilio-video.js asks for
+/// simulcast by munging its offer (`a=ssrc-group:SIM`, no `a=rid`), and str0m maps every SSRC
+/// of such a group to the m-line with no rid, so the layers' packets would meet in one
+/// depacketizer and come out as frames of no layer at all. Each layer's SSRC (and its RTX
+/// twin) is declared here as a receive stream of its own, named `s0`, `s1`, ... lowest first
+/// as the group lists them; from there the rid rules apply (one layer forwarded, switches on a
+/// keyframe, keyframe requests to that layer's SSRC). Done after every accepted offer: a
+/// stream already declared so is left alone, so its counters and sequence survive a
+/// renegotiation.
+fn declare_ssrc_layers(rtc: &mut Rtc, offer: &str) {
+    for group in ssrc_simulcast(offer) {
+        // str0m's direct API panics on an m-line it does not have (a rejected one).
+        if rtc.media(group.mid).is_none() {
+            continue;
+        }
+        let mut api = rtc.direct_api();
+        for (i, &(main, rtx)) in group.layers.iter().enumerate() {
+            let rid = Rid::from(format!("s{i}").as_str());
+            let ssrc = Ssrc::from(main);
+            if api.stream_rx(&ssrc).map(|s| s.rid()) == Some(Some(rid)) {
+                continue;
+            }
+            api.remove_stream_rx(ssrc);
+            api.expect_stream_rx(ssrc, rtx.map(Ssrc::from), group.mid, Some(rid));
+        }
+    }
+}
 
 /// The shortest time between two keyframe requests the server itself makes for one track.
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
@@ -307,6 +337,7 @@ impl Core {
             .sdp_api()
             .accept_offer(parsed)
             .map_err(|source| refused(id, source))?;
+        declare_ssrc_layers(&mut rtc, offer);
 
         // The newcomer's legs for the tracks already published in its room are made by its
         // first `pending_offer`.
@@ -339,6 +370,7 @@ impl Core {
             .sdp_api()
             .accept_offer(parsed)
             .map_err(|source| refused(id, source))?;
+        declare_ssrc_layers(&mut participant.rtc, offer);
         self.update_publications(id, offer)?;
         Ok(answer.to_sdp_string())
     }
@@ -880,5 +912,78 @@ fn refused(id: &str, source: str0m::RtcError) -> MediaError {
     MediaError::Refused {
         participant: id.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A str0m client's offer of one sending video m-line, munged as twilio-video.js munges its
+    /// offers for simulcast: two SSRCs in an `a=ssrc-group:SIM`, each with an RTX twin, no rid.
+    fn ssrc_simulcast_offer() -> String {
+        let mut client = RtcConfig::new()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_vp8(true)
+            .build(Instant::now());
+        let local = "127.0.0.1:5000".parse().expect("an address");
+        client
+            .add_local_candidate(Candidate::host(local, "udp").expect("a host candidate"))
+            .expect("a candidate");
+        let mut change = client.sdp_api();
+        change.add_media(
+            MediaKind::Video,
+            Direction::SendOnly,
+            Some("-".to_owned()),
+            Some("cam-1".to_owned()),
+            None,
+        );
+        let (offer, _pending) = change.apply().expect("an offer");
+        let sdp = offer.to_sdp_string();
+        let at = sdp.find("a=mid:").expect("an m-line with a mid");
+        let end = at + sdp[at..].find("\r\n").expect("a line end") + 2;
+        let munged = "a=ssrc-group:SIM 1000 2000\r\na=ssrc-group:FID 1000 1001\r\n\
+            a=ssrc-group:FID 2000 2001\r\na=ssrc:1000 cname:c\r\na=ssrc:1001 cname:c\r\n\
+            a=ssrc:2000 cname:c\r\na=ssrc:2001 cname:c\r\n";
+        format!("{}{munged}{}", &sdp[..end], &sdp[end..])
+    }
+
+    fn rid_of(core: &mut Core, ssrc: u32) -> Option<Option<Rid>> {
+        let rtc = &mut core.participants[0].rtc;
+        rtc.direct_api()
+            .stream_rx(&Ssrc::from(ssrc))
+            .map(|stream| stream.rid())
+    }
+
+    #[test]
+    fn each_ssrc_of_a_sim_group_is_a_layer_of_its_own() {
+        let offer = ssrc_simulcast_offer();
+        let mut core = Core::new(vec!["127.0.0.1:4000".parse().expect("an address")]);
+        core.join("room", "alice", &offer, Instant::now())
+            .expect("the munged offer is answered");
+        assert_eq!(rid_of(&mut core, 1000), Some(Some(Rid::from("s0"))));
+        assert_eq!(rid_of(&mut core, 2000), Some(Some(Rid::from("s1"))));
+        // The premise: str0m alone maps both SSRCs to the m-line with no rid, so their frames
+        // would meet in one depacketizer.
+        let mut bare = RtcConfig::new()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_vp8(true)
+            .build(Instant::now());
+        bare.sdp_api()
+            .accept_offer(parse_offer("bare", &offer).expect("a valid offer"))
+            .expect("answered");
+        for ssrc in [1000, 2000] {
+            let rid = bare
+                .direct_api()
+                .stream_rx(&Ssrc::from(ssrc))
+                .map(|s| s.rid());
+            assert_eq!(rid, Some(None), "str0m's own mapping of {ssrc}");
+        }
+        // A re-offer leaves the layers as they are.
+        core.offer("alice", &offer)
+            .expect("the re-offer is answered");
+        assert_eq!(rid_of(&mut core, 2000), Some(Some(Rid::from("s1"))));
     }
 }

@@ -21,9 +21,9 @@
 //!
 //! The emulator's signaling drives it for group rooms (`emulator/src/signaling/media.rs`) and
 //! keeps the store up to date itself; [`Sfu::stats`] feeds the inspector. Simulcast (rid
-//! layers) is forwarded as one layer, the highest that arrives (`simulcast.rs`). Not done yet:
-//! SSRC-group (`a=ssrc-group:SIM`) simulcast as twilio-video.js munges it (layers other than the plain one are forwarded as they come),
-//! data tracks, dominant speaker and network quality.
+//! layers, and SSRC-group layers as twilio-video.js munges them, each SSRC taken as a layer) is
+//! forwarded as one layer, the highest that arrives (`simulcast.rs`). Not done yet: data
+//! tracks, dominant speaker and network quality.
 //!
 //! Dependencies: this crate knows nothing of actix, the store or the emulator; the emulator
 //! will depend on it, not the other way round.

@@ -55,9 +55,75 @@ pub(crate) fn sent_tracks(sdp: &str) -> Vec<SentTrack> {
     tracks
 }
 
+/// One m-line's simulcast sent as SSRC groups (`a=ssrc-group:SIM`), the way twilio-video.js
+/// munges its offer when simulcast is asked for: its layers' SSRCs, lowest first as the group
+/// lists them, each with its retransmission SSRC (`a=ssrc-group:FID`) when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SsrcSimulcast {
+    pub(crate) mid: Mid,
+    pub(crate) layers: Vec<(u32, Option<u32>)>,
+}
+
+/// Every m-line of `sdp` with an `a=ssrc-group:SIM` of two SSRCs or more.
+pub(crate) fn ssrc_simulcast(sdp: &str) -> Vec<SsrcSimulcast> {
+    let mut found = Vec::new();
+    for section in sdp.split("\nm=").skip(1) {
+        let (mut mid, mut sim, mut fid) = (None, Vec::new(), Vec::new());
+        for line in section.lines().map(|l| l.trim_end_matches('\r')) {
+            if let Some(value) = line.strip_prefix("a=mid:") {
+                mid = Some(value.trim());
+            } else if let Some(value) = line.strip_prefix("a=ssrc-group:") {
+                let mut fields = value.split_whitespace();
+                let semantics = fields.next().unwrap_or_default();
+                let ssrcs: Option<Vec<u32>> = fields.map(|f| f.parse().ok()).collect();
+                match (semantics, ssrcs) {
+                    ("SIM", Some(ssrcs)) if ssrcs.len() >= 2 && sim.is_empty() => sim = ssrcs,
+                    ("FID", Some(ssrcs)) if ssrcs.len() == 2 => fid.push((ssrcs[0], ssrcs[1])),
+                    _ => {}
+                }
+            }
+        }
+        if let (Some(mid), false) = (mid, sim.is_empty()) {
+            let layers = sim
+                .iter()
+                .map(|&main| {
+                    let rtx = fid.iter().find(|(m, _)| *m == main).map(|&(_, r)| r);
+                    (main, rtx)
+                })
+                .collect();
+            found.push(SsrcSimulcast {
+                mid: Mid::from(mid),
+                layers,
+            });
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shape twilio-video.js gives a VP8 m-line when simulcast is asked for (its
+    /// `simulcast` munging: a SIM group of three SSRCs, each with an RTX twin in a FID group).
+    const SIM_MUNGED_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendrecv\r\na=ssrc:5 cname:x\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:1\r\na=sendonly\r\n\
+        a=ssrc-group:FID 100 101\r\na=ssrc-group:SIM 100 200 300\r\n\
+        a=ssrc-group:FID 200 201\r\na=ssrc-group:FID 300 301\r\na=ssrc:100 cname:x\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=sendonly\r\na=ssrc-group:SIM 7\r\n";
+
+    #[test]
+    fn sim_groups_give_their_layers_lowest_first_with_their_rtx() {
+        assert_eq!(
+            ssrc_simulcast(SIM_MUNGED_OFFER),
+            vec![SsrcSimulcast {
+                mid: Mid::from("1"),
+                layers: vec![(100, Some(101)), (200, Some(201)), (300, Some(301))],
+            }]
+        );
+        assert!(ssrc_simulcast(CHROME_STYLE_OFFER).is_empty());
+    }
 
     const CHROME_STYLE_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
         a=group:BUNDLE 0 1 2 3\r\n\

@@ -2,7 +2,8 @@
 // Debian's Chromium: every tab keeps exactly one RTCPeerConnection, to the media server, and
 // plays every other tab's video through it; caps, REST kicks and room completion behave as in
 // a mesh; subscribe rules set over REST unsubscribe and resubscribe a track; a peer-to-peer
-// room still is a mesh (one connection per other tab).
+// room still is a mesh (one connection per other tab); simulcast asked of twilio-video.js (SSRC
+// groups) reaches the other tab as one layer that decodes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -163,6 +164,89 @@ describe('group rooms through the media server', () => {
         assert.deepEqual(errors, [], 'no errors in the console');
         assert.equal(await page.evaluate(() => window.optionalRoom.state), 'connected');
         assert.equal(await page.evaluate(() => window.optionalRoom.dominantSpeaker), null);
+      }
+    });
+  });
+
+  test('simulcast as twilio-video.js sends it (SSRC groups) reaches the other tab as one layer that decodes', async () => {
+    await withBrowser(async (browser) => {
+      const room = 'sfu-ssrc-simulcast';
+      const pages = [];
+      for (const identity of ['alice', 'bob']) {
+        const page = await browser.newPage();
+        await page.addInitScript(countPeerConnections);
+        await page.goto(`${server.url}/index.html`);
+        const state = await page.evaluate(async ({ identity, room }) => {
+          const response = await fetch('/video-token', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ identity, room }),
+          });
+          const { token } = await response.json();
+          window.simulcastRoom = await Twilio.Video.connect(token, {
+            name: room,
+            audio: false,
+            video: { width: 1280, height: 720, frameRate: 24 },
+            preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }],
+          });
+          return window.simulcastRoom.state;
+        }, { identity, room });
+        assert.equal(state, 'connected');
+        pages.push(page);
+      }
+      const [alice, bob] = pages;
+      // The case under test: the SDK munged its offer into SSRC-group simulcast, and Chrome
+      // sends more than one layer.
+      const sent = async () => alice.evaluate(async () => {
+        const pc = window.__peerConnections.find((p) => p.signalingState !== 'closed');
+        const sdp = pc.localDescription ? pc.localDescription.sdp : '';
+        const stats = [...(await pc.getStats()).values()];
+        const frames = {};
+        for (const s of stats) {
+          if (s.type === 'outbound-rtp' && s.kind === 'video') frames[s.ssrc] = s.framesSent || 0;
+        }
+        return { sim: /a=ssrc-group:SIM \d+ \d+/.test(sdp), frames };
+      });
+      // Layers that sent at least 5 frames over the last second (Chrome starts them one by one
+      // as its bandwidth estimate grows).
+      const deadline = Date.now() + 30_000;
+      let before = await sent();
+      let active = 0;
+      while (active < 2 && Date.now() < deadline) {
+        await alice.waitForTimeout(1000);
+        const now = await sent();
+        active = Object.keys(now.frames).filter((ssrc) => now.frames[ssrc] - (before.frames[ssrc] || 0) >= 5).length;
+        before = now;
+      }
+      assert.ok(before.sim, 'the publisher\'s offer has an a=ssrc-group:SIM line');
+      assert.ok(active >= 2, `the publisher sends ${active} video layers, want at least 2`);
+      // What bob receives: one inbound video stream whose decoded frames go on, at one size.
+      const received = () => bob.evaluate(async () => {
+        const pc = window.__peerConnections.find((p) => p.signalingState !== 'closed');
+        const stats = [...(await pc.getStats()).values()];
+        const inbound = stats.filter((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+        return inbound.map((s) => ({ decoded: s.framesDecoded || 0, width: s.frameWidth || 0 }));
+      });
+      await bob.waitForFunction(
+        () => [...window.simulcastRoom.participants.values()].some((p) =>
+          [...p.videoTracks.values()].some((pub) => pub.track && pub.track.isStarted)),
+        null,
+        { timeout: 20_000 },
+      );
+      const samples = [];
+      for (let i = 0; i < 16; i += 1) {
+        samples.push(await received());
+        await bob.waitForTimeout(250);
+      }
+      const streams = samples.at(-1);
+      assert.equal(streams.length, 1, `bob receives one video stream: ${JSON.stringify(streams)}`);
+      const decoded = samples.at(-1)[0].decoded - samples[0][0].decoded;
+      assert.ok(decoded >= 40, `bob decoded ${decoded} frames in 4 s, want at least 40 (10 per second); samples ${JSON.stringify(samples)}`);
+      const widths = new Set(samples.slice(8).map((s) => s[0].width));
+      assert.equal(widths.size, 1, `bob's frames keep one size over the last 2 s: ${[...widths]}`);
+      for (const page of pages) {
+        const errors = page.consoleLog.filter((line) => /^\[(error|pageerror)\]/.test(line));
+        assert.deepEqual(errors, [], 'no errors in the console');
       }
     });
   });
