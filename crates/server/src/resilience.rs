@@ -629,6 +629,93 @@ mod tests {
         assert!(breaker.admit().is_ok());
     }
 
+    fn room(name: &str, n: u128, status: RoomStatus) -> Arc<Room> {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        Arc::new(Room {
+            sid: RoomSid::from_u128(n),
+            unique_name: name.to_owned(),
+            status,
+            room_type: videoroom_core::RoomType::Group,
+            max_participants: 50,
+            date_created: at,
+            date_updated: at,
+            end_time: None,
+            duration: None,
+            empty_room_timeout: 5,
+            unused_room_timeout: 5,
+        })
+    }
+
+    /// A worker's snapshot must follow every change of the shared map: a room read once (and
+    /// so copied into the snapshot) is gone after an eviction, replaced after a newer room
+    /// takes its name, gone after it ends, and two caches on one thread never share rooms.
+    #[test]
+    fn the_per_worker_snapshot_follows_every_change() {
+        let name = RoomName::parse("Standup").expect("a valid room name");
+        let ttl = Duration::from_secs(60);
+        let cache = RoomCache::new(ttl, Duration::from_secs(60));
+        assert!(cache.fresh(&name).is_none());
+        cache.put(&name, &room("Standup", 1, RoomStatus::InProgress));
+        for _ in 0..2 {
+            // The second read is served by the snapshot.
+            assert_eq!(
+                cache.fresh(&name).expect("cached").sid,
+                RoomSid::from_u128(1)
+            );
+        }
+        cache.evict(&name);
+        assert!(cache.fresh(&name).is_none(), "evicted (404, 53118)");
+        cache.put(&name, &room("Standup", 1, RoomStatus::InProgress));
+        assert!(cache.fresh(&name).is_some());
+        cache.put(&name, &room("Standup", 2, RoomStatus::InProgress));
+        assert_eq!(
+            cache.fresh(&name).expect("cached").sid,
+            RoomSid::from_u128(2),
+            "the newer room that took the name"
+        );
+        assert!(cache.evict_room(&name, &RoomSid::from_u128(2)));
+        assert!(
+            cache.fresh(&name).is_none(),
+            "evicted by a room-ended callback"
+        );
+        cache.put(&name, &room("Standup", 3, RoomStatus::InProgress));
+        assert!(cache.fresh(&name).is_some());
+        cache.put(&name, &room("Standup", 3, RoomStatus::Completed));
+        assert!(
+            cache.fresh(&name).is_none(),
+            "a completed room is never served"
+        );
+
+        let other = RoomCache::new(ttl, Duration::from_secs(60));
+        cache.put(&name, &room("Standup", 4, RoomStatus::InProgress));
+        assert!(cache.fresh(&name).is_some());
+        assert!(other.fresh(&name).is_none(), "another cache's snapshot");
+        other.put(&name, &room("Standup", 5, RoomStatus::InProgress));
+        assert_eq!(
+            other.fresh(&name).expect("cached").sid,
+            RoomSid::from_u128(5)
+        );
+        assert_eq!(
+            cache.fresh(&name).expect("cached").sid,
+            RoomSid::from_u128(4)
+        );
+    }
+
+    #[test]
+    fn a_snapshot_entry_expires_with_the_ttl() {
+        let name = RoomName::parse("Standup").expect("a valid room name");
+        let cache = RoomCache::new(Duration::from_millis(50), Duration::from_secs(60));
+        cache.put(&name, &room("Standup", 1, RoomStatus::InProgress));
+        assert!(cache.fresh(&name).is_some());
+        assert!(cache.fresh(&name).is_some(), "from the snapshot");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(cache.fresh(&name).is_none(), "past the TTL");
+        assert!(
+            cache.stale(&name).is_some(),
+            "still there for stale-if-error"
+        );
+    }
+
     #[test]
     fn backoff_is_jittered_and_bounded() {
         for attempt in 0..10 {
