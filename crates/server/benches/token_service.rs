@@ -138,6 +138,19 @@ async fn phase(generator: &mut Load, pid: u32, requests: &[Arc<[u8]>]) -> Phase 
     }
 }
 
+/// `value` with three decimals, or more when three would print it as `target` itself (0.8496
+/// against 0.85): a FAIL line must never show the target's own figure as the measured one.
+fn against(value: f64, target: f64) -> String {
+    let mut digits = 3;
+    while digits < 9
+        && value != target
+        && format!("{value:.digits$}") == format!("{target:.digits$}")
+    {
+        digits += 1;
+    }
+    format!("{value:.digits$}")
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
@@ -293,7 +306,7 @@ async fn run(split: Option<(usize, usize)>, upstream: &Running) -> ExitCode {
         "  ratios by round: {}",
         ratios
             .iter()
-            .map(|r| format!("{r:.2}"))
+            .map(|r| format!("{r:.3}"))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -304,7 +317,7 @@ async fn run(split: Option<(usize, usize)>, upstream: &Running) -> ExitCode {
     );
     if let (Some(h), Some(t)) = (health_cpu, token_cpu) {
         println!(
-            "  server CPU per request: /healthz {:.1} us, /video-token {:.1} us (ratio {:.2}: the throughput ratio of an idle machine)",
+            "  server CPU per request: /healthz {:.2} us, /video-token {:.2} us (ratio {:.3}: the throughput ratio of an idle machine)",
             h / 1e3,
             t / 1e3,
             h / t
@@ -334,18 +347,19 @@ async fn run(split: Option<(usize, usize)>, upstream: &Running) -> ExitCode {
     let good = ratio >= MIN_RATIO;
     pass &= good;
     println!(
-        "  {}  /video-token / /healthz = {ratio:.2} (median of {ROUNDS}) >= {MIN_RATIO}  ({:.2} of the target)",
+        "  {}  /video-token / /healthz = {} (median of {ROUNDS}) >= {MIN_RATIO:.3}  ({} of the target)",
         verdict(good),
-        ratio / MIN_RATIO
+        against(ratio, MIN_RATIO),
+        against(ratio / MIN_RATIO, 1.0),
     );
     let good = token_p99 < MAX_P99;
     pass &= good;
     println!(
-        "  {}  /video-token p99 {:.2} ms < {:.0} ms  ({:.2} of the target)",
+        "  {}  /video-token p99 {} ms < {:.3} ms  ({} of the target)",
         verdict(good),
-        token_p99.as_secs_f64() * 1e3,
+        against(token_p99.as_secs_f64() * 1e3, MAX_P99.as_secs_f64() * 1e3),
         MAX_P99.as_secs_f64() * 1e3,
-        token_p99.as_secs_f64() / MAX_P99.as_secs_f64()
+        against(token_p99.as_secs_f64() / MAX_P99.as_secs_f64(), 1.0)
     );
 
     let chart = chart::bars_svg(
@@ -387,9 +401,10 @@ async fn run(split: Option<(usize, usize)>, upstream: &Running) -> ExitCode {
     let good = ok == REQUESTS && peak <= TARGET_MB;
     pass &= good;
     println!(
-        "  {}  peak RSS {peak:.1} MB <= {TARGET_MB:.0} MB  ({:.2} of the target)",
+        "  {}  peak RSS {} MB <= {TARGET_MB:.3} MB  ({} of the target)",
         verdict(good),
-        peak / TARGET_MB
+        against(peak, TARGET_MB),
+        against(peak / TARGET_MB, 1.0)
     );
     if pass {
         ExitCode::SUCCESS
