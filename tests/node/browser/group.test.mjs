@@ -59,6 +59,24 @@ async function openTab(browser, baseUrl, identity, room) {
   return page;
 }
 
+/**
+ * Opens the page, mints a token at /video-token and connects with the SDK's own `connect`
+ * options (JSON), keeping the room as `window[name]`. Returns the room's state.
+ */
+async function connectInPage(page, baseUrl, identity, room, options, name) {
+  await page.goto(`${baseUrl}/index.html`);
+  return page.evaluate(async ({ identity, room, options, name }) => {
+    const response = await fetch('/video-token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ identity, room }),
+    });
+    const { token } = await response.json();
+    window[name] = await Twilio.Video.connect(token, { name: room, ...options });
+    return window[name].state;
+  }, { identity, room, options, name });
+}
+
 describe('group rooms through the media server', () => {
   let server;
 
@@ -131,25 +149,14 @@ describe('group rooms through the media server', () => {
       const pages = [];
       for (const identity of ['alice', 'bob']) {
         const page = await browser.newPage();
-        await page.goto(`${server.url}/index.html`);
         // The SDK asks for these over data channels the media server does not open: it must
         // connect anyway, with no error, and the levels simply stay null.
-        const state = await page.evaluate(async ({ identity, room }) => {
-          const response = await fetch('/video-token', {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ identity, room }),
-          });
-          const { token } = await response.json();
-          window.optionalRoom = await Twilio.Video.connect(token, {
-            name: room,
-            audio: false,
-            video: true,
-            dominantSpeaker: true,
-            networkQuality: { local: 1, remote: 1 },
-          });
-          return window.optionalRoom.state;
-        }, { identity, room });
+        const state = await connectInPage(page, server.url, identity, room, {
+          audio: false,
+          video: true,
+          dominantSpeaker: true,
+          networkQuality: { local: 1, remote: 1 },
+        }, 'optionalRoom');
         assert.equal(state, 'connected');
         pages.push(page);
       }
@@ -175,22 +182,11 @@ describe('group rooms through the media server', () => {
       for (const identity of ['alice', 'bob']) {
         const page = await browser.newPage();
         await page.addInitScript(countPeerConnections);
-        await page.goto(`${server.url}/index.html`);
-        const state = await page.evaluate(async ({ identity, room }) => {
-          const response = await fetch('/video-token', {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ identity, room }),
-          });
-          const { token } = await response.json();
-          window.simulcastRoom = await Twilio.Video.connect(token, {
-            name: room,
-            audio: false,
-            video: { width: 1280, height: 720, frameRate: 24 },
-            preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }],
-          });
-          return window.simulcastRoom.state;
-        }, { identity, room });
+        const state = await connectInPage(page, server.url, identity, room, {
+          audio: false,
+          video: { width: 1280, height: 720, frameRate: 24 },
+          preferredVideoCodecs: [{ codec: 'VP8', simulcast: true }],
+        }, 'simulcastRoom');
         assert.equal(state, 'connected');
         pages.push(page);
       }
